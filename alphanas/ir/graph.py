@@ -1,0 +1,496 @@
+"""The alphanas IR: :class:`Value`, :class:`Node` and :class:`Graph`, with tracked use-def.
+
+A ``Graph`` keeps its nodes in topological order. Every ``Value`` knows its producer (a node, or
+``None`` for graph inputs and constants) and its uses ``(node, input_index)``, so rewiring a value is
+O(uses). Weights are constant values (``Value.const`` is a numpy array) held by name in
+``Graph.initializers``.
+
+Shapes are tuples whose entries are ints or strings; a string is a symbolic dimension (usually the
+batch, ``"N"``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from alphanas.errors import InvalidGraphError
+
+Dim = int | str
+Shape = tuple[Dim, ...]
+
+
+class Value:
+    """A tensor in the graph: its name, shape, dtype, producer and uses."""
+
+    __slots__ = ("name", "shape", "dtype", "producer", "index", "uses", "const")
+
+    def __init__(
+        self,
+        name: str,
+        shape: Shape | None = None,
+        dtype: Any = np.float32,
+        const: np.ndarray | None = None,
+    ) -> None:
+        self.name = name
+        self.const = const
+        if const is not None:
+            shape = tuple(const.shape)
+            dtype = const.dtype
+        self.shape: Shape | None = tuple(shape) if shape is not None else None
+        self.dtype = np.dtype(dtype)
+        self.producer: Node | None = None
+        self.index = 0
+        self.uses: list[tuple[Node, int]] = []
+
+    @property
+    def is_const(self) -> bool:
+        return self.const is not None
+
+    @property
+    def rank(self) -> int:
+        assert self.shape is not None, f"value {self.name!r} has no shape"
+        return len(self.shape)
+
+    @property
+    def static_shape(self) -> bool:
+        return self.shape is not None and all(isinstance(d, int) for d in self.shape)
+
+    def numel(self, batch: int = 1) -> int:
+        """Element count, with symbolic dimensions taken as ``batch``."""
+        assert self.shape is not None, f"value {self.name!r} has no shape"
+        return int(np.prod([d if isinstance(d, int) else batch for d in self.shape], dtype=np.int64))
+
+    def users(self) -> list[Node]:
+        seen: dict[int, Node] = {}
+        for node, _ in self.uses:
+            seen.setdefault(id(node), node)
+        return list(seen.values())
+
+    def __repr__(self) -> str:
+        kind = "const " if self.is_const else ""
+        return f"%{self.name}: {kind}{self.dtype}{list(self.shape) if self.shape is not None else '?'}"
+
+
+class Node:
+    """One op application. ``attrs`` are the canonical (static) attributes of the op."""
+
+    __slots__ = ("op_type", "domain", "name", "attrs", "inputs", "outputs", "onnx_attrs")
+
+    def __init__(
+        self,
+        op_type: str,
+        inputs: Sequence[Value | None],
+        outputs: Sequence[Value],
+        attrs: dict[str, Any] | None = None,
+        name: str = "",
+        domain: str = "",
+        onnx_attrs: list | None = None,
+    ) -> None:
+        self.op_type = op_type
+        self.domain = domain
+        self.name = name
+        self.attrs = dict(attrs or {})
+        self.inputs: list[Value | None] = []
+        self.outputs: list[Value] = []
+        # Raw ONNX AttributeProtos of an opaque node, written back unchanged on export.
+        self.onnx_attrs = onnx_attrs
+        for v in inputs:
+            self._append_input(v)
+        for i, v in enumerate(outputs):
+            if v.producer is not None:
+                raise InvalidGraphError(
+                    f"value {v.name!r} is already produced by node {v.producer.name!r}; "
+                    f"node {name!r} cannot produce it too"
+                )
+            v.producer, v.index = self, i
+            self.outputs.append(v)
+
+    def _append_input(self, v: Value | None) -> None:
+        if v is not None:
+            v.uses.append((self, len(self.inputs)))
+        self.inputs.append(v)
+
+    @property
+    def opdef(self):
+        """The registered :class:`OpDef`, or ``None`` for an opaque node."""
+        from alphanas.ir.opdef import lookup
+
+        return lookup(self.op_type, self.domain)
+
+    @property
+    def is_opaque(self) -> bool:
+        return self.opdef is None
+
+    def set_input(self, index: int, value: Value | None) -> None:
+        old = self.inputs[index]
+        if old is not None:
+            old.uses.remove((self, index))
+        if value is not None:
+            value.uses.append((self, index))
+        self.inputs[index] = value
+
+    def detach(self) -> None:
+        """Drop this node's input uses and free its outputs (used when removing it)."""
+        for i, v in enumerate(self.inputs):
+            if v is not None:
+                v.uses.remove((self, i))
+        self.inputs = [None] * len(self.inputs)
+        for v in self.outputs:
+            v.producer = None
+
+    def attr(self, key: str, default: Any = None) -> Any:
+        return self.attrs.get(key, default)
+
+    def input_shape(self, i: int = 0) -> Shape:
+        v = self.inputs[i]
+        assert v is not None and v.shape is not None
+        return v.shape
+
+    def output_shape(self, i: int = 0) -> Shape:
+        s = self.outputs[i].shape
+        assert s is not None
+        return s
+
+    def __repr__(self) -> str:
+        ins = ", ".join("None" if v is None else "%" + v.name for v in self.inputs)
+        outs = ", ".join("%" + v.name for v in self.outputs)
+        attrs = "".join(f", {k}={v!r}" for k, v in self.attrs.items())
+        return f"{outs} = {self.op_type}({ins}{attrs})  # {self.name}"
+
+
+class Graph:
+    """A computation graph: inputs, outputs, nodes in topological order, and constant weights."""
+
+    def __init__(self, name: str = "graph") -> None:
+        self.name = name
+        self.inputs: list[Value] = []
+        self.outputs: list[Value] = []
+        self.nodes: list[Node] = []
+        self.initializers: dict[str, Value] = {}
+        self.doc_string = ""
+        self.metadata: dict[str, str] = {}
+        self._counter = itertools.count()
+        self._names: set[str] = set()
+
+    # -- naming ------------------------------------------------------------------------------------
+
+    def unique_name(self, base: str) -> str:
+        """A value/node name not yet used in this graph, derived from ``base``."""
+        base = base or "v"
+        name = base
+        while name in self._names:
+            name = f"{base}_{next(self._counter)}"
+        self._names.add(name)
+        return name
+
+    def _claim(self, name: str) -> None:
+        self._names.add(name)
+
+    # -- construction ------------------------------------------------------------------------------
+
+    def add_input(self, name: str, shape: Shape, dtype: Any = np.float32) -> Value:
+        v = Value(self.unique_name(name), shape, dtype)
+        self.inputs.append(v)
+        return v
+
+    def add_initializer(self, name: str, array: np.ndarray) -> Value:
+        v = Value(self.unique_name(name), const=np.asarray(array))
+        self.initializers[v.name] = v
+        return v
+
+    def new_value(self, name: str, shape: Shape | None = None, dtype: Any = np.float32) -> Value:
+        return Value(self.unique_name(name), shape, dtype)
+
+    def add_node(
+        self,
+        op_type: str,
+        inputs: Sequence[Value | None],
+        attrs: dict[str, Any] | None = None,
+        *,
+        num_outputs: int | None = None,
+        name: str | None = None,
+        domain: str = "",
+        infer: bool = True,
+        index: int | None = None,
+    ) -> Node:
+        """Append (or insert at ``index``) a node; its outputs get shapes from the op's shape function."""
+        from alphanas.ir.opdef import lookup
+
+        opdef = lookup(op_type, domain)
+        if num_outputs is None:
+            num_outputs = opdef.num_outputs(attrs or {}) if opdef is not None else 1
+        node_name = self.unique_name(name or op_type.lower())
+        outs = [self.new_value(f"{node_name}_out{i}" if num_outputs > 1 else node_name) for i in range(num_outputs)]
+        node = Node(op_type, inputs, outs, attrs, node_name, domain)
+        if opdef is not None:
+            node.attrs = opdef.complete_attrs(node.attrs)
+        if index is None:
+            self.nodes.append(node)
+        else:
+            self.nodes.insert(index, node)
+        if infer and opdef is not None:
+            self.infer_node(node)
+        return node
+
+    def infer_node(self, node: Node) -> None:
+        """Recompute the output shapes and dtypes of ``node`` from its inputs."""
+        opdef = node.opdef
+        if opdef is None:
+            return
+        try:
+            results = opdef.infer(node)
+        except InvalidGraphError:
+            raise
+        except Exception as e:  # a shape function rejecting its inputs
+            shapes = [None if v is None else v.shape for v in node.inputs]
+            raise InvalidGraphError(
+                f"node {node.name!r} ({node.op_type}): cannot infer output shape from input shapes "
+                f"{shapes} and attributes {node.attrs}: {e}"
+            ) from e
+        for v, (shape, dtype) in zip(node.outputs, results):
+            v.shape = tuple(shape)
+            v.dtype = np.dtype(dtype)
+
+    def infer_shapes(self) -> None:
+        for node in self.nodes:
+            self.infer_node(node)
+
+    def remove_node(self, node: Node) -> None:
+        for v in node.outputs:
+            if v.uses:
+                raise InvalidGraphError(
+                    f"cannot remove node {node.name!r}: its output {v.name!r} is still used by "
+                    f"{[n.name for n in v.users()]}"
+                )
+        node.detach()
+        self.nodes.remove(node)
+
+    # -- queries -----------------------------------------------------------------------------------
+
+    @property
+    def weights(self) -> dict[str, np.ndarray]:
+        """Named weights: every constant value as a numpy array."""
+        return {name: v.const for name, v in self.initializers.items()}
+
+    def values(self) -> Iterable[Value]:
+        yield from self.inputs
+        yield from self.initializers.values()
+        for n in self.nodes:
+            yield from n.outputs
+
+    def value(self, name: str) -> Value:
+        for v in self.values():
+            if v.name == name:
+                return v
+        raise KeyError(name)
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def is_output(self, v: Value) -> bool:
+        return any(o is v for o in self.outputs)
+
+    def const_value(self, v: Value | None) -> np.ndarray | None:
+        return None if v is None else v.const
+
+    def num_params(self) -> int:
+        from alphanas.ir.cost import graph_params
+
+        return graph_params(self)
+
+    def flops(self) -> int:
+        from alphanas.ir.cost import graph_flops
+
+        return graph_flops(self)
+
+    # -- rewiring ----------------------------------------------------------------------------------
+
+    def replace_all_uses(self, old: Value, new: Value) -> None:
+        """Make every user of ``old`` (and the graph outputs) use ``new`` instead."""
+        for node, i in list(old.uses):
+            node.set_input(i, new)
+        self.outputs = [new if o is old else o for o in self.outputs]
+
+    def eliminate_dead_nodes(self) -> int:
+        """Remove nodes none of whose outputs reach a graph output; returns how many went."""
+        live: set[int] = set()
+        outputs = {id(v) for v in self.outputs}
+        removed = 0
+        for node in reversed(self.nodes):
+            if any(id(v) in outputs or any(id(u) in live for u, _ in v.uses) for v in node.outputs):
+                live.add(id(node))
+        for node in list(self.nodes):
+            if id(node) not in live:
+                node.detach()
+                removed += 1
+        self.nodes = [n for n in self.nodes if id(n) in live]
+        self.prune_initializers()
+        return removed
+
+    def prune_initializers(self) -> None:
+        outs = {id(v) for v in self.outputs}
+        self.initializers = {k: v for k, v in self.initializers.items() if v.uses or id(v) in outs}
+
+    def toposort(self) -> None:
+        """Reorder nodes topologically (stable: keeps the current order where it is valid)."""
+        order = {id(n): i for i, n in enumerate(self.nodes)}
+        by_id = {id(n): n for n in self.nodes}
+        g = nx.DiGraph()
+        g.add_nodes_from(order)
+        for n in self.nodes:
+            for v in n.inputs:
+                if v is not None and v.producer is not None and id(v.producer) in by_id:
+                    g.add_edge(id(v.producer), id(n))
+        try:
+            ids = list(nx.lexicographical_topological_sort(g, key=order.__getitem__))
+        except nx.NetworkXUnfeasible:
+            cycle = nx.find_cycle(g)
+            names = " -> ".join(by_id[a].name for a, _ in cycle)
+            raise InvalidGraphError(f"graph {self.name!r} has a cycle: {names}") from None
+        self.nodes = [by_id[i] for i in ids]
+
+    def replace(self, subgraph: "Subgraph", new_nodes: Sequence[Node], output_map: dict[Value, Value] | None = None) -> None:
+        """Replace ``subgraph`` by ``new_nodes``.
+
+        ``new_nodes`` read the subgraph's input values (or graph values/constants) and are not yet
+        in the graph. ``output_map`` maps each boundary output of the subgraph to the new value that
+        takes its place (by default, the i-th output of the subgraph maps to the i-th output of the
+        last new node). Uses are rewired, the old nodes dropped if dead, and the graph verified.
+        """
+        from alphanas.ir.subgraph import Subgraph  # noqa: F401  (type only)
+
+        if output_map is None:
+            last = list(new_nodes[-1].outputs)
+            if len(last) < len(subgraph.outputs):
+                raise InvalidGraphError(
+                    f"replacement produces {len(last)} outputs for a subgraph with {len(subgraph.outputs)}"
+                )
+            output_map = dict(zip(subgraph.outputs, last))
+        for n in new_nodes:
+            n.name = self.unique_name(n.name or n.op_type.lower())
+            for v in n.outputs:
+                if v.name in self._names:
+                    v.name = self.unique_name(v.name)
+                else:
+                    self._claim(v.name)
+            for v in n.inputs:
+                if v is not None and v.is_const and v.name not in self.initializers:
+                    if v.name in self._names:
+                        v.name = self.unique_name(v.name)
+                    self._claim(v.name)
+                    self.initializers[v.name] = v
+        position = min((self.nodes.index(n) for n in subgraph.nodes), default=len(self.nodes))
+        self.nodes[position:position] = list(new_nodes)
+        for old, new in output_map.items():
+            if old.shape is not None and new.shape is not None and not _shapes_compatible(old.shape, new.shape):
+                raise InvalidGraphError(
+                    f"replacement output {new.name!r} has shape {list(new.shape)} but replaces "
+                    f"{old.name!r} of shape {list(old.shape)}"
+                )
+            self.replace_all_uses(old, new)
+        old_ids = {id(n) for n in subgraph.nodes}
+        for n in reversed(list(subgraph.nodes)):
+            if all(not v.uses and not self.is_output(v) for v in n.outputs):
+                n.detach()
+        self.nodes = [n for n in self.nodes if id(n) not in old_ids or any(v.uses or self.is_output(v) for v in n.outputs)]
+        self.prune_initializers()
+        self.toposort()
+        self.verify()
+
+    # -- checks ------------------------------------------------------------------------------------
+
+    def verify(self) -> None:
+        """Check IR invariants; raise :class:`InvalidGraphError` naming the offending node."""
+        defined: set[int] = {id(v) for v in self.inputs}
+        defined |= {id(v) for v in self.initializers.values()}
+        names: dict[str, str] = {}
+        for v in itertools.chain(self.inputs, self.initializers.values()):
+            if v.name in names:
+                raise InvalidGraphError(f"graph {self.name!r}: value name {v.name!r} is defined twice")
+            names[v.name] = "graph"
+        for node in self.nodes:
+            for i, v in enumerate(node.inputs):
+                if v is None:
+                    continue
+                if id(v) not in defined:
+                    where = "is defined later (nodes out of topological order)" if v.producer is not None else "has no producer (dangling input)"
+                    raise InvalidGraphError(
+                        f"node {node.name!r} ({node.op_type}) input {i} {v.name!r} {where}"
+                    )
+                if (node, i) not in v.uses:
+                    raise InvalidGraphError(f"node {node.name!r}: use-def of input {v.name!r} is out of date")
+            for j, v in enumerate(node.outputs):
+                if v.producer is not node or v.index != j:
+                    raise InvalidGraphError(f"node {node.name!r}: output {v.name!r} has a wrong producer link")
+                if v.name in names:
+                    raise InvalidGraphError(
+                        f"node {node.name!r}: output name {v.name!r} is already defined by {names[v.name]!r}"
+                    )
+                names[v.name] = node.name
+                defined.add(id(v))
+            opdef = node.opdef
+            if opdef is not None:
+                opdef.check(node)
+        for v in self.outputs:
+            if id(v) not in defined:
+                raise InvalidGraphError(f"graph output {v.name!r} is not produced by any node")
+
+    # -- copying and hashing -----------------------------------------------------------------------
+
+    def copy(self) -> "Graph":
+        """A deep copy of the structure; weight arrays are shared (treat them as immutable)."""
+        g = Graph(self.name)
+        g.doc_string, g.metadata = self.doc_string, dict(self.metadata)
+        vmap: dict[int, Value] = {}
+
+        def clone(v: Value) -> Value:
+            if id(v) not in vmap:
+                nv = Value(v.name, v.shape, v.dtype, v.const)
+                vmap[id(v)] = nv
+                g._claim(v.name)
+            return vmap[id(v)]
+
+        g.inputs = [clone(v) for v in self.inputs]
+        g.initializers = {k: clone(v) for k, v in self.initializers.items()}
+        for n in self.nodes:
+            nn_ = Node(n.op_type, [None if v is None else clone(v) for v in n.inputs],
+                       [clone(v) for v in n.outputs], n.attrs, n.name, n.domain, n.onnx_attrs)
+            g._claim(n.name)
+            g.nodes.append(nn_)
+        g.outputs = [clone(v) for v in self.outputs]
+        return g
+
+    def structural_hash(self) -> str:
+        from alphanas.ir.hashing import structural_hash
+
+        return structural_hash(self)
+
+    def to_torch(self):
+        """Lower to a ``torch.fx.GraphModule`` holding this graph's weights as parameters."""
+        from alphanas.ir.torch_lowering import to_torch
+
+        return to_torch(self)
+
+    def summary(self) -> str:
+        lines = [f"graph {self.name}("]
+        lines += [f"  {v!r}," for v in self.inputs]
+        lines.append(") {")
+        lines += [f"  {n!r}" for n in self.nodes]
+        lines.append("  return " + ", ".join("%" + v.name for v in self.outputs))
+        lines.append("}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Graph {self.name!r}: {len(self.nodes)} nodes, {len(self.initializers)} weights>"
+
+
+def _shapes_compatible(a: Shape, b: Shape) -> bool:
+    return len(a) == len(b) and all(x == y or isinstance(x, str) or isinstance(y, str) for x, y in zip(a, b))

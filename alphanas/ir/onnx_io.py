@@ -1,0 +1,484 @@
+"""ONNX import and export.
+
+Import reads opsets 9 to 21 and normalises legacy forms into the canonical IR (static attributes
+instead of constant inputs, ``Sum`` as a chain of ``Add``, ``Constant``/``ConstantOfShape`` and other
+constant sub-expressions folded to initializers, ``Identity``/``Dropout`` removed, initializers
+listed as graph inputs dropped from the inputs). Ops without an :class:`OpDef` become opaque nodes
+with shapes from ONNX shape inference.
+
+Export writes one modern opset (:data:`EXPORT_OPSET`) and passes ``onnx.checker`` with
+``full_check=True``. Models whose weights exceed protobuf's 2 GB limit are saved with external data.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from alphanas.errors import AlphanasError, InvalidGraphError, UnsupportedModelError
+from alphanas.ir.graph import Graph, Node, Value
+from alphanas.ir.opdef import lookup
+
+EXPORT_OPSET = 21
+MIN_IMPORT_OPSET = 9
+MAX_IMPORT_OPSET = 21
+ALPHANAS_DOMAIN = "alphanas"
+_PROTOBUF_LIMIT = 2**31 - 1
+#: Constant sub-expressions larger than this many elements are not folded at import.
+_FOLD_LIMIT = 1 << 24
+
+
+class NotCanonical(Exception):
+    """Raised by ``OpDef.from_onnx`` when a node cannot be put in canonical form (it stays opaque)."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# import
+# ---------------------------------------------------------------------------------------------------
+
+
+def load_onnx(path: str | os.PathLike, *, keep_dropout: bool = False) -> Graph:
+    """Read an ONNX file (external data included) into a :class:`Graph`."""
+    p = Path(path)
+    if not p.exists():
+        raise AlphanasError(f"{p}: no such file; give the path of an .onnx model")
+    if p.is_dir():
+        raise AlphanasError(f"{p}: is a directory, not an .onnx model file")
+    try:
+        model = onnx.load(str(p), load_external_data=True)
+    except Exception as e:  # protobuf DecodeError, truncated file, missing external data
+        raise AlphanasError(
+            f"{p}: not a readable ONNX model ({type(e).__name__}: {str(e).strip() or 'decode error'}); "
+            "check that the file is complete and was saved by onnx"
+        ) from None
+    if not model.graph.node and not model.graph.output:
+        raise AlphanasError(f"{p}: not an ONNX model (no graph found); check the file is an .onnx model")
+    return from_onnx(model, source=str(p), keep_dropout=keep_dropout)
+
+
+def from_onnx(model: onnx.ModelProto, *, source: str = "<model>", keep_dropout: bool = False) -> Graph:
+    """Convert an in-memory ``ModelProto`` to a :class:`Graph`."""
+    return _Importer(model, source, keep_dropout).run()
+
+
+def _dims(type_proto: onnx.TypeProto) -> tuple | None:
+    if not type_proto.HasField("tensor_type") or not type_proto.tensor_type.HasField("shape"):
+        return None
+    out: list[int | str] = []
+    for i, d in enumerate(type_proto.tensor_type.shape.dim):
+        if d.HasField("dim_value"):
+            out.append(int(d.dim_value))
+        elif d.dim_param:
+            out.append(d.dim_param)
+        else:
+            out.append(f"?{i}")
+    return tuple(out)
+
+
+def _np_dtype(elem_type: int) -> np.dtype:
+    if elem_type == 0:
+        return np.dtype(np.float32)
+    return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+
+
+class _Importer:
+    def __init__(self, model: onnx.ModelProto, source: str, keep_dropout: bool) -> None:
+        self.model = model
+        self.source = source
+        self.keep_dropout = keep_dropout
+        self.graph = Graph(model.graph.name or Path(source).stem or "graph")
+        self.values: dict[str, Value] = {}
+        self.opset = self._opset()
+        self.inferred: dict[str, tuple[tuple | None, np.dtype]] = {}
+        self.consumers: dict[str, int] = {}
+
+    def _opset(self) -> int:
+        versions = {o.domain or "": o.version for o in self.model.opset_import}
+        if "" not in versions and "ai.onnx" not in versions:
+            raise UnsupportedModelError(f"{self.source}: the model declares no default-domain opset")
+        v = versions.get("", versions.get("ai.onnx"))
+        if not MIN_IMPORT_OPSET <= v <= MAX_IMPORT_OPSET:
+            raise UnsupportedModelError(
+                f"{self.source}: opset {v} is not supported; alphanas reads opsets "
+                f"{MIN_IMPORT_OPSET} to {MAX_IMPORT_OPSET} (convert it first, e.g. with "
+                f"onnx.version_converter.convert_version(model, {EXPORT_OPSET}))"
+            )
+        return v
+
+    # -- API used by OpDef.from_onnx ---------------------------------------------------------------
+
+    def const(self, v: Value | None) -> np.ndarray | None:
+        return None if v is None else v.const
+
+    def constant(self, name: str, array: np.ndarray) -> Value:
+        v = self.graph.add_initializer(name, np.asarray(array))
+        return v
+
+    def alias(self, name: str, value: Value) -> None:
+        self.values[name] = value
+
+    def add(self, op_type: str, inputs: list, attrs: dict[str, Any], outputs: list[str] | int, domain: str = "") -> list[Value]:
+        """Add a canonical node; ``outputs`` are ONNX names to bind (or a count for fresh values)."""
+        names = outputs if isinstance(outputs, list) else [""] * outputs
+        opdef = lookup(op_type, domain)
+        n_out = opdef.num_outputs(attrs) if opdef is not None else len(names)
+        if len(names) > n_out:
+            extra = [x for x in names[n_out:] if x and self.consumers.get(x, 0)]
+            if extra:
+                raise NotCanonical(f"optional outputs {extra} are used")
+            names = names[:n_out]
+        node = self.graph.add_node(op_type, inputs, attrs, num_outputs=n_out, name=self._node_name, domain=domain)
+        for v, onnx_name in zip(node.outputs, names):
+            if onnx_name:
+                self._rename(v, onnx_name)
+                self.values[onnx_name] = v
+        return node.outputs
+
+    # -- driver ------------------------------------------------------------------------------------
+
+    def run(self) -> Graph:
+        g = self.model.graph
+        self._infer_shapes()
+        for vi in g.node:
+            for name in vi.input:
+                self.consumers[name] = self.consumers.get(name, 0) + 1
+        for o in g.output:
+            self.consumers[o.name] = self.consumers.get(o.name, 0) + 1
+        init_names = set()
+        for t in g.initializer:
+            v = Value(self.graph.unique_name(t.name), const=numpy_helper.to_array(t))
+            self.graph.initializers[v.name] = v
+            self.values[t.name] = v
+            init_names.add(t.name)
+        for t in g.sparse_initializer:
+            raise UnsupportedModelError(f"{self.source}: sparse initializer {t.values.name!r} is not supported")
+        for inp in g.input:
+            if inp.name in init_names:
+                continue  # legacy: initializers listed as graph inputs
+            shape = _dims(inp.type)
+            if shape is None:
+                raise UnsupportedModelError(f"{self.source}: graph input {inp.name!r} is not a tensor with a shape")
+            v = Value(self.graph.unique_name(inp.name), shape, _np_dtype(inp.type.tensor_type.elem_type))
+            self.graph.inputs.append(v)
+            self.values[inp.name] = v
+        for proto in self._sorted_nodes():
+            self._import_node(proto)
+        for o in g.output:
+            if o.name not in self.values:
+                raise InvalidGraphError(f"{self.source}: graph output {o.name!r} is not produced by any node")
+            self.graph.outputs.append(self.values[o.name])
+        for p in self.model.metadata_props:
+            self.graph.metadata[p.key] = p.value
+        self.graph.doc_string = g.doc_string
+        self.graph.eliminate_dead_nodes()
+        self.graph.toposort()
+        self.graph.verify()
+        return self.graph
+
+    def _infer_shapes(self) -> None:
+        if self.model.ByteSize() > _PROTOBUF_LIMIT // 2:
+            return
+        try:
+            inferred = onnx.shape_inference.infer_shapes(self.model, strict_mode=False)
+        except Exception:
+            return
+        for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
+            self.inferred[vi.name] = (_dims(vi.type), _np_dtype(vi.type.tensor_type.elem_type))
+
+    def _sorted_nodes(self) -> list[onnx.NodeProto]:
+        g = self.model.graph
+        producers: dict[str, int] = {}
+        for i, n in enumerate(g.node):
+            for o in n.output:
+                if o:
+                    producers[o] = i
+        known = set(self.values)
+        dg = nx.DiGraph()
+        dg.add_nodes_from(range(len(g.node)))
+        for i, n in enumerate(g.node):
+            for name in list(n.input) + _subgraph_inputs(n):
+                if not name:
+                    continue
+                if name in producers:
+                    dg.add_edge(producers[name], i)
+                elif name not in known:
+                    if name in _subgraph_inputs(n):
+                        continue
+                    raise InvalidGraphError(
+                        f"{self.source}: node {n.name or n.op_type!r} ({n.op_type}) reads {name!r}, which is "
+                        "not produced by any node, not a graph input and not an initializer (dangling input)"
+                    )
+        try:
+            order = list(nx.lexicographical_topological_sort(dg))
+        except nx.NetworkXUnfeasible:
+            cycle = nx.find_cycle(dg)
+            names = " -> ".join(g.node[a].name or g.node[a].op_type for a, _ in cycle)
+            raise InvalidGraphError(f"{self.source}: the graph has a cycle: {names}") from None
+        return [g.node[i] for i in order]
+
+    @property
+    def _node_name(self) -> str:
+        return self._current.name or self._current.op_type.lower()
+
+    def _rename(self, v: Value, name: str) -> None:
+        if v.name == name:
+            return
+        self.graph._names.discard(v.name)
+        v.name = self.graph.unique_name(name)
+
+    def _import_node(self, proto: onnx.NodeProto) -> None:
+        self._current = proto
+        inputs = [self.values[name] if name else None for name in proto.input]
+        attrs = {a.name: helper.get_attribute_value(a) for a in proto.attribute}
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
+        outputs = list(proto.output)
+        domain = proto.domain if proto.domain != "ai.onnx" else ""
+        op = proto.op_type
+        if domain == "":
+            if op == "Constant":
+                self.values[outputs[0]] = self.constant(outputs[0], _constant_value(proto))
+                return
+            if op in ("Identity",) or (op == "Dropout" and not self.keep_dropout):
+                if all(not self.consumers.get(o, 0) for o in outputs[1:]):
+                    self.alias(outputs[0], inputs[0])
+                    return
+            if op == "Sum":
+                acc = inputs[0]
+                for i, x in enumerate(inputs[1:]):
+                    last = i == len(inputs) - 2
+                    acc = self.add("Add", [acc, x], {}, [outputs[0]] if last else 1)[0]
+                if len(inputs) == 1:
+                    self.alias(outputs[0], acc)
+                return
+            if self._fold(proto, inputs, attrs, outputs):
+                return
+        opdef = lookup(op, domain)
+        if opdef is not None:
+            mark = (len(self.graph.nodes), dict(self.values))
+            try:
+                opdef.from_onnx(self, inputs, attrs, self.opset, outputs)
+                return
+            except NotCanonical:
+                for n in self.graph.nodes[mark[0]:]:
+                    n.detach()
+                del self.graph.nodes[mark[0]:]
+                self.values = mark[1]
+        self._add_opaque(proto, inputs, outputs, domain)
+
+    def _add_opaque(self, proto: onnx.NodeProto, inputs: list, outputs: list[str], domain: str) -> None:
+        outs = []
+        for name in outputs:
+            shape, dtype = self.inferred.get(name, (None, np.dtype(np.float32)))
+            v = Value(self.graph.unique_name(name or f"{proto.op_type.lower()}_out"), shape, dtype)
+            outs.append(v)
+        node = Node(proto.op_type, inputs, outs, {}, self.graph.unique_name(proto.name or proto.op_type.lower()),
+                    domain, onnx_attrs=list(proto.attribute))
+        self.graph.nodes.append(node)
+        for name, v in zip(outputs, outs):
+            if name:
+                self.values[name] = v
+
+    def _fold(self, proto: onnx.NodeProto, inputs: list, attrs: dict, outputs: list[str]) -> bool:
+        """Fold a node whose inputs are all constant (or only read static shapes) into initializers."""
+        op = proto.op_type
+        if op in _NONDETERMINISTIC or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in proto.attribute):
+            return False
+        if op == "Shape":
+            x = inputs[0]
+            if x is None or not x.static_shape:
+                return False
+            shape = np.array(x.shape, dtype=np.int64)
+            start, end = attrs.get("start", 0), attrs.get("end", None)
+            self.values[outputs[0]] = self.constant(outputs[0], shape[start:end])
+            return True
+        if op == "Size" and inputs[0] is not None and inputs[0].static_shape:
+            self.values[outputs[0]] = self.constant(outputs[0], np.array(inputs[0].numel(), dtype=np.int64))
+            return True
+        present = [v for v in inputs if v is not None]
+        if not present or any(not v.is_const for v in present):
+            return False
+        if op == "ConstantOfShape":
+            shape = [int(d) for d in inputs[0].const]
+            value = attrs.get("value")
+            fill = numpy_helper.to_array(value).reshape(-1)[0] if value is not None else np.float32(0)
+            self.values[outputs[0]] = self.constant(outputs[0], np.full(shape, fill, dtype=np.asarray(fill).dtype))
+            return True
+        if sum(v.const.size for v in present) > _FOLD_LIMIT:
+            return False
+        from onnx.reference import ReferenceEvaluator
+
+        sub = helper.make_graph(
+            [proto], "fold",
+            [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+             for n, v in zip(proto.input, inputs) if v is not None and n],
+            [helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in outputs if o],
+        )
+        m = helper.make_model(sub, opset_imports=list(self.model.opset_import))
+        try:
+            results = ReferenceEvaluator(m).run(None, {n: v.const for n, v in zip(proto.input, inputs) if v is not None and n})
+        except Exception:
+            return False
+        for o, r in zip([o for o in outputs if o], results):
+            self.values[o] = self.constant(o, np.asarray(r))
+        return True
+
+
+_NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout"}
+
+
+def _subgraph_inputs(n: onnx.NodeProto) -> list[str]:
+    """Outer-scope names read by the subgraphs (If/Loop/Scan bodies) of a node."""
+    names: list[str] = []
+    for a in n.attribute:
+        for sg in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs) if a.type == onnx.AttributeProto.GRAPHS else []):
+            local = {i.name for i in sg.input} | {t.name for t in sg.initializer}
+            for sn in sg.node:
+                local |= set(sn.output)
+            for sn in sg.node:
+                names += [x for x in list(sn.input) + _subgraph_inputs(sn) if x and x not in local]
+    return names
+
+
+def _constant_value(proto: onnx.NodeProto) -> np.ndarray:
+    a = proto.attribute[0]
+    if a.name == "value":
+        return numpy_helper.to_array(a.t)
+    v = helper.get_attribute_value(a)
+    dtypes = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64, "value_ints": np.int64}
+    if a.name in dtypes:
+        return np.array(v, dtype=dtypes[a.name])
+    if a.name in ("value_string", "value_strings"):
+        return np.array(v, dtype=object)
+    raise UnsupportedModelError(f"Constant node {proto.name!r}: attribute {a.name!r} is not supported")
+
+
+# ---------------------------------------------------------------------------------------------------
+# export
+# ---------------------------------------------------------------------------------------------------
+
+
+class _Exporter:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self.functions: dict[str, onnx.FunctionProto] = {}
+        self.extra_domains: dict[str, int] = {}
+        self._taken = {v.name for v in graph.values()} | {n.name for n in graph.nodes}
+        self._n = 0
+
+    def name(self, v: Value | None) -> str:
+        return "" if v is None else v.name
+
+    def fresh(self, base: str) -> str:
+        while True:
+            self._n += 1
+            name = f"{base}__{self._n}"
+            if name not in self._taken:
+                self._taken.add(name)
+                return name
+
+    def const(self, array: np.ndarray, base: str) -> str:
+        name = self.fresh(base)
+        self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def node(self, node: Node, op_type: str, inputs: list[str], attrs: dict[str, Any], domain: str = "",
+             outputs: list[str] | None = None, name: str | None = None) -> None:
+        attrs = {k: v for k, v in attrs.items() if v is not None}
+        if outputs is None:
+            outputs = [v.name for v in node.outputs]
+        while inputs and inputs[-1] == "":
+            inputs = inputs[:-1]
+        self.nodes.append(helper.make_node(op_type, inputs, outputs, name=name or node.name, domain=domain or None, **attrs))
+        if domain:
+            self.extra_domains[domain] = 1
+
+    def function(self, proto: onnx.FunctionProto) -> None:
+        self.functions.setdefault(proto.name, proto)
+        self.extra_domains[proto.domain] = 1
+
+    def run(self) -> onnx.ModelProto:
+        g = self.graph
+        for n in g.nodes:
+            opdef = n.opdef
+            if opdef is None:
+                p = helper.make_node(n.op_type, [self.name(v) for v in n.inputs], [v.name for v in n.outputs],
+                                     name=n.name, domain=n.domain or None)
+                p.attribute.extend(n.onnx_attrs or [])
+                self.nodes.append(p)
+                if n.domain:
+                    self.extra_domains.setdefault(n.domain, 1)
+            else:
+                opdef.to_onnx(n, self)
+        inits = [numpy_helper.from_array(np.asarray(v.const), v.name) for v in g.initializers.values()] + self.initializers
+        output_names = {v.name for v in g.outputs}
+        value_info = [_value_info(v) for n in g.nodes for v in n.outputs
+                      if v.shape is not None and v.name not in output_names]
+        gp = helper.make_graph(self.nodes, g.name, [_value_info(v) for v in g.inputs],
+                               [_value_info(v) for v in g.outputs], inits, doc_string=g.doc_string or None,
+                               value_info=value_info)
+        opsets = [helper.make_opsetid("", EXPORT_OPSET)] + [helper.make_opsetid(d, v) for d, v in sorted(self.extra_domains.items())]
+        model = helper.make_model(gp, opset_imports=opsets, producer_name="alphanas",
+                                  functions=list(self.functions.values()))
+        model.ir_version = 10
+        for k, v in g.metadata.items():
+            model.metadata_props.add(key=k, value=v)
+        return model
+
+
+def _value_info(v: Value) -> onnx.ValueInfoProto:
+    shape = None if v.shape is None else [d if isinstance(d, int) else str(d) for d in v.shape]
+    return helper.make_tensor_value_info(v.name, helper.np_dtype_to_tensor_dtype(v.dtype), shape)
+
+
+def to_onnx(graph: Graph) -> onnx.ModelProto:
+    """Convert a :class:`Graph` to an ONNX ``ModelProto`` at :data:`EXPORT_OPSET`."""
+    return _Exporter(graph).run()
+
+
+def save_onnx(graph: Graph, path: str | os.PathLike, *, external_data: bool | None = None, check: bool = True) -> None:
+    """Write ``graph`` to ``path`` atomically (temp file + rename).
+
+    ``external_data=None`` stores weights in a side file ``<name>.data`` only when the model would
+    exceed protobuf's 2 GB limit; ``True`` forces it.
+    """
+    model = to_onnx(graph)
+    weight_bytes = sum(v.const.nbytes for v in graph.initializers.values())
+    if external_data is None:
+        external_data = weight_bytes > _PROTOBUF_LIMIT - (64 << 20)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if check and not external_data:
+        onnx.checker.check_model(model, full_check=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        if external_data:
+            location = path.name + ".data"
+            tmp_loc = Path(tmp).name + ".data"
+            onnx.save_model(model, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=tmp_loc, size_threshold=1024)
+            os.replace(path.parent / tmp_loc, path.parent / location)
+            # point the model at the final data file name
+            m = onnx.load(tmp, load_external_data=False)
+            for t in m.graph.initializer:
+                for e in t.external_data:
+                    if e.key == "location":
+                        e.value = location
+            onnx.save_model(m, tmp)
+            if check:
+                onnx.checker.check_model(tmp, full_check=True)
+        else:
+            onnx.save_model(model, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,210 @@
+"""Element-wise ops: activations, arithmetic with broadcasting, softmax, clip, identity, dropout."""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from onnx import helper
+from torch import nn
+
+from alphanas.ir.opdef import OpDef, broadcast_shapes, normalize_axis, register
+
+
+class Unary(OpDef):
+    """An element-wise op of one input; ``fn(x, **torch_kwargs(attrs))`` is its torch form."""
+
+    category = "nonlinear"
+    fn = None
+
+    def torch_kwargs(self, attrs: dict) -> dict:
+        return {}
+
+    def lower(self, node, ctx):
+        return [ctx.call(type(self).fn, ctx.input(0), **self.torch_kwargs(node.attrs))]
+
+
+def _unary(op_type: str, fn, category: str = "nonlinear", attributes: dict | None = None, kwargs=None) -> type:
+    body = {"op_type": op_type, "fn": staticmethod(fn), "category": category, "attributes": attributes or {}}
+    if kwargs is not None:
+        body["torch_kwargs"] = lambda self, attrs: kwargs(attrs)
+    return register(type(op_type, (Unary,), body))
+
+
+Relu = _unary("Relu", torch.relu)
+Sigmoid = _unary("Sigmoid", torch.sigmoid)
+Tanh = _unary("Tanh", torch.tanh)
+Gelu = _unary("Gelu", F.gelu, attributes={"approximate": "none"}, kwargs=lambda a: {"approximate": a["approximate"]})
+LeakyRelu = _unary("LeakyRelu", F.leaky_relu, attributes={"alpha": 0.01}, kwargs=lambda a: {"negative_slope": a["alpha"]})
+Elu = _unary("Elu", F.elu, attributes={"alpha": 1.0}, kwargs=lambda a: {"alpha": a["alpha"]})
+Softplus = _unary("Softplus", F.softplus)
+Exp = _unary("Exp", torch.exp)
+Log = _unary("Log", torch.log)
+Sqrt = _unary("Sqrt", torch.sqrt)
+Erf = _unary("Erf", torch.erf)
+Reciprocal = _unary("Reciprocal", torch.reciprocal)
+Neg = _unary("Neg", torch.neg, category="linear")
+Abs = _unary("Abs", torch.abs)
+
+
+def _hard_sigmoid(x, alpha: float, beta: float):
+    return torch.clamp(alpha * x + beta, 0.0, 1.0)
+
+
+HardSigmoid = _unary("HardSigmoid", _hard_sigmoid, attributes={"alpha": 0.2, "beta": 0.5},
+                     kwargs=lambda a: {"alpha": a["alpha"], "beta": a["beta"]})
+
+
+def swish(x, alpha: float = 1.0):
+    """x * sigmoid(alpha * x) (SiLU when alpha is 1)."""
+    return F.silu(x) if alpha == 1.0 else x * torch.sigmoid(alpha * x)
+
+
+@register
+class Swish(Unary):
+    """Swish/SiLU. ONNX has it only from opset 24, so it is exported as a model-local function."""
+
+    op_type = "Swish"
+    attributes = {"alpha": 1.0}
+    fn = staticmethod(swish)
+
+    def torch_kwargs(self, attrs):
+        return {"alpha": attrs["alpha"]}
+
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        imp.add("Swish", inputs, {"alpha": float(attrs.get("alpha", 1.0))}, outputs)
+
+    def to_onnx(self, node, exp):
+        from alphanas.ir.onnx_io import ALPHANAS_DOMAIN
+
+        body = [
+            helper.make_node("Mul", ["X", "alpha_t"], ["ax"]),
+            helper.make_node("Sigmoid", ["ax"], ["s"]),
+            helper.make_node("Mul", ["X", "s"], ["Y"]),
+        ]
+        alpha_const = helper.make_node("Constant", [], ["alpha_t"], value_float=1.0)
+        alpha_const.attribute[0].ref_attr_name = "alpha"
+        exp.function(helper.make_function(ALPHANAS_DOMAIN, "Swish", ["X"], ["Y"], [alpha_const] + body,
+                                          [helper.make_opsetid("", 21)], attributes=["alpha"]))
+        exp.node(node, "Swish", [exp.name(node.inputs[0])], {"alpha": float(node.attrs["alpha"])}, domain=ALPHANAS_DOMAIN)
+
+
+@register
+class Softmax(OpDef):
+    op_type = "Softmax"
+    attributes = {"axis": -1}
+    category = "nonlinear"
+
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        x = inputs[0]
+        axis = attrs.get("axis", 1 if opset < 13 else -1)
+        if opset < 13 and x.shape is not None:
+            # Before opset 13, softmax coerced the input to 2-D at ``axis``.
+            rank = len(x.shape)
+            axis = normalize_axis(axis, rank)
+            if axis != rank - 1:
+                flat = imp.add("Flatten", [x], {"axis": axis}, 1)[0]
+                sm = imp.add("Softmax", [flat], {"axis": 1}, 1)[0]
+                imp.add("Reshape", [sm], {"shape": [0] * axis + list(x.shape[axis:])}, outputs)
+                return
+        imp.add("Softmax", [x], {"axis": axis}, outputs)
+
+    def lower(self, node, ctx):
+        return [ctx.call(torch.softmax, ctx.input(0), dim=node.attrs["axis"])]
+
+
+@register
+class Clip(OpDef):
+    """Clamp to [min, max]; bounds are static attributes (inputs from opset 11 on)."""
+
+    op_type = "Clip"
+    attributes = {"min": None, "max": None}
+
+    max_inputs = 1
+
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        from alphanas.ir.onnx_io import NotCanonical
+
+        if opset < 11:
+            lo, hi = attrs.get("min"), attrs.get("max")
+        else:
+            bounds = []
+            for v in inputs[1:3] + [None] * (3 - len(inputs)):
+                if v is not None and not v.is_const:
+                    raise NotCanonical("dynamic clip bounds")
+                bounds.append(None if v is None else float(v.const))
+            lo, hi = bounds[0], bounds[1]
+        imp.add("Clip", inputs[:1], {"min": lo, "max": hi}, outputs)
+
+    def to_onnx(self, node, exp):
+        x = node.inputs[0]
+        names = [exp.name(x)]
+        for key in ("min", "max"):
+            val = node.attrs[key]
+            names.append("" if val is None else exp.const(np.array(val, dtype=x.dtype), f"{node.name}_{key}"))
+        exp.node(node, "Clip", names, {})
+
+    def lower(self, node, ctx):
+        return [ctx.call(torch.clamp, ctx.input(0), min=node.attrs["min"], max=node.attrs["max"])]
+
+
+class Binary(OpDef):
+    """Broadcasting binary arithmetic. Constant float operands with >1 element are trainable."""
+
+    min_inputs = max_inputs = 2
+    category = "linear"
+    fn = None
+
+    def infer(self, node):
+        a, b = node.inputs
+        return [(broadcast_shapes(a.shape, b.shape), a.dtype)]
+
+    def param_inputs(self, node):
+        return [i for i, v in enumerate(node.inputs)
+                if v is not None and v.is_const and v.const.dtype.kind == "f" and v.const.size > 1]
+
+    def macs(self, node):
+        return 0
+
+    def lower(self, node, ctx):
+        return [ctx.call(type(self).fn, ctx.input(0), ctx.input(1))]
+
+
+for _name, _fn in (("Add", operator.add), ("Sub", operator.sub), ("Mul", operator.mul), ("Div", operator.truediv), ("Pow", torch.pow)):
+    register(type(_name, (Binary,), {"op_type": _name, "fn": staticmethod(_fn)}))
+
+
+class _Passthrough(OpDef):
+    category = "helper"
+
+    def lower(self, node, ctx):
+        return [ctx.input(0)]
+
+
+@register
+class Identity(_Passthrough):
+    op_type = "Identity"
+
+
+@register
+class Dropout(OpDef):
+    """Dropout with a static ratio; identity at inference (import drops it unless asked to keep it)."""
+
+    op_type = "Dropout"
+    attributes = {"ratio": 0.5}
+    category = "helper"
+
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        ratio = attrs.get("ratio", 0.5)
+        if len(inputs) > 1 and inputs[1] is not None:
+            ratio = float(imp.const(inputs[1]))
+        imp.add("Dropout", inputs[:1], {"ratio": float(ratio)}, outputs)
+
+    def to_onnx(self, node, exp):
+        ratio = exp.const(np.array(node.attrs["ratio"], dtype=np.float32), f"{node.name}_ratio")
+        exp.node(node, "Dropout", [exp.name(node.inputs[0]), ratio], {})
+
+    def lower(self, node, ctx):
+        return [ctx.module(nn.Dropout(node.attrs["ratio"]), ctx.input(0))]

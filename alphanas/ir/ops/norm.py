@@ -1,0 +1,107 @@
+"""Normalisations: BatchNormalization, LayerNormalization, InstanceNormalization, LRN."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from alphanas.ir.opdef import OpDef, normalize_axis, register
+
+
+@register
+class BatchNormalization(OpDef):
+    """Inference-form batch norm (scale, bias, running mean, running var); trains as ``nn.BatchNormNd``."""
+
+    op_type = "BatchNormalization"
+    attributes = {"epsilon": 1e-5, "momentum": 0.9}
+    min_inputs = max_inputs = 5
+    weight_inputs = (1, 2)
+    category = "norm"
+
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        from alphanas.ir.onnx_io import NotCanonical
+
+        if attrs.get("spatial", 1) == 0 or attrs.get("training_mode", 0):
+            raise NotCanonical("non-spatial or training-mode batch norm")
+        canon = {k: float(attrs[k]) for k in ("epsilon", "momentum") if k in attrs}
+        imp.add("BatchNormalization", inputs, canon, outputs)
+
+    def infer(self, node):
+        x = node.inputs[0]
+        c = x.shape[1]
+        for v in node.inputs[1:]:
+            if isinstance(c, int) and tuple(v.shape) != (c,):
+                raise ValueError(f"parameter {v.name!r} has shape {list(v.shape)}, expected [{c}]")
+        return [(x.shape, x.dtype)]
+
+    def flops(self, node):
+        return 2 * node.outputs[0].numel()
+
+    def lower(self, node, ctx):
+        x = node.inputs[0]
+        c = x.shape[1]
+        own = all(v.is_const and len(v.uses) == 1 for v in node.inputs[1:])
+        if own and isinstance(c, int) and 2 <= len(x.shape) <= 5:
+            cls = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}[len(x.shape)]
+            mod = cls(c, eps=node.attrs["epsilon"], momentum=1.0 - node.attrs["momentum"])
+            return [ctx.module(mod, ctx.input(0),
+                               params={"weight": 1, "bias": 2, "running_mean": 3, "running_var": 4})]
+        return [ctx.call(F.batch_norm, ctx.input(0), ctx.input(3), ctx.input(4), ctx.input(1), ctx.input(2),
+                         training=False, eps=node.attrs["epsilon"])]
+
+
+def _layer_norm(x, weight, bias, axis: int, eps: float):
+    shape = x.shape[axis:]
+    return F.layer_norm(x, shape, weight.expand(shape) if weight is not None else None,
+                        bias.expand(shape) if bias is not None else None, eps)
+
+
+@register
+class LayerNormalization(OpDef):
+    """Normalise over the axes from ``axis`` to the last; scale and bias over those axes."""
+
+    op_type = "LayerNormalization"
+    attributes = {"axis": -1, "epsilon": 1e-5, "stash_type": 1}
+    min_inputs, max_inputs = 2, 3
+    weight_inputs = (1, 2)
+    category = "norm"
+
+    def num_outputs(self, attrs):
+        return 1
+
+    def flops(self, node):
+        return 5 * node.outputs[0].numel()
+
+    def lower(self, node, ctx):
+        axis = normalize_axis(node.attrs["axis"], len(node.inputs[0].shape))
+        return [ctx.call(_layer_norm, ctx.input(0), ctx.input(1), ctx.input(2), axis, node.attrs["epsilon"])]
+
+
+@register
+class InstanceNormalization(OpDef):
+    op_type = "InstanceNormalization"
+    attributes = {"epsilon": 1e-5}
+    min_inputs = max_inputs = 3
+    weight_inputs = (1, 2)
+    category = "norm"
+
+    def lower(self, node, ctx):
+        return [ctx.call(F.instance_norm, ctx.input(0), weight=ctx.input(1), bias=ctx.input(2),
+                         eps=node.attrs["epsilon"])]
+
+
+@register
+class LRN(OpDef):
+    """Local response normalisation across channels (AlexNet, GoogLeNet)."""
+
+    op_type = "LRN"
+    attributes = {"size": 5, "alpha": 1e-4, "beta": 0.75, "bias": 1.0}
+    category = "norm"
+
+    def lower(self, node, ctx):
+        a = node.attrs
+        return [ctx.call(F.local_response_norm, ctx.input(0), a["size"], alpha=a["alpha"], beta=a["beta"], k=a["bias"])]
+
+
+__all__ = ["BatchNormalization", "LayerNormalization", "InstanceNormalization", "LRN", "torch"]

@@ -1,0 +1,357 @@
+"""Data-movement ops: Flatten, Reshape, Transpose, Concat, Split, Slice, Pad, Squeeze, Unsqueeze, Cast."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from onnx import helper
+
+from alphanas.ir.opdef import OpDef, dim_product, normalize_axis, register
+
+
+def _static_input(imp, v, what):
+    from alphanas.ir.onnx_io import NotCanonical
+
+    if v is None:
+        return None
+    if not v.is_const:
+        raise NotCanonical(f"dynamic {what}")
+    return [int(a) for a in np.asarray(v.const).reshape(-1)]
+
+
+@register
+class Flatten(OpDef):
+    op_type = "Flatten"
+    attributes = {"axis": 1}
+    category = "shape"
+
+    def infer(self, node):
+        x = node.inputs[0]
+        axis = normalize_axis(node.attrs["axis"], len(x.shape) + 1) if node.attrs["axis"] != len(x.shape) else len(x.shape)
+        return [((dim_product(x.shape[:axis]), dim_product(x.shape[axis:])), x.dtype)]
+
+    def lower(self, node, ctx):
+        x = node.inputs[0]
+        axis = node.attrs["axis"] % (len(x.shape) + 1) if node.attrs["axis"] < 0 else node.attrs["axis"]
+        if axis == 0:
+            return [ctx.call(torch.reshape, ctx.input(0), (1, -1))]
+        out = ctx.call(torch.flatten, ctx.input(0), axis) if axis < len(x.shape) else ctx.method("unsqueeze", ctx.input(0), -1)
+        if axis > 1:
+            out = ctx.call(torch.flatten, out, 0, axis - 1)
+        return [out]
+
+
+def reshape_target(in_shape, target, allowzero=0):
+    """Resolve 0 (copy) and -1 (infer) in a reshape target, symbolic dimensions included."""
+    out = [in_shape[i] if (d == 0 and not allowzero) else d for i, d in enumerate(target)]
+    if -1 in out:
+        num = Counter(d for d in in_shape if isinstance(d, str))
+        den = Counter(d for d in out if isinstance(d, str))
+        if den - num:
+            raise ValueError(f"cannot infer -1 reshaping {list(in_shape)} to {list(target)}")
+        left = num - den
+        total = int(np.prod([d for d in in_shape if isinstance(d, int)], dtype=np.int64))
+        known = int(np.prod([d for d in out if isinstance(d, int) and d != -1], dtype=np.int64))
+        if known == 0 or total % known:
+            raise ValueError(f"cannot reshape {list(in_shape)} to {list(target)}")
+        rest = total // known
+        syms = list(left.elements())
+        out[out.index(-1)] = dim_product([*syms, rest]) if syms else rest
+    elif all(isinstance(d, int) for d in (*in_shape, *out)) and np.prod(in_shape) != np.prod(out):
+        raise ValueError(f"cannot reshape {list(in_shape)} ({int(np.prod(in_shape))} elements) to {list(target)}")
+    return tuple(out)
+
+
+@register
+class Reshape(OpDef):
+    """Reshape to a static target (``0`` copies the input dimension, ``-1`` is inferred)."""
+
+    op_type = "Reshape"
+    attributes = {"shape": None, "allowzero": 0}
+    category = "shape"
+
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        target = _static_input(imp, inputs[1], "reshape target")
+        imp.add("Reshape", inputs[:1], {"shape": target, "allowzero": int(attrs.get("allowzero", 0))}, outputs)
+
+    def to_onnx(self, node, exp):
+        shape = exp.const(np.array(node.attrs["shape"], dtype=np.int64), f"{node.name}_shape")
+        attrs = {"allowzero": 1} if node.attrs["allowzero"] else {}
+        exp.node(node, "Reshape", [exp.name(node.inputs[0]), shape], attrs)
+
+    def infer(self, node):
+        x = node.inputs[0]
+        return [(reshape_target(x.shape, node.attrs["shape"], node.attrs["allowzero"]), x.dtype)]
+
+    def lower(self, node, ctx):
+        out = node.outputs[0].shape
+        syms = [i for i, d in enumerate(out) if isinstance(d, str)]
+        if len(syms) <= 1:
+            target = tuple(-1 if isinstance(d, str) else d for d in out)
+        else:
+            target = tuple(ctx.method("size", ctx.input(0), i) if d == 0 else d for i, d in enumerate(node.attrs["shape"]))
+        return [ctx.call(torch.reshape, ctx.input(0), target)]
+
+
+@register
+class Transpose(OpDef):
+    op_type = "Transpose"
+    attributes = {"perm": None}
+    category = "shape"
+
+    def perm(self, node):
+        p = node.attrs["perm"]
+        return list(range(len(node.inputs[0].shape)))[::-1] if p is None else list(p)
+
+    def infer(self, node):
+        x = node.inputs[0]
+        return [(tuple(x.shape[i] for i in self.perm(node)), x.dtype)]
+
+    def lower(self, node, ctx):
+        return [ctx.method("permute", ctx.input(0), *self.perm(node))]
+
+
+@register
+class Concat(OpDef):
+    op_type = "Concat"
+    attributes = {"axis": 0}
+    max_inputs = 1 << 20
+    category = "shape"
+
+    def infer(self, node):
+        shapes = [v.shape for v in node.inputs]
+        axis = normalize_axis(node.attrs["axis"], len(shapes[0]))
+        for s in shapes[1:]:
+            if len(s) != len(shapes[0]):
+                raise ValueError(f"concat of ranks {[len(x) for x in shapes]}")
+        out = list(shapes[0])
+        out[axis] = dim_product([s[axis] for s in shapes]) if any(isinstance(s[axis], str) for s in shapes) else sum(s[axis] for s in shapes)
+        return [(tuple(out), node.inputs[0].dtype)]
+
+    def lower(self, node, ctx):
+        return [ctx.call(torch.cat, [ctx.input(i) for i in range(len(node.inputs))], dim=node.attrs["axis"])]
+
+
+@register
+class Split(OpDef):
+    """Split along ``axis`` into static sizes ``split``."""
+
+    op_type = "Split"
+    attributes = {"axis": 0, "split": None}
+    category = "shape"
+
+    def num_outputs(self, attrs):
+        return len(attrs["split"])
+
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        x = inputs[0]
+        axis = normalize_axis(attrs.get("axis", 0), len(x.shape))
+        split = attrs.get("split") if opset < 13 else _static_input(imp, inputs[1] if len(inputs) > 1 else None, "split sizes")
+        if split is None:
+            n = attrs.get("num_outputs", len(outputs))
+            size = x.shape[axis]
+            chunk = -(-size // n)
+            split = [chunk] * (n - 1) + [size - chunk * (n - 1)]
+        imp.add("Split", [x], {"axis": axis, "split": list(split)}, outputs)
+
+    def to_onnx(self, node, exp):
+        split = exp.const(np.array(node.attrs["split"], dtype=np.int64), f"{node.name}_split")
+        exp.node(node, "Split", [exp.name(node.inputs[0]), split], {"axis": node.attrs["axis"]})
+
+    def infer(self, node):
+        x = node.inputs[0]
+        axis = normalize_axis(node.attrs["axis"], len(x.shape))
+        if isinstance(x.shape[axis], int) and sum(node.attrs["split"]) != x.shape[axis]:
+            raise ValueError(f"split sizes {node.attrs['split']} do not add up to {x.shape[axis]}")
+        out = []
+        for s in node.attrs["split"]:
+            shape = list(x.shape)
+            shape[axis] = s
+            out.append((tuple(shape), x.dtype))
+        return out
+
+    def lower(self, node, ctx):
+        parts = ctx.call(torch.split, ctx.input(0), list(node.attrs["split"]), dim=node.attrs["axis"])
+        return [ctx.getitem(parts, i) for i in range(len(node.attrs["split"]))]
+
+
+@register
+class Slice(OpDef):
+    """Static slicing: ``starts``/``ends``/``axes``/``steps`` as attributes."""
+
+    op_type = "Slice"
+    attributes = {"starts": None, "ends": None, "axes": None, "steps": None}
+    category = "shape"
+
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        if opset < 10:
+            starts, ends, axes, steps = attrs["starts"], attrs["ends"], attrs.get("axes"), None
+        else:
+            get = lambda i, w: _static_input(imp, inputs[i] if len(inputs) > i else None, w)  # noqa: E731
+            starts, ends, axes, steps = get(1, "slice starts"), get(2, "slice ends"), get(3, "slice axes"), get(4, "slice steps")
+        imp.add("Slice", inputs[:1], {"starts": list(starts), "ends": list(ends),
+                                      "axes": None if axes is None else list(axes),
+                                      "steps": None if steps is None else list(steps)}, outputs)
+
+    def to_onnx(self, node, exp):
+        a = node.attrs
+        ins = [exp.name(node.inputs[0])]
+        for key in ("starts", "ends", "axes", "steps"):
+            ins.append("" if a[key] is None else exp.const(np.array(a[key], dtype=np.int64), f"{node.name}_{key}"))
+        exp.node(node, "Slice", ins, {})
+
+    def slices(self, node):
+        x = node.inputs[0]
+        rank = len(x.shape)
+        a = node.attrs
+        axes = [normalize_axis(i, rank) for i in (a["axes"] or range(len(a["starts"])))]
+        steps = a["steps"] or [1] * len(axes)
+        sl = [slice(None)] * rank
+        for ax, s, e, st in zip(axes, a["starts"], a["ends"], steps):
+            sl[ax] = slice(s, e if abs(e) < 2**62 else (None if st > 0 else None), st)
+        return sl
+
+    def infer(self, node):
+        x = node.inputs[0]
+        out = []
+        for d, s in zip(x.shape, self.slices(node)):
+            if s == slice(None):
+                out.append(d)
+            elif isinstance(d, str):
+                raise ValueError("slicing a symbolic dimension")
+            else:
+                out.append(len(range(d)[s]))
+        return [(tuple(out), x.dtype)]
+
+    def lower(self, node, ctx):
+        import operator
+
+        sl = self.slices(node)
+        if any(s.step is not None and s.step < 0 for s in sl):
+            raise NotImplementedError("negative slice steps have no torch lowering")
+        return [ctx.call(operator.getitem, ctx.input(0), tuple(sl))]
+
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
+@register
+class Pad(OpDef):
+    """Static padding: ``pads`` is [begin_0, ..., begin_n, end_0, ..., end_n] over all axes."""
+
+    op_type = "Pad"
+    attributes = {"pads": None, "mode": "constant", "value": 0.0}
+    category = "shape"
+
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        x = inputs[0]
+        if opset < 11:
+            pads, value = list(attrs["pads"]), float(attrs.get("value", 0.0))
+        else:
+            pads = _static_input(imp, inputs[1], "pads")
+            value_v = inputs[2] if len(inputs) > 2 else None
+            if value_v is not None and not value_v.is_const:
+                from alphanas.ir.onnx_io import NotCanonical
+
+                raise NotCanonical("dynamic pad value")
+            value = 0.0 if value_v is None else float(np.asarray(value_v.const).reshape(-1)[0])
+            axes = _static_input(imp, inputs[3] if len(inputs) > 3 else None, "pad axes")
+            if axes is not None:
+                rank = len(x.shape)
+                full = [0] * (2 * rank)
+                for j, ax in enumerate(axes):
+                    ax = normalize_axis(ax, rank)
+                    full[ax], full[rank + ax] = pads[j], pads[len(axes) + j]
+                pads = full
+        imp.add("Pad", [x], {"pads": pads, "mode": attrs.get("mode", "constant"), "value": value}, outputs)
+
+    def to_onnx(self, node, exp):
+        x = node.inputs[0]
+        pads = exp.const(np.array(node.attrs["pads"], dtype=np.int64), f"{node.name}_pads")
+        ins = [exp.name(x), pads]
+        if node.attrs["mode"] == "constant" and node.attrs["value"] != 0.0:
+            ins.append(exp.const(np.array(node.attrs["value"], dtype=x.dtype), f"{node.name}_value"))
+        exp.node(node, "Pad", ins, {"mode": node.attrs["mode"]})
+
+    def infer(self, node):
+        x = node.inputs[0]
+        p = node.attrs["pads"]
+        rank = len(x.shape)
+        out = tuple(d if isinstance(d, str) else d + p[i] + p[rank + i] for i, d in enumerate(x.shape))
+        return [(out, x.dtype)]
+
+    def lower(self, node, ctx):
+        x = node.inputs[0]
+        p = node.attrs["pads"]
+        rank = len(x.shape)
+        spec: list[int] = []
+        for i in reversed(range(rank)):
+            spec += [p[i], p[rank + i]]
+        while len(spec) > 2 and spec[-1] == 0 and spec[-2] == 0:
+            spec = spec[:-2]
+        mode = _PAD_MODES[node.attrs["mode"]]
+        kwargs = {"value": node.attrs["value"]} if mode == "constant" else {}
+        return [ctx.call(F.pad, ctx.input(0), spec, mode=mode, **kwargs)]
+
+
+class _AxesOp(OpDef):
+    attributes = {"axes": None}
+    category = "shape"
+
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        axes = attrs.get("axes") if opset < 13 else _static_input(imp, inputs[1] if len(inputs) > 1 else None, "axes")
+        imp.add(self.op_type, inputs[:1], {"axes": None if axes is None else list(axes)}, outputs)
+
+    def to_onnx(self, node, exp):
+        ins = [exp.name(node.inputs[0])]
+        if node.attrs["axes"] is not None:
+            ins.append(exp.const(np.array(node.attrs["axes"], dtype=np.int64), f"{node.name}_axes"))
+        exp.node(node, self.op_type, ins, {})
+
+    def lower(self, node, ctx):
+        return [ctx.call(torch.reshape, ctx.input(0), tuple(-1 if isinstance(d, str) else d for d in node.outputs[0].shape))]
+
+
+@register
+class Squeeze(_AxesOp):
+    op_type = "Squeeze"
+
+    def infer(self, node):
+        x = node.inputs[0]
+        axes = node.attrs["axes"]
+        axes = [i for i, d in enumerate(x.shape) if d == 1] if axes is None else [normalize_axis(a, len(x.shape)) for a in axes]
+        return [(tuple(d for i, d in enumerate(x.shape) if i not in axes), x.dtype)]
+
+
+@register
+class Unsqueeze(_AxesOp):
+    op_type = "Unsqueeze"
+
+    def infer(self, node):
+        x = node.inputs[0]
+        rank = len(x.shape) + len(node.attrs["axes"])
+        axes = sorted(normalize_axis(a, rank) for a in node.attrs["axes"])
+        out = list(x.shape)
+        for a in axes:
+            out.insert(a, 1)
+        return [(tuple(out), x.dtype)]
+
+
+@register
+class Cast(OpDef):
+    op_type = "Cast"
+    attributes = {"to": 1, "saturate": 1}
+    category = "helper"
+
+    def infer(self, node):
+        return [(node.inputs[0].shape, helper.tensor_dtype_to_np_dtype(node.attrs["to"]))]
+
+    def to_onnx(self, node, exp):
+        exp.node(node, "Cast", [exp.name(node.inputs[0])], {"to": node.attrs["to"]})
+
+    def lower(self, node, ctx):
+        dt = torch.from_numpy(np.zeros(1, dtype=helper.tensor_dtype_to_np_dtype(node.attrs["to"]))).dtype
+        return [ctx.method("to", ctx.input(0), dt)]

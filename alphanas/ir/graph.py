@@ -176,6 +176,7 @@ class Graph:
         self.metadata: dict[str, str] = {}
         self._counter = itertools.count()
         self._names: set[str] = set()
+        self._node_names: set[str] = set()
 
     # -- naming ------------------------------------------------------------------------------------
 
@@ -186,6 +187,15 @@ class Graph:
         while name in self._names:
             name = f"{base}_{next(self._counter)}"
         self._names.add(name)
+        return name
+
+    def unique_node_name(self, base: str) -> str:
+        """A node name not yet used (node names and value names are separate namespaces)."""
+        base = base or "node"
+        name = base
+        while name in self._node_names:
+            name = f"{base}_{next(self._counter)}"
+        self._node_names.add(name)
         return name
 
     def _claim(self, name: str) -> None:
@@ -224,7 +234,7 @@ class Graph:
         opdef = lookup(op_type, domain)
         if num_outputs is None:
             num_outputs = opdef.num_outputs(attrs or {}) if opdef is not None else 1
-        node_name = self.unique_name(name or op_type.lower())
+        node_name = self.unique_node_name(name or op_type.lower())
         outs = [self.new_value(f"{node_name}_out{i}" if num_outputs > 1 else node_name) for i in range(num_outputs)]
         node = Node(op_type, inputs, outs, attrs, node_name, domain)
         if opdef is not None:
@@ -375,7 +385,7 @@ class Graph:
                 )
             output_map = dict(zip(subgraph.outputs, last))
         for n in new_nodes:
-            n.name = self.unique_name(n.name or n.op_type.lower())
+            n.name = self.unique_node_name(n.name or n.op_type.lower())
             for v in n.outputs:
                 if v.name in self._names:
                     v.name = self.unique_name(v.name)
@@ -463,7 +473,7 @@ class Graph:
         for n in self.nodes:
             nn_ = Node(n.op_type, [None if v is None else clone(v) for v in n.inputs],
                        [clone(v) for v in n.outputs], n.attrs, n.name, n.domain, n.onnx_attrs)
-            g._claim(n.name)
+            g._node_names.add(n.name)
             g.nodes.append(nn_)
         g.outputs = [clone(v) for v in self.outputs]
         return g

@@ -98,6 +98,12 @@ class _Importer:
         self.opset = self._opset()
         self.inferred: dict[str, tuple[tuple | None, np.dtype]] = {}
         self.consumers: dict[str, int] = {}
+        self._bound: set[str] = set()
+        # Reserve every ONNX value name so that helper values never take one of them.
+        for n in model.graph.node:
+            self.graph._names.update(x for x in n.output if x)
+        self.graph._names.update(t.name for t in model.graph.initializer)
+        self.graph._names.update(i.name for i in model.graph.input)
 
     def _opset(self) -> int:
         versions = {o.domain or "": o.version for o in self.model.opset_import}
@@ -118,7 +124,8 @@ class _Importer:
         return None if v is None else v.const
 
     def constant(self, name: str, array: np.ndarray) -> Value:
-        v = self.graph.add_initializer(name, np.asarray(array))
+        v = Value(self._bind(name), const=np.asarray(array))
+        self.graph.initializers[v.name] = v
         return v
 
     def alias(self, name: str, value: Value) -> None:
@@ -153,7 +160,7 @@ class _Importer:
             self.consumers[o.name] = self.consumers.get(o.name, 0) + 1
         init_names = set()
         for t in g.initializer:
-            v = Value(self.graph.unique_name(t.name), const=numpy_helper.to_array(t))
+            v = Value(self._bind(t.name), const=numpy_helper.to_array(t))
             self.graph.initializers[v.name] = v
             self.values[t.name] = v
             init_names.add(t.name)
@@ -165,7 +172,7 @@ class _Importer:
             shape = _dims(inp.type)
             if shape is None:
                 raise UnsupportedModelError(f"{self.source}: graph input {inp.name!r} is not a tensor with a shape")
-            v = Value(self.graph.unique_name(inp.name), shape, _np_dtype(inp.type.tensor_type.elem_type))
+            v = Value(self._bind(inp.name), shape, _np_dtype(inp.type.tensor_type.elem_type))
             self.graph.inputs.append(v)
             self.values[inp.name] = v
         for proto in self._sorted_nodes():
@@ -227,11 +234,18 @@ class _Importer:
     def _node_name(self) -> str:
         return self._current.name or self._current.op_type.lower()
 
+    def _bind(self, name: str) -> str:
+        """The IR name for ONNX value ``name``: itself, unless already bound (then made unique)."""
+        if name and name not in self._bound:
+            self._bound.add(name)
+            self.graph._names.add(name)
+            return name
+        return self.graph.unique_name(name or "v")
+
     def _rename(self, v: Value, name: str) -> None:
-        if v.name == name:
-            return
-        self.graph._names.discard(v.name)
-        v.name = self.graph.unique_name(name)
+        if v.name != name:
+            self.graph._names.discard(v.name)
+            v.name = self._bind(name)
 
     def _import_node(self, proto: onnx.NodeProto) -> None:
         self._current = proto
@@ -276,9 +290,9 @@ class _Importer:
         outs = []
         for name in outputs:
             shape, dtype = self.inferred.get(name, (None, np.dtype(np.float32)))
-            v = Value(self.graph.unique_name(name or f"{proto.op_type.lower()}_out"), shape, dtype)
+            v = Value(self._bind(name) if name else self.graph.unique_name(f"{proto.op_type.lower()}_out"), shape, dtype)
             outs.append(v)
-        node = Node(proto.op_type, inputs, outs, {}, self.graph.unique_name(proto.name or proto.op_type.lower()),
+        node = Node(proto.op_type, inputs, outs, {}, self.graph.unique_node_name(proto.name or proto.op_type.lower()),
                     domain, onnx_attrs=list(proto.attribute))
         self.graph.nodes.append(node)
         for name, v in zip(outputs, outs):

@@ -61,7 +61,7 @@ class Subgraph:
         for n in self.nodes:
             ins = [None if v is None else clone(v) for v in n.inputs]
             outs = [clone(v) for v in n.outputs]
-            g.nodes.append(Node(n.op_type, ins, outs, n.attrs, g.unique_name(n.name), n.domain, n.onnx_attrs))
+            g.nodes.append(Node(n.op_type, ins, outs, n.attrs, g.unique_node_name(n.name), n.domain, n.onnx_attrs))
         g.outputs = [clone(v) for v in self.outputs]
         return g
 

@@ -1,0 +1,22 @@
+"""Small CNNs for quick experiments (the digits default)."""
+
+from __future__ import annotations
+
+from alphanas.ir.builder import GraphBuilder
+from alphanas.ir.graph import Graph
+from alphanas.ir.zoo import register_model
+
+
+@register_model("cnn", "small CNN: 2 x [conv3x3-BN-ReLU], pool, 2 x [conv3x3-BN-ReLU], global pool, dense")
+def small_cnn(input_size: int = 8, in_channels: int = 1, num_classes: int = 10, width: int = 32, seed: int = 0) -> Graph:
+    b = GraphBuilder("cnn", seed=seed)
+    x = b.input("input", ("N", in_channels, input_size, input_size))
+    y = x
+    for stage, ch in enumerate((width, 2 * width)):
+        for i in range(2):
+            with b.scope(f"stage{stage}.{i}"):
+                y = b.relu(b.batchnorm(b.conv(y, ch, 3, bias=False)))
+        if stage == 0:
+            y = b.maxpool(y, 2)
+    y = b.flatten(b.global_avgpool(y))
+    return b.build(b.dense(y, num_classes, name="head"))

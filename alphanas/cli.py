@@ -195,6 +195,31 @@ def cmd_zoo_export(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------
+# benchmark: python -m alphanas.bench.NAME, from the CLI
+# ---------------------------------------------------------------------------------------------------
+
+
+@command("benchmark", "run a benchmark script of alphanas.bench (same as python -m alphanas.bench.NAME)")
+def _benchmark_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="benchmark module in alphanas.bench (e.g. properties, synthesis, nb201, e2e)")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark (see its --help)")
+    p.set_defaults(func=cmd_benchmark)
+
+
+def cmd_benchmark(args) -> int:
+    import importlib
+    import pkgutil
+
+    import alphanas.bench as bench
+
+    available = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if hasattr(
+        importlib.import_module(f"alphanas.bench.{m.name}"), "main"))
+    if args.name not in available:
+        raise AlphanasError(f"unknown benchmark {args.name!r}; available: {', '.join(available) or 'none'}")
+    return int(importlib.import_module(f"alphanas.bench.{args.name}").main(args.args) or 0)
+
+
+# ---------------------------------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------------------------------
 

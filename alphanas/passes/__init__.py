@@ -1,0 +1,1 @@
+"""Graph passes: ``Pass``, ``PassResult(graph, modified)``, ``PassManager``, built-in passes, plug-ins."""

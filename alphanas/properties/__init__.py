@@ -1,0 +1,1 @@
+"""Program properties by abstract interpretation: shape, depth, mixing, cost; ``Property``, ``PropertySet``."""

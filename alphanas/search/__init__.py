@@ -1,0 +1,1 @@
+"""Architecture search: mutation, evolution, evaluators (training), Pareto logic, SQLite store, executors."""

@@ -1,0 +1,1 @@
+"""Property-guided synthesis: synthesis problems, the egglog e-graph synthesizer, the progressive (αNAS) synthesizer."""

@@ -47,4 +47,4 @@ def build(name: str, **options) -> Graph:
 
 
 def _load() -> None:
-    from alphanas.ir.zoo import cnn  # noqa: F401
+    from alphanas.ir.zoo import cnn, efficientnet, mobilenet, resnet, vit  # noqa: F401

@@ -190,10 +190,27 @@ class _Importer:
         return self.graph
 
     def _infer_shapes(self) -> None:
-        if self.model.ByteSize() > _PROTOBUF_LIMIT // 2:
-            return
+        """ONNX shape inference (for opaque nodes) on a copy without the large weights.
+
+        Serialising the weights into the shape inferencer and back costs seconds on big models and
+        fails beyond 2 GB; only their type and shape matter, so large ones become typed inputs.
+        """
+        src = self.model.graph
+        g = onnx.GraphProto(name=src.name)
+        g.node.extend(src.node)
+        g.input.extend(src.input)
+        g.output.extend(src.output)
+        g.value_info.extend(src.value_info)
+        listed = {i.name for i in src.input}
+        for t in src.initializer:
+            if np.prod(t.dims, dtype=np.int64) <= 4096 and t.data_location != onnx.TensorProto.EXTERNAL:
+                g.initializer.append(t)
+            elif t.name not in listed:
+                g.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        light = helper.make_model(g, opset_imports=list(self.model.opset_import), functions=list(self.model.functions))
+        light.ir_version = self.model.ir_version
         try:
-            inferred = onnx.shape_inference.infer_shapes(self.model, strict_mode=False)
+            inferred = onnx.shape_inference.infer_shapes(light, strict_mode=False)
         except Exception:
             return
         for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
@@ -432,20 +449,34 @@ class _Exporter:
                     self.extra_domains.setdefault(n.domain, 1)
             else:
                 opdef.to_onnx(n, self)
-        inits = [numpy_helper.from_array(np.asarray(v.const), v.name) for v in g.initializers.values()] + self.initializers
         output_names = {v.name for v in g.outputs}
         value_info = [_value_info(v) for n in g.nodes for v in n.outputs
                       if v.shape is not None and v.name not in output_names]
         gp = helper.make_graph(self.nodes, g.name, [_value_info(v) for v in g.inputs],
-                               [_value_info(v) for v in g.outputs], inits, doc_string=g.doc_string or None,
+                               [_value_info(v) for v in g.outputs], [], doc_string=g.doc_string or None,
                                value_info=value_info)
         opsets = [helper.make_opsetid("", EXPORT_OPSET)] + [helper.make_opsetid(d, v) for d, v in sorted(self.extra_domains.items())]
         model = helper.make_model(gp, opset_imports=opsets, producer_name="alphanas",
                                   functions=list(self.functions.values()))
+        # Weights go straight into the model: make_graph/make_model would copy every tensor twice.
+        for v in g.initializers.values():
+            _fill_tensor(model.graph.initializer.add(), np.asarray(v.const), v.name)
+        model.graph.initializer.extend(self.initializers)
         model.ir_version = 10
         for k, v in g.metadata.items():
             model.metadata_props.add(key=k, value=v)
         return model
+
+
+def _fill_tensor(t: onnx.TensorProto, a: np.ndarray, name: str) -> None:
+    """Write ``a`` into ``t`` with a single copy of its bytes (numpy_helper.from_array makes more)."""
+    if a.dtype.kind in "fiub" and a.dtype.byteorder in "=|<" and np.little_endian:
+        t.name = name
+        t.data_type = helper.np_dtype_to_tensor_dtype(a.dtype)
+        t.dims.extend(a.shape)
+        t.raw_data = np.ascontiguousarray(a).tobytes()
+    else:
+        t.CopyFrom(numpy_helper.from_array(a, name))
 
 
 def _value_info(v: Value) -> onnx.ValueInfoProto:

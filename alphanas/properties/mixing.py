@@ -1,0 +1,290 @@
+"""The mixing property: how each input axis reaches each output axis (αNAS's "linear" property).
+
+**Concrete semantics** (what :func:`alphanas.properties.oracle.concrete_mixing` measures). Let ``f``
+map an input ``x`` (axes ``i``, sizes ``n_i``) to an output ``y`` (axes ``j``). Output element ``b``
+*depends on* input element ``a`` when ``∂y_b/∂x_a`` is non-zero at some point (some input and some
+weights); the oracle takes the union of the Jacobians' supports over several random inputs *and*
+random weights, so a zero that only happens at one point (a ReLU in its flat part, an unlucky
+weight) does not count. ``S_i(b)`` is the set of indices along input axis ``i`` of the elements
+``b`` depends on. Then, for input axis ``i`` and output axis ``j``:
+
+- ``ALL_TO_ONE``: some output element depends on *every* index along ``i`` (``|S_i(b)| = n_i``);
+- otherwise, if ``i`` *moves with* ``j`` — two output elements differing only in their ``j``
+  coordinate have different non-empty ``S_i`` —: ``MANY_TO_ONE`` when some output element depends
+  on two or more indices along ``i``, else ``ONE_TO_ONE``;
+- otherwise ``NONE``.
+
+So a 3×3 convolution maps H→H and W→W many-to-one, H→W to NONE, and the input channels all-to-one
+onto every output axis; a depthwise one maps C→C one-to-one; a global pool maps H and W all-to-one.
+An axis of size 1 that the output depends on is all-to-one. Symbolic (batch) dimensions are assumed
+larger than any window over them.
+
+**Abstraction.** Per (analysed input, value) and input axis ``i`` the state keeps ``(reach, track,
+aff)``: an upper bound on ``max_b |S_i(b)|``, a bit mask of the value's axes along which ``S_i`` may
+move, and optionally an affine receptive-field bound ``S_i(m) ⊆ [c*m_k + lo, c*m_k + hi]``. An op's
+access pattern (:mod:`alphanas.properties.access`) composes with it: through operand windows of
+sizes ``w_k`` the reach becomes ``reach * Π_{k tracked} w_k`` (and at most the length of the
+composed affine interval, and at most ``n_i``), the mask becomes ``OR_{k tracked} track_k``; the
+operands of a join (Add, Concat, Mul, MatMul, ...) add their reaches, OR their masks and take the
+hull of compatible intervals. The lattice value is read off as in the definition, with ``reach >=
+n_i`` giving ALL_TO_ONE. Every step only over-approximates, so the abstract value is >= the concrete
+one in every cell; for one op of the types in :data:`alphanas.properties.access.EXACT` it is equal.
+"""
+
+from __future__ import annotations
+
+import copy
+from enum import IntEnum
+from typing import ClassVar
+
+import numpy as np
+
+from alphanas.properties import access
+from alphanas.properties.access import BIG, SAME, UNARY
+from alphanas.properties.base import Domain, Property
+
+
+class Mixing(IntEnum):
+    NONE = 0
+    ONE_TO_ONE = 1
+    MANY_TO_ONE = 2
+    ALL_TO_ONE = 3
+
+
+_SYMBOL = {0: ".", 1: "1", 2: "M", 3: "A"}
+
+
+def _through(entry, pat):
+    """Compose an input's state ``entry = (caps, axes)`` with one operand access pattern."""
+    caps, axes = entry
+    new = []
+    for (r, t, aff), cap in zip(axes, caps):
+        cnt, tr, k = r, 0, 0
+        while t:
+            if t & 1:
+                w, tk, _ = pat[k]
+                cnt *= w
+                tr |= tk
+            t >>= 1
+            k += 1
+        naff = None
+        if aff is not None:
+            kk, c, lo, hi = aff
+            if kk < 0:
+                naff = aff
+            else:
+                g = pat[kk][2]
+                if g is not None:
+                    j, a, glo, ghi = g
+                    if j < 0 or a == 0 or c == 0:
+                        naff = (-1, 0, c * glo + lo, c * ghi + hi)
+                    else:
+                        naff = (j, c * a, c * glo + lo, c * ghi + hi)
+            if naff is not None and naff[3] - naff[2] + 1 < cnt:
+                cnt = naff[3] - naff[2] + 1
+        if cnt > cap:
+            cnt = cap
+        new.append((cnt, tr, naff))
+    return (caps, tuple(new))
+
+
+def _join(e1, e2):
+    if e1 is None:
+        return e2
+    if e2 is None:
+        return e1
+    caps = e1[0]
+    new = []
+    for (r1, t1, a1), (r2, t2, a2), cap in zip(e1[1], e2[1], caps):
+        r = r1 + r2
+        aff = None
+        if a1 is not None and a2 is not None and a1[0] == a2[0] and a1[1] == a2[1]:
+            aff = (a1[0], a1[1], min(a1[2], a2[2]), max(a1[3], a2[3]))
+            r = min(r, aff[3] - aff[2] + 1)
+        new.append((min(r, cap), t1 | t2, aff))
+    return (caps, tuple(new))
+
+
+_RULE_CACHE: dict = {}
+_PATTERN_CACHE: dict = {}
+
+
+def rule_for(node):
+    """The access rule of ``node``'s op (from ``OpDef.extras["mixing"]``), ``None`` for opaque ops."""
+    key = (node.domain, node.op_type)
+    try:
+        return _RULE_CACHE[key]
+    except KeyError:
+        opdef = node.opdef
+        rule = None if opdef is None else opdef.extras.get("mixing", access.RULES.get(node.op_type))
+        _RULE_CACHE[key] = rule
+        return rule
+
+
+def _copy_attrs(attrs: dict) -> dict:
+    out = {}
+    for k, v in attrs.items():
+        t = type(v)
+        out[k] = (v[:] if all(type(x) is not list for x in v) else copy.deepcopy(v)) if t is list else (
+            copy.deepcopy(v) if t is dict else v)
+    return out
+
+
+def patterns(node) -> list:
+    """The access patterns of ``node`` (per output, per operand).
+
+    Cached per node; an entry is reused only while the node's input shapes and attributes are
+    unchanged."""
+    rule = rule_for(node)
+    if rule is None:
+        return access.opaque(node)
+    if rule is UNARY:
+        return [[SAME] + [None] * (len(node.inputs) - 1)] * len(node.outputs)
+    if rule is access.elementwise_nary or rule is access.first_only_elementwise:
+        out = node.outputs[0].shape
+        nary = rule is access.elementwise_nary
+        for i, v in enumerate(node.inputs):
+            if v is not None and v.const is None and (v.shape != out or not (i == 0 or nary)):
+                break
+        else:
+            return [[None if v is None or v.const is not None else SAME for v in node.inputs]]
+    shapes = tuple(None if v is None else (v.shape, v.const is None) for v in node.inputs)
+    hit = _PATTERN_CACHE.get(id(node))
+    if hit is not None and hit[0] is node and hit[1] == shapes and hit[2] == node.attrs:
+        return hit[3]
+    pats = rule(node)
+    if len(_PATTERN_CACHE) > 100000:
+        _PATTERN_CACHE.clear()
+    _PATTERN_CACHE[id(node)] = (node, shapes, _copy_attrs(node.attrs), pats)
+    return pats
+
+
+class MixingDomain(Domain):
+    """State of a value: ``(rank of the value, entries)``, one entry per analysed input: ``None``
+    (independent of it) or ``(caps, axes)`` with ``caps`` the input's axis sizes and ``axes`` one
+    ``(reach, track, aff)`` per input axis."""
+
+    name = "mixing"
+
+    def input_state(self, value, index, num_inputs):
+        shape = value.shape
+        caps = tuple(access.size(d) for d in shape)
+        axes = tuple((1, (1 << i) if c > 1 else 0, (i, 1, 0, 0)) for i, c in enumerate(caps))
+        return (len(shape), tuple((caps, axes) if g == index else None for g in range(num_inputs)))
+
+    def join(self, a, b):
+        return (a[0], tuple(_join(x, y) for x, y in zip(a[1], b[1])))
+
+    def transfer(self, node, in_states):
+        outs = node.outputs
+        if rule_for(node) is UNARY:
+            s = in_states[0]
+            if len(in_states) == 1 or all(x is None for x in in_states[1:]):
+                return [s] * len(outs)
+        live = [(o, s[1]) for o, s in enumerate(in_states) if s is not None]
+        if not live:
+            return [None] * len(outs)
+        num = len(live[0][1])
+        results = []
+        for v, pats in zip(outs, patterns(node)):
+            state = []
+            for g in range(num):
+                acc = None
+                for o, s in live:
+                    e = s[g]
+                    p = pats[o] if o < len(pats) else None
+                    if e is None or p is None:
+                        continue
+                    contrib = e if p is SAME else _through(e, p)
+                    acc = contrib if acc is None else _join(acc, contrib)
+                state.append(acc)
+            results.append((len(v.shape), tuple(state)))
+        return results
+
+
+def lattice(entry, out_rank: int) -> tuple[tuple[int, ...], ...]:
+    """The [input rank x output rank] matrix of :class:`Mixing` values of one state entry."""
+    caps, axes = entry
+    rows = []
+    for (r, t, _), cap in zip(axes, caps):
+        if r >= cap:
+            rows.append((3,) * out_rank)
+        else:
+            lvl = 2 if r >= 2 else 1
+            rows.append(tuple(lvl if (t >> j) & 1 else 0 for j in range(out_rank)))
+    return tuple(rows)
+
+
+class MixingProperty(Property):
+    """``matrices[i][j]``: the [rank(input i) x rank(output j)] mixing matrix, or ``None`` when output
+    ``j`` does not depend on input ``i`` (or the requirement was deleted by mutation).
+
+    Satisfied when the candidate mixes at least as much in every cell. Distance (αNAS): mean over
+    the target pairs with a non-zero cell of (cells where the candidate is weaker / non-zero target
+    cells); a pair the candidate lacks, or whose matrix has another size, is all NONE.
+    """
+
+    name: ClassVar[str] = "mixing"
+    domain: ClassVar[Domain] = MixingDomain()
+
+    def __init__(self, matrices) -> None:
+        self.matrices = tuple(tuple(None if m is None else tuple(tuple(int(x) for x in row) for row in m) for m in r)
+                              for r in matrices)
+
+    @classmethod
+    def from_states(cls, graph_inputs, output_states):
+        rows = []
+        for i in range(len(graph_inputs)):
+            row = []
+            for s in output_states:
+                e = None if s is None else s[1][i]
+                row.append(None if e is None else lattice(e, s[0]))
+            rows.append(row)
+        return cls(rows)
+
+    def matrix(self, i: int, j: int) -> np.ndarray | None:
+        m = self.matrices[i][j]
+        return None if m is None else np.array(m, dtype=np.int8).reshape(len(m), -1)
+
+    def pairs(self):
+        for i, row in enumerate(self.matrices):
+            for j, m in enumerate(row):
+                if m is not None:
+                    yield i, j, m
+
+    def distance(self, candidate: "MixingProperty") -> float:
+        total, count = 0.0, 0
+        for i, j, m in self.pairs():
+            t = np.array(m, dtype=np.int8).reshape(len(m), -1)
+            nz = int(np.count_nonzero(t))
+            if not nz:
+                continue
+            count += 1
+            try:
+                cm = candidate.matrices[i][j]
+            except IndexError:
+                cm = None
+            c = None if cm is None else np.array(cm, dtype=np.int8).reshape(len(cm), -1)
+            if c is None or c.shape != t.shape:
+                total += 1.0
+            else:
+                total += int(np.count_nonzero(t > c)) / nz
+        return total / count if count else 0.0
+
+    def mutate(self, rng: np.random.Generator, p: float) -> "MixingProperty":
+        """Delete each (input, output) requirement with probability ``p`` (αNAS): only relaxes."""
+        rows = [[None if m is None or rng.random() < p else m for m in r] for r in self.matrices]
+        return MixingProperty(rows)
+
+    def to_json(self) -> dict:
+        return {"matrices": [[None if m is None else [list(row) for row in m] for m in r] for r in self.matrices]}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "MixingProperty":
+        return cls(d["matrices"])
+
+    def describe(self) -> str:
+        lines = ["mixing (rows: input axes, columns: output axes; . none, 1 one-to-one, M many-to-one, A all-to-one)"]
+        for i, j, m in self.pairs():
+            lines.append(f"  in{i}->out{j}: " + " | ".join("".join(_SYMBOL[x] for x in row) for row in m))
+        return "\n".join(lines)

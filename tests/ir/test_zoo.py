@@ -120,6 +120,7 @@ def test_vit_patch_size_and_tokens():
     g = alphanas.zoo.build("vit_ti16", input_size=32, patch_size=4, depth=2)
     assert g.initializers["pos_embed"].const.shape == (1, 65, 192)
     assert sum(n.op_type == "Softmax" for n in g.nodes) == 2
+    assert alphanas.zoo.build("vit_ti16", input_size=30, depth=1).node("patch_embed").attrs["kernel_shape"] == [6, 6]
     with pytest.raises(AlphanasError, match="patch_size"):
         alphanas.zoo.build("vit_ti16", input_size=32, patch_size=5)
 

@@ -12,7 +12,8 @@ The IR has no op to broadcast the class token over a symbolic batch, so it is pr
 gradients match the usual ``concat(cls.expand(N, 1, dim), tokens)``.
 
 ``patch_size`` defaults to 16 on inputs of 64x64 and more, and to ``input_size // 4`` (a 4x4 grid of
-patches) on smaller ones, e.g. 8 on 32x32 and 2 on 8x8.
+patches) on smaller ones, e.g. 8 on 32x32 and 2 on 8x8; when that does not divide the input size, the
+largest divisor below it is taken (6 on 30x30).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def vit_ti16(input_size: int = 224, in_channels: int = 3, num_classes: int = 100
     """ViT-Ti/16; ``patch_size`` must divide ``input_size`` (default: see module doc)."""
     check_options("vit_ti16", input_size, in_channels, num_classes, min_size=2)
     if patch_size is None:
-        patch_size = 16 if input_size >= 64 else max(1, input_size // 4)
+        target = 16 if input_size >= 64 else max(1, input_size // 4)
+        patch_size = max(p for p in range(1, target + 1) if input_size % p == 0)
     if not isinstance(patch_size, int) or patch_size < 1 or input_size % patch_size:
         raise AlphanasError(f"zoo model 'vit_ti16': patch_size {patch_size!r} must be a positive divisor of "
                             f"input_size {input_size}")

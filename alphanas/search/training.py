@@ -288,9 +288,9 @@ def train(graph: Graph, dataset, epochs: int, *, batch_size: int = 128, lr: floa
 @contextlib.contextmanager
 def rich_progress(console=None, description: str = "training") -> Iterator[Callable[[TrainProgress], None]]:
     """A rich progress bar (epoch, batch, loss, validation accuracy, ETA) as a ``progress`` callback."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+    bar = Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.fields[epoch]}"), BarColumn(bar_width=24),
                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                    console=console, transient=False)
     task = None
@@ -299,10 +299,11 @@ def rich_progress(console=None, description: str = "training") -> Iterator[Calla
         nonlocal task
         total = p.epochs * p.batches
         if task is None:
-            task = bar.add_task(description, total=total, status="")
-        val = "-" if p.val_acc is None else f"{100 * p.val_acc:.2f}%"
-        status = f"epoch {p.epoch}/{p.epochs}  batch {p.batch}/{p.batches}  loss {p.loss:.4f}  val {val}"
-        bar.update(task, completed=(p.epoch - 1) * p.batches + p.batch, total=total, status=status)
+            task = bar.add_task(description, total=total, status="", epoch="")
+        val = "-" if p.val_acc is None else f"{100 * p.val_acc:.1f}%"
+        bar.update(task, completed=(p.epoch - 1) * p.batches + p.batch, total=total,
+                   epoch=f"epoch {p.epoch}/{p.epochs}",
+                   status=f"batch {p.batch}/{p.batches} loss {p.loss:.3f} val {val}")
 
     with bar:
         yield update

@@ -10,6 +10,7 @@ Two sources, in this order:
    ``graph.metadata["alphanas.blocks"]`` (and ``{block name: kind}`` into
    ``graph.metadata["alphanas.block_kinds"]``); ONNX carries both as ``metadata_props``. Node names
    that no longer exist (e.g. after a mutation or an import that dropped ``Dropout``) are ignored.
+   Unrecorded nodes whose only neighbouring block is one recorded block (a mutation inside it) join it.
 2. **Structural detection**, for any imported graph and for the nodes no recorded block covers. A
    *fork* is a node (or the graph input) whose outputs feed two or more nodes; the *join that closes
    it* is its immediate post-dominator. The region between them (every node on a path from the fork
@@ -107,6 +108,8 @@ def find_blocks(graph: Graph, *, use_metadata: bool = True) -> list[Block]:
             taken |= {id(n) for n in nodes}
             blocks.append((name, kind, nodes, "metadata"))
     free = [n for n in graph.nodes if id(n) not in taken]
+    if free and blocks:
+        free = _absorb_interior(graph, blocks, free)
     if free:
         counts: dict[str, int] = {}
         for kind, nodes in _detect(graph, {id(n) for n in free}):
@@ -114,6 +117,33 @@ def find_blocks(graph: Graph, *, use_metadata: bool = True) -> list[Block]:
             blocks.append((f"{kind}_{i}", kind, nodes, "structure"))
     blocks.sort(key=lambda b: min(order[id(n)] for n in b[2]))
     return [Block(name, kind, Subgraph(graph, nodes), origin) for name, kind, nodes, origin in blocks]
+
+
+def _absorb_interior(graph: Graph, blocks: list, free: list[Node]) -> list[Node]:
+    """Give each connected group of unrecorded nodes whose only neighbouring block is one recorded
+    block to that block (e.g. nodes a mutation put inside a residual block); return the rest."""
+    owner = {id(n): i for i, (_, _, nodes, _) in enumerate(blocks) for n in nodes}
+    free_ids = {id(n) for n in free}
+    g = nx.Graph()
+    g.add_nodes_from(free_ids)
+    neighbours: dict[int, set[int]] = {i: set() for i in free_ids}
+    for n in free:
+        adjacent = [v.producer for v in n.inputs if v is not None and v.producer is not None]
+        adjacent += [u for v in n.outputs for u in v.users()]
+        for m in adjacent:
+            if id(m) in free_ids:
+                g.add_edge(id(n), id(m))
+            elif id(m) in owner:
+                neighbours[id(n)].add(owner[id(m)])
+    rest: set[int] = set()
+    for comp in nx.connected_components(g):
+        around = set().union(*(neighbours[i] for i in comp))
+        if len(around) == 1:
+            nodes = blocks[around.pop()][2]
+            nodes.extend(n for n in free if id(n) in comp)
+        else:
+            rest |= comp
+    return [n for n in free if id(n) in rest]
 
 
 def _dataflow(graph: Graph) -> nx.DiGraph:

@@ -170,3 +170,24 @@ def test_malformed_metadata_warns_and_detects():
     with pytest.warns(UserWarning, match="malformed"):
         blocks = find_blocks(g)
     assert Counter(b.kind for b in blocks) == {"residual": 3, "chain": 4}
+
+
+def _insert_relu_after(g, node_name, new_name):
+    """Put a new Relu between ``node_name`` and all its users (like an insert-activation mutation)."""
+    old = g.node(node_name).outputs[0]
+    uses = list(old.uses)
+    new = g.add_node("Relu", [old], name=new_name, index=g.nodes.index(g.node(node_name)) + 1).outputs[0]
+    for user, i in uses:
+        user.set_input(i, new)
+    g.verify()
+
+
+def test_nodes_added_inside_a_recorded_block_join_it():
+    g = alphanas.zoo.build("resnet_small")
+    _insert_relu_after(g, "layer2.0.bn2", "inside")  # inside layer2.0: its only neighbour block
+    _insert_relu_after(g, "relu", "between")  # between the stem and layer1.0: stays a chain of its own
+    blocks = {b.name: b for b in find_blocks(g)}
+    _assert_partition(g, list(blocks.values()))
+    assert "inside" in {n.name for n in blocks["layer2.0"].nodes}
+    [chain] = [b for b in blocks.values() if b.origin == "structure"]
+    assert chain.kind == "chain" and [n.name for n in chain.nodes] == ["between"]

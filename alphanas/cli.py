@@ -195,6 +195,109 @@ def cmd_zoo_export(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------
+# train
+# ---------------------------------------------------------------------------------------------------
+
+
+@command("train", "train a model (ONNX file or zoo) on a dataset and write it as ONNX with the trained weights")
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", help="ONNX model file (or use --zoo NAME)")
+    p.add_argument("--zoo", metavar="NAME", help="build zoo model NAME for the dataset's input shape and classes")
+    p.add_argument("--dataset", required=True, help="digits (embedded), cifar10 (local folder) or synthetic")
+    p.add_argument("--data-dir", help="dataset folder for cifar10 (default: $ALPHANAS_CIFAR10)")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation/test split (default 0)")
+    p.add_argument("--epochs", type=int, required=True, help="number of epochs")
+    p.add_argument("--batch-size", type=int, default=128, help="training batch size (default 128)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 0.1 for sgd, 1e-3 for adam/adamw)")
+    p.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="sgd", help="default sgd (momentum 0.9)")
+    p.add_argument("--weight-decay", type=float, help="default 5e-4 sgd, 0 adam, 0.05 adamw (never on biases/norms)")
+    p.add_argument("--warmup-epochs", type=float, help="linear warm-up before the cosine decay (default min(5, epochs/10))")
+    p.add_argument("--label-smoothing", type=float, default=0.0, help="default 0")
+    p.add_argument("--augment", choices=("auto", "none", "flip_crop"), default="auto",
+                   help="auto: flip+crop for cifar10, none otherwise")
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int, default=0, help="seed of shuffling, augmentation and zoo weights (default 0)")
+    p.add_argument("--max-minutes", type=float, help="stop after this much training time and keep what was reached")
+    p.add_argument("--checkpoint", help="checkpoint file (default OUT.ckpt, deleted after success); a rerun resumes")
+    p.add_argument("--no-checkpoint", action="store_true", help="do not save a checkpoint")
+    p.add_argument("-o", "--output", required=True, help="output .onnx path for the trained model")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from alphanas.bench.datasets import load_dataset
+    from alphanas.device import resolve_device
+    from alphanas.ir import load_onnx, save_onnx
+    from alphanas.search.training import TrainingInterrupted, check_compatible, rich_progress, train
+
+    if (args.model is None) == (args.zoo is None):
+        raise AlphanasError("give either a model file or --zoo NAME (exactly one of them)")
+    out = check_output_path(args.output, [args.model] if args.model else [], args.force)
+    if args.checkpoint and args.no_checkpoint:
+        raise AlphanasError("--checkpoint and --no-checkpoint contradict each other; give one of them")
+    ds = load_dataset(args.dataset, root=args.data_dir, seed=args.split_seed)
+    c, h, w = ds.input_shape
+    if args.zoo:
+        from alphanas import zoo
+
+        if h != w:
+            raise AlphanasError(f"zoo models take square inputs; dataset {ds.name!r} gives {c}x{h}x{w}")
+        graph = zoo.build(args.zoo, input_size=h, in_channels=c, num_classes=ds.num_classes, seed=args.seed)
+        source = f"zoo:{args.zoo}"
+    else:
+        graph = load_onnx(args.model)
+        source = args.model
+    check_compatible(graph, ds)
+    resolve_device(args.device)  # fail before the progress bar starts
+    ckpt = None if args.no_checkpoint else Path(args.checkpoint or f"{out}.ckpt")
+    err = Console(stderr=True, highlight=False)
+    if ckpt is not None and ckpt.exists():
+        err.print(f"resuming from checkpoint {ckpt}")
+    try:
+        with rich_progress(console=err, description="train") as bar:
+            result = train(graph, ds, args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                           weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
+                           label_smoothing=args.label_smoothing, augment=args.augment, device=args.device,
+                           seed=args.seed, progress=bar, max_minutes=args.max_minutes, checkpoint=ckpt)
+    except TrainingInterrupted as e:
+        sys.stderr.write(f"alphanas: {e}\n")
+        return 130
+    save_onnx(result.graph, out)
+    if ckpt is not None and not args.checkpoint:
+        ckpt.unlink(missing_ok=True)
+    rep = {"model": source, "dataset": ds.summary(), "output": str(out), **result.to_dict()}
+    if args.json:
+        print(json.dumps(rep, indent=2, default=str))
+        return 0
+    t = Table(title=f"trained {source} on {ds.name}")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    rows = [
+        ("validation accuracy", f"{100 * result.val_acc:.2f}% (best epoch {result.best_epoch})"),
+        ("test accuracy", f"{100 * result.test_acc:.2f}%"),
+        ("epochs", f"{result.epochs_completed}/{args.epochs}" + ("" if result.stopped == "completed" else f" ({result.stopped})")),
+        ("params", f"{result.params:,}"),
+        ("FLOPs (batch 1)", f"{result.flops:,}"),
+        ("wall time", f"{result.wall_time:.1f} s on {result.device}"),
+        ("data (train/val/test)", f"{ds.name} {c}x{h}x{w}, {len(ds.y_train)}/{len(ds.y_val)}/{len(ds.y_test)}"),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    c_ = console()
+    c_.print(t)
+    if result.diverged:
+        c_.print("[yellow]training diverged (loss became NaN/inf); the weights of the best validation epoch were kept; "
+                 "try a lower --lr[/]")
+    c_.print(f"wrote {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
 # benchmark: python -m alphanas.bench.NAME, from the CLI
 # ---------------------------------------------------------------------------------------------------
 

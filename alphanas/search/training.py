@@ -298,15 +298,19 @@ def rich_progress(console=None, description: str = "training") -> Iterator[Calla
     def update(p: TrainProgress) -> None:
         nonlocal task
         total = p.epochs * p.batches
-        if task is None:
+        if task is None:  # start lazily: an error before the first batch leaves no empty bar behind
+            bar.start()
             task = bar.add_task(description, total=total, status="", epoch="")
         val = "-" if p.val_acc is None else f"{100 * p.val_acc:.1f}%"
         bar.update(task, completed=(p.epoch - 1) * p.batches + p.batch, total=total,
                    epoch=f"epoch {p.epoch}/{p.epochs}",
                    status=f"batch {p.batch}/{p.batches} loss {p.loss:.3f} val {val}")
 
-    with bar:
+    try:
         yield update
+    finally:
+        if task is not None:
+            bar.stop()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -298,6 +298,134 @@ def cmd_train(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------
+# rewrite
+# ---------------------------------------------------------------------------------------------------
+
+
+@command("rewrite", "run graph passes (default pipeline or --pass NAME ...) and print a before/after table")
+def _rewrite_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", help="input ONNX model (never modified)")
+    p.add_argument("-o", "--output", help="output .onnx path")
+    p.add_argument("--pass", dest="passes", action="append", metavar="NAME",
+                   help="pass to run (repeatable, in order); default: the built-in pipeline")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                   help="import MODULE and register the passes it defines (repeatable)")
+    p.add_argument("--verify", action="store_true",
+                   help="compare outputs with the original under onnxruntime on random inputs; refuse to write on mismatch")
+    p.add_argument("--tolerance", type=float, default=None, help="largest scaled output difference --verify accepts "
+                   "(default 1e-4)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs of --verify")
+    p.add_argument("--max-rounds", type=int, default=10, help="fixed-point rounds of the pass sequence (default 10)")
+    p.add_argument("--list", action="store_true", help="list the available passes (plug-ins included) and exit")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(func=cmd_rewrite)
+
+
+def cmd_rewrite(args) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from alphanas import passes
+    from alphanas.ir import load_onnx, save_onnx
+    from alphanas.passes import report
+    from alphanas.passes.builtin import DEFAULT_PIPELINE
+    from alphanas.passes.equivalence import DEFAULT_TOLERANCE, compare
+
+    for mod in args.plugin:
+        passes.load_plugin(mod)
+    c = console()
+    if args.list:
+        from rich.table import Table
+
+        from alphanas.passes.registry import origin
+
+        t = Table(title="passes")
+        for col in ("name", "description", "from"):
+            t.add_column(col)
+        for name, cls in passes.available().items():
+            t.add_row(name + (" *" if name in DEFAULT_PIPELINE else ""), cls.description(), origin(name))
+        c.print(t)
+        c.print("* in the default pipeline")
+        return 0
+    if not args.model or not args.output:
+        raise AlphanasError("rewrite: give an input model and -o OUTPUT.onnx (or --list to see the passes)")
+    out = check_output_path(args.output, [args.model], args.force)
+    names = args.passes or list(DEFAULT_PIPELINE)
+    pm = passes.pipeline(names, max_rounds=args.max_rounds)
+    graph = load_onnx(args.model)
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} passes"), console=c, transient=True) as bar:
+        task = bar.add_task("rewriting", total=len(names))
+
+        def step(rec):
+            bar.update(task, completed=len(pm.history) % len(names) or len(names),
+                       description=f"round {rec.round}: {rec.name} ({rec.nodes_after} nodes)")
+
+        pm.on_pass = step
+        result = pm.run(graph)
+    rewritten = result.graph
+    c.print(report.table(report.compare_summaries(graph, rewritten), title=f"rewrite {args.model}"))
+    rounds = max((r.round for r in pm.history), default=0)
+    changed = sorted({r.name for r in pm.history if r.modified})
+    c.print(f"passes: {', '.join(names)}; {rounds} round(s); changed the graph: {', '.join(changed) or 'none'}")
+    if args.verify:
+        tol = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+        eq = compare(graph, rewritten, seed=args.seed, tolerance=tol)
+        if not eq.ok:
+            raise AlphanasError(f"verification failed, {out} not written: {eq.message} "
+                                "(report the pass sequence above, or run without the offending --pass)")
+        c.print(f"verified with onnxruntime: {eq.message}")
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        save_onnx(rewritten, tmp)
+        tmp.replace(out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    c.print(f"wrote {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# bench
+# ---------------------------------------------------------------------------------------------------
+
+
+@command("bench", "onnxruntime latency and throughput of one or more models, side by side")
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("models", nargs="+", help="ONNX models; ratios are relative to the first")
+    p.add_argument("--provider", default="cpu", choices=("cpu", "cuda"), help="onnxruntime execution provider")
+    p.add_argument("--batch", default="1", help="batch sizes, comma separated (e.g. 1,32)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed runs before timing (default 5)")
+    p.add_argument("--repeats", type=int, default=30, help="timed runs per model and batch (default 30)")
+    p.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: all cores)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of rows instead of a table")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    from rich.progress import Progress
+
+    from alphanas.bench import latency
+
+    batches = parse_int_list(args.batch, "--batch")
+    if not batches:
+        raise AlphanasError("--batch: give at least one batch size, e.g. --batch 1,32")
+    total = len(batches) * len(args.models)
+    c = console()
+    with Progress(console=c, transient=True, disable=args.json) as bar:
+        task = bar.add_task("measuring", total=total)
+        rows = latency.benchmark(args.models, providers=[args.provider], batches=batches, warmup=args.warmup,
+                                 repeats=args.repeats, threads=args.threads,
+                                 on_step=lambda name: bar.advance(task))
+    if args.json:
+        print(latency.to_json(rows))
+    else:
+        c.print(latency.table(rows))
+        c.print("ratio: median latency / the first model's median (same provider and batch, this run)")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
 # benchmark: python -m alphanas.bench.NAME, from the CLI
 # ---------------------------------------------------------------------------------------------------
 

@@ -1,0 +1,106 @@
+"""onnxruntime latency benchmarking of several models side by side: rows, ratios, tables and JSON.
+
+The measurement itself is :func:`alphanas.ir.runtime.measure_latency`; this module runs it over models
+x providers x batch sizes and relates every model to the first one measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from alphanas.errors import AlphanasError
+
+#: Keys of every row (``--json`` prints a list of these objects).
+ROW_KEYS = ("model", "provider", "batch", "median_ms", "p90_ms", "mean_ms", "throughput_per_s", "ratio")
+
+
+def _label(model: Any, i: int) -> str:
+    if isinstance(model, (str, Path)):
+        return str(model)
+    return getattr(model, "name", None) or f"model{i}"
+
+
+def _load(model: Any) -> Any:
+    """Path -> serialized model bytes, as written (not normalised by the IR, so files compare as they are)."""
+    if isinstance(model, (str, Path)):
+        import onnx
+
+        p = Path(model)
+        if not p.exists():
+            raise AlphanasError(f"{p}: no such file; give the path of an .onnx model")
+        if p.is_dir():
+            raise AlphanasError(f"{p}: is a directory, not an .onnx model file")
+        try:
+            proto = onnx.load(str(p), load_external_data=True)
+        except Exception as e:
+            raise AlphanasError(f"{p}: not a readable ONNX model ({type(e).__name__}); check that the file is "
+                                "complete and was saved by onnx") from None
+        if not proto.graph.node and not proto.graph.output:
+            raise AlphanasError(f"{p}: not an ONNX model (no graph found)")
+        return proto.SerializeToString()
+    return model
+
+
+def benchmark(models: Sequence[Any], *, providers: Sequence[str] = ("cpu",), batches: Sequence[int] = (1,),
+              warmup: int = 5, repeats: int = 30, threads: int | None = None, optimize: bool = True,
+              labels: Sequence[str] | None = None,
+              on_step: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Measure every model under every provider and batch size.
+
+    Returns one row per (provider, batch, model) with the keys :data:`ROW_KEYS`; ``ratio`` is the
+    model's median latency divided by the first model's median for the same provider and batch
+    (below 1 means faster than the first model). ``on_step`` is called after each measurement.
+    """
+    from alphanas.ir.runtime import measure_latency, providers as resolve
+
+    if not models:
+        raise AlphanasError("bench: give at least one model")
+    for b in batches:
+        if b < 1:
+            raise AlphanasError(f"bench: batch sizes must be >= 1, got {b}")
+    for p in providers:
+        resolve(p)  # a clear error now if the provider is missing, before anything is measured
+    names = list(labels) if labels is not None else [_label(m, i) for i, m in enumerate(models)]
+    loaded = [_load(m) for m in models]
+    rows: list[dict[str, Any]] = []
+    for provider in providers:
+        for batch in batches:
+            first = None
+            for name, model in zip(names, loaded):
+                try:
+                    r = measure_latency(model, provider=provider, batch=batch, warmup=warmup, repeats=repeats,
+                                        threads=threads, optimize=optimize)
+                except AlphanasError:
+                    raise
+                except Exception as e:  # onnxruntime rejecting the model (invalid graph, unknown op, ...)
+                    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                    raise AlphanasError(f"{name}: onnxruntime cannot run it ({msg})") from None
+                first = r["median_ms"] if first is None else first
+                rows.append({"model": name, "provider": r["provider"], "batch": batch,
+                             "median_ms": r["median_ms"], "p90_ms": r["p90_ms"], "mean_ms": r["mean_ms"],
+                             "throughput_per_s": r["throughput_per_s"],
+                             "ratio": r["median_ms"] / first if first > 0 else float("nan")})
+                if on_step is not None:
+                    on_step(name)
+    return rows
+
+
+def to_json(rows: list[dict[str, Any]]) -> str:
+    return json.dumps([{k: row[k] for k in ROW_KEYS} for row in rows], indent=2)
+
+
+def table(rows: list[dict[str, Any]], title: str = "onnxruntime latency"):
+    """A rich Table of the rows (ratio against the first model of each provider/batch group)."""
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col, just in (("model", "left"), ("provider", "left"), ("batch", "right"), ("median ms", "right"),
+                      ("p90 ms", "right"), ("samples/s", "right"), ("ratio", "right")):
+        t.add_column(col, justify=just)
+    for r in rows:
+        t.add_row(r["model"], r["provider"].replace("ExecutionProvider", ""), str(r["batch"]),
+                  f"{r['median_ms']:.3f}", f"{r['p90_ms']:.3f}", f"{r['throughput_per_s']:,.1f}", f"{r['ratio']:.3f}")
+    return t

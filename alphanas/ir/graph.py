@@ -174,6 +174,10 @@ class Graph:
         self.initializers: dict[str, Value] = {}
         self.doc_string = ""
         self.metadata: dict[str, str] = {}
+        #: ONNX model-local functions and custom-domain opset versions used by opaque nodes, kept so
+        #: that such nodes round-trip.
+        self.functions: list = []
+        self.domain_versions: dict[str, int] = {}
         self._counter = itertools.count()
         self._names: set[str] = set()
         self._node_names: set[str] = set()
@@ -459,6 +463,7 @@ class Graph:
         """A deep copy of the structure; weight arrays are shared (treat them as immutable)."""
         g = Graph(self.name)
         g.doc_string, g.metadata = self.doc_string, dict(self.metadata)
+        g.functions, g.domain_versions = list(self.functions), dict(self.domain_versions)
         vmap: dict[int, Value] = {}
 
         def clone(v: Value) -> Value:

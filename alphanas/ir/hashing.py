@@ -28,6 +28,8 @@ def structural_hash(graph: Graph, *, with_weights: bool = False) -> str:
         hv[id(v)] = _h("const", list(v.shape), str(v.dtype), v.const.tobytes().hex() if with_weights else None)
     for node in graph.nodes:
         ins = ["-" if v is None else hv.get(id(v)) or _h("const", list(v.shape or ()), str(v.dtype)) for v in node.inputs]
+        while ins and ins[-1] == "-":  # an absent trailing optional input is the same as none
+            ins.pop()
         if node.op_type in COMMUTATIVE:
             ins = sorted(ins)
         attrs = node.attrs if node.onnx_attrs is None else [a.SerializeToString().hex() for a in node.onnx_attrs]

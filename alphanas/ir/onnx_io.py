@@ -183,6 +183,10 @@ class _Importer:
             self.graph.outputs.append(self.values[o.name])
         for p in self.model.metadata_props:
             self.graph.metadata[p.key] = p.value
+        used = {(n.domain, n.op_type) for n in self.graph.nodes if n.is_opaque}
+        self.graph.functions = [f for f in self.model.functions if (f.domain, f.name) in used]
+        self.graph.domain_versions = {o.domain: o.version for o in self.model.opset_import
+                                      if o.domain not in ("", "ai.onnx", ALPHANAS_DOMAIN)}
         self.graph.doc_string = g.doc_string
         self.graph.eliminate_dead_nodes()
         self.graph.toposort()
@@ -291,6 +295,8 @@ class _Importer:
             if self._fold(proto, inputs, attrs, outputs):
                 return
         opdef = lookup(op, domain)
+        if opdef is None and domain == ALPHANAS_DOMAIN:
+            opdef = lookup(op)  # our own export: ops newer than the export opset are model-local functions
         if opdef is not None:
             mark = (len(self.graph.nodes), dict(self.values))
             try:
@@ -400,7 +406,7 @@ class _Exporter:
         self.graph = graph
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
-        self.functions: dict[str, onnx.FunctionProto] = {}
+        self.functions: dict[tuple[str, str], onnx.FunctionProto] = {}
         self.extra_domains: dict[str, int] = {}
         self._taken = {v.name for v in graph.values()} | {n.name for n in graph.nodes}
         self._n = 0
@@ -433,8 +439,8 @@ class _Exporter:
             self.extra_domains[domain] = 1
 
     def function(self, proto: onnx.FunctionProto) -> None:
-        self.functions.setdefault(proto.name, proto)
-        self.extra_domains[proto.domain] = 1
+        self.functions.setdefault((proto.domain, proto.name), proto)
+        self.extra_domains.setdefault(proto.domain, self.graph.domain_versions.get(proto.domain, 1))
 
     def run(self) -> onnx.ModelProto:
         g = self.graph
@@ -446,9 +452,14 @@ class _Exporter:
                 p.attribute.extend(n.onnx_attrs or [])
                 self.nodes.append(p)
                 if n.domain:
-                    self.extra_domains.setdefault(n.domain, 1)
+                    self.extra_domains.setdefault(n.domain, g.domain_versions.get(n.domain, 1))
             else:
                 opdef.to_onnx(n, self)
+        for f in g.functions:
+            self.function(f)
+            for o in f.opset_import:
+                if o.domain not in ("", "ai.onnx"):
+                    self.extra_domains.setdefault(o.domain, o.version)
         output_names = {v.name for v in g.outputs}
         value_info = [_value_info(v) for n in g.nodes for v in n.outputs
                       if v.shape is not None and v.name not in output_names]

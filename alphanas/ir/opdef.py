@@ -65,11 +65,11 @@ class OpDef:
         out = {}
         for k, default in self.attributes.items():
             if k in attrs:
-                out[k] = attrs[k]
+                out[k] = _canonical_value(attrs[k])
             elif default is REQUIRED:
                 raise InvalidGraphError(f"{self.op_type}: attribute {k!r} is required")
             else:
-                out[k] = default
+                out[k] = _canonical_value(default)
         return out
 
     def check(self, node: "Node") -> None:
@@ -128,6 +128,19 @@ class OpDef:
 
     def __repr__(self) -> str:
         return f"<OpDef {self.domain + '::' if self.domain else ''}{self.op_type}>"
+
+
+def _canonical_value(v: Any) -> Any:
+    """ONNX stores float attributes as float32: round them so that a round trip changes nothing."""
+    if isinstance(v, float):
+        return float(np.float32(v))
+    if isinstance(v, (list, tuple)):
+        return [_canonical_value(x) for x in v]
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(np.float32(v))
+    return v
 
 
 def register(cls: type[OpDef]) -> type[OpDef]:
@@ -193,6 +206,15 @@ def dim_product(dims) -> int | str:
         return ints
     expr = "*".join(syms)
     return expr if ints == 1 else f"{expr}*{ints}"
+
+
+def dim_sum(dims) -> int | str:
+    """Sum of dimensions; symbolic (e.g. ``"N+N+3"``) if any dimension is symbolic."""
+    total = sum(d for d in dims if isinstance(d, int))
+    syms = [d for d in dims if isinstance(d, str)]
+    if not syms:
+        return total
+    return "+".join(syms + ([str(total)] if total else []))
 
 
 def normalize_axis(axis: int, rank: int) -> int:

@@ -147,6 +147,8 @@ class Clip(OpDef):
         exp.node(node, "Clip", names, {})
 
     def lower(self, node, ctx):
+        if node.attrs["min"] is None and node.attrs["max"] is None:
+            return [ctx.input(0)]
         return [ctx.call(torch.clamp, ctx.input(0), min=node.attrs["min"], max=node.attrs["max"])]
 
 

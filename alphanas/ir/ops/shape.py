@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from onnx import helper
 
-from alphanas.ir.opdef import OpDef, dim_product, normalize_axis, register
+from alphanas.ir.opdef import OpDef, dim_product, dim_sum, normalize_axis, register
 
 
 def _static_input(imp, v, what):
@@ -30,12 +30,15 @@ class Flatten(OpDef):
 
     def infer(self, node):
         x = node.inputs[0]
-        axis = normalize_axis(node.attrs["axis"], len(x.shape) + 1) if node.attrs["axis"] != len(x.shape) else len(x.shape)
+        rank = len(x.shape)
+        axis = node.attrs["axis"] + rank if node.attrs["axis"] < 0 else node.attrs["axis"]
+        if not 0 <= axis <= rank:
+            raise ValueError(f"axis {node.attrs['axis']} out of range for rank {rank}")
         return [((dim_product(x.shape[:axis]), dim_product(x.shape[axis:])), x.dtype)]
 
     def lower(self, node, ctx):
         x = node.inputs[0]
-        axis = node.attrs["axis"] % (len(x.shape) + 1) if node.attrs["axis"] < 0 else node.attrs["axis"]
+        axis = node.attrs["axis"] + len(x.shape) if node.attrs["axis"] < 0 else node.attrs["axis"]
         if axis == 0:
             return [ctx.call(torch.reshape, ctx.input(0), (1, -1))]
         out = ctx.call(torch.flatten, ctx.input(0), axis) if axis < len(x.shape) else ctx.method("unsqueeze", ctx.input(0), -1)
@@ -128,7 +131,7 @@ class Concat(OpDef):
             if len(s) != len(shapes[0]):
                 raise ValueError(f"concat of ranks {[len(x) for x in shapes]}")
         out = list(shapes[0])
-        out[axis] = dim_product([s[axis] for s in shapes]) if any(isinstance(s[axis], str) for s in shapes) else sum(s[axis] for s in shapes)
+        out[axis] = dim_sum([s[axis] for s in shapes])
         return [(tuple(out), node.inputs[0].dtype)]
 
     def lower(self, node, ctx):
@@ -148,14 +151,15 @@ class Split(OpDef):
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
         x = inputs[0]
-        axis = normalize_axis(attrs.get("axis", 0), len(x.shape))
+        given = attrs.get("axis", 0)
+        axis = normalize_axis(given, len(x.shape))
         split = attrs.get("split") if opset < 13 else _static_input(imp, inputs[1] if len(inputs) > 1 else None, "split sizes")
         if split is None:
             n = attrs.get("num_outputs", len(outputs))
             size = x.shape[axis]
             chunk = -(-size // n)
             split = [chunk] * (n - 1) + [size - chunk * (n - 1)]
-        imp.add("Split", [x], {"axis": axis, "split": list(split)}, outputs)
+        imp.add("Split", [x], {"axis": given, "split": list(split)}, outputs)
 
     def to_onnx(self, node, exp):
         split = exp.const(np.array(node.attrs["split"], dtype=np.int64), f"{node.name}_split")
@@ -218,7 +222,7 @@ class Slice(OpDef):
         x = node.inputs[0]
         out = []
         for d, s in zip(x.shape, self.slices(node)):
-            if s == slice(None):
+            if s == slice(None) or (isinstance(d, str) and s.start in (0, None) and s.stop is None and s.step in (1, None)):
                 out.append(d)
             elif isinstance(d, str):
                 raise ValueError("slicing a symbolic dimension")

@@ -117,9 +117,15 @@ class Node:
 
     @property
     def opdef(self):
-        """The registered :class:`OpDef`, or ``None`` for an opaque node."""
+        """The registered :class:`OpDef`, or ``None`` for an opaque node.
+
+        A node imported as opaque (it carries raw ``onnx_attrs``) stays opaque even when its op type
+        is registered: its attributes had no canonical form (e.g. ``BatchNormalization(spatial=0)``).
+        """
         from alphanas.ir.opdef import lookup
 
+        if self.onnx_attrs is not None:
+            return None
         return lookup(self.op_type, self.domain)
 
     @property

@@ -46,24 +46,7 @@ class Subgraph:
 
     def to_graph(self, name: str = "subgraph") -> Graph:
         """A standalone copy: subgraph inputs become graph inputs, boundary outputs graph outputs."""
-        g = Graph(name)
-        vmap: dict[int, Value] = {}
-
-        def clone(v: Value) -> Value:
-            if id(v) not in vmap:
-                nv = Value(g.unique_name(v.name), v.shape, v.dtype, v.const)
-                vmap[id(v)] = nv
-                if v.is_const:
-                    g.initializers[nv.name] = nv
-            return vmap[id(v)]
-
-        g.inputs = [clone(v) for v in self.inputs]
-        for n in self.nodes:
-            ins = [None if v is None else clone(v) for v in n.inputs]
-            outs = [clone(v) for v in n.outputs]
-            g.nodes.append(Node(n.op_type, ins, outs, n.attrs, g.unique_node_name(n.name), n.domain, n.onnx_attrs))
-        g.outputs = [clone(v) for v in self.outputs]
-        return g
+        return fragment(name, self.inputs, self.nodes, self.outputs)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -71,3 +54,38 @@ class Subgraph:
     def __repr__(self) -> str:
         return (f"<Subgraph {len(self.nodes)} nodes, inputs={[v.name for v in self.inputs]}, "
                 f"outputs={[v.name for v in self.outputs]}>")
+
+
+def fragment(name: str, inputs: list[Value], nodes: Iterable[Node], outputs: list[Value]) -> Graph:
+    """A standalone copy of ``nodes`` with an explicit boundary.
+
+    Unlike a :class:`Subgraph`, the boundary is given, so a fragment made only of pass-throughs still
+    has its inputs and outputs: an output that is also an input (or repeats an earlier output) gets an
+    ``Identity`` so that the graph stays valid.
+    """
+    g = Graph(name)
+    vmap: dict[int, Value] = {}
+
+    def clone(v: Value) -> Value:
+        if id(v) not in vmap:
+            nv = Value(g.unique_name(v.name), v.shape, v.dtype, v.const)
+            vmap[id(v)] = nv
+            if v.is_const:
+                g.initializers[nv.name] = nv
+        return vmap[id(v)]
+
+    g.inputs = [clone(v) for v in inputs]
+    for n in nodes:
+        ins = [None if v is None else clone(v) for v in n.inputs]
+        g.nodes.append(Node(n.op_type, ins, [clone(v) for v in n.outputs], n.attrs, g.unique_node_name(n.name),
+                            n.domain, n.onnx_attrs))
+    outs: list[Value] = []
+    for v in outputs:
+        c = clone(v)
+        if any(c is o for o in outs) or any(c is i for i in g.inputs):
+            ident = Value(g.unique_name(v.name + "_id"), v.shape, v.dtype)
+            g.nodes.append(Node("Identity", [c], [ident], {}, g.unique_node_name("identity")))
+            c = ident
+        outs.append(c)
+    g.outputs = outs
+    return g

@@ -476,7 +476,7 @@ RULES.update({
 
 #: op types whose single-op mixing abstraction equals the concrete mixing (see the module docs of
 #: :mod:`alphanas.properties.mixing`); checked by the tests against autograd Jacobians
-EXACT = frozenset(RULES) - {"MaxPool", "GlobalMaxPool", "ReduceMax"}
+EXACT = frozenset(RULES)
 
 
 def attach() -> None:

@@ -105,9 +105,14 @@ class Softmax(OpDef):
             rank = len(x.shape)
             axis = normalize_axis(axis, rank)
             if axis != rank - 1:
+                from alphanas.ir.onnx_io import NotCanonical
+
+                target = [d if isinstance(d, int) else -1 for d in x.shape]
+                if target.count(-1) > 1:
+                    raise NotCanonical("legacy softmax over an input with several symbolic dimensions")
                 flat = imp.add("Flatten", [x], {"axis": axis}, 1)[0]
                 sm = imp.add("Softmax", [flat], {"axis": 1}, 1)[0]
-                imp.add("Reshape", [sm], {"shape": [0] * axis + list(x.shape[axis:])}, outputs)
+                imp.add("Reshape", [sm], {"shape": target}, outputs)
                 return
         imp.add("Softmax", [x], {"axis": axis}, outputs)
 

@@ -1,0 +1,255 @@
+"""Concrete oracles: the properties a (sub)graph really has, measured by running it in torch.
+
+These are the reference the abstract domains are tested against; they never feed the abstract
+analysis (which runs no model).
+
+- :func:`concrete_mixing`: the mixing matrices defined in :mod:`alphanas.properties.mixing`, from
+  the union of the supports of full autograd Jacobians (float64) at ``samples`` points, each with
+  fresh random inputs **and** fresh random weights (never all-ones); max-type reductions are
+  measured through log-mean-exp over the same windows (:func:`smooth_maxima`);
+- :func:`concrete_shapes`: output shapes from a forward pass (symbolic dimensions set to ``batch``);
+- :func:`concrete_depth`: the depth of the torch program actually executed: the longest-path
+  alternation count over the ``torch.fx`` graph of the lowered module, classifying each call by the
+  torch function it runs (:data:`TORCH_NONLINEAR`; dropout and dtype casts are neutral).
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from alphanas.ir.graph import Graph
+from alphanas.properties.mixing import MixingProperty
+
+
+def _standalone(graph_or_subgraph) -> Graph:
+    return graph_or_subgraph if isinstance(graph_or_subgraph, Graph) else graph_or_subgraph.to_graph("subgraph")
+
+
+def randomize_weights(graph: Graph, rng: np.random.Generator) -> Graph:
+    """A copy of ``graph`` with every floating-point weight redrawn (variances positive)."""
+    g = graph.copy()
+    keep: set[int] = set()
+    positive: set[int] = set()
+    for n in g.nodes:
+        if n.op_type == "BatchNormalization" and len(n.inputs) > 4 and n.inputs[4] is not None:
+            positive.add(id(n.inputs[4]))
+        if n.op_type == "Pow" and n.inputs[1] is not None:
+            keep.add(id(n.inputs[1]))
+    for v in g.initializers.values():
+        if v.const.dtype.kind != "f" or id(v) in keep:
+            continue
+        if id(v) in positive:
+            v.const = rng.uniform(0.5, 2.0, size=v.const.shape).astype(v.const.dtype)
+        else:  # scaled like an initialiser so deep subgraphs neither overflow nor vanish
+            fan_in = int(np.prod(v.const.shape[1:])) if v.const.ndim >= 2 else 1
+            v.const = (rng.standard_normal(v.const.shape) / np.sqrt(max(fan_in, 1))).astype(v.const.dtype)
+    return g
+
+
+def smooth_maxima(graph: Graph) -> Graph:
+    """A copy where MaxPool, GlobalMaxPool and ReduceMax become log-mean-exp over the same windows.
+
+    A max has a one-hot gradient (its arg-max), so the union of a few sampled Jacobians reaches the
+    "non-zero at some point" support of the definition only slowly, and sets that differ only by
+    sampling luck would look like tracking. log-mean-exp has exactly the max's windows (padding
+    excluded) and a dense gradient, so the oracle measures the defined support in one sample.
+    """
+    g = graph.copy()
+    for node in list(g.nodes):
+        t, a = node.op_type, node.attrs
+        if t == "MaxPool" and all(d == 1 for d in a["dilations"]):
+            rep, attrs = "AveragePool", {k: a[k] for k in ("kernel_shape", "strides", "pads", "ceil_mode")}
+            attrs["count_include_pad"] = 0
+        elif t == "GlobalMaxPool":
+            rep, attrs = "GlobalAveragePool", {}
+        elif t == "ReduceMax":
+            rep, attrs = "ReduceMean", {"axes": a["axes"], "keepdims": a["keepdims"]}
+        else:
+            continue
+        i = g.nodes.index(node)
+        e = g.add_node("Exp", [node.inputs[0]], index=i, name=node.name + ".exp")
+        m = g.add_node(rep, [e.outputs[0]], attrs, index=i + 1, name=node.name + ".mean")
+        lg = g.add_node("Log", [m.outputs[0]], index=i + 2, name=node.name + ".log")
+        g.replace_all_uses(node.outputs[0], lg.outputs[0])
+        g.remove_node(node)
+    return g
+
+
+def _inputs(graph: Graph, rng, batch: int, positive: bool):
+    import torch
+
+    xs = []
+    for v in graph.inputs:
+        shape = [d if isinstance(d, int) else batch for d in v.shape]
+        a = rng.uniform(0.25, 2.0, size=shape) if positive else rng.standard_normal(shape)
+        xs.append(torch.tensor(a, dtype=torch.float64, requires_grad=True))
+    return xs
+
+
+def _module(graph: Graph):
+    import torch
+
+    m = graph.to_torch().double()
+    m.eval()
+    for p in m.parameters():
+        p.requires_grad_(False)
+    del torch
+    return m
+
+
+def jacobian_supports(graph_or_subgraph, samples: int = 6, batch: int = 3, seed: int = 0,
+                      positive: bool = False) -> list[list[np.ndarray]]:
+    """``supports[i][j]``: boolean array of shape ``out_j.shape + in_i.shape``, True where some sample
+    had a non-zero derivative of output ``j`` with respect to input ``i``."""
+    import torch
+
+    base = smooth_maxima(_standalone(graph_or_subgraph))
+    rng = np.random.default_rng(seed)
+    sup = None
+    for _ in range(samples):
+        g = randomize_weights(base, rng)
+        m = _module(g)
+        xs = _inputs(g, rng, batch, positive)
+
+        def fn(*args):
+            out = m(*args)
+            return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+        try:
+            jac = torch.autograd.functional.jacobian(fn, tuple(xs), vectorize=True)
+        except Exception:  # ops without a batching rule
+            jac = torch.autograd.functional.jacobian(fn, tuple(xs))
+        # jac[j][i] has shape out_j + in_i
+        cur = [[(jac[j][i] != 0).numpy() for j in range(len(jac))] for i in range(len(xs))]
+        sup = cur if sup is None else [[a | b for a, b in zip(ra, rb)] for ra, rb in zip(sup, cur)]
+    return sup
+
+
+def mixing_from_support(s: np.ndarray, out_rank: int) -> tuple[tuple[int, ...], ...] | None:
+    """The mixing matrix (definition in :mod:`alphanas.properties.mixing`) of one support array."""
+    if not s.any():
+        return None
+    out_shape, in_shape = s.shape[:out_rank], s.shape[out_rank:]
+    rows = []
+    for i, n in enumerate(in_shape):
+        other = tuple(out_rank + k for k in range(len(in_shape)) if k != i)
+        a = s.any(axis=other) if other else s  # out_shape + (n_i,): S_i(b)
+        counts = a.sum(axis=-1)
+        reach = int(counts.max())
+        if reach >= n:
+            rows.append((3,) * out_rank)
+            continue
+        lvl = 2 if reach >= 2 else 1
+        row = []
+        for j in range(out_rank):
+            x = np.moveaxis(a, j, 0)  # (p_j, rest..., n_i)
+            nonempty = x.any(axis=-1)
+            ref_idx = np.argmax(nonempty, axis=0)
+            ref = np.take_along_axis(x, ref_idx[None, ..., None], axis=0)
+            differ = (x != ref).any(axis=-1) & nonempty
+            row.append(lvl if differ.any() else 0)
+        rows.append(tuple(row))
+    return tuple(rows)
+
+
+def concrete_mixing(graph_or_subgraph, samples: int = 6, batch: int = 3, seed: int = 0,
+                    positive: bool = False) -> MixingProperty:
+    """The mixing a (sub)graph really has, from autograd Jacobians (see the module docstring)."""
+    g = _standalone(graph_or_subgraph)
+    sup = jacobian_supports(g, samples, batch, seed, positive)
+    ranks = [len(v.shape) for v in g.outputs]
+    return MixingProperty([[mixing_from_support(sup[i][j], ranks[j]) for j in range(len(ranks))]
+                           for i in range(len(g.inputs))])
+
+
+def concrete_shapes(graph_or_subgraph, batch: int = 3, seed: int = 0) -> list[tuple[int, ...]]:
+    """Output shapes from one forward pass with symbolic dimensions set to ``batch``."""
+    import torch
+
+    g = _standalone(graph_or_subgraph)
+    m = _module(g)
+    with torch.no_grad():
+        out = m(*_inputs(g, np.random.default_rng(seed), batch, False))
+    out = out if isinstance(out, (tuple, list)) else (out,)
+    return [tuple(t.shape) for t in out]
+
+
+def _torch_tables():
+    import torch
+    import torch.nn.functional as F
+
+    from alphanas.ir.ops import elementwise
+
+    nonlinear = {torch.relu, F.relu, torch.sigmoid, torch.tanh, F.gelu, F.leaky_relu, F.elu, F.softplus, torch.exp,
+                 torch.log, torch.sqrt, torch.erf, torch.reciprocal, torch.abs, torch.softmax, torch.clamp, F.silu,
+                 elementwise.swish, elementwise._hard_sigmoid}
+    neutral_methods = {"to"}
+    return nonlinear, neutral_methods
+
+
+#: documented here, built lazily (torch is imported only by the oracle)
+TORCH_NONLINEAR = "torch.relu/sigmoid/tanh/softmax/clamp/exp/log/sqrt/erf/reciprocal/abs, F.gelu/leaky_relu/elu/softplus/silu, pow (exponent != 1), division by a tensor"
+
+
+def concrete_depth(graph_or_subgraph) -> list[list[int | None]]:
+    """``depth[i][j]`` of the executed torch program (see the module docstring)."""
+    import torch
+    from torch import nn
+
+    g = _standalone(graph_or_subgraph)
+    m = g.to_torch()
+    nonlinear, neutral_methods = _torch_tables()
+    params = {name for name, _ in m.named_parameters()} | {name for name, _ in m.named_buffers()}
+    placeholders = [n for n in m.graph.nodes if n.op == "placeholder"]
+    k = len(placeholders)
+    state: dict = {}
+    for idx, p in enumerate(placeholders):
+        state[p] = tuple((-1, -1, 0) if t == idx else None for t in range(k))
+
+    def klass(n) -> int:
+        if n.op == "call_module":
+            mod = m.get_submodule(n.target)
+            return 2 if isinstance(mod, nn.Dropout) else 0
+        if n.op == "call_method":
+            return 2 if n.target in neutral_methods else 0
+        if n.target in nonlinear:
+            return 1
+        if n.target is torch.pow:
+            e = n.args[1]
+            return 0 if isinstance(e, (int, float)) and e == 1 else 1
+        if n.target is operator.truediv:
+            d = n.args[1]
+            return 1 if hasattr(d, "op") and not (d.op == "get_attr" and d.target in params) else 0
+        return 0
+
+    result_nodes = None
+    for n in m.graph.nodes:
+        if n.op in ("placeholder", "get_attr"):
+            continue
+        if n.op == "output":
+            result_nodes = n.args[0] if isinstance(n.args[0], (tuple, list)) else (n.args[0],)
+            break
+        ins = [state.get(a) for a in n.all_input_nodes]
+        ins = [s for s in ins if s is not None]
+        if not ins:
+            continue
+        joined = tuple(None if all(s[t] is None for s in ins) else
+                       tuple(max(s[t][q] for s in ins if s[t] is not None) for q in range(3)) for t in range(k))
+        c = klass(n)
+        if c == 2:
+            state[n] = joined
+        elif c == 0:
+            state[n] = tuple(None if e is None else (max(e[0], e[1] + 1, e[2] + 1), -1, -1) for e in joined)
+        else:
+            state[n] = tuple(None if e is None else (-1, max(e[1], e[0] + 1, e[2] + 1), -1) for e in joined)
+    out = []
+    for i in range(k):
+        row = []
+        for r in result_nodes:
+            s = state.get(r)
+            e = None if s is None else s[i]
+            row.append(None if e is None else max(e))
+        out.append(row)
+    return out

@@ -1,0 +1,128 @@
+"""The public entry points: :func:`synthesize` (one problem) and :func:`mutate` (one αNAS mutation).
+
+``mutate`` = select a random subgraph (optionally inside a block), infer its properties, mutate them
+as αNAS does (shape never relaxed), synthesize a different subgraph satisfying the target, splice it
+into a copy of the graph and verify that copy end to end.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from alphanas.ir.graph import Graph
+from alphanas.synth import props as P
+from alphanas.synth.problem import SynthesisFailed, SynthesisProblem, SynthesisResult, Vocabulary
+from alphanas.synth.select import block_nodes, random_subgraph
+from alphanas.synth.term import Materializer, describe, encode
+from alphanas.ir.subgraph import fragment
+from alphanas.synth.verify import check_graph, copy_with_subgraph
+
+SYNTHESIZERS = ("egraph", "progressive")
+
+
+@dataclass
+class MutationResult:
+    """One property-guided mutation: the verified new graph, the replaced and the new subgraph, the
+    target and achieved properties, a description, and timings (synthesis and verification apart)."""
+
+    graph: Graph
+    old: Graph
+    new: Graph
+    target: Any
+    achieved: Any
+    description: str
+    synth_ms: float
+    verify_ms: float
+    original: Any = None  # the properties of the old subgraph, before mutation
+
+
+def _terms(problem: SynthesisProblem, synthesizer: str):
+    """(encoding, list of root terms, stats) from the chosen synthesizer."""
+    if synthesizer == "egraph":
+        from alphanas.synth.egraph import entry_term, synthesize_egraph
+
+        enc, ex, chosen, ev, stats = synthesize_egraph(problem)
+        memo: dict = {}
+        return enc, [entry_term(ex.nodes, e, memo) for e in chosen], stats
+    if synthesizer == "progressive":
+        from alphanas.synth.progressive import synthesize_progressive
+
+        enc, roots, stats = synthesize_progressive(problem)
+        return enc, roots, stats
+    from alphanas.errors import AlphanasError
+
+    raise AlphanasError(f"unknown synthesizer {synthesizer!r}; choose from {', '.join(SYNTHESIZERS)}")
+
+
+def synthesize(problem: SynthesisProblem, synthesizer: str = "egraph") -> SynthesisResult:
+    """Solve one synthesis problem; the result is spliced and verified on a copy of the graph.
+
+    ``result.stats["graph"]`` is that verified whole graph. Raises :class:`SynthesisFailed`.
+    """
+    t0 = time.perf_counter()
+    enc, roots, stats = _terms(problem, synthesizer)
+    synth_ms = (time.perf_counter() - t0) * 1e3
+    t1 = time.perf_counter()
+    g2, sub2 = copy_with_subgraph(problem.graph, problem.subgraph)
+    enc2 = encode(sub2)
+    m = Materializer(enc2.fixed, np.random.default_rng([problem.seed, 7]), prefix="syn")
+    memo: dict = {}
+    try:
+        outs = [m.build(r, sub2.inputs, memo) for r in roots]
+    except Exception as e:
+        raise SynthesisFailed(f"{synthesizer}: materialising the result failed: {e}") from e
+    new_frag = fragment("new", sub2.inputs, m.nodes, outs)
+    old_frag = sub2.to_graph("old")
+    if new_frag.structural_hash() == old_frag.structural_hash():
+        raise SynthesisFailed(f"{synthesizer}: the result is structurally identical to the original subgraph", 0.0)
+    try:
+        achieved = P.infer(new_frag, problem.names)
+        dist = float(problem.target.distance(achieved))
+    except Exception as e:
+        raise SynthesisFailed(f"{synthesizer}: property inference on the result failed: {e}") from e
+    if dist != 0:
+        raise SynthesisFailed(f"{synthesizer}: the materialised result does not satisfy the target", dist)
+    try:
+        g2.replace(sub2, m.nodes, dict(zip(sub2.outputs, outs)))
+    except Exception as e:
+        raise SynthesisFailed(f"{synthesizer}: splicing failed: {e}") from e
+    check_graph(g2, seed=problem.seed)
+    verify_ms = (time.perf_counter() - t1) * 1e3
+    stats = dict(stats, graph=g2, new=new_frag, old=old_frag, verify_ms=verify_ms)
+    desc = "; ".join(describe(r) for r in roots)
+    return SynthesisResult(nodes=m.nodes, output_map=dict(zip(sub2.outputs, outs)), achieved=achieved,
+                           distance=dist, synth_ms=synth_ms, description=desc, synthesizer=synthesizer, stats=stats)
+
+
+def make_problem(graph: Graph, rng: np.random.Generator, *, seed: int, block: str | None = None, p: float = 0.5,
+                 budget_s: float = 1.0, properties=("shape", "depth", "mixing"), vocabulary=None,
+                 pick: str = "random") -> tuple[SynthesisProblem, Any]:
+    """Select a subgraph and mutate its properties as αNAS does; returns (problem, original properties)."""
+    within = block_nodes(graph, block, rng)
+    sub = random_subgraph(graph, rng, within=within)
+    names = tuple(properties)
+    original = P.infer(sub.to_graph("old"), names)
+    target = original.mutate(rng, {n: (0.0 if n == "shape" else p) for n in names})
+    problem = SynthesisProblem(graph=graph, subgraph=sub, target=target, names=names,
+                               vocabulary=vocabulary or Vocabulary(), budget_s=budget_s, seed=seed, pick=pick)
+    return problem, original
+
+
+def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str | None = None, p: float = 0.5,
+           budget_s: float = 1.0, properties=("shape", "depth", "mixing"), vocabulary=None) -> MutationResult:
+    """One property-guided mutation of ``graph`` (which is not modified). Raises :class:`SynthesisFailed`."""
+    if synthesizer not in SYNTHESIZERS:
+        from alphanas.errors import AlphanasError
+
+        raise AlphanasError(f"unknown synthesizer {synthesizer!r}; choose from {', '.join(SYNTHESIZERS)}")
+    rng = np.random.default_rng(seed)
+    problem, original = make_problem(graph, rng, seed=seed, block=block, p=p, budget_s=budget_s,
+                                     properties=properties, vocabulary=vocabulary)
+    res = synthesize(problem, synthesizer)
+    return MutationResult(graph=res.stats["graph"], old=res.stats["old"], new=res.stats["new"], target=problem.target,
+                          achieved=res.achieved, description=res.description, synth_ms=res.synth_ms,
+                          verify_ms=res.stats["verify_ms"], original=original)

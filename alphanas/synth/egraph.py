@@ -1,0 +1,374 @@
+"""The e-graph synthesizer: egglog mutation rulesets + a property-aware Pareto extractor.
+
+1. The subgraph becomes egglog terms (:mod:`alphanas.synth.term`, :mod:`alphanas.synth.rules`);
+   every boundary output is a root, shared sub-terms are shared e-classes.
+2. Mutation rulesets run for a few iterations (each: shape analysis to saturation, width push-down
+   to saturation, then one application of every mutation family), stopped early by the e-node
+   budget. Every e-class then holds interface-compatible alternatives.
+3. The e-graph is exported (egglog's JSON serialization) and :func:`extract` runs a dynamic
+   program to a fixed point (cycles are fine): per e-class a small Pareto set of entries
+   (property states, FLOPs, "differs from the original"), computed bottom-up with the properties'
+   transfer functions (:class:`~alphanas.synth.evaluate.Evaluator`). An entry dominates another
+   when its states are at least as strong in every lattice (join(a, b) == a), its cost is no
+   higher, and it has the same "changed" flag.
+4. At the roots, entries that differ from the original and satisfy the target are kept; one is
+   returned: the cheapest, or a seeded random pick for diversity.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from egglog import bindings
+
+from alphanas.synth import props as P
+from alphanas.synth.evaluate import Evaluator, Info
+from alphanas.synth.rules import layout, program, sexpr
+from alphanas.synth.term import Term, encode
+
+#: egglog constructor -> (term op, argument kinds: "T" term, "i" int, "s" string)
+SIGNATURES = {
+    "In": ("in", "i"), "Conv": ("conv", "Tiiiii"), "Dense": ("dense", "Tii"), "Act": ("act", "Ts"),
+    "Norm": ("norm", "Ts"), "Pool": ("pool", "Tsii"), "GPool": ("gpool", "Ts"), "Add": ("add", "TT"),
+    "Mul": ("mul", "TT"), "Skip": ("skip", "T"), "Fix0": ("fix", "i"), "Fix1": ("fix", "iT"),
+    "Fix2": ("fix", "iTT"), "Fix3": ("fix", "iTTT"), "Widen": ("widen", "Tii"),
+}
+
+
+@dataclass
+class ENode:
+    op: str
+    params: tuple
+    kids: tuple  # e-class ids
+    cls: str
+    prio: float = 0.0
+
+
+@dataclass
+class EGraphExport:
+    """The exported e-graph: e-nodes by class, plus which e-node is the original term of a class."""
+
+    nodes: list[ENode]
+    classes: dict[str, list[int]]
+    original: dict[str, int] = field(default_factory=dict)  # class -> index of the original e-node
+    term_class: dict = field(default_factory=dict)  # original term -> class
+
+
+_BASES: dict[str, object] = {}
+
+
+def _base(text: str):
+    """An egglog EGraph with the declarations and rules loaded (cached; problems run inside push/pop)."""
+    eg = _BASES.get(text)
+    if eg is None:
+        eg = bindings.EGraph()
+        eg.run_program(*eg.parse_program(text))
+        _BASES[text] = eg
+    return eg
+
+
+def build_egraph(enc, vocab, shapes: dict[Term, tuple], *, iterations: int, max_enodes: int, deadline: float):
+    """Run the rulesets on the encoded subgraph inside ``(push)``; returns (EGraph, iterations, e-nodes).
+
+    The caller must ``pop(eg)`` when done with the e-graph.
+    """
+    eg = _base(program(vocab.families, vocab.acts))
+    text = ["(push)"]
+    names: dict[Term, str] = {}
+    order: list[Term] = []
+
+    def visit(t: Term) -> None:
+        if t in names:
+            return
+        for k in t[2]:
+            visit(k)
+        names[t] = f"$t{len(names)}"
+        order.append(t)
+
+    for r in enc.roots:
+        visit(r)
+    local: dict[Term, str] = {}
+    for t in order:
+        text.append(f"(let {names[t]} {sexpr(t, local)})")
+        local[t] = names[t]
+        if t[0] in ("in", "fix") and t in shapes:
+            rk, f, s = layout(shapes[t])
+            text.append(f"(set (Rk {names[t]}) {rk}) (set (F {names[t]}) {f}) (set (S {names[t]}) {s})")
+    analysis = "(saturate (run shape)) (saturate (run width_push) (run shape))"
+    text.append(f"(run-schedule {analysis} (run mutate))")
+    try:
+        eg.run_program(*eg.parse_program("\n".join(text)))
+        done = 1
+        size = _size(eg)
+        while done < iterations and size <= max_enodes and time.perf_counter() < deadline:
+            eg.run_program(*eg.parse_program(f"(run-schedule {analysis} (run mutate))"))
+            done += 1
+            size = _size(eg)
+        eg.run_program(*eg.parse_program(f"(run-schedule {analysis})"))
+    except Exception:
+        pop(eg)
+        raise
+    return eg, done, _size(eg)
+
+
+def pop(eg) -> None:
+    eg.run_program(*eg.parse_program("(pop)"))
+
+
+def _size(eg) -> int:
+    out = eg.run_program(*eg.parse_program("(print-size)"))
+    return sum(n for name, n in out[0].sizes if name[0].isupper() and name not in ("Rk", "F", "S"))
+
+
+def export(eg, enc) -> EGraphExport:
+    """Parse egglog's serialized e-graph into :class:`ENode` lists and locate the original terms."""
+    data = json.loads(eg.serialize([]).to_json())["nodes"]
+    nodes: list[ENode] = []
+    classes: dict[str, list[int]] = {}
+    by_sig: dict[tuple, int] = {}
+    for nid, nd in data.items():
+        sig = SIGNATURES.get(nd["op"])
+        if sig is None:
+            continue
+        op, kinds = sig
+        kids, params = [], []
+        for kind, child in zip(kinds, nd["children"]):
+            c = data[child]
+            if kind == "T":
+                kids.append(c["eclass"])
+            elif kind == "i":
+                params.append(int(c["op"]))
+            else:
+                params.append(c["op"].strip('"'))
+        en = ENode(op, tuple(params), tuple(kids), nd["eclass"])
+        classes.setdefault(en.cls, []).append(len(nodes))
+        by_sig[(op, en.params, en.kids)] = len(nodes)
+        nodes.append(en)
+    ex = EGraphExport(nodes, classes)
+
+    def locate(t: Term) -> str:
+        if t in ex.term_class:
+            return ex.term_class[t]
+        kids = tuple(locate(k) for k in t[2])
+        idx = by_sig[(t[0], t[1], kids)]
+        cls = nodes[idx].cls
+        ex.term_class[t] = cls
+        ex.original.setdefault(cls, idx)
+        return cls
+
+    for r in enc.roots:
+        locate(r)
+    return ex
+
+
+class Entry:
+    """One extracted alternative of an e-class: its info, cost, whether it differs, and how it is built."""
+
+    __slots__ = ("info", "cost", "changed", "enode", "kids", "prio")
+
+    def __init__(self, info: Info, cost: int, changed: bool, enode: int, kids: tuple, prio: float) -> None:
+        self.info, self.cost, self.changed, self.enode, self.kids, self.prio = info, cost, changed, enode, kids, prio
+
+
+@dataclass
+class Extraction:
+    roots: list[list[Entry]]  # per root class, its Pareto entries
+    passes: int
+    evaluations: int
+
+
+def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dict[str, tuple], *,
+            k: int = 8, pick: str = "random", max_passes: int = 12, deadline: float = float("inf"),
+            max_combos: int = 24) -> Extraction:
+    """Fixed-point Pareto dynamic program over the exported e-graph (handles cycles and sharing).
+
+    Classes are visited in post-order from the roots (Gauss-Seidel: a class sees its operands' latest
+    entries in the same pass); a class is recomputed only when an operand class changed. Per class
+    it keeps the cheapest unchanged entry (the original) and up to ``k`` changed entries of the
+    Pareto front over (states, FLOPs), strongest states first.
+    """
+    domains = ev.domains
+    dom_idx = [j for j, n in enumerate(ev.names) if n != "shape"]
+    pools: dict[str, list[Entry]] = {c: [] for c in ex.classes}
+    shapes = dict(class_shapes)
+    nodes = ex.nodes
+    by_class = {c: [i for i in ids if nodes[i].op != "widen"] for c, ids in ex.classes.items()}
+    joined: dict = {}
+
+    def ge(a: Info, b: Info) -> bool:
+        for j in dom_idx:
+            key = (a.key, b.key, j)
+            r = joined.get(key)
+            if r is None:
+                try:
+                    r = P.freeze(domains[j].join(a.states[j], b.states[j])) == P.freeze(a.states[j])
+                except Exception:
+                    r = False
+                joined[key] = r
+            if not r:
+                return False
+        return True
+
+    def prune(cands: list[Entry]) -> list[Entry]:
+        best: dict = {}
+        for e in cands:
+            key = (e.info.key, e.changed)
+            o = best.get(key)
+            if o is None or e.cost < o.cost:
+                best[key] = e
+        uniq = list(best.values())
+        keep = sorted((e for e in uniq if not e.changed), key=lambda e: (e.cost, e.prio))[:1]
+        changed = [e for e in uniq if e.changed]
+        front = [e for e in changed
+                 if not any(o is not e and o.cost <= e.cost and ge(o.info, e.info)
+                            and (o.cost < e.cost or not ge(e.info, o.info) or o.prio < e.prio) for o in changed)]
+        if len(front) > k:
+            strongest = [e for e in front if not any(o is not e and ge(o.info, e.info) and not ge(e.info, o.info)
+                                                     for o in front)]
+            order = (lambda e: (e.cost, e.prio)) if pick == "cheapest" else (lambda e: e.prio)
+            rest = sorted((e for e in front if e not in strongest), key=order)
+            front = sorted(strongest, key=order)[:k] + rest
+        return keep + front[:k]
+
+    # post-order of classes from the roots
+    order: list[str] = []
+    seen: set[str] = set()
+    for r in roots:
+        stack = [(r, False)]
+        while stack:
+            c, done = stack.pop()
+            if done:
+                order.append(c)
+                continue
+            if c in seen:
+                continue
+            seen.add(c)
+            stack.append((c, True))
+            for i in by_class.get(c, ()):
+                for kc in nodes[i].kids:
+                    if kc not in seen:
+                        stack.append((kc, False))
+    version = {c: 0 for c in order}
+    last: dict[str, tuple | None] = {c: None for c in order}
+    passes = 0
+    while passes < max_passes and time.perf_counter() < deadline:
+        passes += 1
+        moved = False
+        for c in order:
+            kv = tuple(version.get(kc, 0) for i in by_class[c] for kc in nodes[i].kids)
+            if last[c] == kv:
+                continue
+            last[c] = kv
+            cands = list(pools[c])
+            for i in by_class[c]:
+                n = nodes[i]
+                kid_pools = [pools.get(kc, []) for kc in n.kids]
+                if any(not p for p in kid_pools):
+                    continue
+                orig = ex.original.get(c) == i
+                for combo in itertools.islice(itertools.product(*kid_pools), max_combos):
+                    if n.op in ("act", "norm") and _head(nodes, combo[0]) == n.op:
+                        continue  # no activation of an activation, no norm of a norm
+                    info = ev.apply(n.op, n.params, [e.info for e in combo])
+                    if info is None:
+                        continue
+                    want = shapes.get(c)
+                    if want is None:
+                        shapes[c] = want = info.shape
+                    if info.shape != want:
+                        continue  # the class's shape invariant: such an alternative is unusable
+                    changed = not orig or any(e.changed for e in combo)
+                    cost = info.flops + sum(e.cost for e in combo)
+                    prio = n.prio + 1e-3 * sum(e.prio for e in combo)
+                    cands.append(Entry(info, cost, changed, i, combo, prio))
+            pruned = prune(cands)
+            sig = lambda es: {(e.info.key, e.changed, e.cost) for e in es}  # noqa: E731
+            if sig(pruned) != sig(pools[c]):
+                pools[c] = pruned
+                version[c] += 1
+                moved = True
+            if time.perf_counter() > deadline:
+                break
+        if not moved:
+            break
+    return Extraction([pools.get(r, []) for r in roots], passes, ev.calls)
+
+
+def _head(nodes: list[ENode], e: Entry) -> str:
+    """The op of an entry's term, looking through skips."""
+    while nodes[e.enode].op == "skip":
+        e = e.kids[0]
+    return nodes[e.enode].op
+
+
+def synthesize_egraph(problem):
+    """Run the e-graph synthesizer; returns (encoding, export, chosen root entries, evaluator, stats).
+
+    Raises :class:`~alphanas.synth.problem.SynthesisFailed` when nothing satisfies the target.
+    """
+    from alphanas.synth.problem import SynthesisFailed
+
+    t0 = time.perf_counter()
+    deadline = t0 + problem.budget_s
+    rng = np.random.default_rng(problem.seed)
+    enc = encode(problem.subgraph)
+    shapes = {}
+    vt = enc.value_terms
+    val_by_id = {id(v): v for v in enc.inputs}
+    for n in problem.subgraph.nodes:
+        for v in n.outputs:
+            val_by_id[id(v)] = v
+    for vid, t in vt.items():
+        v = val_by_id.get(vid)
+        if v is not None and v.shape is not None and all(isinstance(d, int) for d in v.shape):
+            shapes[t] = tuple(v.shape)
+    eg, iters, size = build_egraph(enc, problem.vocabulary, shapes, iterations=3, max_enodes=problem.max_enodes,
+                                   deadline=deadline)
+    try:
+        ex = export(eg, enc)
+    finally:
+        pop(eg)
+    for n in ex.nodes:
+        n.prio = float(rng.random())
+    class_shapes = {}
+    for vid, t in vt.items():
+        v = val_by_id.get(vid)
+        if v is not None and t in ex.term_class:
+            class_shapes[ex.term_class[t]] = tuple(v.shape)
+    ev = Evaluator(enc.fixed, enc.inputs, problem.names)
+    roots = [ex.term_class[r] for r in enc.roots]
+    res = extract(ex, ev, roots, class_shapes, pick=problem.pick, deadline=deadline)
+    stats = {"enodes": len(ex.nodes), "eclasses": len(ex.classes), "iterations": iters, "passes": res.passes,
+             "evaluations": res.evaluations}
+    best = float("inf")
+    sat: list[tuple] = []
+    for combo in itertools.islice(itertools.product(*res.roots), 256):
+        if not any(e.changed for e in combo):
+            continue
+        d = ev.distance(problem.target, [e.info for e in combo])
+        best = min(best, d)
+        if d == 0:
+            sat.append(combo)
+    if not sat:
+        raise SynthesisFailed("e-graph: no changed alternative satisfies the target", best)
+    if problem.pick == "cheapest":
+        chosen = min(sat, key=lambda c: (sum(e.cost for e in c), sum(e.prio for e in c)))
+    else:
+        chosen = sat[int(rng.integers(len(sat)))]
+    stats["satisfying"] = len(sat)
+    return enc, ex, list(chosen), ev, stats
+
+
+def entry_term(ex_nodes: list[ENode], e: Entry, memo: dict | None = None) -> Term:
+    """The term an entry stands for (shared entries give shared sub-terms)."""
+    memo = {} if memo is None else memo
+    if id(e) in memo:
+        return memo[id(e)]
+    n = ex_nodes[e.enode]
+    t = (n.op, n.params, tuple(entry_term(ex_nodes, k, memo) for k in e.kids))
+    memo[id(e)] = t
+    return t

@@ -1,0 +1,93 @@
+"""Synthesis problems and results.
+
+A :class:`SynthesisProblem` is a subgraph in its context (the whole graph, the boundary input values
+and their shapes, and the input shapes of every other place the same block is used), a target
+:class:`~alphanas.properties.PropertySet`, a :class:`Vocabulary`, a budget (wall-clock seconds and
+e-nodes) and a seed. A synthesizer answers with a :class:`SynthesisResult` or raises
+:class:`SynthesisFailed` carrying the best distance it reached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from alphanas.errors import AlphanasError
+from alphanas.ir.graph import Graph, Node, Value
+from alphanas.ir.subgraph import Subgraph
+from alphanas.synth.rules import FAMILIES
+from alphanas.synth.term import ACT_OPS, NORM_OPS
+
+
+class SynthesisFailed(AlphanasError):
+    """No satisfying, different subgraph was found within the budget (or every result failed checks)."""
+
+    def __init__(self, reason: str, best_distance: float = float("inf")) -> None:
+        super().__init__(f"{reason} (best distance {best_distance:.3g})")
+        self.reason = reason
+        self.best_distance = best_distance
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What synthesis may use: activation kinds, norm kinds, rule families, kernel sizes, width factors.
+
+    A search space restricts synthesis by passing a smaller vocabulary (e.g. ``acts=("relu",)``).
+    """
+
+    acts: tuple[str, ...] = ("relu", "gelu", "swish", "sigmoid", "tanh", "relu6")
+    norms: tuple[str, ...] = ("bn", "ln", "in")
+    families: tuple[str, ...] = FAMILIES
+    kernels: tuple[int, ...] = (1, 3, 5)
+    widths: tuple[tuple[int, int], ...] = ((1, 4), (1, 2), (2, 1), (4, 1))
+
+    def __post_init__(self) -> None:
+        for a in self.acts:
+            if a not in ACT_OPS:
+                raise AlphanasError(f"vocabulary: unknown activation {a!r}; choose from {sorted(ACT_OPS)}")
+        for n in self.norms:
+            if n not in NORM_OPS:
+                raise AlphanasError(f"vocabulary: unknown norm {n!r}; choose from {sorted(NORM_OPS)}")
+        for f in self.families:
+            if f not in FAMILIES:
+                raise AlphanasError(f"vocabulary: unknown rule family {f!r}; choose from {list(FAMILIES)}")
+
+
+@dataclass
+class SynthesisProblem:
+    """Everything a synthesizer needs; ``subgraph`` is a view on ``graph`` (which it must not modify)."""
+
+    graph: Graph
+    subgraph: Subgraph
+    target: Any  # PropertySet
+    names: tuple[str, ...] = ("shape", "depth", "mixing")
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
+    budget_s: float = 1.0
+    max_enodes: int = 4000
+    seed: int = 0
+    #: "random": a seeded random pick among satisfying results (diversity); "cheapest": fewest FLOPs
+    pick: str = "random"
+    #: input shapes of the other places this block is used (each must also be satisfiable)
+    contexts: list[list[tuple]] = field(default_factory=list)
+
+    @property
+    def inputs(self) -> list[Value]:
+        return self.subgraph.inputs
+
+    @property
+    def outputs(self) -> list[Value]:
+        return self.subgraph.outputs
+
+
+@dataclass
+class SynthesisResult:
+    """A synthesized replacement: new nodes reading the subgraph inputs, and which value replaces which."""
+
+    nodes: list[Node]
+    output_map: dict  # old boundary Value -> new Value
+    achieved: Any  # PropertySet
+    distance: float
+    synth_ms: float
+    description: str
+    synthesizer: str
+    stats: dict = field(default_factory=dict)

@@ -1,0 +1,96 @@
+"""Subgraph selection as αNAS does it: random connected growth (reference §1.6).
+
+Start from a uniformly random eligible node and repeatedly add a random neighbour (a node producing
+an input of, or consuming an output of, the current set); after each addition stop with probability
+1 - p_grow, and never exceed ``ceil(max_frac * #eligible)`` nodes. Opaque nodes, nodes with several
+outputs and nodes with no tensor input are not eligible. A neighbour whose addition would make the
+set non-convex (a path leaving and re-entering it, which would create a cycle on replacement) is
+skipped. Selection may be restricted to one block (:func:`alphanas.ir.blocks.find_blocks`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from alphanas.errors import AlphanasError
+from alphanas.ir.graph import Graph, Node
+from alphanas.ir.subgraph import Subgraph
+
+
+def eligible(node: Node) -> bool:
+    if node.is_opaque or len(node.outputs) != 1 or node.outputs[0].shape is None:
+        return False
+    tensors = [v for v in node.inputs if v is not None and not v.is_const]
+    return 0 < len(tensors) <= 3 and node.op_type not in ("Dropout",)
+
+
+def block_nodes(graph: Graph, block: str | None, rng: np.random.Generator | None = None) -> list[Node] | None:
+    """Nodes of block ``block`` (or None for the whole graph); unknown names raise AlphanasError."""
+    if block is None:
+        return None
+    try:
+        from alphanas.ir.blocks import find_blocks
+    except ImportError:
+        raise AlphanasError("--block needs block detection (alphanas.ir.blocks), which is not available") from None
+    blocks = find_blocks(graph)
+    for b in blocks:
+        if b.name == block:
+            return list(b.subgraph.nodes)
+    names = ", ".join(b.name for b in blocks[:20]) or "none"
+    raise AlphanasError(f"no block named {block!r} in graph {graph.name!r}; blocks: {names}")
+
+
+def _convex(graph_nodes_index: dict[int, int], chosen: set[int], nodes: list[Node]) -> bool:
+    """True when no path leaves the chosen set and comes back into it."""
+    lo = min(graph_nodes_index[i] for i in chosen)
+    hi = max(graph_nodes_index[i] for i in chosen)
+    reach: set[int] = set()
+    for n in nodes[lo:hi + 1]:
+        nid = id(n)
+        if nid in chosen:
+            continue
+        srcs = [v.producer for v in n.inputs if v is not None and v.producer is not None]
+        if any(id(s) in chosen or id(s) in reach for s in srcs):
+            reach.add(nid)
+    for n in nodes[lo:hi + 1]:
+        if id(n) in chosen and any(v is not None and v.producer is not None and id(v.producer) in reach
+                                   for v in n.inputs):
+            return False
+    return True
+
+
+def random_subgraph(graph: Graph, rng: np.random.Generator, *, p_grow: float = 0.75, max_frac: float = 0.8,
+                    within: list[Node] | None = None) -> Subgraph:
+    """A random connected, convex subgraph of eligible nodes (of ``within`` when given)."""
+    pool = [n for n in (within if within is not None else graph.nodes) if eligible(n)]
+    if not pool:
+        raise AlphanasError(f"graph {graph.name!r} has no node synthesis can replace (all opaque or multi-output)")
+    allowed = {id(n) for n in pool}
+    index = {id(n): i for i, n in enumerate(graph.nodes)}
+    max_len = max(1, math.ceil(max_frac * len(pool)))
+    start = pool[int(rng.integers(len(pool)))]
+    chosen = {id(start): start}
+    while len(chosen) < max_len and rng.random() < p_grow:
+        nbrs: dict[int, Node] = {}
+        for n in chosen.values():
+            for v in n.inputs:
+                if v is not None and v.producer is not None and id(v.producer) in allowed:
+                    nbrs[id(v.producer)] = v.producer
+            for v in n.outputs:
+                for u, _ in v.uses:
+                    if id(u) in allowed:
+                        nbrs[id(u)] = u
+        cands = sorted((n for k, n in nbrs.items() if k not in chosen), key=lambda n: index[id(n)])
+        added = False
+        while cands:
+            n = cands.pop(int(rng.integers(len(cands))))
+            ids = set(chosen) | {id(n)}
+            if _convex(index, ids, graph.nodes):
+                chosen[id(n)] = n
+                added = True
+                break
+        if not added:
+            break
+    return Subgraph(graph, chosen.values())

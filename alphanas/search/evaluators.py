@@ -1,0 +1,218 @@
+"""Evaluators: turn a candidate graph into metrics for the search (accuracy, cost, latency).
+
+Every evaluator follows one protocol::
+
+    metrics = evaluator.evaluate(graph, seed=7, parent=parent_graph_or_None)
+
+and returns plain floats. Accuracies are *fractions* in [0, 1]; ``val_acc`` is for selection and
+``test_acc`` is reported apart and never used to select. Evaluators are small picklable objects
+(only settings, no data or models), so they travel to a process pool or a Ray worker unchanged; each
+process loads its dataset once, lazily, and keeps it in a per-process cache.
+
+* :class:`TrainEvaluator` trains a copy of the graph from scratch (or, with ``inherit=True``, starting
+  from the parent's weights for every node whose name and weight shapes are unchanged) with
+  :func:`alphanas.search.training.train`, and reports ``val_acc``, ``test_acc``, ``params``, ``flops``,
+  ``train_s``, ``diverged`` (0/1) and ``inherited_frac``.
+* :class:`LatencyEvaluator` measures onnxruntime inference latency (``latency_ms``) on this machine.
+* :class:`CombinedEvaluator` merges the metrics of several evaluators (e.g. training and latency).
+
+:meth:`TrainEvaluator.run` also returns the trained graph, so that a search loop can keep trained
+weights (e.g. in the ONNX it stores) and pass them back as ``parent`` of the next children.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from alphanas.ir.graph import Graph
+
+__all__ = ["CombinedEvaluator", "Evaluation", "Evaluator", "LatencyEvaluator", "TrainEvaluator", "cached_dataset",
+           "inherit_weights"]
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    """Anything with ``evaluate(graph, *, seed, parent=None) -> dict[str, float]``."""
+
+    def evaluate(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> dict[str, float]: ...
+
+
+# ---------------------------------------------------------------------------------------------------
+# per-process dataset cache
+# ---------------------------------------------------------------------------------------------------
+
+_DATASETS: dict[tuple, Any] = {}
+_DATASETS_LOCK = threading.Lock()
+
+
+def cached_dataset(name: str, root: str | None = None, seed: int = 0, options: dict | None = None):
+    """:func:`alphanas.bench.datasets.load_dataset`, loaded once per process for the same arguments."""
+    from alphanas.bench.datasets import load_dataset
+
+    opts = dict(options or {})
+    key = (name, None if root is None else str(root), int(seed), tuple(sorted((k, repr(v)) for k, v in opts.items())))
+    with _DATASETS_LOCK:
+        if key not in _DATASETS:
+            _DATASETS[key] = load_dataset(name, root=root, seed=seed, **opts)
+        return _DATASETS[key]
+
+
+# ---------------------------------------------------------------------------------------------------
+# weight inheritance
+# ---------------------------------------------------------------------------------------------------
+
+
+def inherit_weights(child: Graph, parent: Graph) -> tuple[int, int]:
+    """Copy ``parent``'s weights into ``child`` (in place) where a node has the same name and op type
+    in both and its constant input in the same position has the same shape.
+
+    Returns ``(inherited, total)`` counted in parameter *elements* over the child's floating-point
+    initializers (so ``inherited / total`` is the inherited fraction of the child's weights).
+    """
+    by_name = {n.name: n for n in parent.nodes}
+    done: set[str] = set()
+    inherited = 0
+    for node in child.nodes:
+        src = by_name.get(node.name)
+        if src is None or src.op_type != node.op_type or src.domain != node.domain:
+            continue
+        for mine, theirs in zip(node.inputs, src.inputs):
+            if mine is None or theirs is None or not mine.is_const or not theirs.is_const:
+                continue
+            if mine.name in done or mine.name not in child.initializers:
+                continue
+            a, b = mine.const, theirs.const
+            if a.shape != b.shape or a.dtype.kind != "f" or b.dtype.kind != "f":
+                continue
+            mine.const = np.array(b, dtype=a.dtype, copy=True)
+            done.add(mine.name)
+            inherited += int(a.size)
+    total = sum(int(v.const.size) for v in child.initializers.values() if v.const.dtype.kind == "f")
+    return inherited, total
+
+
+# ---------------------------------------------------------------------------------------------------
+# training evaluator
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    """What :meth:`TrainEvaluator.run` returns: the metrics and the trained copy of the graph."""
+
+    metrics: dict[str, float]
+    graph: Graph
+
+
+@dataclass
+class TrainEvaluator:
+    """Train a candidate for ``epochs`` on ``dataset_name`` and report its metrics.
+
+    The dataset split is fixed by ``dataset_seed`` (the same for every candidate); ``seed`` given to
+    :meth:`evaluate` drives the randomness of training (shuffling, augmentation, dropout). The weights
+    kept are those of the best *validation* epoch; the test split is evaluated once, at the end, and
+    only reported. ``inherit=True`` starts from the parent's weights where they fit
+    (:func:`inherit_weights`); otherwise the candidate's own weights (fresh from the zoo, a
+    mutation or an import) are the starting point. ``device="auto"`` trains on CUDA when present.
+    Extra keyword arguments of :func:`alphanas.search.training.train` go in ``train_options``.
+    """
+
+    dataset_name: str = "digits"
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float | None = None
+    optimizer: str = "sgd"
+    weight_decay: float | None = None
+    inherit: bool = False
+    device: str = "auto"
+    data_root: str | None = None
+    dataset_seed: int = 0
+    dataset_options: dict = field(default_factory=dict)
+    train_options: dict = field(default_factory=dict)
+    max_minutes: float | None = None
+
+    def dataset(self):
+        """The dataset (loaded lazily, once per process)."""
+        return cached_dataset(self.dataset_name, self.data_root, self.dataset_seed, self.dataset_options)
+
+    def run(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> Evaluation:
+        """Train a copy of ``graph`` and return its metrics together with the trained graph."""
+        from alphanas.search.training import train
+
+        start = graph
+        inherited, total = 0, 0
+        if self.inherit and parent is not None:
+            start = graph.copy()
+            inherited, total = inherit_weights(start, parent)
+        result = train(start, self.dataset(), self.epochs, batch_size=self.batch_size, lr=self.lr,
+                       optimizer=self.optimizer, weight_decay=self.weight_decay, seed=seed, device=self.device,
+                       max_minutes=self.max_minutes, **self.train_options)
+        metrics = {
+            "val_acc": float(result.val_acc), "test_acc": float(result.test_acc),
+            "params": float(result.params), "flops": float(result.flops), "train_s": float(result.wall_time),
+            "diverged": float(bool(result.diverged) or not math.isfinite(result.val_acc)),
+            "epochs": float(result.epochs_completed), "inherited_frac": inherited / total if total else 0.0,
+        }
+        return Evaluation(metrics, result.graph)
+
+    def evaluate(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> dict[str, float]:
+        """Metrics of ``graph`` after training (see the class docstring)."""
+        return self.run(graph, seed=seed, parent=parent).metrics
+
+
+# ---------------------------------------------------------------------------------------------------
+# latency and composition
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LatencyEvaluator:
+    """onnxruntime latency of one inference at ``batch`` on this machine (``latency_ms``: the median).
+
+    Uses :func:`alphanas.ir.runtime.measure_latency`; ``provider`` is ``auto`` (CUDA when onnxruntime
+    has it), ``cpu`` or ``cuda``. Numbers compare only within one machine and load level.
+    """
+
+    provider: str = "auto"
+    batch: int = 1
+    warmup: int = 3
+    repeats: int = 20
+    threads: int | None = 1
+
+    def evaluate(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> dict[str, float]:
+        from alphanas.ir.runtime import measure_latency
+
+        m = measure_latency(graph, provider=self.provider, batch=self.batch, warmup=self.warmup,
+                            repeats=self.repeats, threads=self.threads, seed=seed)
+        return {"latency_ms": float(m["median_ms"]), "latency_p90_ms": float(m["p90_ms"])}
+
+
+@dataclass
+class CombinedEvaluator:
+    """Runs several evaluators on the same candidate and merges their metrics (later ones win on clashes).
+
+    When the first evaluator has ``run`` (a :class:`TrainEvaluator`), the later ones see the trained
+    graph, so e.g. latency is measured on the trained weights.
+    """
+
+    evaluators: list
+
+    def run(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> Evaluation:
+        metrics: dict[str, float] = {}
+        current = graph
+        for i, ev in enumerate(self.evaluators):
+            if i == 0 and hasattr(ev, "run"):
+                out = ev.run(graph, seed=seed, parent=parent)
+                metrics.update(out.metrics)
+                current = out.graph
+            else:
+                metrics.update(ev.evaluate(current, seed=seed, parent=parent))
+        return Evaluation(metrics, current)
+
+    def evaluate(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> dict[str, float]:
+        return self.run(graph, seed=seed, parent=parent).metrics

@@ -13,7 +13,7 @@ Built-in passes (``available()`` lists them, plug-ins included): ``dce``, ``iden
 from __future__ import annotations
 
 from alphanas.passes.base import Pass, PassConditionError, PassResult
-from alphanas.passes.manager import PassManager, PassRecord, PassVerificationError
+from alphanas.passes.manager import FixedPointError, PassFailedError, PassManager, PassRecord, PassVerificationError
 from alphanas.passes.registry import (
     ENTRY_POINT_GROUP,
     available,
@@ -37,7 +37,8 @@ def pipeline(names, **options) -> PassManager:
 
 
 __all__ = [
-    "ENTRY_POINT_GROUP", "Pass", "PassConditionError", "PassManager", "PassRecord", "PassResult",
+    "ENTRY_POINT_GROUP", "FixedPointError", "Pass", "PassConditionError", "PassFailedError", "PassManager",
+    "PassRecord", "PassResult",
     "PassVerificationError", "available", "default_pipeline", "get_pass", "load_entry_points", "load_plugin",
     "pipeline", "register_pass",
 ]

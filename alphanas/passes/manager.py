@@ -14,6 +14,14 @@ class PassVerificationError(AlphanasError):
     """The graph broke an IR invariant after a pass; the message names the pass."""
 
 
+class PassFailedError(AlphanasError):
+    """A pass raised an unexpected exception (a bug in the pass); the message names the pass."""
+
+
+class FixedPointError(AlphanasError):
+    """The passes still changed the graph in the last of ``max_rounds`` rounds (no fixed point)."""
+
+
 @dataclass
 class PassRecord:
     """One pass application: which pass, in which round, and whether it changed the graph."""
@@ -26,9 +34,12 @@ class PassRecord:
 
 @dataclass
 class PassManager:
-    """Runs ``passes`` in order; with ``fixed_point`` repeats the sequence until no pass modifies the
-    graph or ``max_rounds`` rounds ran. With ``verify`` it calls ``graph.verify()`` after each pass and
-    raises :class:`PassVerificationError` naming the pass that broke the graph.
+    """Runs ``passes`` in order; with ``fixed_point`` repeats the sequence until a whole round leaves the
+    graph unchanged, and raises :class:`FixedPointError` when the last of ``max_rounds`` rounds still
+    changed it (passes that undo each other, or a pass that always reports ``modified``). With
+    ``verify`` it calls ``graph.verify()`` after each pass and raises :class:`PassVerificationError`
+    naming the pass that broke the graph. A pass raising anything but an
+    :class:`~alphanas.errors.AlphanasError` becomes a :class:`PassFailedError` naming it.
 
     ``on_pass`` (optional) is called with each :class:`PassRecord` (e.g. to drive a progress bar).
     """
@@ -50,7 +61,15 @@ class PassManager:
         for rnd in range(1, self.max_rounds + 1):
             changed = False
             for p in self.passes:
-                result = p(g)
+                try:
+                    result = p(g)
+                except AlphanasError:
+                    raise
+                except Exception as e:
+                    raise PassFailedError(f"pass {p.name!r} (round {rnd}) failed on graph {g.name!r}: "
+                                          f"{type(e).__name__}: {e}") from e
+                if not isinstance(result, PassResult):
+                    raise PassFailedError(f"pass {p.name!r} returned {type(result).__name__}, not a PassResult")
                 g = result.graph
                 if self.verify:
                     try:
@@ -65,6 +84,12 @@ class PassManager:
             any_change |= changed
             if not self.fixed_point or not changed:
                 break
+        else:
+            raise FixedPointError(
+                f"no fixed point after {self.max_rounds} round(s): "
+                f"{', '.join(r.name for r in self.history if r.round == self.max_rounds and r.modified)} "
+                "still changed the graph in the last round; raise the round limit (--max-rounds) or drop a pass "
+                "that undoes another")
         return PassResult(g, any_change)
 
     def __call__(self, graph: Graph) -> PassResult:

@@ -76,6 +76,8 @@ def load_plugin(module: str) -> list[str]:
             f"--plugin {module}: cannot import it ({e}); give a dotted module path importable from here "
             "(install the package or add its folder to PYTHONPATH)"
         ) from None
+    except Exception as e:  # the module itself is broken: say which, without a traceback
+        raise AlphanasError(f"--plugin {module}: importing it raised {type(e).__name__}: {e}") from None
     found = [c for c in vars(mod).values() if inspect.isclass(c) and issubclass(c, Pass) and c is not Pass
              and c.__module__ == mod.__name__ and c.name]
     for cls in getattr(mod, "ALPHANAS_PASSES", found):

@@ -1,0 +1,207 @@
+"""The egglog equality-saturation optimizer, one rule at a time on hand-built graphs.
+
+Each test checks that the rewrite fires (or, for a look-alike that is not an identity, does not), that
+the node list is the hand-computed one, and that onnxruntime computes the same outputs before and after.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alphanas.ir.builder import GraphBuilder
+from alphanas.ir.cost import graph_flops
+from alphanas.passes import get_pass
+from alphanas.passes.egraph import EGraphOptimizer
+from alphanas.passes.equivalence import compare, randomize_weights
+
+
+def optimize(graph, **options):
+    """Run the optimizer on a copy; check the result is valid and computes the same as ``graph``."""
+    result = EGraphOptimizer(**options)(graph.copy())
+    result.graph.verify()
+    eq = compare(graph, result.graph, batch=2, seed=3)
+    assert eq.ok, eq.message
+    return result
+
+
+def ops(graph) -> list[str]:
+    return [n.op_type for n in graph.nodes]
+
+
+def builder():
+    b = GraphBuilder("rules", seed=0)
+    return b, b.input("x", ("N", 2, 3, 4))
+
+
+def test_registered_as_egraph():
+    assert isinstance(get_pass("egraph"), EGraphOptimizer)
+
+
+def test_transpose_of_transpose_identity_vanishes():
+    b, x = builder()
+    y = b.transpose(b.transpose(x, [0, 2, 3, 1], name="t1"), [0, 3, 1, 2], name="t2")
+    g = b.build(b.sigmoid(y))
+    r = optimize(g)
+    assert r.modified and ops(r.graph) == ["Sigmoid"]
+    assert r.graph.nodes[0].inputs[0] is r.graph.inputs[0]
+
+
+def test_transpose_of_transpose_composes():
+    b, x = builder()
+    y = b.transpose(b.transpose(x, [0, 2, 3, 1], name="t1"), [0, 2, 3, 1], name="t2")
+    g = b.build(b.sigmoid(y))
+    r = optimize(g)
+    assert r.modified and ops(r.graph) == ["Transpose", "Sigmoid"]
+    # out[i] = in[p[q[i]]] with p = q = [0, 2, 3, 1]
+    assert r.graph.nodes[0].attrs["perm"] == [0, 3, 1, 2]
+
+
+def test_shared_transpose_stays_for_its_other_user():
+    b, x = builder()
+    t1 = b.transpose(x, [0, 2, 3, 1], name="t1")
+    back = b.transpose(t1, [0, 3, 1, 2], name="t2")
+    g = b.build(b.sigmoid(back), b.relu(t1))
+    r = optimize(g)
+    assert r.modified and sorted(ops(r.graph)) == ["Relu", "Sigmoid", "Transpose"]
+    sig = next(n for n in r.graph.nodes if n.op_type == "Sigmoid")
+    assert sig.inputs[0] is r.graph.inputs[0]
+
+
+def test_reshape_of_reshape_merges():
+    b, x = builder()
+    g = b.build(b.sigmoid(b.reshape(b.reshape(x, [-1, 24], name="r1"), [-1, 4, 6], name="r2")))
+    r = optimize(g)
+    assert r.modified and ops(r.graph) == ["Reshape", "Sigmoid"]
+    assert r.graph.nodes[0].attrs["shape"] == [-1, 4, 6] and r.graph.nodes[0].inputs[0] is r.graph.inputs[0]
+
+
+def test_reshape_back_to_the_input_shape_vanishes():
+    b, x = builder()
+    g = b.build(b.sigmoid(b.reshape(b.flatten(x, name="f"), [-1, 2, 3, 4], name="r")))
+    r = optimize(g)
+    assert r.modified and ops(r.graph) == ["Sigmoid"]
+
+
+def test_extraction_cost_counts_nodes():
+    """Merging two reshapes saves no FLOPs, only a node: with ``node_weight=0`` (FLOPs only) the
+    extracted term costs the same, so the graph is left as it is."""
+    b, x = builder()
+    g = b.build(b.sigmoid(b.reshape(b.reshape(x, [-1, 24], name="r1"), [-1, 4, 6], name="r2")))
+    assert not EGraphOptimizer(node_weight=0)(g.copy()).modified
+    assert EGraphOptimizer(node_weight=1)(g.copy()).modified
+
+
+@pytest.mark.parametrize("op,neutral,const_first", [("Mul", 1.0, False), ("Mul", 1.0, True), ("Div", 1.0, False),
+                                                    ("Add", 0.0, False), ("Add", 0.0, True), ("Sub", 0.0, False)])
+def test_neutral_element_vanishes(op, neutral, const_first):
+    b, x = builder()
+    s = b.sigmoid(x)
+    c = b.const("c", np.full((1, 2, 1, 1), neutral, np.float32))
+    y = b.op(op, *((c, s) if const_first else (s, c)), name="arith")
+    g = b.build(b.relu(y))
+    r = optimize(g)
+    assert r.modified and ops(r.graph) == ["Sigmoid", "Relu"]
+    assert not r.graph.initializers, "the unused constant is dropped"
+
+
+@pytest.mark.parametrize("op,value,const_first,shape", [
+    ("Mul", 2.0, False, (1,)),            # not a neutral element
+    ("Sub", 0.0, True, (1,)),             # 0 - x is -x
+    ("Div", 1.0, True, (1,)),             # 1 / x
+    ("Add", 0.0, False, (3, 2, 3, 4)),    # broadcasting changes the shape: the node is needed
+])
+def test_non_identities_stay(op, value, const_first, shape):
+    b, x = builder()
+    s = b.sigmoid(x)
+    c = b.const("c", np.full(shape, value, np.float32))
+    y = b.op(op, *((c, s) if const_first else (s, c)), name="arith")
+    g = b.build(b.relu(y))
+    r = EGraphOptimizer()(g.copy())
+    assert not r.modified and ops(r.graph) == ["Sigmoid", op, "Relu"]
+
+
+def pad(b, x, pads, value=0.0, name="pad"):
+    return b.op("Pad", x, pads=pads, mode="constant", value=value, name=name)
+
+
+def test_pads_merge():
+    b, x = builder()
+    y = pad(b, pad(b, x, [0, 0, 1, 0, 0, 0, 0, 2], name="p1"), [0, 0, 0, 1, 0, 1, 2, 0], name="p2")
+    g = b.build(b.sigmoid(y))
+    r = optimize(g)
+    assert r.modified and ops(r.graph) == ["Pad", "Sigmoid"]
+    assert r.graph.nodes[0].attrs["pads"] == [0, 0, 1, 1, 0, 1, 2, 2]
+    assert tuple(r.graph.outputs[0].shape) == ("N", 3, 3 + 1 + 2, 4 + 1 + 2)
+
+
+def test_pads_with_different_values_stay():
+    b, x = builder()
+    y = pad(b, pad(b, x, [0, 0, 1, 1, 0, 0, 1, 1], 0.0, name="p1"), [0, 0, 1, 1, 0, 0, 1, 1], 1.0, name="p2")
+    r = EGraphOptimizer()(b.build(b.sigmoid(y)).copy())
+    assert not r.modified and ops(r.graph) == ["Pad", "Pad", "Sigmoid"]
+
+
+def test_zero_pad_vanishes():
+    b, x = builder()
+    r = optimize(b.build(b.sigmoid(pad(b, b.relu(x), [0] * 8))))
+    assert r.modified and ops(r.graph) == ["Relu", "Sigmoid"]
+
+
+def test_zero_pad_merges_into_conv():
+    b, x = builder()
+    y = b.conv(pad(b, x, [0, 0, 1, 2, 0, 0, 1, 0]), 5, kernel=3, padding=[0, 1, 1, 0])
+    g = b.build(b.sigmoid(y))
+    r = optimize(g)
+    assert r.modified and ops(r.graph) == ["Conv", "Sigmoid"]
+    assert r.graph.nodes[0].attrs["pads"] == [1, 3, 2, 0]  # conv pads are [h_begin, w_begin, h_end, w_end]
+
+
+@pytest.mark.parametrize("value,pads", [(1.0, [0, 0, 1, 1, 0, 0, 1, 1]),   # not a zero pad
+                                        (0.0, [0, 1, 1, 1, 0, 0, 1, 1])])  # pads channels
+def test_pads_that_conv_cannot_absorb_stay(value, pads):
+    b, x = builder()
+    y = b.conv(pad(b, x, pads, value), 5, kernel=3, padding=0)
+    r = EGraphOptimizer()(b.build(b.sigmoid(y)).copy())
+    assert not r.modified and ops(r.graph) == ["Pad", "Conv", "Sigmoid"]
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_batchnorm_folds(bias):
+    b, x = builder()
+    y = b.batchnorm(b.conv(x, 6, kernel=3, bias=bias))
+    g = randomize_weights(b.build(b.relu(y)), seed=2)  # a BN with random statistics, not the identity
+    r = optimize(g)
+    assert r.modified and ops(r.graph) == ["Conv", "Relu"]
+    # hand count per element of the N x 6 x 3 x 4 output at batch 1: the BN cost 2 FLOPs; a Conv that had
+    # no bias gets one from the fold (1 FLOP)
+    assert graph_flops(g) - graph_flops(r.graph) == (2 - (0 if bias else 1)) * 6 * 3 * 4
+
+
+def test_batchnorm_after_a_shared_conv_stays():
+    b, x = builder()
+    c = b.conv(x, 6, kernel=3)
+    g = randomize_weights(b.build(b.relu(b.batchnorm(c)), b.sigmoid(c)), seed=2)
+    r = optimize(g)
+    # folding would need a second Conv (more FLOPs than the BN it removes): the cost model says no
+    assert sorted(ops(r.graph)) == ["BatchNormalization", "Conv", "Relu", "Sigmoid"]
+
+
+def test_rules_chain_through_removed_nodes():
+    """transpose pair -> skip, then the two pads around it meet and merge, then the pad goes into the conv."""
+    b, x = builder()
+    y = pad(b, x, [0, 0, 1, 0, 0, 0, 0, 0], name="p1")
+    y = b.transpose(b.transpose(y, [0, 1, 3, 2], name="t1"), [0, 1, 3, 2], name="t2")
+    y = pad(b, y, [0, 0, 0, 1, 0, 0, 0, 0], name="p2")
+    g = b.build(b.sigmoid(b.conv(y, 4, kernel=1, padding=0)))
+    r = optimize(g)
+    assert r.modified and ops(r.graph) == ["Conv", "Sigmoid"]
+    assert r.graph.nodes[0].attrs["pads"] == [1, 1, 0, 0]
+
+
+def test_deterministic():
+    b, x = builder()
+    y = pad(b, b.transpose(b.transpose(x, [0, 2, 3, 1]), [0, 3, 1, 2]), [0, 0, 1, 1, 0, 0, 1, 1])
+    g = b.build(b.sigmoid(b.conv(y, 3, kernel=3, padding=0)))
+    hashes = {EGraphOptimizer()(g.copy()).graph.structural_hash() for _ in range(2)}
+    assert len(hashes) == 1

@@ -1,0 +1,350 @@
+"""The evolution loop: mutate parents selected near the Pareto front, evaluate, store, repeat.
+
+    evo = Evolution(seed_graph, TrainEvaluator("digits", epochs=3), Store("runs/a"), trials=30, seed=0)
+    result = evo.run()
+    result.front            # the done candidates on the Pareto front of the objectives
+
+**Trials.** The search is a sequence of trials 0, 1, ..., ``trials - 1``; trial 0 is the seed model.
+Trial k draws everything from ``numpy.random.default_rng([seed, k])``: the parent (``selection``
+over the done candidates, αNAS's ``pareto`` by default; the seed while none is done), the mutation
+(``Mutator``, αNAS's probabilities by default), and the training seed. A mutation that fails (does
+not apply, or its child fails verification) or yields a structural hash already in the store is
+retried with a new seed, up to ``max_attempts`` times; failures and duplicates are counted in the
+candidate's ``timings``. Candidates violating a constraint are stored as ``rejected`` without
+training; a crash or a diverged training (NaN) is stored as ``failed``; the search goes on.
+
+**Determinism.** Trial k only sees the results of trials ``<= k - window`` (``window`` = the
+executor's number of workers; 1 for the in-process executor, so every earlier trial), and the
+driver waits for exactly those before generating trial k. Hence, for deterministic evaluators (CPU
+training is), the same seed and window give the same candidates, metrics and front, whatever the
+executor (in-process, process pool or Ray) and in whatever order the workers finish. Latency is a
+measurement, so a front over ``latency_ms`` is not reproducible to the bit.
+
+**Resume.** Every candidate is written to the store (with its ONNX) before it is evaluated; running
+the same search on the same store again keeps every finished candidate, re-evaluates the ones that
+were in flight, and continues from the next trial. Since every child is built from the ONNX of its
+parent in both the straight and the resumed run, both give the same search.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alphanas.errors import AlphanasError
+from alphanas.ir.graph import Graph
+from alphanas.search import objectives as obj
+from alphanas.search.candidate import Candidate
+from alphanas.search.executors import InProcessExecutor, evaluate_task
+from alphanas.search.mutations import Mutant, MutationFailed, Mutator
+from alphanas.search.pareto import pareto_front
+from alphanas.search.selection import SELECTIONS, select_parent
+from alphanas.search.store import Store
+
+#: the events an ``on_event`` callback receives
+EVENTS = ("resumed", "generated", "finished")
+
+
+def onnx_bytes(graph: Graph) -> bytes:
+    from alphanas.ir.onnx_io import to_onnx
+
+    return to_onnx(graph).SerializeToString()
+
+
+def graph_from_bytes(data: bytes, source: str = "candidate") -> Graph:
+    import onnx
+
+    from alphanas.ir.onnx_io import from_onnx
+
+    return from_onnx(onnx.load_from_string(data), source=source)
+
+
+def _derived_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+@dataclass
+class SearchState:
+    """What a progress display needs after every event."""
+
+    trials: int
+    finished: int  # trials with a final status
+    done: int
+    failed: int
+    rejected: int
+    in_flight: int
+    best_val_acc: float | None
+    front_size: int
+    elapsed_s: float
+    resumed: int = 0  # finished trials found in the store at start
+
+
+@dataclass
+class SearchResult:
+    """All candidates (trial order), the Pareto front of the done ones, and counters."""
+
+    candidates: list[Candidate]
+    front: list[Candidate]
+    objectives: list[str]
+    mutation_failures: int
+    duplicates: int
+    wall_s: float
+    evaluations: int  # evaluations this run submitted (resumed candidates excluded)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def front_of(candidates: list[Candidate], objectives: list[str]) -> list[Candidate]:
+    """The done candidates on the Pareto front of ``objectives`` (names such as ``accuracy``)."""
+    done = [c for c in candidates if c.status == "done"]
+    idx = pareto_front([c.metrics for c in done], obj.metric_keys(objectives), obj.senses(objectives))
+    return [done[i] for i in idx]
+
+
+class Evolution:
+    """The evolutionary search over one seed graph (see the module docstring).
+
+    ``evaluator`` follows the evaluator protocol (``evaluate(graph, *, seed, parent)``; its ``run``
+    is used when present to keep the trained weights); ``objectives`` are names of
+    :data:`alphanas.search.objectives.OBJECTIVES`; ``selection`` is ``pareto``, ``regularized`` or
+    ``tournament`` with ``selection_options`` passed on; ``executor`` defaults to in-process.
+    ``on_event(kind, candidate, state)`` is called on ``generated`` and ``finished`` candidates.
+    """
+
+    def __init__(self, seed_graph: Graph, evaluator: Any, store: Store, *, trials: int = 20, seed: int = 0,
+                 objectives: list[str] | str = ("accuracy", "params"), constraints: obj.Constraints | None = None,
+                 selection: str = "pareto", selection_options: dict | None = None, mutator: Mutator | None = None,
+                 executor: Any = None, max_attempts: int = 8, latency_provider: str = "auto",
+                 on_event: Callable[[str, Candidate | None, SearchState], None] | None = None,
+                 log_path: str | Path | None = None) -> None:
+        if not isinstance(trials, int) or trials < 1:
+            raise AlphanasError(f"--trials {trials}: must be a positive integer")
+        if selection not in SELECTIONS:
+            raise AlphanasError(f"unknown selection {selection!r}; choose from {', '.join(SELECTIONS)}")
+        if max_attempts < 1:
+            raise AlphanasError(f"max_attempts {max_attempts}: must be >= 1")
+        self.evaluator = evaluator
+        self.store = store
+        self.trials = trials
+        self.seed = int(seed)
+        self.objectives = obj.parse_objectives(objectives)
+        self.constraints = constraints or obj.Constraints()
+        self.selection = selection
+        self.selection_options = dict(selection_options or {})
+        self.mutator = mutator or Mutator()
+        self.executor = executor or InProcessExecutor()
+        self.window = max(1, int(getattr(self.executor, "workers", 1)))
+        self.max_attempts = int(max_attempts)
+        self.latency_provider = latency_provider
+        self.on_event = on_event
+        self.log_path = Path(log_path) if log_path is not None else store.dir / "evaluations.log"
+        self.need_latency = "latency_ms" in self.objectives or self.constraints.needs_latency
+        seed_bytes = onnx_bytes(seed_graph)
+        self.seed_graph = graph_from_bytes(seed_bytes, "seed")
+        self._seed_bytes = seed_bytes
+        self.store.check_config(self.settings(), set(self.settings()))
+        self._graphs: dict[int, Graph] = {}  # candidate id -> graph as generated (from its ONNX)
+        self._t0 = time.perf_counter()
+        self._resumed = 0
+
+    # -- settings -------------------------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that determines the search's candidates (checked against the store on resume)."""
+        return {
+            "search.seed": self.seed, "search.seed_hash": self.seed_graph.structural_hash(),
+            "search.objectives": self.objectives, "search.constraints": self.constraints.to_dict(),
+            "search.selection": self.selection, "search.selection_options": self.selection_options,
+            "search.strategy": self.mutator.strategy, "search.probabilities": self.mutator.probabilities,
+            "search.synthesizer": self.mutator.synthesizer, "search.property_p": self.mutator.p,
+            "search.window": self.window, "search.max_attempts": self.max_attempts,
+            "search.evaluator": repr(self.evaluator),
+        }
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    def _graph(self, cand: Candidate) -> Graph:
+        if cand.id not in self._graphs:
+            self._graphs[cand.id] = self.store.load_model(cand.id)
+        return self._graphs[cand.id]
+
+    def _log(self, text: str) -> None:
+        with open(self.log_path, "a") as f:
+            f.write(text + "\n")
+
+    def _state(self, cands: list[Candidate], in_flight: int) -> SearchState:
+        done = [c for c in cands if c.status == "done"]
+        accs = [c.metrics.get("val_acc") for c in done if c.metrics.get("val_acc") is not None]
+        return SearchState(
+            trials=self.trials, finished=sum(c.final for c in cands), done=len(done),
+            failed=sum(c.status == "failed" for c in cands), rejected=sum(c.status == "rejected" for c in cands),
+            in_flight=in_flight, best_val_acc=max(accs) if accs else None,
+            front_size=len(front_of(cands, self.objectives)), elapsed_s=time.perf_counter() - self._t0,
+            resumed=self._resumed)
+
+    def _emit(self, kind: str, cand: Candidate | None, cands: list[Candidate], in_flight: int) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, cand, self._state(cands, in_flight))
+
+    def _cost(self, graph: Graph) -> dict[str, float]:
+        return obj.cost_metrics(graph, latency=self.need_latency, provider=self.latency_provider)
+
+    # -- generation -----------------------------------------------------------------------------------
+
+    def _select(self, population: list[Candidate], rng: np.random.Generator) -> Candidate | None:
+        if self.mutator.strategy == "random" or not population:
+            return None
+        opts = dict(self.selection_options)
+        if self.selection == "pareto":
+            opts.setdefault("objectives", obj.metric_keys(self.objectives))
+            opts.setdefault("senses", obj.senses(self.objectives))
+        return select_parent(self.selection, population, random.Random(int(rng.integers(2**31))), **opts)
+
+    def _generate(self, k: int, cands: list[Candidate]) -> tuple[Candidate, bytes | None]:
+        """Trial ``k``'s candidate (not yet stored) and its ONNX bytes (None when mutation failed)."""
+        if k == 0:
+            return Candidate(graph=self.seed_graph, hash=self.seed_graph.structural_hash(), mutation="seed",
+                             description="the seed model", trial=0), self._seed_bytes
+        rng = np.random.default_rng([self.seed, k])
+        population = [c for c in cands if c.status == "done" and c.trial <= k - self.window]
+        parent = self._select(population, rng)
+        seed_cand = next(c for c in cands if c.trial == 0)
+        parent_graph = self.seed_graph if parent is None else self._graph(parent)
+        parent_id = seed_cand.id if parent is None else parent.id
+        known = {c.hash for c in cands}
+        failures, duplicates, errors = 0, 0, []
+        t0 = time.perf_counter()
+        for attempt in range(self.max_attempts):
+            sub = np.random.default_rng([self.seed, k, attempt + 1])
+            try:
+                mutant: Mutant = self.mutator.propose(parent_graph, self.seed_graph, sub)
+                data = onnx_bytes(mutant.graph)
+                child = graph_from_bytes(data)
+            except MutationFailed as e:
+                failures += 1
+                errors.append(str(e)[:200])
+                continue
+            except AlphanasError as e:  # an exported child that does not re-import counts as a failure
+                failures += 1
+                errors.append(f"{type(e).__name__}: {str(e)[:200]}")
+                continue
+            h = child.structural_hash()
+            if h in known:
+                duplicates += 1
+                continue
+            timings = dict(mutant.timings, attempts=attempt + 1, failed_attempts=failures,
+                           duplicate_attempts=duplicates, generate_s=time.perf_counter() - t0)
+            return Candidate(graph=child, hash=h, parent_id=parent_id, mutation=mutant.mutation,
+                             description=mutant.description, properties=mutant.properties, timings=timings,
+                             trial=k), data
+        timings = {"attempts": self.max_attempts, "failed_attempts": failures, "duplicate_attempts": duplicates,
+                   "generate_s": time.perf_counter() - t0}
+        why = f"no new valid child in {self.max_attempts} attempts ({failures} failed, {duplicates} duplicates)"
+        if errors:
+            why += f"; last error: {errors[-1]}"
+        return Candidate(graph=None, hash=f"no-mutation:{self.seed}:{k}", parent_id=parent_id, mutation="none",
+                         description="mutation failed", status="failed", error=why, timings=timings, trial=k), None
+
+    # -- evaluation -----------------------------------------------------------------------------------
+
+    def _submit(self, cand: Candidate, data: bytes) -> Future:
+        parent_bytes = None
+        if getattr(self.evaluator, "inherit", False) and cand.parent_id is not None:
+            path = self.store.model_path(cand.parent_id, trained=True)
+            parent_bytes = path.read_bytes() if path.is_file() else None
+        self._log(f"start trial={cand.trial} id={cand.id} hash={cand.hash}")
+        return self.executor.submit(evaluate_task, self.evaluator, data, _derived_seed(self.seed, cand.trial, 7),
+                                    parent_bytes)
+
+    def _finish(self, cand: Candidate, fut: Future) -> None:
+        try:
+            out = fut.result()
+        except Exception as e:  # the worker itself died
+            out = {"metrics": {}, "trained": None, "error": f"worker failed: {type(e).__name__}: {e}", "seconds": 0.0}
+        metrics = dict(out["metrics"])
+        metrics.update({k: v for k, v in cand.metrics.items() if k not in metrics or k == "latency_ms"})
+        cand.metrics = metrics
+        cand.timings["evaluate_s"] = float(out.get("seconds", 0.0))
+        acc = metrics.get("val_acc")
+        if out["error"]:
+            cand.status, cand.error = "failed", out["error"]
+        elif metrics.get("diverged", 0.0) or acc is None or not math.isfinite(acc):
+            cand.status, cand.error = "failed", "training diverged (non-finite loss or accuracy)"
+        else:
+            cand.status = "done"
+            if out.get("trained"):
+                self.store.save_model(cand.id, out["trained"], trained=True)
+        self.store.update(cand)
+        self._log(f"{cand.status} trial={cand.trial} id={cand.id} hash={cand.hash}")
+
+    # -- the loop -------------------------------------------------------------------------------------
+
+    def run(self) -> SearchResult:
+        """Run (or resume) the search until ``trials`` trials have a final status."""
+        self._t0 = time.perf_counter()
+        cands = self.store.candidates()
+        if cands and cands[0].trial == 0 and cands[0].hash != self.seed_graph.structural_hash():
+            raise AlphanasError(f"{self.store.dir}: trial 0 is another seed model; choose another --out folder")
+        self._resumed = sum(c.final for c in cands)
+        inflight: dict[int, tuple[Candidate, Future]] = {}
+        evaluations = 0
+        for c in cands:
+            if c.status == "pending":
+                inflight[c.trial] = (c, self._submit(c, self.store.model_path(c.id).read_bytes()))
+                evaluations += 1
+        if cands:
+            self._emit("resumed", None, cands, len(inflight))
+        next_trial = max((c.trial for c in cands), default=-1) + 1
+        try:
+            while True:
+                while next_trial < self.trials and len(inflight) < self.window and \
+                        not any(t <= next_trial - self.window for t in inflight):
+                    cand, data = self._generate(next_trial, cands)
+                    if data is not None:
+                        cand.metrics.update(self._cost(cand.graph))
+                        why = self.constraints.violation(cand.metrics)
+                        if why:
+                            cand.status, cand.error = "rejected", f"constraint: {why}"
+                    self.store.add(cand, model=data)
+                    if cand.graph is not None:
+                        self._graphs[cand.id] = cand.graph
+                    cands.append(cand)
+                    self._emit("generated", cand, cands, len(inflight))
+                    if cand.status == "pending":
+                        inflight[cand.trial] = (cand, self._submit(cand, data))
+                        evaluations += 1
+                    else:
+                        self._emit("finished", cand, cands, len(inflight))
+                    next_trial += 1
+                if not inflight:
+                    if next_trial >= self.trials:
+                        break
+                    continue
+                futures = {f: t for t, (_, f) in inflight.items()}
+                finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+                for t in sorted(futures[f] for f in finished):
+                    cand, fut = inflight.pop(t)
+                    self._finish(cand, fut)
+                    self._emit("finished", cand, cands, len(inflight))
+        finally:
+            for cand, fut in inflight.values():
+                fut.cancel()
+        return self.result(cands, evaluations)
+
+    def result(self, cands: list[Candidate] | None = None, evaluations: int = 0) -> SearchResult:
+        cands = self.store.candidates() if cands is None else cands
+        counts: dict[str, int] = {}
+        for c in cands:
+            counts[c.status] = counts.get(c.status, 0) + 1
+        return SearchResult(
+            candidates=cands, front=front_of(cands, self.objectives), objectives=self.objectives,
+            mutation_failures=int(sum(c.timings.get("failed_attempts", 0) for c in cands)),
+            duplicates=int(sum(c.timings.get("duplicate_attempts", 0) for c in cands)),
+            wall_s=time.perf_counter() - self._t0, evaluations=evaluations, counts=counts)

@@ -1,0 +1,156 @@
+"""Where candidates are trained: in this process, in a local process pool, or on a Ray cluster.
+
+Every executor has ``workers`` (how many evaluations run at once), ``submit(fn, *args) ->
+concurrent.futures.Future`` and ``shutdown()``. Workers only evaluate: they receive the candidate as
+ONNX bytes and the (picklable) evaluator, and return metrics and the trained model's ONNX bytes; the
+search driver alone writes the store.
+
+- :class:`InProcessExecutor` (``local``, the default): runs each task at ``submit``.
+- :class:`ProcessExecutor` (``process``): a ``concurrent.futures.ProcessPoolExecutor`` with the
+  ``spawn`` start method (safe with torch); each worker uses ``cpu_count // workers`` torch threads.
+- :class:`RayExecutor` (``ray``): ``ray.init(address=ADDR)`` (a local instance when no address);
+  each task asks for one GPU share when the cluster has GPUs, and trains on it (``device="auto"``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import time
+import traceback
+from typing import Any, Callable
+
+from alphanas.errors import AlphanasError, MissingDependencyError
+
+EXECUTORS = ("local", "process", "ray")
+
+
+def evaluate_task(evaluator: Any, model: bytes, seed: int, parent: bytes | None = None) -> dict[str, Any]:
+    """Evaluate one candidate (worker side): ``{"metrics", "trained" (ONNX bytes or None), "error",
+    "seconds"}``. An exception becomes ``error`` (with the last lines of its traceback), never a crash."""
+    import onnx
+
+    from alphanas.ir.onnx_io import from_onnx, to_onnx
+
+    t0 = time.perf_counter()
+    try:
+        graph = from_onnx(onnx.load_from_string(model), source="candidate")
+        parent_graph = None if parent is None else from_onnx(onnx.load_from_string(parent), source="parent")
+        if hasattr(evaluator, "run"):
+            out = evaluator.run(graph, seed=seed, parent=parent_graph)
+            metrics, trained = dict(out.metrics), to_onnx(out.graph).SerializeToString()
+        else:
+            metrics, trained = dict(evaluator.evaluate(graph, seed=seed, parent=parent_graph)), None
+        return {"metrics": {k: float(v) for k, v in metrics.items()}, "trained": trained, "error": None,
+                "seconds": time.perf_counter() - t0}
+    except Exception as e:  # a crashing candidate is recorded as failed; the search goes on
+        tail = "".join(traceback.format_exception(e)[-3:]).strip()
+        return {"metrics": {}, "trained": None, "error": f"{type(e).__name__}: {e} | {tail[-600:]}",
+                "seconds": time.perf_counter() - t0}
+
+
+class InProcessExecutor:
+    """Runs every task synchronously in this process; ``workers`` only sets the search's window."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(1, int(workers))
+
+    def submit(self, fn: Callable, *args: Any) -> cf.Future:
+        fut: cf.Future = cf.Future()
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as e:  # noqa: BLE001 - delivered through the future like a pool would
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            fut.set_exception(e)
+        return fut
+
+    def shutdown(self) -> None:
+        pass
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+class ProcessExecutor:
+    """A local process pool (``spawn``) of ``workers`` processes."""
+
+    name = "process"
+
+    def __init__(self, workers: int = 2) -> None:
+        self.workers = max(1, int(workers))
+        self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+        self._pool = self._make()
+
+    def _make(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=_init_worker, initargs=(self.threads,))
+
+    def submit(self, fn: Callable, *args: Any) -> cf.Future:
+        try:
+            return self._pool.submit(fn, *args)
+        except cf.process.BrokenProcessPool:  # a worker died (e.g. out of memory): start a fresh pool
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._make()
+            return self._pool.submit(fn, *args)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayExecutor:
+    """Tasks on a Ray cluster (``address``) or a local Ray instance (no address)."""
+
+    name = "ray"
+
+    def __init__(self, workers: int = 2, address: str | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise MissingDependencyError("--executor ray needs Ray: pip install 'alphanas[ray]' (or pip install ray)") from None
+        self.ray = ray
+        self.workers = max(1, int(workers))
+        self._owns = not ray.is_initialized()
+        if self._owns:
+            kw: dict[str, Any] = {"ignore_reinit_error": True, "include_dashboard": False, "log_to_driver": False}
+            if address:
+                kw["address"] = address
+            else:
+                kw["num_cpus"] = max(self.workers, 1)
+            try:
+                ray.init(**kw)
+            except Exception as e:  # e.g. unreachable address
+                raise AlphanasError(f"could not start or reach Ray{f' at {address}' if address else ''}: {e}") from None
+        gpus = float(ray.cluster_resources().get("GPU", 0))
+        self.gpus_per_task = min(1.0, gpus / self.workers) if gpus > 0 else 0.0
+        self._remote = ray.remote(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=0)(evaluate_task)
+
+    def submit(self, fn: Callable, *args: Any) -> cf.Future:
+        if fn is not evaluate_task:
+            return self.ray.remote(num_cpus=1, max_retries=0)(fn).remote(*args).future()
+        return self._remote.remote(*args).future()
+
+    def shutdown(self) -> None:
+        if self._owns:
+            self.ray.shutdown()
+
+
+def make_executor(name: str = "local", workers: int = 1, address: str | None = None):
+    """The executor called ``name`` (``local`` | ``process`` | ``ray``) with ``workers`` slots."""
+    if name == "local":
+        if address:
+            raise AlphanasError("--address is for --executor ray")
+        return InProcessExecutor(workers)
+    if name == "process":
+        if address:
+            raise AlphanasError("--address is for --executor ray")
+        return ProcessExecutor(workers)
+    if name == "ray":
+        return RayExecutor(workers, address)
+    raise AlphanasError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)}")

@@ -398,6 +398,8 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=5, help="untimed runs before timing (default 5)")
     p.add_argument("--repeats", type=int, default=30, help="timed runs per model and batch (default 30)")
     p.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: all cores)")
+    p.add_argument("--no-ort-optimize", dest="optimize", action="store_false",
+                   help="turn off onnxruntime's own graph optimizations (to see what a rewrite alone changes)")
     p.add_argument("--json", action="store_true", help="print a JSON list of rows instead of a table")
     p.set_defaults(func=cmd_bench)
 
@@ -415,7 +417,7 @@ def cmd_bench(args) -> int:
     with Progress(console=c, transient=True, disable=args.json) as bar:
         task = bar.add_task("measuring", total=total)
         rows = latency.benchmark(args.models, providers=[args.provider], batches=batches, warmup=args.warmup,
-                                 repeats=args.repeats, threads=args.threads,
+                                 repeats=args.repeats, threads=args.threads, optimize=args.optimize,
                                  on_step=lambda name: bar.advance(task))
     if args.json:
         print(latency.to_json(rows))

@@ -93,14 +93,19 @@ def to_json(rows: list[dict[str, Any]]) -> str:
 
 
 def table(rows: list[dict[str, Any]], title: str = "onnxruntime latency"):
-    """A rich Table of the rows (ratio against the first model of each provider/batch group)."""
+    """A rich Table of the rows (ratio against the first model of each provider/batch group); models are shown
+    by file name when those are unique."""
     from rich.table import Table
 
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    short = {m: Path(m).name for m in models}
+    if len(set(short.values())) < len(models):  # two files of the same name: show the paths as given
+        short = {m: m for m in models}
     t = Table(title=title)
-    for col, just in (("model", "left"), ("provider", "left"), ("batch", "right"), ("median ms", "right"),
-                      ("p90 ms", "right"), ("samples/s", "right"), ("ratio", "right")):
-        t.add_column(col, justify=just)
+    t.add_column("model", overflow="fold")
+    for col in ("provider", "batch", "median ms", "p90 ms", "samples/s", "ratio"):
+        t.add_column(col, justify="left" if col == "provider" else "right")
     for r in rows:
-        t.add_row(r["model"], r["provider"].replace("ExecutionProvider", ""), str(r["batch"]),
+        t.add_row(short[r["model"]], r["provider"].replace("ExecutionProvider", ""), str(r["batch"]),
                   f"{r['median_ms']:.3f}", f"{r['p90_ms']:.3f}", f"{r['throughput_per_s']:,.1f}", f"{r['ratio']:.3f}")
     return t

@@ -151,14 +151,6 @@ def test_pre_and_postconditions():
         PassManager([NeedsTwoNodes(post_ok=False)]).run(relu_chain(1))
 
 
-@pytest.fixture
-def clean_registry(monkeypatch):
-    """Passes registered by a test disappear after it."""
-    registry.available()
-    monkeypatch.setattr(registry, "_PASSES", dict(registry._PASSES))
-    monkeypatch.setattr(registry, "_ORIGIN", dict(registry._ORIGIN))
-
-
 def test_registry(clean_registry):
     register_pass(DropOneRelu)
     assert isinstance(get_pass("test-drop-one-relu"), DropOneRelu)

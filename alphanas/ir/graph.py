@@ -489,10 +489,11 @@ class Graph:
         g.outputs = [clone(v) for v in self.outputs]
         return g
 
-    def structural_hash(self) -> str:
+    def structural_hash(self, *, with_weights: bool = False) -> str:
+        """Isomorphism-invariant hash (names and node order ignored); see :mod:`alphanas.ir.hashing`."""
         from alphanas.ir.hashing import structural_hash
 
-        return structural_hash(self)
+        return structural_hash(self, with_weights=with_weights)
 
     def to_torch(self):
         """Lower to a ``torch.fx.GraphModule`` holding this graph's weights as parameters."""

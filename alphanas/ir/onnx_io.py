@@ -13,6 +13,7 @@ Export writes one modern opset (:data:`EXPORT_OPSET`) and passes ``onnx.checker`
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper, numpy_helper, version_converter
 
 from alphanas.errors import AlphanasError, InvalidGraphError, UnsupportedModelError
 from alphanas.ir.graph import Graph, Node, Value
@@ -110,7 +111,12 @@ class _Importer:
         if "" not in versions and "ai.onnx" not in versions:
             raise UnsupportedModelError(f"{self.source}: the model declares no default-domain opset")
         v = versions.get("", versions.get("ai.onnx"))
-        if not MIN_IMPORT_OPSET <= v <= MAX_IMPORT_OPSET:
+        if v > MAX_IMPORT_OPSET:
+            raise UnsupportedModelError(
+                f"{self.source}: opset {v} is newer than alphanas reads (opsets {MIN_IMPORT_OPSET} to "
+                f"{MAX_IMPORT_OPSET}); export the model at opset {MAX_IMPORT_OPSET} or lower"
+            )
+        if v < MIN_IMPORT_OPSET:
             raise UnsupportedModelError(
                 f"{self.source}: opset {v} is not supported; alphanas reads opsets "
                 f"{MIN_IMPORT_OPSET} to {MAX_IMPORT_OPSET} (convert it first, e.g. with "
@@ -297,6 +303,10 @@ class _Importer:
         opdef = lookup(op, domain)
         if opdef is None and domain == ALPHANAS_DOMAIN:
             opdef = lookup(op)  # our own export: ops newer than the export opset are model-local functions
+        if opdef is not None and any(v is not None and v.shape is None for v in inputs):
+            # An input of unknown shape (after an opaque op ONNX cannot infer): our shape function has
+            # nothing to work on, so the node stays opaque too, with whatever ONNX inferred.
+            opdef = None
         if opdef is not None:
             mark = (len(self.graph.nodes), dict(self.values))
             try:
@@ -439,6 +449,8 @@ class _Exporter:
             self.extra_domains[domain] = 1
 
     def function(self, proto: onnx.FunctionProto) -> None:
+        if (proto.domain, proto.name) not in self.functions:
+            proto = _function_at_export_opset(proto)
         self.functions.setdefault((proto.domain, proto.name), proto)
         self.extra_domains.setdefault(proto.domain, self.graph.domain_versions.get(proto.domain, 1))
 
@@ -479,6 +491,47 @@ class _Exporter:
         return model
 
 
+def _function_at_export_opset(f: onnx.FunctionProto) -> onnx.FunctionProto:
+    """``f`` with its body converted to :data:`EXPORT_OPSET` (a model-local function must import the
+    same default-domain opset as the model that holds it)."""
+    versions = {o.domain or "": o.version for o in f.opset_import}
+    version = versions.get("", versions.get("ai.onnx"))
+    if version is None or version == EXPORT_OPSET:
+        return f
+    untyped = lambda names: [helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in names]  # noqa: E731
+    wrapper = helper.make_model(helper.make_graph(list(f.node), f.name, untyped(f.input), untyped(f.output)),
+                                opset_imports=list(f.opset_import))
+    try:
+        converted = version_converter.convert_version(wrapper, EXPORT_OPSET)
+    except Exception as e:
+        raise UnsupportedModelError(
+            f"model-local function {f.domain}::{f.name} uses opset {version} and could not be converted to "
+            f"opset {EXPORT_OPSET} for export ({type(e).__name__}: {e})"
+        ) from None
+    nodes = list(converted.graph.node)
+    # the converter drops references to the function's attributes (``ref_attr_name``): put them back
+    # where the node is recognisably the same, and refuse rather than export a different function
+    for i, node in enumerate(f.node):
+        refs = {a.name: a.ref_attr_name for a in node.attribute if a.ref_attr_name}
+        if not refs:
+            continue
+        same = len(nodes) == len(f.node) and nodes[i].op_type == node.op_type
+        attrs = {a.name: a for a in nodes[i].attribute} if same else {}
+        if not set(refs) <= set(attrs):
+            raise UnsupportedModelError(
+                f"model-local function {f.domain}::{f.name} uses opset {version} and refers to its attributes; "
+                f"it cannot be converted to opset {EXPORT_OPSET} for export")
+        for name, ref in refs.items():
+            attrs[name].ref_attr_name = ref
+    out = onnx.FunctionProto()
+    out.CopyFrom(f)
+    del out.node[:]
+    out.node.extend(nodes)
+    del out.opset_import[:]
+    out.opset_import.extend(o for o in converted.opset_import)
+    return out
+
+
 def _fill_tensor(t: onnx.TensorProto, a: np.ndarray, name: str) -> None:
     """Write ``a`` into ``t`` with a single copy of its bytes (numpy_helper.from_array makes more)."""
     if a.dtype.kind in "fiub" and a.dtype.byteorder in "=|<" and np.little_endian:
@@ -500,41 +553,48 @@ def to_onnx(graph: Graph) -> onnx.ModelProto:
     return _Exporter(graph).run()
 
 
-def save_onnx(graph: Graph, path: str | os.PathLike, *, external_data: bool | None = None, check: bool = True) -> None:
+#: Weight bytes above which :func:`save_onnx` switches to external data (protobuf's 2 GB limit, less
+#: room for the graph itself).
+EXTERNAL_DATA_THRESHOLD = _PROTOBUF_LIMIT - (64 << 20)
+
+
+def save_onnx(graph: Graph, path: str | os.PathLike, *, external_data: bool | None = None, check: bool = True,
+              external_data_threshold: int = EXTERNAL_DATA_THRESHOLD) -> None:
     """Write ``graph`` to ``path`` atomically (temp file + rename).
 
-    ``external_data=None`` stores weights in a side file ``<name>.data`` only when the model would
-    exceed protobuf's 2 GB limit; ``True`` forces it.
+    ``external_data=None`` stores the weights in a side file ``<name>.data`` (beside ``path``) only
+    when they exceed ``external_data_threshold`` bytes (default: protobuf's 2 GB limit); ``True``
+    forces it, ``False`` forbids it. Tensors under 1 KiB stay inside the model file.
     """
     model = to_onnx(graph)
     weight_bytes = sum(v.const.nbytes for v in graph.initializers.values())
     if external_data is None:
-        external_data = weight_bytes > _PROTOBUF_LIMIT - (64 << 20)
+        external_data = weight_bytes > external_data_threshold
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if check and not external_data:
-        onnx.checker.check_model(model, full_check=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        if external_data:
-            location = path.name + ".data"
-            tmp_loc = Path(tmp).name + ".data"
-            onnx.save_model(model, tmp, save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=tmp_loc, size_threshold=1024)
-            os.replace(path.parent / tmp_loc, path.parent / location)
-            # point the model at the final data file name
-            m = onnx.load(tmp, load_external_data=False)
-            for t in m.graph.initializer:
-                for e in t.external_data:
-                    if e.key == "location":
-                        e.value = location
-            onnx.save_model(m, tmp)
-            if check:
-                onnx.checker.check_model(tmp, full_check=True)
-        else:
+    if not external_data:
+        if check:
+            onnx.checker.check_model(model, full_check=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
             onnx.save_model(model, tmp)
-        os.replace(tmp, path)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return
+    # External data: write and check both files in a private folder beside ``path`` (the model
+    # names its data file relative to itself), then move the data file, and last the model, in.
+    location = path.name + ".data"
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        onnx.save_model(model, str(staging / path.name), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=location, size_threshold=1024)
+        if check:
+            onnx.checker.check_model(str(staging / path.name), full_check=True)
+        if (staging / location).exists():
+            os.replace(staging / location, path.parent / location)
+        os.replace(staging / path.name, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        shutil.rmtree(staging, ignore_errors=True)

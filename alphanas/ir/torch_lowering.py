@@ -35,7 +35,7 @@ def to_tensor(array: np.ndarray) -> torch.Tensor:
     a = np.asarray(array)
     if a.dtype == object:
         raise UnsupportedModelError("string tensors cannot be lowered to torch")
-    return torch.from_numpy(np.ascontiguousarray(a).copy())
+    return torch.from_numpy(np.array(a, order="C", copy=True))  # (ascontiguousarray makes 0-d arrays 1-d)
 
 
 class LowerCtx:

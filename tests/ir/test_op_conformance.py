@@ -282,6 +282,21 @@ def slice_variants(b):
             b.op("Slice", x, starts=[0, 1, 0], ends=[big, 4, 3])]
 
 
+@case("Gather")
+def gather_variants(b):
+    x = b.input("x", ("N", 5, 6))
+    ids = b.input("ids", ("N", 3), np.int64)                  # dynamic indices (random 0/1)
+    table = w(b, "table", 7, 4)                               # an embedding table: trainable
+    return [
+        b.op("Gather", x, b.const("i0", np.array(0, np.int64)), axis=1),           # x[:, 0] (ViT class token)
+        b.op("Gather", x, b.const("i1", np.array([0, -1, 2], np.int64)), axis=2),  # negative index
+        b.op("Gather", x, b.const("i2", np.array([[4, 1], [1, 3]], np.int64)), axis=-2),
+        b.op("Gather", x, b.const("i3", np.array([1, 0, 1], np.int32)), axis=0),   # along the batch
+        b.op("Gather", table, ids),                                                 # embedding lookup
+        b.op("Gather", x, ids, axis=2),
+    ]
+
+
 @case("Pad")
 def pad_variants(b):
     x = b.input("x", ("N", 2, 5, 6))

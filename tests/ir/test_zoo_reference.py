@@ -229,6 +229,6 @@ def test_vit_ti16_matches_reference_module(tmp_path, size, patch):
     g = perturb_weights(alphanas.zoo.build("vit_ti16", input_size=size, in_channels=3, num_classes=10, seed=5))
     assert g.node("patch_embed").attrs["kernel_shape"] == [patch, patch]
     # the class-token broadcast reads the batch size, so the reference is exported with a fixed batch
-    # ``x[:, 0]`` exports as Gather, which the op registry lacks (an opaque node: onnxruntime only)
-    # and the class token, expanded to the fixed batch, is folded into a constant read by Concat.
-    compare(g, ViT(size, patch, 3, 10), tmp_path, dynamic_batch=False, opaque_ok=frozenset({"Gather"}), untrainable=192)
+    # and the class token, expanded to the fixed batch, is folded into a constant read by Concat;
+    # ``x[:, 0]`` exports as Gather, which imports as a regular op and lowers to torch.
+    compare(g, ViT(size, patch, 3, 10), tmp_path, dynamic_batch=False, untrainable=192)

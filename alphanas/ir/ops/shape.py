@@ -1,4 +1,4 @@
-"""Data-movement ops: Flatten, Reshape, Transpose, Concat, Split, Slice, Pad, Squeeze, Unsqueeze, Cast."""
+"""Data-movement ops: Flatten, Reshape, Transpose, Concat, Split, Slice, Gather, Pad, Squeeze, Unsqueeze, Cast."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from onnx import helper
 
+from alphanas.errors import InvalidGraphError
 from alphanas.ir.opdef import OpDef, dim_product, dim_sum, normalize_axis, register
 
 
@@ -237,6 +238,46 @@ class Slice(OpDef):
         if any(s.step is not None and s.step < 0 for s in sl):
             raise NotImplementedError("negative slice steps have no torch lowering")
         return [ctx.call(operator.getitem, ctx.input(0), tuple(sl))]
+
+
+@register
+class Gather(OpDef):
+    """ONNX ``Gather``: pick entries of ``data`` along ``axis`` at ``indices`` (negative ones count from
+    the end). The output shape is ``data.shape[:axis] + indices.shape + data.shape[axis+1:]``; scalar
+    indices (e.g. ViT's class token ``x[:, 0]``) drop the axis. A constant float ``data`` is an
+    embedding table and counts as trainable parameters."""
+
+    op_type = "Gather"
+    attributes = {"axis": 0}
+    min_inputs = max_inputs = 2
+    weight_inputs = (0,)
+    category = "shape"
+
+    def param_inputs(self, node):
+        return [i for i in super().param_inputs(node) if node.inputs[i].const.dtype.kind == "f"]
+
+    def check(self, node):
+        super().check(node)
+        idx = node.inputs[1]
+        if idx.dtype.kind not in "iu":
+            raise InvalidGraphError(f"node {node.name!r} (Gather): indices must be integers, not {idx.dtype}")
+        data = node.inputs[0]
+        if idx.is_const and data.shape is not None:
+            size = data.shape[normalize_axis(node.attrs["axis"], len(data.shape))]
+            if isinstance(size, int) and idx.const.size and not (-size <= idx.const.min() and idx.const.max() < size):
+                raise InvalidGraphError(f"node {node.name!r} (Gather): indices out of range for axis size {size}")
+
+    def infer(self, node):
+        data, idx = node.inputs
+        axis = normalize_axis(node.attrs["axis"], len(data.shape))
+        return [(tuple(data.shape[:axis]) + tuple(idx.shape) + tuple(data.shape[axis + 1:]), data.dtype)]
+
+    def lower(self, node, ctx):
+        import operator
+
+        axis = normalize_axis(node.attrs["axis"], len(node.inputs[0].shape))
+        # one tensor index at position ``axis`` is exactly Gather (torch wraps negative indices too)
+        return [ctx.call(operator.getitem, ctx.input(0), (*[slice(None)] * axis, ctx.input(1)))]
 
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}

@@ -26,6 +26,7 @@ import numpy as np
 from egglog import bindings
 
 from alphanas.synth import props as P
+from alphanas.synth.accept import Acceptance
 from alphanas.synth.evaluate import Evaluator, Info
 from alphanas.synth.rules import layout, program, sexpr
 from alphanas.synth.term import Term, encode
@@ -356,11 +357,16 @@ def synthesize_egraph(problem):
     if not sat:
         raise SynthesisFailed("e-graph: no changed alternative satisfies the target", best)
     if problem.pick == "cheapest":
-        chosen = min(sat, key=lambda c: (sum(e.cost for e in c), sum(e.prio for e in c)))
+        sat.sort(key=lambda c: (sum(e.cost for e in c), sum(e.prio for e in c)))
     else:
-        chosen = sat[int(rng.integers(len(sat)))]
-    stats["satisfying"] = len(sat)
-    return enc, ex, list(chosen), ev, stats
+        sat = [sat[int(i)] for i in rng.permutation(len(sat))]
+    accept = Acceptance(problem, enc)
+    memo: dict = {}
+    for combo in sat:
+        if accept([entry_term(ex.nodes, e, memo) for e in combo]):
+            stats["satisfying"] = len(sat)
+            return enc, ex, list(combo), ev, stats
+    raise SynthesisFailed(f"e-graph: {len(sat)} satisfying alternative(s), all refused: {accept.reason}", 0.0)
 
 
 def entry_term(ex_nodes: list[ENode], e: Entry, memo: dict | None = None) -> Term:

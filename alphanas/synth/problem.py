@@ -67,8 +67,9 @@ class SynthesisProblem:
     seed: int = 0
     #: "random": a seeded random pick among satisfying results (diversity); "cheapest": fewest FLOPs
     pick: str = "random"
-    #: input shapes of the other places this block is used (each must also be satisfiable)
-    contexts: list[list[tuple]] = field(default_factory=list)
+    #: other places the same block is used, as (input shapes, output shapes): a result must run in
+    #: each of them with those output shapes (the subgraph's own context is always checked)
+    contexts: list[tuple[list[tuple], list[tuple]]] = field(default_factory=list)
 
     @property
     def inputs(self) -> list[Value]:

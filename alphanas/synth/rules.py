@@ -105,7 +105,7 @@ _RULES: dict[str, str] = {
 """,
     "act_swap": "",  # generated from the vocabulary's activations
     "norm_swap": r"""
-(rule ((= t (Norm x "bn")) (= 4 (Rk x))) ((union t (Norm x "in"))) :ruleset norm_swap)
+(rule ((= t (Norm x "bn")) (= 4 (Rk x)) (> (S x) 1)) ((union t (Norm x "in"))) :ruleset norm_swap)
 (rule ((= t (Norm x "in"))) ((union t (Norm x "bn"))) :ruleset norm_swap)
 (rule ((= t (Norm x "bn")) (= 2 (Rk x))) ((union t (Norm x "ln"))) :ruleset norm_swap)
 (rule ((= t (Norm x "ln")) (= 2 (Rk x))) ((union t (Norm x "bn"))) :ruleset norm_swap)

@@ -254,6 +254,8 @@ class Materializer:
                                                         self._w("m", (c,), "zeros"), self._w("v", (c,), "ones")])
             if kind == "in":
                 c = x.shape[1]
+                if tuple(x.shape[2:]) == (1, 1):  # torch refuses to train it: one element per channel
+                    raise ValueError("instance norm needs more than one spatial element")
                 return self.node("InstanceNormalization", [x, self._w("g", (c,), "ones"), self._w("b", (c,), "zeros")])
             d = x.shape[-1]
             return self.node("LayerNormalization", [x, self._w("g", (d,), "ones"), self._w("b", (d,), "zeros")],

@@ -33,7 +33,7 @@ def check_graph(graph: Graph, seed: int = 0, batch: int = 2) -> None:
     try:
         graph.verify()
         stage = "ONNX export"
-        model = to_onnx(graph)
+        model = to_onnx(graph).SerializeToString()  # serialised once for both the checker and the session
         stage = "ONNX checker"
         onnx.checker.check_model(model, full_check=True)
         stage = "onnxruntime run"

@@ -29,7 +29,7 @@ from alphanas.synth import props as P
 from alphanas.synth.accept import Acceptance
 from alphanas.synth.evaluate import Evaluator, Info
 from alphanas.synth.rules import layout, program, sexpr
-from alphanas.synth.term import Term, encode
+from alphanas.synth.term import Term, encode, tree_size as term_size
 
 #: egglog constructor -> (term op, argument kinds: "T" term, "i" int, "s" string)
 SIGNATURES = {
@@ -58,6 +58,9 @@ class EGraphExport:
     original: dict[str, int] = field(default_factory=dict)  # class -> index of the original e-node
     term_class: dict = field(default_factory=dict)  # original term -> class
 
+
+#: how many ops a result may have beyond the original (αNAS: ±2 per chain)
+MAX_GROWTH = 4
 
 _BASES: dict[str, object] = {}
 
@@ -167,12 +170,18 @@ def export(eg, enc) -> EGraphExport:
 
 
 class Entry:
-    """One extracted alternative of an e-class: its info, cost, whether it differs, and how it is built."""
+    """One extracted alternative of an e-class: its info, cost, whether it differs, and how it is built.
 
-    __slots__ = ("info", "cost", "changed", "enode", "kids", "prio")
+    ``ident`` numbers distinct property states (for cheap dominance caching); ``size`` counts the ops
+    of the term (as a tree).
+    """
 
-    def __init__(self, info: Info, cost: int, changed: bool, enode: int, kids: tuple, prio: float) -> None:
+    __slots__ = ("info", "cost", "changed", "enode", "kids", "prio", "ident", "size")
+
+    def __init__(self, info: Info, cost: int, changed: bool, enode: int, kids: tuple, prio: float,
+                 ident: int = 0, size: int = 0) -> None:
         self.info, self.cost, self.changed, self.enode, self.kids, self.prio = info, cost, changed, enode, kids, prio
+        self.ident, self.size = ident, size
 
 
 @dataclass
@@ -184,13 +193,14 @@ class Extraction:
 
 def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dict[str, tuple], *,
             k: int = 8, pick: str = "random", max_passes: int = 12, deadline: float = float("inf"),
-            max_combos: int = 24) -> Extraction:
+            max_combos: int = 24, max_size: int = 1 << 30) -> Extraction:
     """Fixed-point Pareto dynamic program over the exported e-graph (handles cycles and sharing).
 
     Classes are visited in post-order from the roots (Gauss-Seidel: a class sees its operands' latest
     entries in the same pass); a class is recomputed only when an operand class changed. Per class
     it keeps the cheapest unchanged entry (the original) and up to ``k`` changed entries of the
-    Pareto front over (states, FLOPs), strongest states first.
+    Pareto front over (states, FLOPs), strongest states first. Terms of more than ``max_size`` ops
+    are not built (the e-graph's cycles, e.g. "insert an activation", would otherwise stack ops).
     """
     domains = ev.domains
     dom_idx = [j for j, n in enumerate(ev.names) if n != "shape"]
@@ -199,37 +209,40 @@ def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dic
     nodes = ex.nodes
     by_class = {c: [i for i in ids if nodes[i].op != "widen"] for c, ids in ex.classes.items()}
     joined: dict = {}
+    idents: dict = {}
 
-    def ge(a: Info, b: Info) -> bool:
-        for j in dom_idx:
-            key = (a.key, b.key, j)
-            r = joined.get(key)
-            if r is None:
+    def ge(a: Entry, b: Entry) -> bool:
+        """a's property states are at least as strong as b's in every lattice (join(a, b) == a)."""
+        key = (a.ident, b.ident)
+        r = joined.get(key)
+        if r is None:
+            r = True
+            for j in dom_idx:
                 try:
-                    r = P.freeze(domains[j].join(a.states[j], b.states[j])) == P.freeze(a.states[j])
+                    same = P.freeze(domains[j].join(a.info.states[j], b.info.states[j])) == P.freeze(a.info.states[j])
                 except Exception:
+                    same = False
+                if not same:
                     r = False
-                joined[key] = r
-            if not r:
-                return False
-        return True
+                    break
+            joined[key] = r
+        return r
 
     def prune(cands: list[Entry]) -> list[Entry]:
         best: dict = {}
         for e in cands:
-            key = (e.info.key, e.changed)
+            key = (e.ident, e.changed)
             o = best.get(key)
-            if o is None or e.cost < o.cost:
+            if o is None or (e.cost, e.prio) < (o.cost, o.prio):
                 best[key] = e
-        uniq = list(best.values())
-        keep = sorted((e for e in uniq if not e.changed), key=lambda e: (e.cost, e.prio))[:1]
-        changed = [e for e in uniq if e.changed]
-        front = [e for e in changed
-                 if not any(o is not e and o.cost <= e.cost and ge(o.info, e.info)
-                            and (o.cost < e.cost or not ge(e.info, o.info) or o.prio < e.prio) for o in changed)]
+        uniq = sorted(best.values(), key=lambda e: (e.cost, e.prio))
+        keep = [e for e in uniq if not e.changed][:1]
+        front: list[Entry] = []  # skyline: an entry survives unless a cheaper kept one is as strong
+        for e in uniq:
+            if e.changed and not any(ge(o, e) for o in front):
+                front.append(e)
         if len(front) > k:
-            strongest = [e for e in front if not any(o is not e and ge(o.info, e.info) and not ge(e.info, o.info)
-                                                     for o in front)]
+            strongest = [e for e in front if not any(o is not e and ge(o, e) and not ge(e, o) for o in front)]
             order = (lambda e: (e.cost, e.prio)) if pick == "cheapest" else (lambda e: e.prio)
             rest = sorted((e for e in front if e not in strongest), key=order)
             front = sorted(strongest, key=order)[:k] + rest
@@ -282,10 +295,14 @@ def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dic
                         shapes[c] = want = info.shape
                     if info.shape != want:
                         continue  # the class's shape invariant: such an alternative is unusable
+                    size = (n.op not in ("skip", "in")) + sum(e.size for e in combo)
+                    if size > max_size:
+                        continue  # bounded growth (αNAS: chains within ±2 ops)
                     changed = not orig or any(e.changed for e in combo)
                     cost = info.flops + sum(e.cost for e in combo)
                     prio = n.prio + 1e-3 * sum(e.prio for e in combo)
-                    cands.append(Entry(info, cost, changed, i, combo, prio))
+                    ident = idents.setdefault(info.key, len(idents))
+                    cands.append(Entry(info, cost, changed, i, combo, prio, ident, size))
             pruned = prune(cands)
             sig = lambda es: {(e.info.key, e.changed, e.cost) for e in es}  # noqa: E731
             if sig(pruned) != sig(pools[c]):
@@ -342,7 +359,8 @@ def synthesize_egraph(problem):
             class_shapes[ex.term_class[t]] = tuple(v.shape)
     ev = Evaluator(enc.fixed, enc.inputs, problem.names)
     roots = [ex.term_class[r] for r in enc.roots]
-    res = extract(ex, ev, roots, class_shapes, pick=problem.pick, deadline=deadline)
+    max_size = sum(term_size(r) for r in enc.roots) + MAX_GROWTH
+    res = extract(ex, ev, roots, class_shapes, pick=problem.pick, deadline=deadline, max_size=max_size)
     stats = {"enodes": len(ex.nodes), "eclasses": len(ex.classes), "iterations": iters, "passes": res.passes,
              "evaluations": res.evaluations}
     best = float("inf")

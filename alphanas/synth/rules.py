@@ -119,6 +119,9 @@ _RULES: dict[str, str] = {
 (rule ((= t (Add x y))) ((union t (Act (Skip t) "{act}"))) :ruleset act_insdel)
 (rule ((= t (Fix1 i x))) ((union t (Act (Skip t) "{act}"))) :ruleset act_insdel)
 (rule ((= t (Fix2 i x y))) ((union t (Act (Skip t) "{act}"))) :ruleset act_insdel)
+(rule ((= t (Mul x y))) ((union t (Act (Skip t) "{act}"))) :ruleset act_insdel)
+(rule ((= t (GPool x kd))) ((union t (Act (Skip t) "{act}"))) :ruleset act_insdel)
+(rule ((= t (In i))) ((union t (Act (Skip t) "{act}"))) :ruleset act_insdel)
 """,
     "norm_insdel": r"""
 (rule ((= t (Norm x a))) ((union t (Skip x))) :ruleset norm_insdel)
@@ -129,6 +132,8 @@ _RULES: dict[str, str] = {
 (rule ((= t (Act x a)) (= 4 (Rk t))) ((union t (Norm (Skip t) "bn"))) :ruleset norm_insdel)
 (rule ((= t (Act x a)) (= 3 (Rk t))) ((union t (Norm (Skip t) "ln"))) :ruleset norm_insdel)
 (rule ((= t (Act x a)) (= 2 (Rk t))) ((union t (Norm (Skip t) "bn"))) :ruleset norm_insdel)
+(rule ((= t (In i)) (= 4 (Rk t))) ((union t (Norm (Skip t) "bn"))) :ruleset norm_insdel)
+(rule ((= t (In i)) (= 3 (Rk t))) ((union t (Norm (Skip t) "ln"))) :ruleset norm_insdel)
 """,
     "pool": r"""
 (rule ((= t (Pool x "max" k s))) ((union t (Pool x "avg" k s))) :ruleset pool)

@@ -293,6 +293,11 @@ def term_size(term: Term, seen: set | None = None) -> int:
     return (term[0] != "skip") + sum(term_size(k, seen) for k in term[2])
 
 
+def tree_size(term: Term) -> int:
+    """Ops of a term counted as a tree (shared sub-terms once per use), ``skip`` and inputs excluded."""
+    return (term[0] not in ("skip", "in")) + sum(tree_size(k) for k in term[2])
+
+
 def describe(term: Term) -> str:
     """A compact one-line rendering, e.g. ``conv[64,k3,s1,g1](relu(in0))``."""
     op, params, kids = term

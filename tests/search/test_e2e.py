@@ -1,0 +1,70 @@
+"""The e2e benchmark: the summary's arithmetic and selection rule, and a smoke run of the whole
+command on a tiny configuration (JSON keys, numbers consistent with the search store)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alphanas.bench import e2e
+from alphanas.cli import main as cli_main
+from alphanas.errors import AlphanasError
+from alphanas.search.store import Store
+
+
+def test_summarize_picks_smallest_front_member_within_validation_tolerance():
+    seed = {"id": 1, "trial": 0, "val_acc": 0.970, "test_acc": 0.960, "params": 1000.0}
+    front = [
+        seed,
+        {"id": 2, "trial": 1, "val_acc": 0.968, "test_acc": 0.950, "params": 300.0},  # -0.2 val points: allowed
+        {"id": 3, "trial": 2, "val_acc": 0.960, "test_acc": 0.962, "params": 40.0},   # -1.0 val points: not allowed
+    ]
+    s = e2e.summarize(seed, front, tolerance=0.5)
+    assert s["best_params"] == 300 and s["best_id"] == 2 and s["selected_by"] == "val_acc"
+    assert s["params_reduction"] == pytest.approx(0.7)
+    assert s["test_acc_loss_points"] == pytest.approx(1.0)
+    assert s["meets_tolerance"] is False  # 1.0 test point lost > 0.5
+    # the literal "within 0.5 test points" reading is reported apart (test never steers the choice)
+    assert s["front_within_test_tolerance"]["id"] == 3
+    assert s["front_within_test_tolerance"]["params_reduction"] == pytest.approx(0.96)
+    # nothing smaller within tolerance: the seed itself, zero reduction
+    s = e2e.summarize(seed, [seed, front[2]], tolerance=0.5)
+    assert s["best_params"] == 1000 and s["params_reduction"] == 0.0 and s["meets_tolerance"] is True
+    # a larger tolerance admits the smaller model
+    assert e2e.summarize(seed, front, tolerance=1.0)["best_id"] == 3
+
+
+def test_probabilities_parsing():
+    assert e2e.parse_probabilities("delete_block=0.4, property=0.6") == {"delete_block": 0.4, "property": 0.6}
+    assert e2e.parse_probabilities("") is None
+    with pytest.raises(AlphanasError):
+        e2e.parse_probabilities("delete_block")
+
+
+def test_e2e_smoke_json_matches_the_store(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["e2e", "--out", str(out), "--model", "cnn", "--width", "4", "--dataset", "synthetic", "--trials", "3",
+            "--epochs", "1", "--probabilities", "random_edit=1", "--strategy", "random_edit", "--json"]
+    assert cli_main(["benchmark", *argv]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(e2e.JSON_KEYS) <= set(data)
+    assert data["params_reduction"] == pytest.approx(1 - data["best_params"] / data["seed_params"])
+    # the numbers are those of the stored candidates: the seed is trial 0, the reported one is on the store
+    with Store(out) as store:
+        cands = {c.id: c for c in store.candidates()}
+    seed = next(c for c in cands.values() if c.trial == 0)
+    assert data["seed_params"] == int(seed.metrics["params"]) and data["seed_test_acc"] == seed.metrics["test_acc"]
+    best = cands[data["best_id"]]
+    assert data["best_params"] == int(best.metrics["params"]) and data["best_test_acc"] == best.metrics["test_acc"]
+    assert best.metrics["val_acc"] >= seed.metrics["val_acc"] - 0.005 - 1e-12
+    assert (out / "e2e.png").stat().st_size > 0 and json.loads((out / "e2e.json").read_text())["trials"] == 3
+    # the same command again resumes: nothing is retrained, same figures
+    assert cli_main(["benchmark", *argv]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert {k: again[k] for k in e2e.JSON_KEYS} == {k: data[k] for k in e2e.JSON_KEYS}
+
+
+def test_e2e_bad_tolerance_is_a_user_error(tmp_path, capsys):
+    assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "x"), "--tolerance", "-1"]) == 2
+    assert "tolerance" in capsys.readouterr().err

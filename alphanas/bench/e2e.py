@@ -248,8 +248,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except AlphanasError as e:
-        sys.stderr.write(f"alphanas: error: {e}\n")
-        sys.exit(e.exit_code)
+    from alphanas.cli import main as cli_main  # one place turns user errors into a message and exit status 2
+
+    sys.exit(cli_main(["benchmark", "e2e", *sys.argv[1:]]))

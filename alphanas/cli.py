@@ -386,6 +386,88 @@ def cmd_rewrite(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------
+# mutate
+# ---------------------------------------------------------------------------------------------------
+
+
+@command("mutate", "one property-guided mutation: select a subgraph, mutate its properties, synthesize, splice, verify")
+def _mutate_args(p: argparse.ArgumentParser) -> None:
+    from alphanas.synth import SYNTHESIZERS
+
+    p.add_argument("model", help="input ONNX model (never modified)")
+    p.add_argument("-o", "--output", required=True, help="output .onnx path")
+    p.add_argument("--seed", type=int, default=0, help="seed of the subgraph choice, property mutation and synthesis")
+    p.add_argument("--synth", default="egraph", choices=SYNTHESIZERS, help="synthesizer (default egraph)")
+    p.add_argument("--block", default=None, metavar="NAME", help="select the subgraph inside this block "
+                   "(names as 'alphanas inspect' lists them)")
+    p.add_argument("--budget-ms", type=float, default=1000.0, help="synthesis time budget (default 1000)")
+    p.add_argument("--p", type=float, default=0.5, help="property mutation probability (αNAS CIFAR: 0.5)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(func=cmd_mutate)
+
+
+def _nodes_table(graph, title: str):
+    from rich.table import Table
+
+    from alphanas.ir import cost
+
+    t = Table(title=title)
+    for col in ("node", "op", "output shape", "params", "FLOPs"):
+        t.add_column(col, justify="right" if col in ("params", "FLOPs") else "left")
+    for n in graph.nodes:
+        shape = n.outputs[0].shape
+        t.add_row(n.name, n.op_type, "?" if shape is None else "x".join(str(d) for d in shape),
+                  str(0 if n.is_opaque else n.opdef.params(n)), str(cost.node_flops(n)))
+    return t
+
+
+def cmd_mutate(args) -> int:
+    from alphanas.ir import cost, load_onnx, save_onnx
+    from alphanas.synth import mutate
+
+    if args.budget_ms <= 0:
+        raise AlphanasError("--budget-ms: give a positive time budget in milliseconds")
+    if not 0 <= args.p <= 1:
+        raise AlphanasError("--p: give a probability between 0 and 1")
+    out = check_output_path(args.output, [args.model], args.force)
+    graph = load_onnx(args.model)
+    res = mutate(graph, seed=args.seed, synthesizer=args.synth, block=args.block, p=args.p,
+                 budget_s=args.budget_ms / 1e3)
+    before, after = cost.summary(graph), cost.summary(res.graph)
+    save_onnx(res.graph, out)
+    if args.json:
+        nodes = lambda g: [{"name": n.name, "op": n.op_type, "shape": list(n.outputs[0].shape or ())}  # noqa: E731
+                           for n in g.nodes]
+        print(json.dumps({"output": str(out), "synthesizer": args.synth, "seed": args.seed,
+                          "old": nodes(res.old), "new": nodes(res.new), "description": res.description,
+                          "original": {k: v.to_json() for k, v in res.original.items()},
+                          "target": {k: v.to_json() for k, v in res.target.items()},
+                          "achieved": {k: v.to_json() for k, v in res.achieved.items()},
+                          "before": before, "after": after, "synth_ms": res.synth_ms,
+                          "verify_ms": res.verify_ms}, indent=2, default=str))
+        return 0
+    from rich.table import Table
+
+    c = console()
+    c.print(_nodes_table(res.old, "old subgraph"))
+    c.print(_nodes_table(res.new, "new subgraph"))
+    c.print(f"new: {res.description}")
+    for name in res.target:
+        c.print(f"[bold]{name}[/bold]\n  original: {res.original[name].describe()}\n"
+                f"  target:   {res.target[name].describe()}\n  achieved: {res.achieved[name].describe()}")
+    t = Table(title=f"{args.model} -> {out}")
+    for col in ("", "before", "after", "change"):
+        t.add_column(col, justify="left" if not col else "right")
+    for key in ("nodes", "params", "flops"):
+        b, a = before[key], after[key]
+        t.add_row(key, f"{b:,}", f"{a:,}", f"{100 * (a - b) / b:+.1f}%" if b else "n/a")
+    c.print(t)
+    c.print(f"synthesis {res.synth_ms:.0f} ms ({args.synth}), splice-and-verify {res.verify_ms:.0f} ms; wrote {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
 # bench
 # ---------------------------------------------------------------------------------------------------
 

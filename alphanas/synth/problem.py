@@ -20,7 +20,12 @@ from alphanas.synth.term import ACT_OPS, NORM_OPS
 
 
 class SynthesisFailed(AlphanasError):
-    """No satisfying, different subgraph was found within the budget (or every result failed checks)."""
+    """No satisfying, different subgraph was found within the budget (or every result failed checks).
+
+    Not a user error: the CLI prints the message on one line and exits with status 1.
+    """
+
+    exit_code = 1
 
     def __init__(self, reason: str, best_distance: float = float("inf")) -> None:
         super().__init__(f"{reason} (best distance {best_distance:.3g})")

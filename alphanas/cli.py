@@ -535,6 +535,97 @@ def cmd_benchmark(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------
+# search, report
+# ---------------------------------------------------------------------------------------------------
+
+
+@command("search", "evolutionary architecture search from a seed model; resumable; no arguments: the embedded default")
+def _search_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("seed_model", nargs="?", metavar="SEED.onnx", help="seed model (default: --zoo resnet_small)")
+    p.add_argument("--zoo", metavar="NAME", help="zoo seed model built for the dataset (default resnet_small)")
+    p.add_argument("--dataset", default="digits", help="digits (default, embedded), cifar10 (local folder) or synthetic")
+    p.add_argument("--data-dir", help="dataset folder for cifar10 (default: $ALPHANAS_CIFAR10)")
+    p.add_argument("--trials", type=int, default=30, help="candidates to evaluate, the seed included (default 30)")
+    p.add_argument("--epochs", type=int, default=5, help="training epochs per candidate (default 5)")
+    p.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default 0.1, SGD)")
+    p.add_argument("--objectives", default="accuracy,params", help="comma list of accuracy, params, flops, latency_ms")
+    p.add_argument("--out", default="alphanas-search", help="search folder (default ./alphanas-search); a rerun resumes")
+    p.add_argument("--seed", type=int, default=0, help="search seed (default 0): same seed, same search")
+    p.add_argument("--strategy", choices=("property", "random_edit", "random"), default="property",
+                   help="property: αNAS (default); random_edit: Primer-style edits; random: random search")
+    p.add_argument("--selection", choices=("pareto", "regularized", "tournament"), default="pareto",
+                   help="parent selection (default pareto: near the Pareto front)")
+    p.add_argument("--synthesizer", choices=("egraph", "progressive"), default="egraph", help="default egraph")
+    p.add_argument("--max-params", type=float, help="reject candidates with more parameters (e.g. 1e6)")
+    p.add_argument("--max-flops", type=float, help="reject candidates with more FLOPs")
+    p.add_argument("--max-latency-ms", type=float, help="reject candidates slower than this (onnxruntime, batch 1)")
+    p.add_argument("--executor", choices=("local", "process", "ray"), default="local",
+                   help="local: in this process (default); process: a process pool; ray: a Ray cluster")
+    p.add_argument("--workers", type=int, help="parallel evaluations (default 1 local, 2 process/ray)")
+    p.add_argument("--address", help="Ray cluster address (with --executor ray; default: a local Ray instance)")
+    p.add_argument("--inherit", action="store_true", help="start training from the parent's weights where they fit")
+    p.add_argument("--proxy", choices=("synflow", "grad_norm"), help="zero-cost proxy pre-screen of mutants")
+    p.add_argument("--proxy-keep", type=float, default=0.5, help="fraction of screened mutants kept (default 0.5)")
+    p.add_argument("--device", default="auto", help="training device: auto (cuda if available), cpu, cuda")
+    p.add_argument("--threads", type=int, default=1, help="torch threads in this process (default 1: fastest for "
+                   "small candidates; 0: torch's default)")
+    p.add_argument("--json", action="store_true", help="print the front as JSON")
+    p.set_defaults(func=cmd_search)
+
+
+def cmd_search(args) -> int:
+    from rich.console import Console
+
+    from alphanas.search.report import write_report
+    from alphanas.search.run import SearchConfig, SearchProgress, front_table, run_search
+
+    cfg = SearchConfig(seed_model=args.seed_model, zoo=args.zoo, dataset=args.dataset, data_dir=args.data_dir,
+                       trials=args.trials, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                       objectives=args.objectives, out=args.out, seed=args.seed, strategy=args.strategy,
+                       selection=args.selection, synthesizer=args.synthesizer, max_params=args.max_params,
+                       max_flops=args.max_flops, max_latency_ms=args.max_latency_ms, executor=args.executor,
+                       workers=args.workers, address=args.address, inherit=args.inherit, proxy=args.proxy,
+                       proxy_keep=args.proxy_keep, device=args.device, threads=args.threads or None)
+    if args.seed_model and not Path(args.seed_model).is_file():
+        raise AlphanasError(f"{args.seed_model}: no such file")
+    with SearchProgress(Console(stderr=True, highlight=False), args.trials) as bar:
+        result = run_search(cfg, on_event=bar)
+    report = write_report(args.out)
+    if args.json:
+        print(json.dumps({"out": args.out, "front": [{"id": c.id, "trial": c.trial, "mutation": c.mutation,
+                                                      "metrics": c.metrics} for c in result.front],
+                          "counts": result.counts, "mutation_failures": result.mutation_failures,
+                          "duplicates": result.duplicates, "wall_s": result.wall_s}, indent=2, default=str))
+        return 0
+    c = console()
+    c.print(front_table(result))
+    c.print(f"{result.counts} · mutation failures {result.mutation_failures} · duplicates skipped "
+            f"{result.duplicates} · {result.wall_s:.0f} s")
+    c.print(f"wrote {report['png']}, {report['markdown']}, {report['html']} and {len(report['models'])} front "
+            f"model(s) in {Path(args.out) / 'front'}")
+    return 0
+
+
+@command("report", "Pareto plot (PNG), Markdown/HTML tables and the front's ONNX models of a search folder")
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", help="the --out folder of `alphanas search`")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args) -> int:
+    from alphanas.search.report import write_report
+
+    rep = write_report(args.dir)
+    c = console()
+    c.print(f"{len(rep['candidates'])} candidates, front of {len(rep['front'])} on {', '.join(rep['objectives'])}")
+    for k in ("png", "markdown", "html"):
+        c.print(f"wrote {rep[k]}")
+    c.print(f"wrote {len(rep['models'])} model(s) to {Path(args.dir) / 'front'}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------------------------------
 

@@ -123,7 +123,7 @@ class Evolution:
                  selection: str = "pareto", selection_options: dict | None = None, mutator: Mutator | None = None,
                  executor: Any = None, max_attempts: int = 8, latency_provider: str = "auto",
                  on_event: Callable[[str, Candidate | None, SearchState], None] | None = None,
-                 log_path: str | Path | None = None) -> None:
+                 log_path: str | Path | None = None, screen: Any = None) -> None:
         if not isinstance(trials, int) or trials < 1:
             raise AlphanasError(f"--trials {trials}: must be a positive integer")
         if selection not in SELECTIONS:
@@ -142,6 +142,7 @@ class Evolution:
         self.executor = executor or InProcessExecutor()
         self.window = max(1, int(getattr(self.executor, "workers", 1)))
         self.max_attempts = int(max_attempts)
+        self.screen = screen
         self.latency_provider = latency_provider
         self.on_event = on_event
         self.log_path = Path(log_path) if log_path is not None else store.dir / "evaluations.log"
@@ -165,7 +166,7 @@ class Evolution:
             "search.strategy": self.mutator.strategy, "search.probabilities": self.mutator.probabilities,
             "search.synthesizer": self.mutator.synthesizer, "search.property_p": self.mutator.p,
             "search.window": self.window, "search.max_attempts": self.max_attempts,
-            "search.evaluator": repr(self.evaluator),
+            "search.evaluator": repr(self.evaluator), "search.screen": None if self.screen is None else repr(self.screen),
         }
 
     # -- helpers --------------------------------------------------------------------------------------
@@ -220,8 +221,12 @@ class Evolution:
         parent_id = seed_cand.id if parent is None else parent.id
         known = {c.hash for c in cands}
         failures, duplicates, errors = 0, 0, []
+        pool = 1 if self.screen is None else max(1, math.ceil(1.0 / self.screen.keep - 1e-9))
+        made: list[tuple[Candidate, bytes]] = []
         t0 = time.perf_counter()
-        for attempt in range(self.max_attempts):
+        for attempt in range(self.max_attempts * pool):
+            if len(made) == pool:
+                break
             sub = np.random.default_rng([self.seed, k, attempt + 1])
             try:
                 mutant: Mutant = self.mutator.propose(parent_graph, self.seed_graph, sub)
@@ -239,18 +244,27 @@ class Evolution:
             if h in known:
                 duplicates += 1
                 continue
-            timings = dict(mutant.timings, attempts=attempt + 1, failed_attempts=failures,
-                           duplicate_attempts=duplicates, generate_s=time.perf_counter() - t0)
-            return Candidate(graph=child, hash=h, parent_id=parent_id, mutation=mutant.mutation,
-                             description=mutant.description, properties=mutant.properties, timings=timings,
-                             trial=k), data
-        timings = {"attempts": self.max_attempts, "failed_attempts": failures, "duplicate_attempts": duplicates,
-                   "generate_s": time.perf_counter() - t0}
-        why = f"no new valid child in {self.max_attempts} attempts ({failures} failed, {duplicates} duplicates)"
+            known.add(h)
+            made.append((Candidate(graph=child, hash=h, parent_id=parent_id, mutation=mutant.mutation,
+                                   description=mutant.description, properties=mutant.properties,
+                                   timings=dict(mutant.timings), trial=k), data))
+        counts = {"attempts": len(made) + failures + duplicates, "failed_attempts": failures,
+                  "duplicate_attempts": duplicates, "generate_s": time.perf_counter() - t0}
+        if made:
+            best = 0
+            if self.screen is not None and len(made) > 1:
+                scores = self.screen.scores([c.graph for c, _ in made], seed=_derived_seed(self.seed, k, 3))
+                best = max(range(len(made)), key=lambda i: (scores[i], -i))
+                made[best][0].metrics[f"proxy_{self.screen.proxy}"] = float(scores[best])
+                counts["screened_out"] = len(made) - 1
+            cand, data = made[best]
+            cand.timings.update(counts)
+            return cand, data
+        why = f"no new valid child in {counts['attempts']} attempts ({failures} failed, {duplicates} duplicates)"
         if errors:
             why += f"; last error: {errors[-1]}"
         return Candidate(graph=None, hash=f"no-mutation:{self.seed}:{k}", parent_id=parent_id, mutation="none",
-                         description="mutation failed", status="failed", error=why, timings=timings, trial=k), None
+                         description="mutation failed", status="failed", error=why, timings=counts, trial=k), None
 
     # -- evaluation -----------------------------------------------------------------------------------
 

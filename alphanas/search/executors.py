@@ -51,21 +51,33 @@ def evaluate_task(evaluator: Any, model: bytes, seed: int, parent: bytes | None 
 
 
 class InProcessExecutor:
-    """Runs every task synchronously in this process; ``workers`` only sets the search's window."""
+    """Runs every task synchronously in this process; ``workers`` only sets the search's window.
+
+    ``threads`` (default 1) is the torch thread count while a task runs: small candidates train
+    fastest on one thread, and several threads on a loaded machine can be ten times slower.
+    """
 
     name = "local"
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, threads: int | None = 1) -> None:
         self.workers = max(1, int(workers))
+        self.threads = threads
 
     def submit(self, fn: Callable, *args: Any) -> cf.Future:
+        import torch
+
         fut: cf.Future = cf.Future()
+        before = torch.get_num_threads()
         try:
+            if self.threads:
+                torch.set_num_threads(int(self.threads))
             fut.set_result(fn(*args))
         except BaseException as e:  # noqa: BLE001 - delivered through the future like a pool would
             if isinstance(e, KeyboardInterrupt):
                 raise
             fut.set_exception(e)
+        finally:
+            torch.set_num_threads(before)
         return fut
 
     def shutdown(self) -> None:
@@ -141,12 +153,13 @@ class RayExecutor:
             self.ray.shutdown()
 
 
-def make_executor(name: str = "local", workers: int = 1, address: str | None = None):
-    """The executor called ``name`` (``local`` | ``process`` | ``ray``) with ``workers`` slots."""
+def make_executor(name: str = "local", workers: int = 1, address: str | None = None, threads: int | None = 1):
+    """The executor called ``name`` (``local`` | ``process`` | ``ray``) with ``workers`` slots
+    (``threads``: torch threads of the in-process executor)."""
     if name == "local":
         if address:
             raise AlphanasError("--address is for --executor ray")
-        return InProcessExecutor(workers)
+        return InProcessExecutor(workers, threads)
     if name == "process":
         if address:
             raise AlphanasError("--address is for --executor ray")

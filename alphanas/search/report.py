@@ -1,0 +1,150 @@
+"""The report of a search folder: Pareto plot, Markdown and HTML tables, the front's models as ONNX.
+
+    paths = write_report("runs/a")   # runs/a/pareto.png, report.md, report.html, front/<id>.onnx
+
+The front is computed on the search's objectives over the ``done`` candidates (validation accuracy
+for ``accuracy``); test accuracy is shown beside it, never used to choose. It can run while the
+search is still writing the store (SQLite WAL readers do not block the writer).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+from alphanas.errors import AlphanasError
+from alphanas.search.candidate import Candidate
+from alphanas.search.evolution import front_of
+from alphanas.search.objectives import OBJECTIVES, parse_objectives
+from alphanas.search.store import Store, write_bytes_atomic
+
+COLUMNS = ("id", "trial", "parent", "mutation", "status", "val_acc", "test_acc", "params", "flops", "latency_ms",
+           "description")
+
+
+def _fmt(key: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if key in ("val_acc", "test_acc"):
+        return f"{100 * value:.2f}%"
+    if key in ("params", "flops"):
+        return f"{int(value):,}"
+    if key == "latency_ms":
+        return f"{value:.3f}"
+    return str(value)
+
+
+def rows(cands: list[Candidate]) -> list[dict[str, str]]:
+    """Table rows (formatted strings) for ``cands``."""
+    out = []
+    for c in cands:
+        desc = c.description if c.status != "failed" and c.status != "rejected" else f"{c.description} ({c.error})"
+        raw = {"id": c.id, "trial": c.trial, "parent": c.parent_id, "mutation": c.mutation, "status": c.status,
+               "description": desc[:160], **{k: c.metrics.get(k) for k in ("val_acc", "test_acc", "params", "flops",
+                                                                             "latency_ms")}}
+        out.append({k: _fmt(k, raw[k]) for k in COLUMNS})
+    return out
+
+
+def _markdown(table: list[dict[str, str]]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(r[k].replace("|", "\\|") for k in COLUMNS) + " |" for r in table]
+    return "\n".join(lines)
+
+
+def _html(table: list[dict[str, str]]) -> str:
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in COLUMNS)
+    body = "\n".join("<tr>" + "".join(f"<td>{html.escape(r[k])}</td>" for k in COLUMNS) + "</tr>" for r in table)
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+
+
+def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], path: Path) -> None:
+    """Accuracy against the first cost objective (log scale): all candidates grey, the front
+    highlighted, the seed marked. With accuracy alone, accuracy against the trial index."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [c for c in cands if c.status == "done"]
+    costs = [o for o in objectives if o != "accuracy"]
+    xkey = OBJECTIVES[costs[0]][0] if costs else None
+    ykey = "val_acc" if "accuracy" in objectives or not costs else OBJECTIVES[costs[1 if len(costs) > 1 else 0]][0]
+
+    def xy(cs):
+        pts = [((c.metrics.get(xkey) if xkey else c.trial), c.metrics.get(ykey)) for c in cs]
+        return [p for p in pts if p[0] is not None and p[1] is not None]
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    pts = xy(done)
+    if pts:
+        ax.scatter(*zip(*pts), s=18, c="0.65", label=f"candidates ({len(done)} trained)")
+    fpts = sorted(xy(front))
+    if fpts:
+        ax.plot(*zip(*fpts), "-o", c="tab:red", ms=6, lw=1.5, label=f"Pareto front ({len(front)})")
+    seed = [c for c in done if c.mutation == "seed"]
+    if xy(seed):
+        ax.scatter(*zip(*xy(seed)), marker="*", s=220, c="tab:blue", edgecolors="k", zorder=5, label="seed")
+    ax.set_xlabel(xkey or "trial")
+    if xkey in ("params", "flops", "latency_ms") and pts and min(p[0] for p in pts) > 0:
+        ax.set_xscale("log")
+    ax.set_ylabel("validation accuracy" if ykey == "val_acc" else ykey)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(f"search: {len(cands)} trials, objectives {', '.join(objectives)}")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def write_report(out_dir: str | Path) -> dict[str, Any]:
+    """Write ``pareto.png``, ``report.md``, ``report.html`` and ``front/<id>.onnx`` into ``out_dir``;
+    returns the paths and the front."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise AlphanasError(f"{out_dir}: no such folder; give the --out folder of an `alphanas search`")
+    store = Store(out_dir, create=False)
+    try:
+        config = store.config()
+        cands = store.candidates()
+        objectives = parse_objectives(config.get("objectives") or config.get("search.objectives") or "accuracy,params")
+        front = front_of(cands, objectives)
+        if not front:
+            raise AlphanasError(f"{out_dir}: no trained candidate yet ({len(cands)} in the store); run the search first")
+        front = sorted(front, key=lambda c: c.metrics.get("val_acc", 0.0), reverse=True)
+        front_dir = out_dir / "front"
+        models = []
+        for c in front:
+            src = store.model_path(c.id, trained=True)
+            src = src if src.is_file() else store.model_path(c.id)
+            dst = front_dir / f"{c.id}.onnx"
+            write_bytes_atomic(dst, src.read_bytes())
+            models.append(dst)
+        for stale in front_dir.glob("*.onnx"):
+            if stale not in models:
+                stale.unlink()
+        png = out_dir / "pareto.png"
+        plot(cands, front, objectives, png)
+        counts = {s: sum(c.status == s for c in cands) for s in ("done", "failed", "rejected", "pending")}
+        summary = (f"{len(cands)} trials ({', '.join(f'{v} {k}' for k, v in counts.items() if v)}); objectives "
+                   f"{', '.join(objectives)}; dataset {config.get('dataset', '?')}, seed {config.get('seed', '?')}, "
+                   f"strategy {config.get('strategy', config.get('search.strategy', '?'))}")
+        md = (f"# Search report: {out_dir}\n\n{summary}\n\n![Pareto front](pareto.png)\n\n"
+              f"## Pareto front ({len(front)})\n\nModels: `front/<id>.onnx` (trained weights).\n\n"
+              f"{_markdown(rows(front))}\n\n## All candidates ({len(cands)})\n\n{_markdown(rows(cands))}\n")
+        page = (f"<!doctype html>\n<html><head><meta charset='utf-8'><title>alphanas search report</title>"
+                "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:13px}"
+                "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:last-child{text-align:left}</style>"
+                f"</head><body>\n<h1>Search report: {html.escape(str(out_dir))}</h1>\n<p>{html.escape(summary)}</p>\n"
+                f"<img src='pareto.png' alt='Pareto front'>\n<h2>Pareto front ({len(front)})</h2>\n{_html(rows(front))}\n"
+                f"<h2>All candidates ({len(cands)})</h2>\n{_html(rows(cands))}\n</body></html>\n")
+        write_bytes_atomic(out_dir / "report.md", md.encode())
+        write_bytes_atomic(out_dir / "report.html", page.encode())
+        return {"png": png, "markdown": out_dir / "report.md", "html": out_dir / "report.html", "models": models,
+                "front": front, "candidates": cands, "objectives": objectives}
+    finally:
+        store.close()

@@ -1,0 +1,186 @@
+"""One call for a whole search, as ``alphanas search`` runs it: seed, dataset, evaluator, store, executor.
+
+    from alphanas.search.run import SearchConfig, run_search
+    result = run_search(SearchConfig(zoo="resnet_small", dataset="digits", trials=30, epochs=5, out="runs/a"))
+
+``SearchConfig()`` with no arguments is the embedded default: the small residual seed
+(``resnet_small``) on ``digits``, 30 trials of 5 epochs, objectives accuracy and parameters. Running
+the same configuration on the same ``out`` folder again resumes the search; other settings for the
+same folder are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from alphanas.errors import AlphanasError
+from alphanas.ir.graph import Graph
+from alphanas.search.evolution import Evolution, SearchResult
+from alphanas.search.executors import make_executor
+from alphanas.search.mutations import Mutator
+from alphanas.search.objectives import Constraints, parse_objectives
+from alphanas.search.store import Store
+
+#: settings that may change between a search and its resumption
+RESUMABLE = ("trials", "executor", "address", "out", "threads")
+
+
+@dataclass
+class SearchConfig:
+    """Settings of one search (the ``alphanas search`` options)."""
+
+    seed_model: str | None = None  # an ONNX file; otherwise ``zoo``
+    zoo: str | None = None  # zoo model name (default resnet_small when no seed_model)
+    dataset: str = "digits"
+    data_dir: str | None = None
+    trials: int = 30
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float | None = None
+    objectives: list[str] = field(default_factory=lambda: ["accuracy", "params"])
+    out: str = "alphanas-search"
+    seed: int = 0
+    strategy: str = "property"
+    selection: str = "pareto"
+    probabilities: dict[str, float] | None = None
+    synthesizer: str = "egraph"
+    synth_budget_s: float = 1.0
+    max_params: float | None = None
+    max_flops: float | None = None
+    max_latency_ms: float | None = None
+    executor: str = "local"
+    workers: int | None = None
+    address: str | None = None
+    inherit: bool = False
+    proxy: str | None = None
+    proxy_keep: float = 0.5
+    device: str = "auto"
+    threads: int | None = 1  # torch threads of the driver and the in-process executor (None: torch's default)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_seed(cfg: SearchConfig, dataset) -> Graph:
+    """The seed graph: the ONNX file, or the zoo model built for the dataset's input and classes."""
+    from alphanas.search.training import check_compatible
+
+    if cfg.seed_model and cfg.zoo:
+        raise AlphanasError("give either a seed ONNX file or --zoo NAME, not both")
+    if cfg.seed_model:
+        from alphanas.ir import load_onnx
+
+        graph = load_onnx(cfg.seed_model)
+    else:
+        from alphanas.ir import zoo
+
+        c, h, _ = dataset.input_shape
+        graph = zoo.build(cfg.zoo or "resnet_small", input_size=h, in_channels=c, num_classes=dataset.num_classes,
+                          seed=cfg.seed)
+    check_compatible(graph, dataset)
+    return graph
+
+
+def make_evaluator(cfg: SearchConfig):
+    """The training evaluator for ``cfg`` (validation accuracy selects; test accuracy is reported)."""
+    from alphanas.search.evaluators import TrainEvaluator
+
+    return TrainEvaluator(dataset_name=cfg.dataset, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                          inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=0)
+
+
+def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator: Any = None) -> SearchResult:
+    """Run (or resume) the search described by ``cfg``; see :class:`~alphanas.search.evolution.Evolution`."""
+    from alphanas.search.evaluators import cached_dataset
+
+    if not isinstance(cfg.trials, int) or cfg.trials < 1:
+        raise AlphanasError(f"--trials {cfg.trials}: must be a positive integer")
+    if not isinstance(cfg.epochs, int) or cfg.epochs < 1:
+        raise AlphanasError(f"--epochs {cfg.epochs}: must be a positive integer")
+    objectives = parse_objectives(cfg.objectives)
+    constraints = Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms)
+    mutator = Mutator(strategy=cfg.strategy, probabilities=cfg.probabilities, synthesizer=cfg.synthesizer,
+                      budget_s=cfg.synth_budget_s)
+    dataset = cached_dataset(cfg.dataset, cfg.data_dir, 0, {})
+    seed_graph = load_seed(cfg, dataset)
+    screen = None
+    if cfg.proxy:
+        from alphanas.search.proxies import ProxyScreen
+
+        screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir)
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
+    settings["objectives"] = objectives
+    if cfg.seed_model:
+        settings["seed_model"] = str(Path(cfg.seed_model).resolve())
+    workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else 2)
+    settings["workers"] = workers
+    store = Store(cfg.out, settings)
+    executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads)
+    import torch
+
+    threads_before = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    try:
+        evo = Evolution(seed_graph, evaluator or make_evaluator(cfg), store, trials=cfg.trials, seed=cfg.seed,
+                        objectives=objectives, constraints=constraints, selection=cfg.selection, mutator=mutator,
+                        executor=executor, on_event=on_event, screen=screen)
+        return evo.run()
+    finally:
+        torch.set_num_threads(threads_before)
+        executor.shutdown()
+        store.close()
+
+
+# ---------------------------------------------------------------------------------------------------
+# console display (used by `alphanas search`)
+# ---------------------------------------------------------------------------------------------------
+
+
+class SearchProgress:
+    """A live rich progress bar for a search: trial, best validation accuracy, front size, ETA.
+
+    Use as a context manager; the instance is the ``on_event`` callback of :func:`run_search`.
+    """
+
+    def __init__(self, console=None, total: int = 1) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("[bold]search[/]"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                                 TimeRemainingColumn(), console=console, transient=False)
+        self.task = self.progress.add_task("search", total=total, info="starting")
+
+    def __enter__(self) -> "SearchProgress":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, kind: str, cand, state) -> None:
+        best = "–" if state.best_val_acc is None else f"{100 * state.best_val_acc:.2f}%"
+        now = f"trial {cand.trial} {cand.mutation} {cand.status}" if cand is not None else f"resumed {state.resumed}"
+        info = (f"best val {best} · front {state.front_size} · failed {state.failed} · rejected {state.rejected}"
+                f" · {now}")
+        self.progress.update(self.task, total=state.trials, completed=state.finished, info=info)
+
+
+def front_table(result: SearchResult, title: str = "Pareto front"):
+    """The front as a rich Table (validation and test accuracy, cost, lineage)."""
+    from rich.table import Table
+
+    t = Table(title=f"{title} ({len(result.front)} of {len(result.candidates)} candidates)")
+    for col, just in (("id", "right"), ("trial", "right"), ("parent", "right"), ("mutation", "left"),
+                      ("val acc", "right"), ("test acc", "right"), ("params", "right"), ("FLOPs", "right"),
+                      ("latency ms", "right")):
+        t.add_column(col, justify=just)
+    for c in sorted(result.front, key=lambda c: -c.metrics.get("val_acc", 0.0)):
+        m = c.metrics
+        lat = m.get("latency_ms")
+        t.add_row(str(c.id), str(c.trial), "–" if c.parent_id is None else str(c.parent_id), c.mutation,
+                  f"{100 * m.get('val_acc', float('nan')):.2f}%", f"{100 * m.get('test_acc', float('nan')):.2f}%",
+                  f"{int(m.get('params', 0)):,}", f"{int(m.get('flops', 0)):,}", "–" if lat is None else f"{lat:.3f}")
+    return t

@@ -374,13 +374,7 @@ def cmd_rewrite(args) -> int:
             raise AlphanasError(f"verification failed, {out} not written: {eq.message} "
                                 "(report the pass sequence above, or run without the offending --pass)")
         c.print(f"verified with onnxruntime: {eq.message}")
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        save_onnx(rewritten, tmp)
-        tmp.replace(out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    save_onnx(rewritten, out)  # atomic (temporary file + rename), weights beside it when over 2 GB
     c.print(f"wrote {out}")
     return 0
 

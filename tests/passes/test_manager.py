@@ -197,3 +197,37 @@ def test_load_plugin_module(clean_registry, tmp_path, monkeypatch):
         load_plugin("broken_passes")
     with pytest.raises(AlphanasError, match="--plugin not_a_module_anywhere: cannot import it"):
         load_plugin("not_a_module_anywhere")
+
+
+def fake_distribution(folder, entry_points: str) -> None:
+    """A minimal installed distribution (``*.dist-info``) advertising ``entry_points``."""
+    info = folder / "fake_alphanas_passes-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-alphanas-passes\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)
+
+
+def test_entry_points_are_loaded(clean_registry, tmp_path, monkeypatch):
+    (tmp_path / "fake_ep_passes.py").write_text(textwrap.dedent("""
+        from alphanas.passes import Pass, PassResult
+
+        class Nothing(Pass):
+            '''Does nothing, from an entry point.'''
+            name = "test-ep-nothing"
+
+            def run(self, graph):
+                return PassResult(graph, False)
+    """))
+    fake_distribution(tmp_path, "[alphanas.passes]\ntest-ep-nothing = fake_ep_passes:Nothing\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "test-ep-nothing" in registry.load_entry_points()
+    assert registry.origin("test-ep-nothing") == "entry point fake_ep_passes:Nothing"
+    assert get_pass("test-ep-nothing")(relu_chain(1)).modified is False
+
+
+def test_broken_entry_point_is_a_clear_error(clean_registry, tmp_path, monkeypatch):
+    fake_distribution(tmp_path, "[alphanas.passes]\nghost = no_such_module_for_ep:Ghost\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(AlphanasError, match=r"plug-in entry point 'ghost' \(no_such_module_for_ep:Ghost\) of group "
+                                            r"'alphanas.passes' failed to load: ModuleNotFoundError"):
+        registry.load_entry_points()

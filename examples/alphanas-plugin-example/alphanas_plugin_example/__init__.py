@@ -27,7 +27,8 @@ class DoubleNegation(Pass):
             inner = node.inputs[0].producer
             if inner is not None and inner.op_type == "Neg":
                 modified |= bypass(graph, node, inner.inputs[0])
-        graph.eliminate_dead_nodes()
+        if modified:
+            graph.eliminate_dead_nodes()  # the inner Neg, when nothing else reads it
         return PassResult(graph, modified)
 
 

@@ -211,22 +211,20 @@ def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dic
     joined: dict = {}
     idents: dict = {}
 
-    def ge(a: Entry, b: Entry) -> bool:
-        """a's property states are at least as strong as b's in every lattice (join(a, b) == a)."""
-        key = (a.ident, b.ident)
+    def ge_in(a: Entry, b: Entry, j: int) -> bool:
+        """a's state in domain j is at least as strong as b's (join(a, b) == a)."""
+        key = (a.ident, b.ident, j)
         r = joined.get(key)
         if r is None:
-            r = True
-            for j in dom_idx:
-                try:
-                    same = P.freeze(domains[j].join(a.info.states[j], b.info.states[j])) == P.freeze(a.info.states[j])
-                except Exception:
-                    same = False
-                if not same:
-                    r = False
-                    break
+            try:
+                r = P.freeze(domains[j].join(a.info.states[j], b.info.states[j])) == P.freeze(a.info.states[j])
+            except Exception:
+                r = False
             joined[key] = r
         return r
+
+    def ge(a: Entry, b: Entry) -> bool:
+        return all(ge_in(a, b, j) for j in dom_idx)
 
     def prune(cands: list[Entry]) -> list[Entry]:
         best: dict = {}
@@ -242,10 +240,18 @@ def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dic
             if e.changed and not any(ge(o, e) for o in front):
                 front.append(e)
         if len(front) > k:
-            strongest = [e for e in front if not any(o is not e and ge(o, e) and not ge(e, o) for o in front)]
+            # keep the cheapest champions of each property lattice (an entry no other beats in that
+            # lattice alone), so that truncation never loses the only way to satisfy one property;
+            # fill up by cost ("cheapest") or by the seeded priority ("random")
             order = (lambda e: (e.cost, e.prio)) if pick == "cheapest" else (lambda e: e.prio)
-            rest = sorted((e for e in front if e not in strongest), key=order)
-            front = sorted(strongest, key=order)[:k] + rest
+            chosen: list[Entry] = []
+            per = max(1, k // (len(dom_idx) + 1))
+            for j in dom_idx:
+                champs = [e for e in front if not any(o is not e and ge_in(o, e, j) and not ge_in(e, o, j)
+                                                      for o in front)]
+                chosen += [e for e in sorted(champs, key=lambda e: (e.cost, e.prio)) if e not in chosen][:per]
+            chosen += [e for e in sorted(front, key=order) if e not in chosen]
+            front = chosen
         return keep + front[:k]
 
     # post-order of classes from the roots
@@ -299,7 +305,8 @@ def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dic
                     if size > max_size:
                         continue  # bounded growth (αNAS: chains within ±2 ops)
                     changed = not orig or any(e.changed for e in combo)
-                    cost = info.flops + sum(e.cost for e in combo)
+                    own = 0 if n.op == "skip" else info.flops  # a skip's info is its operand's
+                    cost = own + sum(e.cost for e in combo)
                     prio = n.prio + 1e-3 * sum(e.prio for e in combo)
                     ident = idents.setdefault(info.key, len(idents))
                     cands.append(Entry(info, cost, changed, i, combo, prio, ident, size))

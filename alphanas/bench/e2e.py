@@ -139,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", default="local", help="local | process | ray")
     p.add_argument("--workers", type=int, help="parallel evaluations (process/ray executors)")
     p.add_argument("--device", default="auto", help="training device: auto (CUDA when present), cpu, cuda")
+    p.add_argument("--summary-only", action="store_true",
+                   help="train nothing: summarise the candidates already in --out (e.g. of a stopped run)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     return p
 
@@ -147,6 +149,7 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
     """Run (or resume) the benchmark's search and return its summary (see :func:`summarize`)."""
     from alphanas.ir import zoo
     from alphanas.search.evaluators import TrainEvaluator, cached_dataset
+    from alphanas.search.evolution import front_of
     from alphanas.search.run import SearchConfig, SearchProgress, run_search
 
     if args.tolerance < 0:
@@ -159,7 +162,7 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
                        probabilities=parse_probabilities(args.probabilities), executor=args.executor,
                        workers=args.workers, inherit=args.inherit, proxy=args.proxy, proxy_keep=args.proxy_keep,
                        device=args.device)
-    if args.width is not None:
+    if args.width is not None and not args.summary_only:
         # a non-default width is a different seed: build it here and hand it over as an ONNX file
         ds = cached_dataset(args.dataset, args.data_dir, 0, {})
         c, h, _ = ds.input_shape
@@ -176,32 +179,40 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
     evaluator = TrainEvaluator(dataset_name=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                inherit=args.inherit, device=args.device, data_root=args.data_dir,
                                train_options={"warmup_epochs": args.warmup})
+    settings = {k: v for k, v in vars(args).items() if k != "json"}
     t0 = time.perf_counter()
-    if args.json:
-        result = run_search(cfg, evaluator=evaluator)
+    if args.summary_only:
+        from alphanas.search.store import Store
+
+        with Store(args.out, create=False) as store:
+            cands = store.candidates()
+            settings = {"search": store.config()}
+    elif args.json:
+        cands = run_search(cfg, evaluator=evaluator).candidates
     else:
         with SearchProgress(console=console, total=args.trials) as bar:
-            result = run_search(cfg, on_event=bar, evaluator=evaluator)
+            cands = run_search(cfg, on_event=bar, evaluator=evaluator).candidates
     wall = time.perf_counter() - t0
+    front_cands = front_of(cands, ["accuracy", "params"])
 
     def point(c) -> dict[str, Any]:
         m = c.metrics
         return {"id": c.id, "trial": c.trial, "mutation": c.mutation, "val_acc": float(m["val_acc"]),
                 "test_acc": float(m["test_acc"]), "params": float(m["params"])}
 
-    seed_cand = next((c for c in result.candidates if c.trial == 0), None)
+    seed_cand = next((c for c in cands if c.trial == 0), None)
     if seed_cand is None or seed_cand.status != "done":
         why = "" if seed_cand is None else f" ({seed_cand.status}: {seed_cand.error})"
         raise AlphanasError(f"the seed model was not trained successfully{why}; nothing to compare against")
     seed = point(seed_cand)
-    front = [point(c) for c in result.front]
+    front = [point(c) for c in front_cands]
     summary = summarize(seed, front, args.tolerance)
-    done = [point(c) for c in result.candidates if c.status == "done"]
+    done = [point(c) for c in cands if c.status == "done"]
     summary.update({
-        "trials": len(result.candidates), "done": len(done), "front_size": len(front),
-        "failed": result.counts.get("failed", 0), "rejected": result.counts.get("rejected", 0),
-        "wall_s_this_run": wall, "train_s_total": float(sum(c.metrics.get("train_s", 0.0) for c in result.candidates)),
-        "settings": {k: (v if not isinstance(v, Path) else str(v)) for k, v in vars(args).items() if k != "json"},
+        "trials": len(cands), "done": len(done), "front_size": len(front),
+        "failed": sum(c.status == "failed" for c in cands), "rejected": sum(c.status == "rejected" for c in cands),
+        "wall_s_this_run": wall, "train_s_total": float(sum(c.metrics.get("train_s", 0.0) for c in cands)),
+        "settings": settings,
         "front": front,
     })
     out = Path(args.out)
@@ -216,8 +227,7 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
 def _print_table(summary: dict[str, Any], console) -> None:
     from rich.table import Table
 
-    t = Table(title=f"e2e: {summary['settings']['model']} on {summary['settings']['dataset']} "
-                    f"({summary['done']} trained of {summary['trials']} trials)")
+    t = Table(title=f"e2e ({summary['done']} trained of {summary['trials']} trials)")
     for col in ("", "params", "val acc", "test acc", "params reduction"):
         t.add_column(col, justify="right" if col else "left")
     t.add_row("seed", f"{summary['seed_params']:,}", f"{100 * summary['seed_val_acc']:.2f}%",

@@ -63,8 +63,15 @@ def test_e2e_smoke_json_matches_the_store(tmp_path, capsys):
     assert cli_main(["benchmark", *argv]) == 0
     again = json.loads(capsys.readouterr().out)
     assert {k: again[k] for k in e2e.JSON_KEYS} == {k: data[k] for k in e2e.JSON_KEYS}
+    # a stopped run is summarised without training anything
+    assert cli_main(["benchmark", "e2e", "--out", str(out), "--summary-only", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert {k: summary[k] for k in e2e.JSON_KEYS} == {k: data[k] for k in e2e.JSON_KEYS}
+    assert summary["settings"]["search"]["dataset"] == "synthetic"
 
 
-def test_e2e_bad_tolerance_is_a_user_error(tmp_path, capsys):
+def test_e2e_user_errors(tmp_path, capsys):
     assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "x"), "--tolerance", "-1"]) == 2
     assert "tolerance" in capsys.readouterr().err
+    assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "none"), "--summary-only"]) == 2
+    assert "no search here" in capsys.readouterr().err

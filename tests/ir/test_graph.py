@@ -183,3 +183,22 @@ def test_builder_rejects_bad_attributes_and_shapes():
         b.op("Relu", x, alpha=1.0)
     with pytest.raises(InvalidGraphError, match=r"cannot infer output shape"):
         b.op("Add", x, b.input("y", ("N", 4, 8, 8)))
+
+
+def test_public_api_round_trip(tmp_path):
+    """The stable names: alphanas.zoo.build, alphanas.save_onnx, alphanas.load_onnx, Graph.to_torch."""
+    import torch
+
+    import alphanas
+
+    g = alphanas.zoo.build("cnn", input_size=8, in_channels=1, num_classes=10, width=8, seed=2)
+    assert isinstance(g, alphanas.Graph)
+    alphanas.save_onnx(g, tmp_path / "cnn.onnx")
+    again = alphanas.load_onnx(tmp_path / "cnn.onnx")
+    assert again.structural_hash(with_weights=True) == g.structural_hash(with_weights=True)
+    module = again.to_torch()
+    assert isinstance(module, torch.nn.Module)
+    x = np.random.default_rng(1).standard_normal((3, 1, 8, 8)).astype(np.float32)
+    with torch.no_grad():
+        logits = module.eval()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(logits, _run(g, x), rtol=1e-4, atol=1e-5)

@@ -10,31 +10,21 @@ input-independent. ``test_reference_output_is_input_independent`` establishes th
 inputs and large inputs all reproduce the stored tensor), which is why the stored output can be
 compared with any input. Because such models hide most import bugs, ``test_random_weights`` replaces
 every ``ConstantOfShape`` weight with a seeded random initializer of the same shape (in the original,
-hence in ours) and compares outputs that do depend on the input.
+hence in ours; ``alphanas.bench.onnx_parity.randomize_light_weights``) and compares outputs that
+do depend on the input.
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import onnx
 import pytest
-from onnx import numpy_helper
 
+from alphanas.bench.onnx_parity import LIGHT_NAMES as NAMES
+from alphanas.bench.onnx_parity import light_path as _path
+from alphanas.bench.onnx_parity import light_reference as _reference
+from alphanas.bench.onnx_parity import randomize_light_weights
 from alphanas.ir import from_onnx, load_onnx, runtime, to_onnx
-
-LIGHT_DIR = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light")
-NAMES = ["bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50", "shufflenet",
-         "squeezenet", "vgg19", "zfnet512"]
-
-
-def _path(name: str) -> str:
-    return os.path.join(LIGHT_DIR, f"light_{name}.onnx")
-
-
-def _reference(name: str) -> np.ndarray:
-    return numpy_helper.to_array(onnx.load_tensor(os.path.join(LIGHT_DIR, f"light_{name}_output_0.pb")))
 
 
 def _run(model, feeds) -> np.ndarray:
@@ -82,54 +72,9 @@ def test_reference_output_is_input_independent():
             np.testing.assert_allclose(_run(model, {inp.name: x}), ref, rtol=1e-5, atol=1e-7)
 
 
-def _randomize(model: onnx.ModelProto, seed: int) -> onnx.ModelProto:
-    """Replace every ConstantOfShape weight by a seeded random initializer of the same shape.
-
-    Scales keep the signal alive through 20-120 layers: He initialisation for rank >= 2, small
-    offsets (biases, batch-norm means, tensors added after an Unsqueeze) in [-0.05, 0.05], and other
-    1-d tensors (batch-norm scales and variances, multipliers) in [0.5, 1.5].
-    """
-    rng = np.random.default_rng(seed)
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    shapes = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
-    offsets = set()
-    for n in m.graph.node:
-        if n.op_type in ("Conv", "Gemm") and len(n.input) > 2:
-            offsets.add(n.input[2])
-        elif n.op_type == "BatchNormalization":
-            offsets.update(n.input[2:4])
-    offsets |= {n.input[0] for n in m.graph.node if n.op_type == "Unsqueeze"
-                and any(c.op_type == "Add" and n.output[0] in c.input for c in m.graph.node)}
-    keep = []
-    for n in m.graph.node:
-        if n.op_type != "ConstantOfShape":
-            keep.append(n)
-            continue
-        shape = tuple(int(d) for d in shapes[n.input[0]])
-        if len(shape) >= 2:
-            w = rng.standard_normal(shape, dtype=np.float32)
-            w *= np.float32(np.sqrt(2.0 / np.prod(shape[1:])))
-        elif n.output[0] in offsets:
-            w = rng.uniform(-0.05, 0.05, size=shape).astype(np.float32)
-        else:
-            w = rng.uniform(0.5, 1.5, size=shape).astype(np.float32)
-        t = m.graph.initializer.add()
-        t.name, t.data_type, t.raw_data = n.output[0], onnx.TensorProto.FLOAT, w.tobytes()
-        t.dims.extend(shape)
-    del m.graph.node[:]
-    m.graph.node.extend(keep)
-    # A saturated softmax hides differences: also return the logits that feed a final softmax.
-    outputs = {o.name for o in m.graph.output}
-    for n in keep:
-        if n.op_type == "Softmax" and n.output[0] in outputs:
-            m.graph.output.append(onnx.helper.make_tensor_value_info(n.input[0], onnx.TensorProto.FLOAT, None))
-    return m
-
-
 def test_random_weights(light):
     name, original, _, _ = light
-    model = _randomize(original, seed=0)
+    model = randomize_light_weights(original, seed=0)
     graph = from_onnx(model, source=name)
     exported = to_onnx(graph)
     # The second input is 10x larger: after global pooling, random-weight networks average an

@@ -132,7 +132,10 @@ def first_only_elementwise(node):
 def _normalize(node, reduced: set[int], param_axis_start: int | None):
     x = node.inputs[0].shape
     out = node.outputs[0].shape
-    pats = [tuple(full(d) if k in reduced else point(k, d, out[k]) for k, d in enumerate(x))]
+    if all(x[k] == 1 for k in reduced):  # normalising single elements gives constants (1, or the bias)
+        pats = [None]
+    else:
+        pats = [tuple(full(d) if k in reduced else point(k, d, out[k]) for k, d in enumerate(x))]
     for i in range(1, len(node.inputs)):
         if not _reads(node, i):
             pats.append(None)
@@ -428,6 +431,34 @@ def slice_(node):
     return [[tuple(axes)]]
 
 
+def gather(node):
+    """Gather: data axis ``axis`` is read at the index the indices tensor holds at the output position."""
+    data, idx = node.inputs
+    x = data.shape
+    out = node.outputs[0].shape
+    axis = normalize_axis(node.attrs["axis"], len(x))
+    r = len(idx.shape)
+    axes = [point(k, d, out[k]) for k, d in enumerate(x[:axis])]
+    if idx.is_const:
+        ind = np.asarray(idx.const).astype(np.int64) % size(x[axis]) if isinstance(x[axis], int) else np.asarray(idx.const)
+        if r == 0:
+            axes.append(const_axis(int(ind), int(ind)))
+        else:
+            track = sum(1 << (axis + q) for q in range(r) if ind.shape[q] > 1 and np.any(np.diff(ind, axis=q) != 0))
+            aff = None
+            if ind.size == 1:
+                aff = (-1, 0, int(ind.flat[0]), int(ind.flat[0]))
+            elif r == 1:
+                step = int(ind[1] - ind[0])
+                if step > 0 and np.array_equal(ind, ind[0] + step * np.arange(ind.size)):
+                    aff = (axis, step, int(ind[0]), int(ind[0]))
+            axes.append((1, track, aff))
+    else:  # computed indices: one element, at a position that may change along every indices axis
+        axes.append((1, sum(1 << (axis + q) for q in range(r) if size(idx.shape[q]) > 1), None))
+    axes += [point(axis + r + k, d, out[axis + r + k]) for k, d in enumerate(x[axis + 1:])]
+    return [[tuple(axes) if _reads(node, 0) else None, None]]
+
+
 def pad(node):
     x = node.inputs[0].shape
     out = node.outputs[0].shape
@@ -471,7 +502,7 @@ RULES.update({
     "MaxPool": pool, "AveragePool": pool, "GlobalAveragePool": global_pool, "GlobalMaxPool": global_pool,
     "ReduceMean": reduce, "ReduceSum": reduce, "ReduceMax": reduce,
     "Flatten": reshape_like, "Reshape": reshape_like, "Squeeze": reshape_like, "Unsqueeze": reshape_like,
-    "Transpose": transpose, "Concat": concat, "Split": split, "Slice": slice_, "Pad": pad,
+    "Transpose": transpose, "Concat": concat, "Gather": gather, "Split": split, "Slice": slice_, "Pad": pad,
 })
 
 #: op types whose single-op mixing abstraction equals the concrete mixing (see the module docs of

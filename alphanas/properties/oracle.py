@@ -5,8 +5,11 @@ analysis (which runs no model).
 
 - :func:`concrete_mixing`: the mixing matrices defined in :mod:`alphanas.properties.mixing`, from
   the union of the supports of full autograd Jacobians (float64) at ``samples`` points, each with
-  fresh random inputs **and** fresh random weights (never all-ones); max-type reductions are
-  measured through log-mean-exp over the same windows (:func:`smooth_maxima`);
+  fresh random inputs **and** fresh random weights (never all-ones); ops whose gradient is zero on
+  part of their domain (max-type reductions, ReLU, clipping) are measured through smooth
+  counterparts with the same "non-zero at some point" support (:func:`smooth_kinks`), so that a few
+  samples reach the support of the definition (``smooth=False`` measures the raw ops, which needs
+  many more samples; the tests check both agree);
 - :func:`concrete_shapes`: output shapes from a forward pass (symbolic dimensions set to ``batch``);
 - :func:`concrete_depth`: the depth of the torch program actually executed: the longest-path
   alternation count over the ``torch.fx`` graph of the lowered module, classifying each call by the
@@ -48,17 +51,28 @@ def randomize_weights(graph: Graph, rng: np.random.Generator) -> Graph:
     return g
 
 
-def smooth_maxima(graph: Graph) -> Graph:
-    """A copy where MaxPool, GlobalMaxPool and ReduceMax become log-mean-exp over the same windows.
+def smooth_kinks(graph: Graph) -> Graph:
+    """A copy where ops with a gradient that vanishes on part of their domain get dense-gradient stand-ins.
 
-    A max has a one-hot gradient (its arg-max), so the union of a few sampled Jacobians reaches the
-    "non-zero at some point" support of the definition only slowly, and sets that differ only by
-    sampling luck would look like tracking. log-mean-exp has exactly the max's windows (padding
-    excluded) and a dense gradient, so the oracle measures the defined support in one sample.
+    The concrete mixing counts a dependency when the derivative is non-zero at *some* point. A max has
+    a one-hot gradient (its arg-max) and a ReLU a zero gradient on its negative half, so the union of a
+    few sampled Jacobians reaches that support only slowly, and sets that differ only by sampling luck
+    would look like tracking (a spurious ONE_TO_ONE or MANY_TO_ONE). The stand-ins have exactly the
+    same "some point" support and a gradient that is non-zero everywhere, so one sample measures it:
+
+    - MaxPool, GlobalMaxPool, ReduceMax -> log-mean-exp over the same windows (padding excluded);
+    - Relu -> Softplus; Clip and HardSigmoid (flat outside a band) -> Sigmoid.
     """
     g = graph.copy()
     for node in list(g.nodes):
         t, a = node.op_type, node.attrs
+        if t in ("Relu", "Clip", "HardSigmoid"):
+            i = g.nodes.index(node)
+            rep = g.add_node("Softplus" if t == "Relu" else "Sigmoid", [node.inputs[0]], index=i,
+                             name=node.name + ".smooth")
+            g.replace_all_uses(node.outputs[0], rep.outputs[0])
+            g.remove_node(node)
+            continue
         if t == "MaxPool" and all(d == 1 for d in a["dilations"]):
             rep, attrs = "AveragePool", {k: a[k] for k in ("kernel_shape", "strides", "pads", "ceil_mode")}
             attrs["count_include_pad"] = 0
@@ -99,13 +113,25 @@ def _module(graph: Graph):
     return m
 
 
+#: derivatives of smaller magnitude count as zero: they are float64 rounding residues of terms that cancel
+#: exactly (e.g. a layer norm over an axis of size 1 is constant, yet autograd returns ~1e-15); weights
+#: and inputs are drawn at unit scale, so real derivatives of the small test graphs are orders larger
+ZERO = 1e-10
+
+
+def _nonzero(j: np.ndarray) -> np.ndarray:
+    return np.abs(j) > ZERO
+
+
 def jacobian_supports(graph_or_subgraph, samples: int = 6, batch: int = 3, seed: int = 0,
-                      positive: bool = False) -> list[list[np.ndarray]]:
+                      positive: bool = False, smooth: bool = True) -> list[list[np.ndarray]]:
     """``supports[i][j]``: boolean array of shape ``out_j.shape + in_i.shape``, True where some sample
-    had a non-zero derivative of output ``j`` with respect to input ``i``."""
+    had a non-zero derivative of output ``j`` with respect to input ``i`` (``smooth``: measured
+    through :func:`smooth_kinks`)."""
     import torch
 
-    base = smooth_maxima(_standalone(graph_or_subgraph))
+    base = _standalone(graph_or_subgraph)
+    base = smooth_kinks(base) if smooth else base
     rng = np.random.default_rng(seed)
     sup = None
     for _ in range(samples):
@@ -122,7 +148,7 @@ def jacobian_supports(graph_or_subgraph, samples: int = 6, batch: int = 3, seed:
         except Exception:  # ops without a batching rule
             jac = torch.autograd.functional.jacobian(fn, tuple(xs))
         # jac[j][i] has shape out_j + in_i
-        cur = [[(jac[j][i] != 0).numpy() for j in range(len(jac))] for i in range(len(xs))]
+        cur = [[_nonzero(jac[j][i].detach().numpy()) for j in range(len(jac))] for i in range(len(xs))]
         sup = cur if sup is None else [[a | b for a, b in zip(ra, rb)] for ra, rb in zip(sup, cur)]
     return sup
 
@@ -155,10 +181,10 @@ def mixing_from_support(s: np.ndarray, out_rank: int) -> tuple[tuple[int, ...], 
 
 
 def concrete_mixing(graph_or_subgraph, samples: int = 6, batch: int = 3, seed: int = 0,
-                    positive: bool = False) -> MixingProperty:
+                    positive: bool = False, smooth: bool = True) -> MixingProperty:
     """The mixing a (sub)graph really has, from autograd Jacobians (see the module docstring)."""
     g = _standalone(graph_or_subgraph)
-    sup = jacobian_supports(g, samples, batch, seed, positive)
+    sup = jacobian_supports(g, samples, batch, seed, positive, smooth)
     ranks = [len(v.shape) for v in g.outputs]
     return MixingProperty([[mixing_from_support(sup[i][j], ranks[j]) for j in range(len(ranks))]
                            for i in range(len(g.inputs))])
@@ -185,7 +211,7 @@ def _torch_tables():
     nonlinear = {torch.relu, F.relu, torch.sigmoid, torch.tanh, F.gelu, F.leaky_relu, F.elu, F.softplus, torch.exp,
                  torch.log, torch.sqrt, torch.erf, torch.reciprocal, torch.abs, torch.softmax, torch.clamp, F.silu,
                  elementwise.swish, elementwise._hard_sigmoid}
-    neutral_methods = {"to"}
+    neutral_methods = {"to", "contiguous"}
     return nonlinear, neutral_methods
 
 

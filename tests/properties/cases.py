@@ -62,6 +62,12 @@ def _matmul_const():
     return b.build(b.op("MatMul", x, b.const("w", np.ones((5, 3), np.float32))))
 
 
+def _gather(xshape, axis, indices):
+    b = GraphBuilder("gather", seed=0)
+    x = b.input("x", xshape)
+    return b.build(b.op("Gather", x, b.const("idx", np.asarray(indices, np.int64)), axis=axis))
+
+
 def _split():
     b = GraphBuilder("split", seed=0)
     x = b.input("x", ("N", 5, 4))
@@ -130,6 +136,11 @@ CASES.update({
               ("slice_one", lambda: _one("Slice", starts=[2], ends=[3], axes=[1]))],
     "Pad": [("pad", lambda: _one("Pad", pads=[0, 0, 1, 2, 0, 0, 2, 1])),
             ("pad_reflect", lambda: _one("Pad", pads=[0, 0, 1, 1, 0, 0, 1, 1], mode="reflect"))],
+    "Gather": [("gather_token", lambda: _gather(("N", 5, 4), 1, 0)),
+               ("gather_rows", lambda: _gather(("N", 5, 4), 1, [3, 1, 1, 4])),
+               ("gather_stride", lambda: _gather(("N", 6, 4), 1, [0, 2, 4])),
+               ("gather_2d", lambda: _gather(("N", 3, 5), 2, [[0, 4], [2, 2]])),
+               ("gather_one", lambda: _gather(("N", 3, 5), -1, [-1]))],
     "Squeeze": [("squeeze", lambda: _one("Squeeze", ("N", 4, 1, 6), axes=[2]))],
     "Unsqueeze": [("unsqueeze", lambda: _one("Unsqueeze", ("N", 4, 6), axes=[1]))],
 })
@@ -198,3 +209,241 @@ def random_subgraph(graph, rng: np.random.Generator, max_nodes: int = 5, max_ele
         if v.shape is None or v.numel() > max_elems:
             return None
     return sub
+
+
+# -- random graphs (driven by a ``random.Random``, e.g. hypothesis' ``st.randoms()``) -----------------
+
+MAX_ELEMS = 256  # per sample (batch 1): keeps full Jacobians small
+
+RANDOM_UNARY = ["Relu", "Sigmoid", "Tanh", "Gelu", "LeakyRelu", "Elu", "Softplus", "Erf", "Neg", "Abs", "HardSigmoid",
+                "Swish", "Clip"]
+#: ops whose gradient is a one-hot arg-max (the oracle needs many raw samples or smoothing for them)
+MAX_OPS = {"MaxPool", "GlobalMaxPool", "ReduceMax"}
+
+
+def _ints(shape) -> bool:
+    return all(isinstance(d, int) for d in shape)
+
+
+def _numel(shape) -> int:
+    return int(np.prod([d if isinstance(d, int) else 1 for d in shape]))
+
+
+def _conv_out(n, k, s, p0, p1, d):
+    return (n + p0 + p1 - d * (k - 1) - 1) // s + 1
+
+
+def _r_conv(b, r, x, vals):
+    if len(x.shape) not in (3, 4) or not _ints(x.shape[1:]):
+        return None
+    cin = x.shape[1]
+    groups = r.choice([g for g in range(1, cin + 1) if cin % g == 0])
+    cout = groups * r.choice([1, 2]) if r.random() < 0.5 else groups * r.randint(1, 3)
+    n = len(x.shape) - 2
+    k = [r.choice([1, 2, 3]) for _ in range(n)]
+    d = r.choice([1, 1, 2])
+    s = [r.choice([1, 1, 2]) for _ in range(n)]
+    pads = [r.randint(0, kk - 1) for kk in k] + [r.randint(0, kk - 1) for kk in k]
+    out = [_conv_out(x.shape[2 + i], k[i], s[i], pads[i], pads[n + i], d) for i in range(n)]
+    if min(out) < 1:
+        return None
+    return b.conv(x, cout, k, stride=s, padding=pads, dilation=d, groups=groups, bias=r.random() < 0.5)
+
+
+def _r_pool(b, r, x, vals):
+    if len(x.shape) not in (3, 4) or not _ints(x.shape[2:]):
+        return None
+    n = len(x.shape) - 2
+    k = [r.choice([1, 2, 3]) for _ in range(n)]
+    s = [r.choice([1, 2, 3]) for _ in range(n)]
+    pads = [r.randint(0, kk // 2) for kk in k] * 2
+    ceil = int(r.random() < 0.3)
+    for i in range(n):
+        size = x.shape[2 + i] + 2 * pads[i] - k[i]
+        if size < 0:
+            return None
+        if ceil and (-(-size // s[i])) * s[i] >= x.shape[2 + i] + pads[i]:
+            return None  # the last window would start in the right padding (torch and ONNX differ there)
+    op = r.choice(["MaxPool", "AveragePool"])
+    extra = {"count_include_pad": r.randint(0, 1)} if op == "AveragePool" else {}
+    return b.op(op, x, kernel_shape=k, strides=s, pads=pads, ceil_mode=ceil, **extra)
+
+
+def _r_global_pool(b, r, x, vals):
+    if len(x.shape) not in (3, 4) or not _ints(x.shape[1:]):
+        return None
+    return b.op(r.choice(["GlobalAveragePool", "GlobalMaxPool"]), x)
+
+
+def _r_unary(b, r, x, vals):
+    op = r.choice(RANDOM_UNARY)
+    return b.op(op, x, min=0.0, max=6.0) if op == "Clip" else b.op(op, x)
+
+
+def _r_batchnorm(b, r, x, vals):
+    if len(x.shape) < 2 or not isinstance(x.shape[1], int):
+        return None
+    return b.batchnorm(x)
+
+
+def _r_layernorm(b, r, x, vals):
+    if not isinstance(x.shape[-1], int):
+        return None
+    return b.layernorm(x)
+
+
+def _r_softmax(b, r, x, vals):
+    return b.softmax(x, axis=r.randrange(-len(x.shape), len(x.shape)))
+
+
+def _r_reduce(b, r, x, vals):
+    rank = len(x.shape)
+    axes = sorted(r.sample(range(rank), r.randint(1, min(2, rank))))
+    keep = int(rank - len(axes) < 1 or r.random() < 0.5)
+    return b.op(r.choice(["ReduceMean", "ReduceSum", "ReduceMax"]), x, axes=axes, keepdims=keep)
+
+
+def _r_transpose(b, r, x, vals):
+    perm = list(range(len(x.shape)))
+    r.shuffle(perm)
+    return b.transpose(x, perm)
+
+
+def _r_reshape(b, r, x, vals):
+    s = list(x.shape)
+    if len(s) < 2 or s[0] != "N" or not _ints(s[1:]):
+        return None  # keep the batch axis first (Reshape's 0 copies the dimension at the same index)
+    k = r.randrange(1, len(s))
+    if r.random() < 0.5 and k + 1 < len(s) and isinstance(s[k], int) and isinstance(s[k + 1], int):
+        new = s[:k] + [s[k] * s[k + 1]] + s[k + 2:]  # merge two axes
+    elif isinstance(s[k], int) and s[k] > 1 and len(s) < 5:
+        f = [q for q in range(2, s[k] + 1) if s[k] % q == 0]
+        q = r.choice(f)
+        new = s[:k] + [q, s[k] // q] + s[k + 1:]  # split one axis
+    else:
+        return None
+    return b.reshape(x, [0 if isinstance(d, str) else d for d in new])
+
+
+def _r_flatten(b, r, x, vals):
+    return b.flatten(x, axis=r.randint(1, len(x.shape)))
+
+
+def _same_shape(vals, x):
+    return [v for v in vals if v.shape == x.shape]
+
+
+def _r_join(b, r, x, vals):
+    """Add/Mul/Sub with an earlier value of the same shape (a residual join), a new input, or a
+    broadcast per-channel gate."""
+    op = r.choice(["Add", "Add", "Mul", "Sub"])
+    choice = r.random()
+    if choice < 0.3 and all(isinstance(d, int) or d == "N" for d in x.shape):
+        y = b.input(f"in{len(b.graph.inputs)}", x.shape)
+    elif choice < 0.5 and len(x.shape) >= 3 and _ints(x.shape[1:]):
+        y = b.op("ReduceMean", x, axes=list(range(2, len(x.shape))), keepdims=1)
+    else:
+        y = r.choice(_same_shape(vals, x))
+    return b.op(op, x, y) if r.random() < 0.5 else b.op(op, y, x)
+
+
+def _r_concat(b, r, x, vals):
+    axis = r.randrange(len(x.shape))
+    if not isinstance(x.shape[axis], int):
+        return None
+    others = [v for v in vals if len(v.shape) == len(x.shape) and isinstance(v.shape[axis], int)
+              and all(a == c for i, (a, c) in enumerate(zip(v.shape, x.shape)) if i != axis)]
+    y = r.choice(others)
+    return b.concat([x, y] if r.random() < 0.5 else [y, x], axis=axis)
+
+
+def _r_slice(b, r, x, vals):
+    axes = [k for k, d in enumerate(x.shape) if isinstance(d, int) and d >= 2]
+    if not axes:
+        return None
+    k = r.choice(axes)
+    n = x.shape[k]
+    start = r.randrange(n)
+    end = r.randint(start + 1, n)
+    return b.op("Slice", x, starts=[start], ends=[end], axes=[k], steps=[r.choice([1, 1, 2])])
+
+
+def _r_pad(b, r, x, vals):
+    rank = len(x.shape)
+    if rank < 3 or not _ints(x.shape[2:]):
+        return None
+    mode = r.choice(["constant", "constant", "reflect", "edge"])
+    lim = [(d - 1 if mode == "reflect" else 2) for d in x.shape[2:]]
+    sp = [r.randint(0, min(2, m)) for m in lim for _ in range(1)]
+    ep = [r.randint(0, min(2, m)) for m in lim]
+    return b.op("Pad", x, pads=[0, 0] + sp + [0, 0] + ep, mode=mode)
+
+
+def _r_dense(b, r, x, vals):
+    if not isinstance(x.shape[-1], int) or len(x.shape) < 2:
+        return None
+    return b.dense(x, r.randint(1, 5), bias=r.random() < 0.5)
+
+
+def _r_attention(b, r, x, vals):
+    """``softmax(x @ x^T) @ x`` on the last two axes (self-attention without projections)."""
+    if len(x.shape) < 2 or not _ints(x.shape[-2:]):
+        return None
+    perm = list(range(len(x.shape)))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    s = b.op("MatMul", x, b.transpose(x, perm))
+    return b.op("MatMul", b.softmax(s, axis=-1), x)
+
+
+def _r_split(b, r, x, vals):
+    axes = [k for k, d in enumerate(x.shape) if isinstance(d, int) and d >= 2]
+    if not axes:
+        return None
+    k = r.choice(axes)
+    first = r.randint(1, x.shape[k] - 1)
+    parts = b.op("Split", x, axis=k, split=[first, x.shape[k] - first])
+    return r.choice(parts)
+
+
+RANDOM_OPS = [_r_conv, _r_conv, _r_pool, _r_global_pool, _r_unary, _r_unary, _r_batchnorm, _r_layernorm, _r_softmax,
+              _r_reduce, _r_transpose, _r_reshape, _r_flatten, _r_join, _r_join, _r_concat, _r_slice, _r_pad,
+              _r_dense, _r_attention, _r_split]
+
+
+def random_graph(r, steps: int | None = None):
+    """A random graph of ``steps`` (default 1-6) random layers on an ``(N, C, H, W)`` input: convolutions
+    (kernel, stride, dilation, padding, groups), pools, activations, norms, softmax, reductions,
+    transposes, reshapes, residual joins, concatenations, slices, pads, dense layers, attention, splits.
+    Every value holds at most :data:`MAX_ELEMS` elements per sample; one or two outputs."""
+    import math
+
+    from alphanas.ir import GraphBuilder
+
+    b = GraphBuilder("random", seed=r.randrange(1 << 30))
+    x = b.input("x", ("N", r.randint(1, 4), r.randint(1, 6), r.randint(1, 6)) if r.random() < 0.8
+                else ("N", r.randint(1, 4), r.randint(2, 8)))
+    vals = [x]
+    steps = r.randint(1, 6) if steps is None else steps
+    done = 0
+    for _ in range(20 * steps):
+        if done >= steps:
+            break
+        before = len(b.graph.nodes)
+        y = r.choice(RANDOM_OPS)(b, r, vals[-1] if r.random() < 0.7 else r.choice(vals), vals)
+        if y is None:
+            continue
+        if _numel(y.shape) > MAX_ELEMS or any(isinstance(d, int) and d < 1 for d in y.shape):
+            for node in b.graph.nodes[before:][::-1]:  # too large: undo the layer
+                b.graph.remove_node(node)
+            for v in list(b.graph.inputs):
+                if not v.uses and v is not x:
+                    b.graph.inputs.remove(v)
+            continue
+        vals.append(y)
+        done += 1
+    outs = [vals[-1]] if vals[-1] is not x else [b.op("Identity", x)]
+    produced = [v for v in vals[1:-1] if v.producer is not None]
+    if produced and r.random() < 0.3:
+        outs.append(r.choice(produced))
+    del math
+    return b.build(*outs)

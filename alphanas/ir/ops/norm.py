@@ -41,13 +41,17 @@ class BatchNormalization(OpDef):
     def lower(self, node, ctx):
         x = node.inputs[0]
         c = x.shape[1]
+        # torch (2.x, CPU) computes wrong batch-norm gradients for a permuted input whose size-1 axes make
+        # its strides look channels-last (e.g. (1,1,4,4).permute(0,3,2,1)); a contiguous copy avoids it
+        # (and costs nothing for the usual, already contiguous input)
+        xin = ctx.method("contiguous", ctx.input(0)) if node.inputs[0].producer is not None and \
+            node.inputs[0].producer.op_type == "Transpose" else ctx.input(0)
         own = all(v.is_const and len(v.uses) == 1 for v in node.inputs[1:])
         if own and isinstance(c, int) and 2 <= len(x.shape) <= 5:
             cls = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d, 5: nn.BatchNorm3d}[len(x.shape)]
             mod = cls(c, eps=node.attrs["epsilon"], momentum=1.0 - node.attrs["momentum"])
-            return [ctx.module(mod, ctx.input(0),
-                               params={"weight": 1, "bias": 2, "running_mean": 3, "running_var": 4})]
-        return [ctx.call(F.batch_norm, ctx.input(0), ctx.input(3), ctx.input(4), ctx.input(1), ctx.input(2),
+            return [ctx.module(mod, xin, params={"weight": 1, "bias": 2, "running_mean": 3, "running_var": 4})]
+        return [ctx.call(F.batch_norm, xin, ctx.input(3), ctx.input(4), ctx.input(1), ctx.input(2),
                          training=False, eps=node.attrs["epsilon"])]
 
 

@@ -335,9 +335,11 @@ class Pad(OpDef):
         spec: list[int] = []
         for i in reversed(range(rank)):
             spec += [p[i], p[rank + i]]
-        while len(spec) > 2 and spec[-1] == 0 and spec[-2] == 0:
-            spec = spec[:-2]
         mode = _PAD_MODES[node.attrs["mode"]]
+        # torch pads the trailing axes; non-constant modes take exactly the rank-2 spatial axes
+        keep = 2 if mode == "constant" else 2 * max(rank - 2, 1)
+        while len(spec) > keep and spec[-1] == 0 and spec[-2] == 0:
+            spec = spec[:-2]
         kwargs = {"value": node.attrs["value"]} if mode == "constant" else {}
         return [ctx.call(F.pad, ctx.input(0), spec, mode=mode, **kwargs)]
 

@@ -232,3 +232,23 @@ def test_vit_ti16_matches_reference_module(tmp_path, size, patch):
     # and the class token, expanded to the fixed batch, is folded into a constant read by Concat;
     # ``x[:, 0]`` exports as Gather, which imports as a regular op and lowers to torch.
     compare(g, ViT(size, patch, 3, 10), tmp_path, dynamic_batch=False, untrainable=192)
+
+
+def test_vit_with_dynamic_batch_runs_with_shape_computations_opaque(tmp_path):
+    """The class-token broadcast of a dynamic-batch export computes shapes at run time: those nodes
+    stay opaque (no torch lowering), yet the model round-trips and matches the module at any batch."""
+    module = ViT(8, 2, 3, 10, depth=1).eval()
+    path = tmp_path / "vit_dynamic.onnx"
+    torch.onnx.export(module, (torch.zeros(2, 3, 8, 8),), str(path), dynamo=False, input_names=["x"],
+                      output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    imported = alphanas.load_onnx(path)
+    assert isinstance(imported.inputs[0].shape[0], str)
+    opaque = {n.op_type for n in imported.nodes if n.is_opaque}
+    assert "Gather" not in opaque and opaque <= {"Shape", "Reshape", "Equal", "Where", "Expand"}
+    for batch in (1, 5):
+        x = np.random.default_rng(batch).standard_normal((batch, 3, 8, 8)).astype(np.float32)
+        with torch.no_grad():
+            ref = module(torch.from_numpy(x)).numpy()
+        assert rel_err(ort_output(imported, {"x": x}), ref) <= 1e-4
+    with pytest.raises(alphanas.AlphanasError, match="opaque"):
+        imported.to_torch()

@@ -85,6 +85,8 @@ def _inspect_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="ONNX model file")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--nodes", action="store_true", help="list every node")
+    p.add_argument("--properties", action="store_true",
+                   help="program properties (shape, depth, mixing, cost and plug-ins) of the model and of each block")
     p.set_defaults(func=cmd_inspect)
 
 
@@ -143,6 +145,25 @@ def cmd_inspect(args) -> int:
 INSPECT_HOOKS: list[Callable] = []
 #: Functions ``(console, extra, args)`` printing those sections.
 INSPECT_PRINTERS: list[Callable] = []
+
+
+def _properties_section(graph, args) -> dict:
+    if not getattr(args, "properties", False):
+        return {}
+    from alphanas.properties.report import properties_report
+
+    return {"properties": properties_report(graph)}
+
+
+def _print_properties_section(c, extra, args) -> None:
+    if "properties" in extra:
+        from alphanas.properties.report import print_report
+
+        print_report(c, extra["properties"])
+
+
+INSPECT_HOOKS.append(_properties_section)
+INSPECT_PRINTERS.append(_print_properties_section)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ batch, ``"N"``).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -63,7 +64,7 @@ class Value:
     def numel(self, batch: int = 1) -> int:
         """Element count, with symbolic dimensions taken as ``batch``."""
         assert self.shape is not None, f"value {self.name!r} has no shape"
-        return int(np.prod([d if isinstance(d, int) else batch for d in self.shape], dtype=np.int64))
+        return math.prod(d if isinstance(d, int) else batch for d in self.shape)
 
     def users(self) -> list[Node]:
         seen: dict[int, Node] = {}

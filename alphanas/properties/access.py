@@ -65,24 +65,16 @@ def window(j: int, n, out, k: int, stride: int, pad: int, dilation: int) -> Axis
     aff = (j, stride, -pad, -pad + (k - 1) * dilation)
     if isinstance(n, str) or isinstance(out, str):
         return (k, 1 << j, aff)
-    w, first = 0, None
-    moves = False
     d = dilation
-    for p in range(out):
-        lo = p * stride - pad
-        t0 = max(0, -(lo // d) if lo < 0 else 0)  # first tap inside the input
-        if lo < 0:
-            t0 = (-lo + d - 1) // d
-        t1 = min(k - 1, (n - 1 - lo) // d) if n - 1 - lo >= 0 else -1
-        if t1 < t0:
-            continue
-        key = (lo + t0 * d, t1 - t0)  # the clipped taps: start and count - 1
-        if first is None:
-            first = key
-        elif key != first:
-            moves = True
-        w = max(w, t1 - t0 + 1)
-    return (w, (1 << j) if moves else 0, aff)
+    lo = np.arange(out) * stride - pad  # first tap of each output position, before clipping
+    t0 = np.where(lo < 0, (-lo + d - 1) // d, 0)  # first tap inside the input
+    t1 = np.minimum(k - 1, (n - 1 - lo) // d)  # last tap inside the input
+    ok = t1 >= t0
+    if not ok.any():
+        return (0, 0, aff)
+    first, count = (lo + t0 * d)[ok], (t1 - t0)[ok]  # the clipped taps: start and count - 1
+    moves = bool((first != first[0]).any() or (count != count[0]).any())
+    return (int(count.max()) + 1, (1 << j) if moves else 0, aff)
 
 
 def broadcast_operand(shape, out_shape) -> tuple | str:

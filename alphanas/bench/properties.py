@@ -1,0 +1,162 @@
+"""Property-inference benchmark: time to infer every property of a whole model and of each of its blocks,
+side by side with ``onnx.shape_inference.infer_shapes`` on the same model in the same run.
+
+Models: ResNet-50 (the onnx backend-test "light" model), and the zoo's ResNet-34, MobileNetV2 and
+ViT-Ti/16 at 224x224. Each repeat analyses a fresh copy of the imported graph with the per-node and
+per-shape caches of the mixing analysis cleared, so the figure is the cold cost of one analysis;
+``infer_shapes`` runs on the ONNX ``ModelProto`` (the file as loaded for ResNet-50, the exported zoo
+model otherwise) with its initializers declared as inputs instead (:func:`structure_only`). Medians over ``--repeats``; ``ratio`` = properties_ms / shape_inference_ms.
+
+    python -m alphanas.bench.properties                      # all four models, 20 repeats
+    alphanas benchmark properties --models resnet50 --repeats 5 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from alphanas.errors import AlphanasError
+
+MODELS = ("resnet50", "resnet34", "mobilenetv2", "vit_ti16")
+#: keys of every row; ``--json`` prints a list of these objects
+ROW_KEYS = ("model", "nodes", "blocks", "properties_ms", "blocks_properties_ms", "shape_inference_ms", "ratio",
+            "blocks_ratio")
+
+
+def load_model(name: str):
+    """``(ir.Graph, onnx.ModelProto)`` of a benchmark model."""
+    import onnx
+
+    from alphanas.ir import from_onnx, to_onnx, zoo
+
+    if name == "resnet50":
+        path = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / "light_resnet50.onnx"
+        return from_onnx(onnx.load(str(path)), source=str(path)), structure_only(onnx.load(str(path)))
+    if name not in MODELS:
+        raise AlphanasError(f"unknown benchmark model {name!r}; available: {', '.join(MODELS)}")
+    graph = zoo.build(name, input_size=224)
+    return graph, structure_only(to_onnx(graph))
+
+
+def structure_only(proto):
+    """``proto`` with its initializers turned into typed graph inputs (same shapes, no data): shape inference
+    then measures the analysis, not the serialisation of megabytes of weights (which it copies)."""
+    import onnx
+
+    graph = proto.graph
+    declared = {v.name for v in graph.input}
+    for t in graph.initializer:
+        if t.name not in declared:
+            graph.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    del graph.initializer[:]
+    return proto
+
+
+def _clear_caches() -> None:
+    from alphanas.properties import access, mixing
+
+    mixing._PATTERN_CACHE.clear()
+    access.window.cache_clear()
+    access.reshape_axes.cache_clear()
+
+
+def _median_ms(fn: Callable[[], Any], repeats: int, prepare: Callable[[], Any] | None = None) -> float:
+    times = []
+    for _ in range(repeats):
+        arg = prepare() if prepare is not None else None
+        t0 = time.perf_counter()
+        fn(arg)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def measure(name: str, repeats: int = 20) -> dict[str, Any]:
+    """One row (keys :data:`ROW_KEYS`) for model ``name``."""
+    from onnx import shape_inference
+
+    from alphanas.ir.blocks import find_blocks
+    from alphanas.properties import PropertySet, registry
+
+    graph, proto = load_model(name)
+    names = list(registry())
+
+    def fresh():
+        _clear_caches()
+        return graph.copy()
+
+    def fresh_blocks():
+        g = fresh()
+        return [b.subgraph for b in find_blocks(g)]
+
+    props_ms = _median_ms(lambda g: PropertySet.infer(g, names), repeats, fresh)
+    blocks_ms = _median_ms(lambda subs: [PropertySet.infer(s, names) for s in subs], repeats, fresh_blocks)
+    shape_ms = _median_ms(lambda _: shape_inference.infer_shapes(proto), repeats)
+    return {"model": name, "nodes": len(graph.nodes), "blocks": len(find_blocks(graph)),
+            "properties_ms": props_ms, "blocks_properties_ms": blocks_ms, "shape_inference_ms": shape_ms,
+            "ratio": props_ms / shape_ms, "blocks_ratio": blocks_ms / shape_ms}
+
+
+def run(models=MODELS, repeats: int = 20, on_model: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    rows = []
+    for m in models:
+        rows.append(measure(m, repeats))
+        if on_model is not None:
+            on_model(m)
+    return rows
+
+
+def table(rows: list[dict[str, Any]]):
+    from rich.table import Table
+
+    t = Table(title="property inference vs onnx.shape_inference.infer_shapes (median ms)")
+    for col in ("model", "nodes", "blocks", "properties", "all blocks", "infer_shapes", "ratio", "blocks ratio"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+    for r in rows:
+        t.add_row(r["model"], str(r["nodes"]), str(r["blocks"]), f"{r['properties_ms']:.2f}",
+                  f"{r['blocks_properties_ms']:.2f}", f"{r['shape_inference_ms']:.2f}", f"{r['ratio']:.2f}x",
+                  f"{r['blocks_ratio']:.2f}x")
+    return t
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="alphanas benchmark properties", description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated subset of {', '.join(MODELS)}")
+    p.add_argument("--repeats", type=int, default=20, help="repeats per measurement (median reported)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of rows instead of a table")
+    args = p.parse_args(argv)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise AlphanasError(f"--models: unknown {', '.join(unknown) or '(none given)'}; available: {', '.join(MODELS)}")
+    if args.repeats < 1:
+        raise AlphanasError(f"--repeats must be >= 1, got {args.repeats}")
+    if args.json:
+        rows = run(models, args.repeats)
+        print(json.dumps([{k: r[k] for k in ROW_KEYS} for r in rows], indent=2))
+        return 0
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    c = Console(highlight=False)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeRemainingColumn(), console=c, transient=True) as bar:
+        task = bar.add_task("properties benchmark", total=len(models))
+        rows = run(models, args.repeats, on_model=lambda m: bar.advance(task))
+    c.print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    try:
+        raise SystemExit(main())
+    except AlphanasError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None

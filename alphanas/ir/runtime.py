@@ -41,24 +41,50 @@ def providers(provider: str = "auto") -> list[str]:
     raise AlphanasError(f"unknown provider {provider!r}; use cpu, cuda or auto")
 
 
+#: In-memory models larger than this many bytes reach onnxruntime through a temporary file with
+#: external data (protobuf cannot serialise 2 GB or more).
+SERIALIZE_LIMIT = 2**31 - (64 << 20)
+
+
 def session(model: Any, provider: str = "auto", *, optimize: bool = True, threads: int | None = None):
-    """An ``InferenceSession`` for a Graph, ModelProto, bytes or path."""
+    """An ``InferenceSession`` for a Graph, ModelProto, bytes or path (external data included)."""
     from alphanas.ir.graph import Graph
 
     rt = ort()
-    if isinstance(model, Graph):
-        from alphanas.ir.onnx_io import to_onnx
-
-        model = to_onnx(model)
-    if hasattr(model, "SerializeToString"):
-        model = model.SerializeToString()
     so = rt.SessionOptions()
     so.log_severity_level = 3
     if not optimize:
         so.graph_optimization_level = rt.GraphOptimizationLevel.ORT_DISABLE_ALL
     if threads:
         so.intra_op_num_threads = threads
+    owned = isinstance(model, Graph)
+    if owned:
+        from alphanas.ir.onnx_io import to_onnx
+
+        model = to_onnx(model)
+    if hasattr(model, "SerializeToString"):
+        if model.ByteSize() <= SERIALIZE_LIMIT:
+            model = model.SerializeToString()
+        else:
+            return _session_via_external_data(rt, model, so, provider, copy=not owned)
     return rt.InferenceSession(model if isinstance(model, bytes) else str(model), so, providers=providers(provider))
+
+
+def _session_via_external_data(rt, model, so, provider: str, copy: bool):
+    import os
+    import tempfile
+
+    import onnx
+
+    if copy:  # saving with external data moves the caller's tensors out of its proto
+        original, model = model, onnx.ModelProto()
+        model.CopyFrom(original)
+    with tempfile.TemporaryDirectory(prefix="alphanas-ort-", ignore_cleanup_errors=True) as tmp:
+        path = os.path.join(tmp, "model.onnx")
+        onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
+                        location="model.onnx.data", size_threshold=1024)
+        # once the session exists onnxruntime holds the weights (read, or mapped: an unlinked file stays mapped)
+        return rt.InferenceSession(path, so, providers=providers(provider))
 
 
 def run(model: Any, feeds: dict[str, np.ndarray], provider: str = "auto") -> list[np.ndarray]:

@@ -166,3 +166,17 @@ def test_opaque_node_survives_round_trip(tmp_path, with_function):
             np.testing.assert_allclose(_outputs(m, x), expected, rtol=1e-6, atol=1e-6)
     with pytest.raises(AlphanasError, match="opaque"):
         g.to_torch()
+
+
+def test_onnxruntime_session_of_a_model_too_large_to_serialise(monkeypatch):
+    """Models over protobuf's limit reach onnxruntime through a temporary external-data file (the
+    limit is lowered to 0 here, so that a small model takes that path)."""
+    g = _cnn()
+    model = to_onnx(g)
+    x = _x(2)
+    expected = _outputs(model, x)
+    monkeypatch.setattr(runtime, "SERIALIZE_LIMIT", 0)
+    np.testing.assert_array_equal(_outputs(g, x), expected)
+    np.testing.assert_array_equal(_outputs(model, x), expected)
+    # the caller's model keeps its weights inside
+    assert all(t.data_location == TensorProto.DEFAULT and t.raw_data for t in model.graph.initializer)

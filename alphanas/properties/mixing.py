@@ -54,8 +54,20 @@ class Mixing(IntEnum):
 _SYMBOL = {0: ".", 1: "1", 2: "M", 3: "A"}
 
 
-def _through(entry, pat):
-    """Compose an input's state ``entry = (caps, axes)`` with one operand access pattern."""
+def _clipped_reach(aff, cap: int, out_shape) -> int:
+    """Largest ``|[a*m + lo, a*m + hi] ∩ [0, cap)|`` over the positions ``m`` of output axis ``aff[0]``."""
+    j, a, lo, hi = aff
+    m = out_shape[j] if j >= 0 and out_shape is not None and j < len(out_shape) else None
+    if j < 0:
+        return min(hi, cap - 1) - max(lo, 0) + 1
+    if not isinstance(m, int):
+        return hi - lo + 1
+    return max(min(a * q + hi, cap - 1) - max(a * q + lo, 0) + 1 for q in range(m))
+
+
+def _through(entry, pat, out_shape=None):
+    """Compose an input's state ``entry = (caps, axes)`` with one operand access pattern (``out_shape``: the
+    shape of the value produced, used to clip receptive fields at the input's borders)."""
     caps, axes = entry
     new = []
     for (r, t, aff), cap in zip(axes, caps):
@@ -82,6 +94,8 @@ def _through(entry, pat):
                         naff = (j, c * a, c * glo + lo, c * ghi + hi)
             if naff is not None and naff[3] - naff[2] + 1 < cnt:
                 cnt = naff[3] - naff[2] + 1
+            if naff is not None and cnt >= cap:  # only decides ALL_TO_ONE or not: worth the exact clipping
+                cnt = min(cnt, _clipped_reach(naff, cap, out_shape))
         if cnt > cap:
             cnt = cap
         new.append((cnt, tr, naff))
@@ -195,7 +209,7 @@ class MixingDomain(Domain):
                     p = pats[o] if o < len(pats) else None
                     if e is None or p is None:
                         continue
-                    contrib = e if p is SAME else _through(e, p)
+                    contrib = e if p is SAME else _through(e, p, v.shape)
                     acc = contrib if acc is None else _join(acc, contrib)
                 state.append(acc)
             results.append((len(v.shape), tuple(state)))

@@ -24,6 +24,7 @@ import onnx
 from onnx import helper, numpy_helper, version_converter
 
 from alphanas.errors import AlphanasError, InvalidGraphError, UnsupportedModelError
+from alphanas.ir import shape_values
 from alphanas.ir.graph import Graph, Node, Value
 from alphanas.ir.opdef import lookup
 
@@ -99,6 +100,8 @@ class _Importer:
         self.opset = self._opset()
         self.inferred: dict[str, tuple[tuple | None, np.dtype]] = {}
         self.consumers: dict[str, int] = {}
+        #: id(Value) -> shape vector (object array of ints and symbols) computed from symbolic shapes
+        self.shape_vectors: dict[int, np.ndarray] = {}
         self._bound: set[str] = set()
         # Reserve every ONNX value name so that helper values never take one of them.
         for n in model.graph.node:
@@ -133,6 +136,12 @@ class _Importer:
         v = Value(self._bind(name), const=np.asarray(array))
         self.graph.initializers[v.name] = v
         return v
+
+    def shape_vector(self, v: Value | None) -> list | None:
+        """The entries (ints and symbolic dimensions) of a non-constant value computed from shapes
+        (see :mod:`alphanas.ir.shape_values`), or ``None``."""
+        a = None if v is None else self.shape_vectors.get(id(v))
+        return None if a is None else list(a.reshape(-1))
 
     def alias(self, name: str, value: Value) -> None:
         self.values[name] = value
@@ -279,8 +288,47 @@ class _Importer:
         inputs = [self.values[name] if name else None for name in proto.input]
         attrs = {a.name: helper.get_attribute_value(a) for a in proto.attribute}
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
-        outputs = list(proto.output)
         domain = proto.domain if proto.domain != "ai.onnx" else ""
+        self._convert_node(proto, inputs, attrs, domain)
+        if domain == "" and proto.output and proto.output[0] in self.values:
+            self._track_shape_vector(proto.op_type, inputs, attrs, proto.output[0])
+
+    def _known(self, v: Value | None) -> np.ndarray | None:
+        if v is None:
+            return None
+        if id(v) in self.shape_vectors:
+            return self.shape_vectors[id(v)]
+        if v.is_const and v.const.size <= shape_values.MAX_ELEMENTS and v.const.dtype.kind in "iub":
+            return np.asarray(v.const).astype(object)
+        return None
+
+    def _track_shape_vector(self, op: str, inputs: list, attrs: dict, name: str) -> None:
+        """Record the symbolic value of output ``name`` when it is a shape computation over symbolic
+        dimensions; one that no longer depends on a symbol becomes a constant (and folds further)."""
+        out = self.values[name]
+        if out.is_const:
+            return
+        if op == "Shape":
+            x = inputs[0]
+            if x is not None and x.shape is not None:
+                self.shape_vectors[id(out)] = np.array(x.shape, dtype=object)[attrs.get("start", 0):attrs.get("end")]
+            return
+        known = [self._known(v) for v in inputs]
+        if not any(id(v) in self.shape_vectors for v in inputs if v is not None):
+            return
+        if any(k is None for k, v in zip(known, inputs) if v is not None):
+            return
+        result = shape_values.evaluate(op, known, attrs, self.opset)
+        if result is None:
+            return
+        graph_output = any(o.name == name for o in self.model.graph.output)
+        if shape_values.has_symbols(result) or out.dtype.kind not in "iub" or graph_output:
+            self.shape_vectors[id(out)] = result
+        else:  # e.g. the static head size d // heads of x.shape with a symbolic batch
+            self.values[name] = self.constant(name, np.array(result.tolist(), dtype=out.dtype))
+
+    def _convert_node(self, proto: onnx.NodeProto, inputs: list, attrs: dict, domain: str) -> None:
+        outputs = list(proto.output)
         op = proto.op_type
         if domain == "":
             if op == "Constant":

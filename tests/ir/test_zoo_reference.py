@@ -235,8 +235,9 @@ def test_vit_ti16_matches_reference_module(tmp_path, size, patch):
 
 
 def test_vit_with_dynamic_batch_runs_with_shape_computations_opaque(tmp_path):
-    """The class-token broadcast of a dynamic-batch export computes shapes at run time: those nodes
-    stay opaque (no torch lowering), yet the model round-trips and matches the module at any batch."""
+    """The class-token broadcast of a dynamic-batch export computes its target shape at run time:
+    those nodes stay opaque (no torch lowering), yet the model round-trips and matches the module
+    at any batch."""
     module = ViT(8, 2, 3, 10, depth=1).eval()
     path = tmp_path / "vit_dynamic.onnx"
     torch.onnx.export(module, (torch.zeros(2, 3, 8, 8),), str(path), dynamo=False, input_names=["x"],
@@ -244,7 +245,10 @@ def test_vit_with_dynamic_batch_runs_with_shape_computations_opaque(tmp_path):
     imported = alphanas.load_onnx(path)
     assert isinstance(imported.inputs[0].shape[0], str)
     opaque = {n.op_type for n in imported.nodes if n.is_opaque}
-    assert "Gather" not in opaque and opaque <= {"Shape", "Reshape", "Equal", "Where", "Expand"}
+    # the attention reshapes resolve to static targets; only the class-token Expand to the run-time
+    # batch (and the Shape/Where computing its target) has no canonical form
+    assert opaque == {"Shape", "Where", "Expand"}
+    assert sum(n.op_type == "Shape" for n in imported.nodes) == 1
     for batch in (1, 5):
         x = np.random.default_rng(batch).standard_normal((batch, 3, 8, 8)).astype(np.float32)
         with torch.no_grad():

@@ -78,8 +78,21 @@ class Reshape(OpDef):
     category = "shape"
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
-        target = _static_input(imp, inputs[1], "reshape target")
-        imp.add("Reshape", inputs[:1], {"shape": target, "allowzero": int(attrs.get("allowzero", 0))}, outputs)
+        from alphanas.ir import shape_values
+        from alphanas.ir.onnx_io import NotCanonical
+
+        allowzero = int(attrs.get("allowzero", 0))
+        computed = imp.shape_vector(inputs[1])  # e.g. [N, -1] from x.view(x.size(0), -1)
+        if computed is None:
+            target = _static_input(imp, inputs[1], "reshape target")
+        else:
+            try:
+                if allowzero and 0 in computed:
+                    raise shape_values.Unknown("allowzero")
+                target = shape_values.reshape_target(inputs[0].shape, computed)
+            except shape_values.Unknown as e:
+                raise NotCanonical(f"computed reshape target {computed}: {e}") from None
+        imp.add("Reshape", inputs[:1], {"shape": target, "allowzero": allowzero}, outputs)
 
     def to_onnx(self, node, exp):
         shape = exp.const(np.array(node.attrs["shape"], dtype=np.int64), f"{node.name}_shape")

@@ -100,8 +100,9 @@ class _Importer:
         self.opset = self._opset()
         self.inferred: dict[str, tuple[tuple | None, np.dtype]] = {}
         self.consumers: dict[str, int] = {}
-        #: id(Value) -> shape vector (object array of ints and symbols) computed from symbolic shapes
-        self.shape_vectors: dict[int, np.ndarray] = {}
+        #: id(Value) -> (the value, kept alive so that its id stays unique; its shape vector: an object
+        #: array of ints and symbolic dimensions computed from symbolic shapes)
+        self.shape_vectors: dict[int, tuple[Value, np.ndarray]] = {}
         self._bound: set[str] = set()
         # Reserve every ONNX value name so that helper values never take one of them.
         for n in model.graph.node:
@@ -140,8 +141,8 @@ class _Importer:
     def shape_vector(self, v: Value | None) -> list | None:
         """The entries (ints and symbolic dimensions) of a non-constant value computed from shapes
         (see :mod:`alphanas.ir.shape_values`), or ``None``."""
-        a = None if v is None else self.shape_vectors.get(id(v))
-        return None if a is None else list(a.reshape(-1))
+        entry = None if v is None else self.shape_vectors.get(id(v))
+        return None if entry is None else list(entry[1].reshape(-1))
 
     def alias(self, name: str, value: Value) -> None:
         self.values[name] = value
@@ -297,7 +298,7 @@ class _Importer:
         if v is None:
             return None
         if id(v) in self.shape_vectors:
-            return self.shape_vectors[id(v)]
+            return self.shape_vectors[id(v)][1]
         if v.is_const and v.const.size <= shape_values.MAX_ELEMENTS and v.const.dtype.kind in "iub":
             return np.asarray(v.const).astype(object)
         return None
@@ -311,7 +312,7 @@ class _Importer:
         if op == "Shape":
             x = inputs[0]
             if x is not None and x.shape is not None:
-                self.shape_vectors[id(out)] = np.array(x.shape, dtype=object)[attrs.get("start", 0):attrs.get("end")]
+                self.shape_vectors[id(out)] = (out, np.array(x.shape, dtype=object)[attrs.get("start", 0):attrs.get("end")])
             return
         known = [self._known(v) for v in inputs]
         if not any(id(v) in self.shape_vectors for v in inputs if v is not None):
@@ -323,7 +324,7 @@ class _Importer:
             return
         graph_output = any(o.name == name for o in self.model.graph.output)
         if shape_values.has_symbols(result) or out.dtype.kind not in "iub" or graph_output:
-            self.shape_vectors[id(out)] = result
+            self.shape_vectors[id(out)] = (out, result)
         else:  # e.g. the static head size d // heads of x.shape with a symbolic batch
             self.values[name] = self.constant(name, np.array(result.tolist(), dtype=out.dtype))
 

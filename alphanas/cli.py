@@ -336,7 +336,8 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tolerance", type=float, default=None, help="largest scaled output difference --verify accepts "
                    "(default 1e-4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs of --verify")
-    p.add_argument("--max-rounds", type=int, default=10, help="fixed-point rounds of the pass sequence (default 10)")
+    p.add_argument("--max-rounds", type=int, default=10,
+                   help="most rounds of the pass sequence (default 10); still changing after the last is an error")
     p.add_argument("--list", action="store_true", help="list the available passes (plug-ins included) and exit")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=cmd_rewrite)

@@ -104,6 +104,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG of mean ± std vs queries")
     p.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
+    g = p.add_argument_group("property-guided evolution settings (ablations; defaults are the benchmark's)")
+    defaults = PropertySearchConfig()
+    g.add_argument("--selection", choices=["regularized", "tournament"], default=defaults.selection,
+                   help=f"parent selection (default {defaults.selection})")
+    g.add_argument("--population", type=int, default=defaults.population,
+                   help=f"regularized: newest cells that can be parents (default {defaults.population})")
+    g.add_argument("--sample", type=int, default=defaults.sample,
+                   help=f"parent = best of this many (default {defaults.sample})")
+    g.add_argument("--initial-pool", type=int, default=defaults.initial_pool,
+                   help=f"random cells the property-diverse initial population is drawn from; 0: plain random "
+                        f"(default {defaults.initial_pool})")
+    g.add_argument("--mutation", choices=["property", "random"], default="property",
+                   help="property: property-guided; random: random edits of the same subgraphs (ablation)")
     return p
 
 
@@ -118,6 +131,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.runs < 1 or args.budget < 1:
         raise AlphanasError("--runs and --budget must be at least 1")
+    if args.population < 1 or args.sample < 1 or args.initial_pool < 0:
+        raise AlphanasError("--population and --sample must be at least 1, --initial-pool at least 0")
+    config = PropertySearchConfig(selection=args.selection, population=args.population, sample=args.sample,
+                                  initial_pool=args.initial_pool, guided=args.mutation == "property")
     path = args.table
     if path is None:
         if not DEFAULT_TABLE.is_file():
@@ -136,7 +153,7 @@ def run(argv: Sequence[str] | None = None) -> int:
                   console=err, transient=args.json) as bar:
         for strategy in strategies:
             task = bar.add_task(f"nb201 {strategy}", total=args.runs)
-            results[strategy] = curves(table, strategy, budget, args.runs, args.seed,
+            results[strategy] = curves(table, strategy, budget, args.runs, args.seed, config,
                                        on_run=lambda: bar.advance(task))
     summaries = [{"strategy": s, "runs": args.runs, "budgets": summarize(results[s], budgets)} for s in strategies]
 

@@ -28,12 +28,16 @@ the target and that differs from the parent. Among those, the synthesizer return
 *least* over-satisfying (fewest extra depth and mixing over the target, ties at random): a relaxed
 target lets weaker ops in, an unchanged or tightened one only stronger or equal ones.
 
-**Searches** (:func:`run_search`): ``'property'`` (property-guided evolution: tournament selection over
-all evaluated cells, property-guided mutation, no re-query of a cell or an isomorphic one),
-``'rea'`` (regularized evolution, Real et al. 2019: population 10, sample 3, a uniformly random op
-on one uniformly random edge) and ``'random'`` (uniform cells without repetition). The loop here is a
-light one over :mod:`alphanas.search.selection` (100 runs x 300 queries per strategy take seconds,
-the full evolution loop with its store is built for trained candidates).
+**Searches** (:func:`run_search`): ``'property'`` (property-guided evolution,
+:class:`PropertySearchConfig`: a property-diverse initial population — 10 cells of distinct whole-cell
+depth/mixing classes (:func:`cell_signature`) drawn from 100 random, unqueried cells —, regularized
+(aging) parent selection with population 15 and sample 6, property-guided mutation, and never a
+re-query of a cell or of an isomorphic one), ``'rea'`` (regularized evolution as in Real et al. 2019:
+population 10, sample 3, a uniformly random op on one uniformly random edge; a repeated cell is
+answered from the log without cost and still ages in) and ``'random'`` (uniform cells without
+repetition). The loop here is a light one over :mod:`alphanas.search.selection`: 100 runs x 300
+queries take about a minute, where the full evolution loop with its SQLite store is built for trained
+candidates.
 """
 
 from __future__ import annotations
@@ -54,12 +58,12 @@ from alphanas.ir.builder import GraphBuilder
 from alphanas.ir.graph import Graph, Value
 from alphanas.properties import DepthProperty, MixingProperty, PropertySet
 from alphanas.search.candidate import Candidate
-from alphanas.search.selection import regularized, tournament
+from alphanas.search.selection import regularized, select_parent
 
 __all__ = [
     "OPS", "EDGES", "Cell", "cell_graph", "cell_hash", "cell_from_graph", "edges_fragment", "fragment_properties",
     "property_mutation", "random_edge_mutation", "NB201Table", "TableQueries", "TabularEvaluator",
-    "PropertySearchConfig", "run_search", "STRATEGIES", "TableError",
+    "PropertySearchConfig", "run_search", "best_by_validation", "cell_signature", "STRATEGIES", "TableError",
 ]
 
 #: the five edge ops of NAS-Bench-201: the vocabulary of every synthesis in this space
@@ -181,6 +185,14 @@ def cell_hash(cell: Cell) -> str:
     return cell_graph(cell, channels=4, size=8).structural_hash()
 
 
+@functools.lru_cache(maxsize=None)
+def cell_signature(cell: Cell) -> tuple:
+    """The whole cell's depth and mixing (input -> output) as a hashable value: the property class
+    a property-diverse initial population stratifies by."""
+    props = PropertySet.infer(cell_graph(cell, channels=16, size=32), ("depth", "mixing"))
+    return props["depth"].depths, props["mixing"].matrices
+
+
 # -- properties and property-guided mutation --------------------------------------------------------
 
 
@@ -239,8 +251,9 @@ def property_mutation(cell: Cell, rng: random.Random, np_rng: np.random.Generato
     """One property-guided mutation of ``cell`` (see the module docstring); ``None`` when no
     replacement satisfies the mutated target and passes ``accept``.
 
-    ``relax=True`` drops every requirement but the shape (any different replacement qualifies): the
-    retry a search uses when guided mutations keep failing.
+    ``relax=True`` drops every requirement but the shape and picks uniformly among all different
+    replacements: a random edit of the same subgraph, without properties (the retry a search uses
+    when guided mutations keep failing, and the ablation ``guided=False``).
     """
     edges = _choose_edges(rng, max_edges, p_grow)
     original = tuple(cell.ops[k] for k in edges)
@@ -259,7 +272,7 @@ def property_mutation(cell: Cell, rng: random.Random, np_rng: np.random.Generato
     if not children:
         return None
     least = min(strength for strength, _, _ in children)
-    _, ops, child = rng.choice([c for c in children if c[0] == least])
+    _, ops, child = rng.choice(children if relax else [c for c in children if c[0] == least])
     changes = ", ".join(f"{EDGES[k][1]}->{EDGES[k][0]}: {a} => {o}" for k, a, o in zip(edges, original, ops) if a != o)
     return child, changes
 
@@ -375,12 +388,16 @@ class TabularEvaluator:
 class PropertySearchConfig:
     """Settings of the property-guided evolution (defaults: the benchmark's settings)."""
 
-    initial: int = 10  # random cells before evolution starts
-    tournament: int = 8  # parent = best of this many evaluated cells (no aging)
+    initial: int = 10  # cells before evolution starts
+    initial_pool: int = 100  # > 0: the initial cells are property-diverse picks from this many random cells
+    selection: str = "regularized"  # 'regularized' (aging) | 'tournament' (over every evaluated cell)
+    population: int = 15  # 'regularized': only the newest this many cells can be parents
+    sample: int = 6  # parent = best of this many cells drawn at random
     p_depth: float = 0.5  # αNAS CIFAR depth mutation probability
     p_mixing: float = 0.5  # αNAS CIFAR mixing deletion probability
     max_edges: int = 3  # largest edge set a mutation rewrites
     p_grow: float = 0.5  # probability of growing the edge set by one more edge
+    guided: bool = True  # False: every mutation is a random edit of the chosen edges (ablation)
     relax_after: int = 10  # failed guided mutations in a row before the target is dropped
     random_parent_after: int = 30  # failed mutations in a row before parents are drawn uniformly
 
@@ -429,6 +446,20 @@ def _regularized_evolution(run: _Run, rng: random.Random, max_steps: int, popula
         alive.pop(0)
 
 
+def _initial_cells(rng: random.Random, count: int, pool: int) -> list[Cell]:
+    """``count`` random cells; with ``pool > 0``, stratified by property class: draw ``pool`` random
+    cells (nothing is queried), then take one cell from each of ``count`` classes
+    (:func:`cell_signature`) chosen uniformly among the classes present, so rare classes (deep, mixing
+    everything) are as likely as common ones."""
+    if pool <= 0:
+        return [Cell.random(rng) for _ in range(count)]
+    classes: dict[tuple, list[Cell]] = {}
+    for cell in (Cell.random(rng) for _ in range(pool)):
+        classes.setdefault(cell_signature(cell), []).append(cell)
+    chosen = rng.sample(list(classes.values()), min(count, len(classes)))
+    return [rng.choice(members) for members in chosen]
+
+
 def _property_evolution(run: _Run, rng: random.Random, np_rng: np.random.Generator, max_steps: int,
                         config: PropertySearchConfig) -> None:
     hashes: set[str] = set()
@@ -445,22 +476,25 @@ def _property_evolution(run: _Run, rng: random.Random, np_rng: np.random.Generat
         if run.done:
             return
         if len(run.candidates) < config.initial:
-            cell = Cell.random(rng)
-            if fresh(cell):
-                evaluate(cell, "random_sample")
+            for cell in _initial_cells(rng, config.initial, config.initial_pool):
+                if fresh(cell) and len(run.candidates) < config.initial and not run.done:
+                    evaluate(cell, "random_sample")
             continue
         if failures >= config.random_parent_after:
             parent = rng.choice(run.candidates)
         else:
-            parent = tournament(run.candidates, rng, k=config.tournament)
+            parent = select_parent(config.selection, run.candidates, rng, **(
+                {"k": config.sample} if config.selection == "tournament" else
+                {"population": config.population, "sample": config.sample}))
+        relax = not config.guided or failures >= config.relax_after
         result = property_mutation(Cell.parse(parent.key), rng, np_rng, p_depth=config.p_depth,
                                    p_mixing=config.p_mixing, max_edges=config.max_edges, p_grow=config.p_grow,
-                                   relax=failures >= config.relax_after, accept=fresh)
+                                   relax=relax, accept=fresh)
         if result is None:
             failures += 1
             continue
         failures = 0
-        evaluate(result[0], "property", parent, result[1])
+        evaluate(result[0], "random_edit" if relax else "property", parent, result[1])
 
 
 def run_search(table: NB201Table, strategy: str, budget: int, seed: int,

@@ -205,3 +205,14 @@ def test_deterministic():
     g = b.build(b.sigmoid(b.conv(y, 3, kernel=3, padding=0)))
     hashes = {EGraphOptimizer()(g.copy()).graph.structural_hash() for _ in range(2)}
     assert len(hashes) == 1
+
+
+def test_on_a_zoo_model_alone():
+    """Without bn-fold before it, the optimizer folds all 9 Conv+BN pairs of resnet_small (31 - 9 = 22)."""
+    from tests.passes.conftest import zoo_model
+
+    g = zoo_model("resnet_small")
+    r = optimize(g)
+    assert sum(n.op_type == "BatchNormalization" for n in g.nodes) == 9
+    assert r.modified and len(r.graph.nodes) == 22
+    assert not any(n.op_type == "BatchNormalization" for n in r.graph.nodes)

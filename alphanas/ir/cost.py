@@ -41,30 +41,56 @@ def graph_flops(graph: Graph) -> int:
 
 
 def peak_activation_bytes(graph: Graph, batch: int = 1) -> int:
-    """Largest total size of live activations over the node order (inputs included, weights not)."""
-    last_use: dict[int, int] = {}
-    outputs = {id(v) for v in graph.outputs}
-    for i, node in enumerate(graph.nodes):
+    """Largest total size of live activations over the node order (inputs included, weights not).
+
+    A value is live from its producer (or the start, for graph inputs) to its last use; graph outputs
+    stay live to the end; a value nobody uses is freed right after it is produced."""
+    nodes = graph.nodes
+    free_at: dict[int, int] = {}
+    for i, node in enumerate(nodes):
         for v in node.inputs:
             if v is not None and not v.is_const:
-                last_use[id(v)] = i
-    live = {id(v): v.numel(batch) * v.dtype.itemsize for v in graph.inputs}
-    peak = sum(live.values())
-    for i, node in enumerate(graph.nodes):
+                free_at[id(v)] = i
+    keep = {id(v) for v in graph.outputs}
+    freed: dict[int, list[int]] = {}
+    sizes: dict[int, int] = {}
+
+    def born(v, i: int) -> int:
+        size = v.numel(batch) * v.dtype.itemsize
+        sizes[id(v)] = size
+        if id(v) not in keep:
+            freed.setdefault(max(free_at.get(id(v), i), i), []).append(id(v))
+        return size
+
+    total = sum(born(v, 0) for v in graph.inputs)
+    peak = total
+    for i, node in enumerate(nodes):
         for v in node.outputs:
-            if v.shape is not None:
-                live[id(v)] = v.numel(batch) * v.dtype.itemsize
-        peak = max(peak, sum(live.values()))
-        for vid in [k for k in live if last_use.get(k, -1) <= i and k not in outputs]:
-            del live[vid]
+            if v.shape is not None and id(v) not in sizes:
+                total += born(v, i)
+        if total > peak:
+            peak = total
+        for vid in freed.pop(i, ()):
+            total -= sizes[vid]
     return peak
 
 
+def counts(graph: Graph) -> dict[str, int]:
+    """``params``, ``macs`` and ``flops`` of :func:`graph_params`, :func:`graph_macs`, :func:`graph_flops`
+    in one pass over the nodes (what the cost property and ``inspect`` need)."""
+    params: dict[int, int] = {}
+    macs = flops = 0
+    for node in graph.nodes:
+        opdef = node.opdef
+        if opdef is None:
+            continue
+        for i in opdef.param_inputs(node):
+            params.setdefault(id(node.inputs[i]), int(node.inputs[i].const.size))
+        macs += int(opdef.macs(node))
+        if all(v.shape is not None for v in node.outputs):
+            flops += int(opdef.flops(node))
+    return {"params": sum(params.values()), "macs": macs, "flops": flops}
+
+
 def summary(graph: Graph) -> dict[str, int]:
-    return {
-        "nodes": len(graph.nodes),
-        "params": graph_params(graph),
-        "macs": graph_macs(graph),
-        "flops": graph_flops(graph),
-        "peak_activation_bytes": peak_activation_bytes(graph),
-    }
+    return {"nodes": len(graph.nodes), **counts(graph), "peak_activation_bytes": peak_activation_bytes(graph)}

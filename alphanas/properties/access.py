@@ -61,20 +61,33 @@ def full(n) -> Axis:
 
 @lru_cache(maxsize=4096)
 def window(j: int, n, out, k: int, stride: int, pad: int, dilation: int) -> Axis:
-    """A sliding window of ``k`` taps (``dilation`` apart) moving by ``stride``, left padding ``pad``."""
+    """A sliding window of ``k`` taps (``dilation`` apart) moving by ``stride``, left padding ``pad``.
+
+    Exact in O(k + pad / stride): interior positions (the whole window inside the input) read ``k``
+    elements starting at distinct offsets, so only the clipped border positions and two interior ones
+    need to be looked at."""
     aff = (j, stride, -pad, -pad + (k - 1) * dilation)
     if isinstance(n, str) or isinstance(out, str):
         return (k, 1 << j, aff)
-    d = dilation
-    lo = np.arange(out) * stride - pad  # first tap of each output position, before clipping
-    t0 = np.where(lo < 0, (-lo + d - 1) // d, 0)  # first tap inside the input
-    t1 = np.minimum(k - 1, (n - 1 - lo) // d)  # last tap inside the input
-    ok = t1 >= t0
-    if not ok.any():
-        return (0, 0, aff)
-    first, count = (lo + t0 * d)[ok], (t1 - t0)[ok]  # the clipped taps: start and count - 1
-    moves = bool((first != first[0]).any() or (count != count[0]).any())
-    return (int(count.max()) + 1, (1 << j) if moves else 0, aff)
+    d, span = dilation, (k - 1) * dilation
+    first_inside = -(-pad // stride)  # first position whose window starts inside the input
+    last_inside = (n - 1 - span + pad) // stride  # last position whose window ends inside the input
+    if first_inside <= last_inside:
+        interior = range(max(first_inside, 0), min(last_inside, out - 1) + 1)
+    else:
+        interior = range(0)
+    positions = set(range(0, min(first_inside, out))) | set(range(max(last_inside + 1, 0), out)) | set(interior[:2])
+    keys = set()
+    w = 0
+    for p in positions:
+        lo = p * stride - pad
+        t0 = (-lo + d - 1) // d if lo < 0 else 0  # first tap inside the input
+        t1 = min(k - 1, (n - 1 - lo) // d) if n - 1 - lo >= 0 else -1
+        if t1 < t0:
+            continue
+        keys.add((lo + t0 * d, t1 - t0))  # the clipped taps: start and count - 1
+        w = max(w, t1 - t0 + 1)
+    return (w, (1 << j) if len(keys) > 1 else 0, aff)
 
 
 def broadcast_operand(shape, out_shape) -> tuple | str:

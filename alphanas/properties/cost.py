@@ -35,8 +35,8 @@ class CostProperty(Property):
         from alphanas.ir.graph import Graph
 
         g = graph if isinstance(graph, Graph) else graph.to_graph("cost")
-        return cls(ir_cost.graph_params(g), ir_cost.graph_macs(g), ir_cost.graph_flops(g),
-                   ir_cost.peak_activation_bytes(g))
+        c = ir_cost.counts(g)
+        return cls(c["params"], c["macs"], c["flops"], ir_cost.peak_activation_bytes(g))
 
     @classmethod
     def from_states(cls, graph_inputs, output_states):

@@ -33,7 +33,6 @@ one in every cell; for one op of the types in :data:`alphanas.properties.access.
 
 from __future__ import annotations
 
-import copy
 from enum import IntEnum
 from typing import ClassVar
 
@@ -62,6 +61,9 @@ def _clipped_reach(aff, cap: int, out_shape) -> int:
         return min(hi, cap - 1) - max(lo, 0) + 1
     if not isinstance(m, int):
         return hi - lo + 1
+    q0, q1 = max(0, -((hi - cap + 1) // a)), min(m - 1, (-lo) // a)  # positions whose window covers everything
+    if q0 <= q1:
+        return cap
     return max(min(a * q + hi, cap - 1) - max(a * q + lo, 0) + 1 for q in range(m))
 
 
@@ -96,10 +98,26 @@ def _through(entry, pat, out_shape=None):
                 cnt = naff[3] - naff[2] + 1
             if naff is not None and cnt >= cap:  # only decides ALL_TO_ONE or not: worth the exact clipping
                 cnt = min(cnt, _clipped_reach(naff, cap, out_shape))
-        if cnt > cap:
-            cnt = cap
-        new.append((cnt, tr, naff))
+        if cnt >= cap:
+            # every output element may read the whole axis, and any later step keeps it so: one canonical
+            # value (the bound [0, cap) carries the same information), which lets states of deep layers repeat
+            new.append((cap, 0, (-1, 0, 0, cap - 1)))
+        else:
+            new.append((cnt, tr, naff))
     return (caps, tuple(new))
+
+
+_THROUGH_CACHE: dict = {}
+
+
+def _through_cached(entry, pat, out_shape):
+    key = (entry, pat, out_shape)
+    hit = _THROUGH_CACHE.get(key)
+    if hit is None:
+        if len(_THROUGH_CACHE) > 100000:
+            _THROUGH_CACHE.clear()
+        hit = _THROUGH_CACHE[key] = _through(entry, pat, out_shape)
+    return hit
 
 
 def _join(e1, e2):
@@ -135,20 +153,49 @@ def rule_for(node):
         return rule
 
 
-def _copy_attrs(attrs: dict) -> dict:
-    out = {}
-    for k, v in attrs.items():
-        t = type(v)
-        out[k] = (v[:] if all(type(x) is not list for x in v) else copy.deepcopy(v)) if t is list else (
-            copy.deepcopy(v) if t is dict else v)
-    return out
+def _hashable(v):
+    t = type(v)
+    if t is list or t is tuple:
+        return tuple(_hashable(x) for x in v)
+    if t is dict:
+        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
+    if t is np.ndarray:
+        return (v.dtype.str, v.shape, v.tobytes())
+    return v
+
+
+_NESTED = (list, tuple, dict, np.ndarray)
+
+#: rules that read the values of constant operands (not only their shapes): their key includes the values
+_VALUE_RULES = {access.gather}
+
+
+def _structure_key(node, rule):
+    """What a rule's result depends on: op, operand shapes and const-ness, output shapes, attributes (and
+    the values of small constant operands for :data:`_VALUE_RULES`); ``None`` when not cacheable."""
+    if rule in _VALUE_RULES:
+        consts = [v.const for v in node.inputs if v is not None and v.const is not None]
+        if any(c.size > 4096 for c in consts):
+            return None
+        extra = tuple(_hashable(c) for c in consts)
+    else:
+        extra = ()
+    try:
+        attrs = tuple((k, tuple(v) if type(v) is list and not any(type(x) in _NESTED for x in v) else _hashable(v))
+                      for k, v in node.attrs.items())
+        key = (node.domain, node.op_type, tuple(None if v is None else (v.shape, v.const is None) for v in node.inputs),
+               tuple(v.shape for v in node.outputs), attrs, extra)
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def patterns(node) -> list:
     """The access patterns of ``node`` (per output, per operand).
 
-    Cached per node; an entry is reused only while the node's input shapes and attributes are
-    unchanged."""
+    Memoised by structure (:func:`_structure_key`): the repeated layers of a network (same op, shapes and
+    attributes) share one computation."""
     rule = rule_for(node)
     if rule is None:
         return access.opaque(node)
@@ -162,14 +209,15 @@ def patterns(node) -> list:
                 break
         else:
             return [[None if v is None or v.const is not None else SAME for v in node.inputs]]
-    shapes = tuple(None if v is None else (v.shape, v.const is None) for v in node.inputs)
-    hit = _PATTERN_CACHE.get(id(node))
-    if hit is not None and hit[0] is node and hit[1] == shapes and hit[2] == node.attrs:
-        return hit[3]
-    pats = rule(node)
-    if len(_PATTERN_CACHE) > 100000:
-        _PATTERN_CACHE.clear()
-    _PATTERN_CACHE[id(node)] = (node, shapes, _copy_attrs(node.attrs), pats)
+    key = _structure_key(node, rule)
+    if key is None:
+        return rule(node)
+    pats = _PATTERN_CACHE.get(key)
+    if pats is None:
+        pats = rule(node)
+        if len(_PATTERN_CACHE) > 100000:
+            _PATTERN_CACHE.clear()
+        _PATTERN_CACHE[key] = pats
     return pats
 
 
@@ -209,7 +257,7 @@ class MixingDomain(Domain):
                     p = pats[o] if o < len(pats) else None
                     if e is None or p is None:
                         continue
-                    contrib = e if p is SAME else _through(e, p, v.shape)
+                    contrib = e if p is SAME else _through_cached(e, p, v.shape)
                     acc = contrib if acc is None else _join(acc, contrib)
                 state.append(acc)
             results.append((len(v.shape), tuple(state)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -111,7 +112,7 @@ class Conv(OpDef):
 
     def macs(self, node):
         w = node.inputs[1]
-        per_out = int(np.prod(w.shape[1:]))
+        per_out = math.prod(w.shape[1:])
         return node.outputs[0].numel() * per_out
 
     def flops(self, node):

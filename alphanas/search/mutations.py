@@ -447,7 +447,7 @@ class Mutator:
     probabilities: dict[str, float] | None = None
     synthesizer: str = "egraph"
     p: float = 0.5
-    budget_s: float = 1.0
+    budget_s: float = 5.0
     properties: tuple[str, ...] = ("shape", "depth", "mixing")
     vocabulary: Any = None
     random_steps: int = 4

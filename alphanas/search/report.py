@@ -83,7 +83,8 @@ def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], 
         ax.scatter(*zip(*pts), s=18, c="0.65", label=f"candidates ({len(done)} trained)")
     fpts = sorted(xy(front))
     if fpts:
-        ax.plot(*zip(*fpts), "-o", c="tab:red", ms=6, lw=1.5, label=f"Pareto front ({len(front)})")
+        ax.plot(*zip(*fpts), "-o", c="tab:red", ms=6, lw=1.5, drawstyle="steps-post" if xkey else "default",
+                label=f"Pareto front ({len(front)})")
     seed = [c for c in done if c.mutation == "seed"]
     if xy(seed):
         ax.scatter(*zip(*xy(seed)), marker="*", s=220, c="tab:blue", edgecolors="k", zorder=5, label="seed")
@@ -92,7 +93,7 @@ def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], 
         ax.set_xscale("log")
     ax.set_ylabel("validation accuracy" if ykey == "val_acc" else ykey)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     ax.set_title(f"search: {len(cands)} trials, objectives {', '.join(objectives)}")
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")

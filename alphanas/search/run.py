@@ -46,7 +46,7 @@ class SearchConfig:
     selection: str = "pareto"
     probabilities: dict[str, float] | None = None
     synthesizer: str = "egraph"
-    synth_budget_s: float = 1.0
+    synth_budget_s: float = 5.0  # generous: the e-graph stops at its iteration and node limits, not the clock
     max_params: float | None = None
     max_flops: float | None = None
     max_latency_ms: float | None = None

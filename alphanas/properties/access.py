@@ -72,11 +72,9 @@ def window(j: int, n, out, k: int, stride: int, pad: int, dilation: int) -> Axis
     d, span = dilation, (k - 1) * dilation
     first_inside = -(-pad // stride)  # first position whose window starts inside the input
     last_inside = (n - 1 - span + pad) // stride  # last position whose window ends inside the input
-    if first_inside <= last_inside:
-        interior = range(max(first_inside, 0), min(last_inside, out - 1) + 1)
-    else:
-        interior = range(0)
-    positions = set(range(0, min(first_inside, out))) | set(range(max(last_inside + 1, 0), out)) | set(interior[:2])
+    lo_in, hi_in = max(first_inside, 0), min(last_inside, out - 1)
+    border_end = max(last_inside + 1, 0, min(first_inside, out))
+    positions = [*range(0, min(first_inside, out)), *range(lo_in, min(hi_in, lo_in + 1) + 1), *range(border_end, out)]
     keys = set()
     w = 0
     for p in positions:

@@ -164,8 +164,6 @@ def _hashable(v):
     return v
 
 
-_NESTED = (list, tuple, dict, np.ndarray)
-
 #: rules that read the values of constant operands (not only their shapes): their key includes the values
 _VALUE_RULES = {access.gather}
 
@@ -180,14 +178,17 @@ def _structure_key(node, rule):
         extra = tuple(_hashable(c) for c in consts)
     else:
         extra = ()
+    key = (node.domain, node.op_type, tuple(None if v is None else (v.shape, v.const is None) for v in node.inputs),
+           tuple(v.shape for v in node.outputs), tuple((k, tuple(v) if type(v) is list else v)
+                                                       for k, v in node.attrs.items()), extra)
     try:
-        attrs = tuple((k, tuple(v) if type(v) is list and not any(type(x) in _NESTED for x in v) else _hashable(v))
-                      for k, v in node.attrs.items())
-        key = (node.domain, node.op_type, tuple(None if v is None else (v.shape, v.const is None) for v in node.inputs),
-               tuple(v.shape for v in node.outputs), attrs, extra)
         hash(key)
-    except TypeError:
-        return None
+    except TypeError:  # nested lists, dicts or arrays among the attributes
+        key = key[:4] + (_hashable(node.attrs), extra)
+        try:
+            hash(key)
+        except TypeError:
+            return None
     return key
 
 
@@ -239,7 +240,8 @@ class MixingDomain(Domain):
 
     def transfer(self, node, in_states):
         outs = node.outputs
-        if rule_for(node) is UNARY:
+        rule = rule_for(node)
+        if rule is UNARY or rule is access.first_only_elementwise:  # element-wise in input 0, same shape
             s = in_states[0]
             if len(in_states) == 1 or all(x is None for x in in_states[1:]):
                 return [s] * len(outs)

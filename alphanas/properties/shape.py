@@ -52,7 +52,10 @@ class ShapeDomain(Domain):
 
     def transfer(self, node, in_states):
         ins = node.inputs
-        if all(s is None or (v is not None and s == v.shape) for s, v in zip(in_states, ins)):
+        for s, v in zip(in_states, ins):
+            if s is not None and (v is None or (s is not v.shape and s != v.shape)):
+                break
+        else:  # the input shapes are the stored ones: so are the output shapes
             return [v.shape for v in node.outputs]
         opdef = node.opdef
         if opdef is None:

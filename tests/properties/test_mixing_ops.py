@@ -70,3 +70,33 @@ def test_max_ops_exact_with_raw_gradients(op, make):
     assert concrete_mixing(g, samples=40, seed=3, smooth=False) == abstract
     assert concrete_mixing(g, samples=40, seed=3, smooth=True) == abstract
     assert concrete_mixing(g, samples=2, seed=3, smooth=False) != abstract
+
+
+def test_window_pattern_matches_enumeration():
+    """``access.window`` looks only at border positions; enumerate every position instead and compare."""
+    import itertools
+
+    def enumerate_positions(j, n, out, k, stride, pad, d):
+        keys, w = set(), 0
+        for p in range(out):
+            idx = [p * stride - pad + t * d for t in range(k)]
+            inside = [i for i in idx if 0 <= i < n]
+            if inside:
+                keys.add((inside[0], len(inside)))
+                w = max(w, len(inside))
+        return (w, (1 << j) if len(keys) > 1 else 0, (j, stride, -pad, -pad + (k - 1) * d))
+
+    for n, k, s, pad, d, extra in itertools.product(range(1, 9), range(1, 5), range(1, 4), range(0, 4), (1, 2), (0, 1)):
+        out = max(1, (n + 2 * pad - d * (k - 1) - 1) // s + 1 + extra)  # extra: a ceil-mode position
+        assert access.window(2, n, out, k, s, pad, d) == enumerate_positions(2, n, out, k, s, pad, d), (n, k, s, pad, d)
+
+
+def test_clipped_reach_matches_enumeration():
+    import itertools
+
+    from alphanas.properties.mixing import _clipped_reach
+
+    for cap, a, lo, hi, m in itertools.product(range(1, 8), (1, 2, 3), range(-5, 3), range(-1, 10), range(1, 6)):
+        if hi >= lo:
+            expected = max(min(a * q + hi, cap - 1) - max(a * q + lo, 0) + 1 for q in range(m))
+            assert _clipped_reach((0, a, lo, hi), cap, (m,)) == expected

@@ -612,7 +612,8 @@ def cmd_search(args) -> int:
         print(json.dumps({"out": args.out, "front": [{"id": c.id, "trial": c.trial, "mutation": c.mutation,
                                                       "metrics": c.metrics} for c in result.front],
                           "counts": result.counts, "mutation_failures": result.mutation_failures,
-                          "duplicates": result.duplicates, "wall_s": result.wall_s}, indent=2, default=str))
+                          "duplicates": result.duplicates, "evaluations": result.evaluations,
+                          "wall_s": result.wall_s}, indent=2, default=str))
         return 0
     c = console()
     c.print(front_table(result))

@@ -115,9 +115,15 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     if cfg.seed_model:
         settings["seed_model"] = str(Path(cfg.seed_model).resolve())
     workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else 2)
+    if not isinstance(workers, int) or workers < 1:
+        raise AlphanasError(f"--workers {workers}: must be a positive integer")
     settings["workers"] = workers
-    store = Store(cfg.out, settings)
     executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads)
+    try:
+        store = Store(cfg.out, settings)
+    except BaseException:
+        executor.shutdown()
+        raise
     import torch
 
     threads_before = torch.get_num_threads()

@@ -141,6 +141,9 @@ def test_isomorphic_and_dead_edge_cells_hash_equal():
     a = Cell.parse("|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|")
     b = Cell.parse("|avg_pool_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|")
     assert cell_hash(a) == cell_hash(b)
+    # reading node 1 = skip(x) is reading x
+    assert cell_hash(Cell.parse("|skip_connect~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|skip_connect~2|")) == \
+        cell_hash(Cell.parse("|skip_connect~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|skip_connect~2|"))
     different = {str(c): cell_hash(c) for c in (skip_only, a, Cell.parse(EXAMPLE),
                                                  Cell.parse(EXAMPLE.replace("nor_conv_3x3~1", "nor_conv_1x1~1")))}
     assert len(set(different.values())) == 4

@@ -133,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--proxy-keep", type=float, default=0.5, help="fraction of mutants the proxy keeps")
     p.add_argument("--strategy", default="property", help="property | random_edit | random")
     p.add_argument("--selection", default="pareto", help="pareto | regularized | tournament")
+    p.add_argument("--synthesizer", default="progressive",
+                   help="egraph | progressive (αNAS's own synthesizer; the default here because the e-graph "
+                        "synthesizer's saturation exhausted memory on ResNet-34's 512-channel blocks)")
     p.add_argument("--probabilities", default="duplicate_block=0.1,delete_block=0.4,property=0.5",
                    help="mutation weights NAME=W,... (αNAS: duplicate_block=0.2,delete_block=0.2,property=0.6)")
     p.add_argument("--tolerance", type=float, default=0.5, help="allowed accuracy loss in percentage points")
@@ -158,7 +161,7 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
         raise AlphanasError(f"--warmup {args.warmup}: must be between 0 and --epochs")
     cfg = SearchConfig(zoo=args.model, dataset=args.dataset, data_dir=args.data_dir, trials=args.trials,
                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out, seed=args.seed,
-                       strategy=args.strategy, selection=args.selection,
+                       strategy=args.strategy, selection=args.selection, synthesizer=args.synthesizer,
                        probabilities=parse_probabilities(args.probabilities), executor=args.executor,
                        workers=args.workers, inherit=args.inherit, proxy=args.proxy, proxy_keep=args.proxy_keep,
                        device=args.device)

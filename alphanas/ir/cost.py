@@ -87,7 +87,10 @@ def counts(graph: Graph) -> dict[str, int]:
         for i in opdef.param_inputs(node):
             params.setdefault(id(node.inputs[i]), int(node.inputs[i].const.size))
         macs += int(opdef.macs(node))
-        if all(v.shape is not None for v in node.outputs):
+        for v in node.outputs:
+            if v.shape is None:
+                break
+        else:
             flops += int(opdef.flops(node))
     return {"params": sum(params.values()), "macs": macs, "flops": flops}
 

@@ -11,6 +11,7 @@ batch, ``"N"``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,12 @@ from alphanas.errors import InvalidGraphError
 
 Dim = int | str
 Shape = tuple[Dim, ...]
+
+
+@functools.lru_cache(maxsize=8192)
+def _element_count(shape, batch: int) -> int:
+    # memoised: cost counts and peak-memory estimates ask for the same few shapes again and again
+    return math.prod(d if isinstance(d, int) else batch for d in shape)
 
 
 class Value:
@@ -64,7 +71,10 @@ class Value:
     def numel(self, batch: int = 1) -> int:
         """Element count, with symbolic dimensions taken as ``batch``."""
         assert self.shape is not None, f"value {self.name!r} has no shape"
-        return math.prod(d if isinstance(d, int) else batch for d in self.shape)
+        try:
+            return _element_count(self.shape, batch)
+        except TypeError:  # an unhashable (list) shape
+            return _element_count.__wrapped__(self.shape, batch)
 
     def users(self) -> list[Node]:
         seen: dict[int, Node] = {}

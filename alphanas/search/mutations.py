@@ -11,7 +11,7 @@ stable along a lineage.
 - :func:`delete_block`: a shape-preserving (residual) block is bypassed and removed.
 - :func:`property_mutation`: αNAS's mutation of a random block through
   :func:`alphanas.synth.mutate` (select a subgraph, infer and mutate its properties, synthesize,
-  splice, verify).
+  splice, verify), run in a worker process that is stopped after a hard time limit.
 - :func:`random_edit`: a Primer-style random edit with no properties (swap an activation, change a
   convolution's kernel or a hidden width, insert or delete a node); the baseline "random mutation".
 - :func:`random_sample`: a random walk of 1..``max_steps`` property-free mutations from the seed;
@@ -201,38 +201,28 @@ def delete_block(graph: Graph, rng: np.random.Generator) -> Mutant:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _summary(props: Any) -> Any:
-    """A JSON-able summary of a PropertySet (its own ``to_json`` when it has one)."""
-    for attr in ("to_json", "to_dict", "summary"):
-        fn = getattr(props, attr, None)
-        if callable(fn):
-            try:
-                return fn()
-            except Exception:  # a summary is informative only
-                pass
-    return repr(props)[:2000]
-
-
 def property_mutation(graph: Graph, rng: np.random.Generator, *, synthesizer: str = "egraph", p: float = 0.5,
-                      budget_s: float = 1.0, properties=("shape", "depth", "mixing"), vocabulary=None) -> Mutant:
-    """αNAS's mutation of a random block: :func:`alphanas.synth.mutate` restricted to that block."""
-    from alphanas.synth import SynthesisFailed, mutate
+                      budget_s: float = 5.0, properties=("shape", "depth", "mixing"), vocabulary=None,
+                      hard_limit_s: float | None = None) -> Mutant:
+    """αNAS's mutation of a random block: :func:`alphanas.synth.mutate` restricted to that block, run in
+    the :class:`~alphanas.search.sandbox.SynthesisSandbox` and stopped after ``hard_limit_s`` (default
+    ``4 * budget_s + 20``)."""
+    import onnx
+
+    from alphanas.ir.onnx_io import from_onnx, to_onnx
+    from alphanas.search.sandbox import SANDBOX
 
     blocks = [b for b in find_blocks(graph) if not all(n.is_opaque for n in b.nodes)]
     block = blocks[int(rng.integers(len(blocks)))] if blocks else None
-    try:
-        res = mutate(graph, seed=_seed_of(rng), synthesizer=synthesizer, block=None if block is None else block.name,
-                     p=p, budget_s=budget_s, properties=tuple(properties), vocabulary=vocabulary)
-    except SynthesisFailed as e:
-        raise MutationFailed(f"property: {e}") from None
-    except AlphanasError as e:  # e.g. no eligible node in the chosen block
-        raise MutationFailed(f"property: {e}") from None
-    g = res.graph
+    limit = hard_limit_s if hard_limit_s is not None else 4 * budget_s + 20
+    out = SANDBOX.call(limit, to_onnx(graph).SerializeToString(), _seed_of(rng), synthesizer,
+                       None if block is None else block.name, p, budget_s, tuple(properties), vocabulary)
+    if out["error"]:
+        raise MutationFailed(f"property: {out['error']}")
+    g = from_onnx(onnx.load_from_string(out["model"]), source="child")
     _record(g, find_blocks(g))
-    props = {"original": _summary(res.original), "target": _summary(res.target), "achieved": _summary(res.achieved)}
     where = f" in block {block.name}" if block is not None else ""
-    return Mutant(g, "property", f"{res.description}{where}", props,
-                  {"synth_ms": float(res.synth_ms), "verify_ms": float(res.verify_ms)})
+    return Mutant(g, "property", f"{out['description']}{where}", out["properties"], out["timings"])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -451,6 +441,7 @@ class Mutator:
     properties: tuple[str, ...] = ("shape", "depth", "mixing")
     vocabulary: Any = None
     random_steps: int = 4
+    hard_limit_s: float | None = None  # property-guided synthesis is stopped after this (default 4·budget + 20 s)
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -480,7 +471,8 @@ class Mutator:
             m = random_sample(seed_graph, rng, self.random_steps)
         else:
             m = property_mutation(parent, rng, synthesizer=self.synthesizer, p=self.p, budget_s=self.budget_s,
-                                  properties=self.properties, vocabulary=self.vocabulary)
+                                  properties=self.properties, vocabulary=self.vocabulary,
+                                  hard_limit_s=self.hard_limit_s)
         m.timings["mutate_s"] = time.perf_counter() - t0
         return m
 

@@ -259,3 +259,14 @@ def test_bad_settings_are_user_errors(tmp_path):
     Evolution(tiny_seed(), ev, Store(tmp_path / "d"), seed=1)
     with pytest.raises(AlphanasError, match="other settings"):
         Evolution(tiny_seed(), ev, Store(tmp_path / "d"), seed=2)
+
+
+def test_synthesis_overrunning_its_hard_limit_is_a_failed_mutation_and_the_worker_restarts():
+    from alphanas.search.sandbox import SANDBOX
+
+    g = tiny_seed()
+    with pytest.raises(M.MutationFailed, match="hard limit"):
+        M.property_mutation(g, np.random.default_rng(0), hard_limit_s=0.0)
+    assert SANDBOX._proc is None  # the worker was killed
+    ok = M.property_mutation(g, np.random.default_rng(1), budget_s=1.0)  # a fresh worker answers
+    assert ok.graph.structural_hash() != g.structural_hash() and SANDBOX._proc.poll() is None

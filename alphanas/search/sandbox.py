@@ -1,0 +1,154 @@
+"""Property-guided synthesis in a separate worker process with a hard time limit.
+
+The e-graph synthesizer checks its time budget between saturation steps; for an unlucky subgraph a
+single step can keep growing (in time and memory). :class:`SynthesisSandbox` runs each synthesis in a
+long-lived worker process (``python -m alphanas.search.sandbox``, talking length-prefixed pickles over
+its stdin/stdout) and kills it when a call overruns its limit; the caller records a failed mutation
+and the search goes on. A plain subprocess (not ``multiprocessing``) needs no ``__main__`` guard in
+the user's script. The worker exits when its parent goes away (end of its stdin).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import time
+from typing import Any
+
+_HEADER = struct.Struct("<Q")
+#: how long the worker may take to start (it imports torch, onnx and egglog, then says it is ready)
+STARTUP_S = 120.0
+
+
+def synthesize_onnx(model: bytes, seed: int, synthesizer: str, block: str | None, p: float, budget_s: float,
+                    properties: tuple[str, ...], vocabulary) -> dict[str, Any]:
+    """One :func:`alphanas.synth.mutate` on an ONNX model: ``{"error"}`` or the child's ONNX bytes,
+    description, property summaries (original, target, achieved) and timings."""
+    import onnx
+
+    from alphanas.errors import AlphanasError
+    from alphanas.ir.onnx_io import from_onnx, to_onnx
+    from alphanas.synth import SynthesisFailed, mutate
+
+    graph = from_onnx(onnx.load_from_string(model), source="parent")
+    try:
+        res = mutate(graph, seed=seed, synthesizer=synthesizer, block=block, p=p, budget_s=budget_s,
+                     properties=properties, vocabulary=vocabulary)
+    except (SynthesisFailed, AlphanasError) as e:  # e.g. no eligible node in the chosen block
+        return {"error": str(e)}
+    return {"error": None, "model": to_onnx(res.graph).SerializeToString(), "description": res.description,
+            "properties": {k: summary(v) for k, v in (("original", res.original), ("target", res.target),
+                                                      ("achieved", res.achieved))},
+            "timings": {"synth_ms": float(res.synth_ms), "verify_ms": float(res.verify_ms)}}
+
+
+def summary(props: Any) -> Any:
+    """A JSON-able summary of a PropertySet (its own ``to_json`` when it has one)."""
+    fn = getattr(props, "to_json", None)
+    if callable(fn):
+        try:
+            return fn()
+        except Exception:  # a summary is informative only
+            pass
+    return repr(props)[:2000]
+
+
+class SynthesisSandbox:
+    """A worker process for :func:`synthesize_onnx`, stopped when a call overruns its limit."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+
+    def _start(self) -> None:
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        self._proc = subprocess.Popen([sys.executable, "-m", "alphanas.search.sandbox"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        self._read(_HEADER.size, time.monotonic() + STARTUP_S)  # the empty "ready" frame
+
+    def _read(self, n: int, deadline: float) -> bytes:
+        out = self._proc.stdout
+        buf = b""
+        while len(buf) < n:
+            ready, _, _ = select.select([out], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError
+            chunk = os.read(out.fileno(), n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+
+    def call(self, limit_s: float, *args: Any) -> dict[str, Any]:
+        """``synthesize_onnx(*args)`` in the worker; ``{"error": ...}`` when it overran or died."""
+        data = pickle.dumps(args)
+        if self._proc is None or self._proc.poll() is not None:
+            try:
+                self._start()
+            except (TimeoutError, EOFError):
+                self.close()
+                return {"error": "the synthesis worker did not start"}
+        try:
+            deadline = time.monotonic() + limit_s
+            self._proc.stdin.write(_HEADER.pack(len(data)) + data)
+            self._proc.stdin.flush()
+            (n,) = _HEADER.unpack(self._read(_HEADER.size, deadline))
+            return pickle.loads(self._read(n, deadline))
+        except TimeoutError:
+            self.close()
+            return {"error": f"synthesis exceeded the hard limit of {limit_s:.0f} s; the worker was stopped"}
+        except (EOFError, BrokenPipeError, pickle.UnpicklingError):
+            self.close()
+            return {"error": "the synthesis worker died (e.g. out of memory); it will be restarted"}
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                self._proc.kill()
+            self._proc.wait()
+            for f in (self._proc.stdin, self._proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+            self._proc = None
+
+
+#: the sandbox of this process
+SANDBOX = SynthesisSandbox()
+atexit.register(SANDBOX.close)
+
+
+def _serve() -> None:
+    """Worker loop: read a request, answer it, until stdin ends."""
+    channel = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything a library prints goes to stderr, not into the protocol
+    stdin = sys.stdin.buffer
+    import torch
+
+    import alphanas.synth  # noqa: F401  (imported before saying ready, so calls are timed without it)
+
+    torch.set_num_threads(1)
+    channel.write(_HEADER.pack(0))
+    channel.flush()
+    while True:
+        head = stdin.read(_HEADER.size)
+        if len(head) < _HEADER.size:
+            return
+        (n,) = _HEADER.unpack(head)
+        args = pickle.loads(stdin.read(n))
+        try:
+            out = synthesize_onnx(*args)
+        except Exception as e:  # reported to the parent as a failed mutation
+            out = {"error": f"{type(e).__name__}: {e}"}
+        data = pickle.dumps(out)
+        channel.write(_HEADER.pack(len(data)) + data)
+        channel.flush()
+
+
+if __name__ == "__main__":
+    _serve()

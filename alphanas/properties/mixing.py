@@ -27,8 +27,11 @@ sizes ``w_k`` the reach becomes ``reach * Π_{k tracked} w_k`` (and at most the 
 composed affine interval, and at most ``n_i``), the mask becomes ``OR_{k tracked} track_k``; the
 operands of a join (Add, Concat, Mul, MatMul, ...) add their reaches, OR their masks and take the
 hull of compatible intervals. The lattice value is read off as in the definition, with ``reach >=
-n_i`` giving ALL_TO_ONE. Every step only over-approximates, so the abstract value is >= the concrete
-one in every cell; for one op of the types in :data:`alphanas.properties.access.EXACT` it is equal.
+n_i`` giving ALL_TO_ONE. Receptive-field intervals are clipped to the input's borders when that decides
+between MANY_TO_ONE and ALL_TO_ONE, and an axis that has become all-to-one is kept in one canonical
+form (which lets the states of deep layers repeat, so compositions are memoised). Every step only
+over-approximates, so the abstract value is >= the concrete one in every cell; for one op of the types
+in :data:`alphanas.properties.access.EXACT` it is equal.
 """
 
 from __future__ import annotations

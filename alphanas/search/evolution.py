@@ -11,7 +11,9 @@ over the done candidates, αNAS's ``pareto`` by default; the seed while none is 
 not apply, or its child fails verification) or yields a structural hash already in the store is
 retried with a new seed, up to ``max_attempts`` times; failures and duplicates are counted in the
 candidate's ``timings``. Candidates violating a constraint are stored as ``rejected`` without
-training; a crash or a diverged training (NaN) is stored as ``failed``; the search goes on.
+training; a crash or a diverged training (NaN) is stored as ``failed``; the search goes on. With a
+zero-cost proxy ``screen`` (:class:`alphanas.search.proxies.ProxyScreen`), each trial makes
+``ceil(1 / keep)`` distinct mutants and trains only the best-scoring one.
 
 **Determinism.** Trial k only sees the results of trials ``<= k - window`` (``window`` = the
 executor's number of workers; 1 for the in-process executor, so every earlier trial), and the

@@ -102,11 +102,11 @@ def build_egraph(enc, vocab, shapes: dict[Term, tuple], *, iterations: int, max_
         if t[0] in ("in", "fix") and t in shapes:
             rk, f, s = layout(shapes[t])
             text.append(f"(set (Rk {names[t]}) {rk}) (set (F {names[t]}) {f}) (set (S {names[t]}) {s})")
-    analysis = "(saturate (run shape)) (saturate (run width_push) (run shape))"
-    text.append(f"(run-schedule {analysis} (run mutate))")
+    analysis = "(saturate (run shape)) (repeat 6 (run width_push) (saturate (run shape)))"
+    text.append(f"(run-schedule {analysis})")
     try:
         eg.run_program(*eg.parse_program("\n".join(text)))
-        done = 1
+        done = 0
         size = _size(eg)
         while done < iterations and size <= max_enodes and time.perf_counter() < deadline:
             eg.run_program(*eg.parse_program(f"(run-schedule {analysis} (run mutate))"))
@@ -192,7 +192,7 @@ class Extraction:
 
 
 def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dict[str, tuple], *,
-            k: int = 8, pick: str = "random", max_passes: int = 12, deadline: float = float("inf"),
+            k: int = 12, pick: str = "random", max_passes: int = 12, deadline: float = float("inf"),
             max_combos: int = 24, max_size: int = 1 << 30) -> Extraction:
     """Fixed-point Pareto dynamic program over the exported e-graph (handles cycles and sharing).
 
@@ -370,14 +370,12 @@ def synthesize_egraph(problem):
     res = extract(ex, ev, roots, class_shapes, pick=problem.pick, deadline=deadline, max_size=max_size)
     stats = {"enodes": len(ex.nodes), "eclasses": len(ex.classes), "iterations": iters, "passes": res.passes,
              "evaluations": res.evaluations}
-    best = float("inf")
+    best = float("inf")  # over every root alternative evaluated, the original included
     sat: list[tuple] = []
     for combo in itertools.islice(itertools.product(*res.roots), 256):
-        if not any(e.changed for e in combo):
-            continue
         d = ev.distance(problem.target, [e.info for e in combo])
-        best = min(best, d)
-        if d == 0:
+        best = min(best, d) if d > 0 or any(e.changed for e in combo) else best
+        if d == 0 and any(e.changed for e in combo):
             sat.append(combo)
     if not sat:
         raise SynthesisFailed("e-graph: no changed alternative satisfies the target", best)

@@ -321,7 +321,8 @@ class NB201Table:
         try:
             return self._rows[str(cell)]
         except KeyError:
-            raise TableError(f"cell not in the table {self.path}: {cell}") from None
+            raise TableError(f"cell not in the table {self.path}: {cell} (a search table must list all "
+                             f"{len(OPS) ** len(EDGES)} cells of the space)") from None
 
     def visible(self, cell: Cell | str) -> dict[str, float]:
         """What a search may see of a cell: validation accuracy (fraction), params and FLOPs."""
@@ -503,7 +504,8 @@ def _property_evolution(run: _Run, rng: random.Random, np_rng: np.random.Generat
 def run_search(table: NB201Table, strategy: str, budget: int, seed: int,
                config: PropertySearchConfig | None = None) -> list[Candidate]:
     """One search run of ``strategy`` until ``budget`` distinct cells were queried; returns every
-    evaluation in order (REA's repeats included, with the metrics the log answered)."""
+    evaluation in order (REA's repeats included, with the metrics the log answered). ``key`` is the
+    cell string; ``hash`` (:func:`cell_hash`) is filled by the property strategy, which uses it."""
     if strategy not in STRATEGIES:
         raise AlphanasError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if budget < 1:

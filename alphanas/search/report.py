@@ -88,6 +88,16 @@ def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], 
     seed = [c for c in done if c.mutation == "seed"]
     if xy(seed):
         ax.scatter(*zip(*xy(seed)), marker="*", s=220, c="tab:blue", edgecolors="k", zorder=5, label="seed")
+    if pts and ykey == "val_acc":  # keep the interesting band readable: clip far-off failures below it
+        ys = sorted(p[1] for p in pts)
+        keep = [p[1] for p in fpts] + [p[1] for p in xy(seed)] + [ys[len(ys) // 10]]
+        lo, hi = min(keep), ys[-1]
+        pad = max(0.1 * (hi - lo), 0.005)
+        below = sum(y < lo - pad for y in ys)
+        ax.set_ylim(lo - pad, hi + pad)
+        if below:
+            ax.annotate(f"{below} candidate(s) below {lo - pad:.3f}", (0.01, 0.01), xycoords="axes fraction",
+                        fontsize=8, color="0.4")
     ax.set_xlabel(xkey or "trial")
     if xkey in ("params", "flops", "latency_ms") and pts and min(p[0] for p in pts) > 0:
         ax.set_xscale("log")

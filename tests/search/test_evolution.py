@@ -270,3 +270,12 @@ def test_synthesis_overrunning_its_hard_limit_is_a_failed_mutation_and_the_worke
     assert SANDBOX._proc is None  # the worker was killed
     ok = M.property_mutation(g, np.random.default_rng(1), budget_s=1.0)  # a fresh worker answers
     assert ok.graph.structural_hash() != g.structural_hash() and SANDBOX._proc.poll() is None
+
+
+def test_latency_objective_is_measured_and_a_latency_bound_rejects_before_training(tmp_path):
+    res, ev, _ = search(tmp_path, "lat", trials=3, objectives="accuracy,latency_ms")
+    assert all(c.metrics["latency_ms"] > 0 for c in res.candidates)
+    assert res.front and all("latency_ms" in c.metrics for c in res.front)
+    res, ev, _ = search(tmp_path, "tight", trials=3, constraints=Constraints(max_latency_ms=1e-6))
+    assert [c.status for c in res.candidates] == ["rejected"] * 3  # the seed included: nothing is that fast
+    assert all("constraint: latency_ms" in c.error for c in res.candidates) and calls(ev) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -30,7 +31,8 @@ def command(name: str, help: str):
 def console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    # soft_wrap: messages (paths especially) are never broken across lines; tables still fit the width
+    return Console(highlight=False, soft_wrap=True)
 
 
 def check_output_path(out: str | Path, inputs: list[str | Path], force: bool = False) -> Path:
@@ -674,6 +676,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("alphanas: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # the reader went away (``alphanas inspect --json | head``): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

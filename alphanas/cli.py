@@ -239,6 +239,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--augment", choices=("auto", "none", "flip_crop"), default="auto",
                    help="auto: flip+crop for cifar10, none otherwise")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (default: 1 for small models, where it is fastest, else all cores)")
     p.add_argument("--seed", type=int, default=0, help="seed of shuffling, augmentation and zoo weights (default 0)")
     p.add_argument("--max-minutes", type=float, help="stop after this much training time and keep what was reached")
     p.add_argument("--checkpoint", help="checkpoint file (default OUT.ckpt, deleted after success); a rerun resumes")
@@ -276,7 +278,12 @@ def cmd_train(args) -> int:
         graph = load_onnx(args.model)
         source = args.model
     check_compatible(graph, ds)
-    resolve_device(args.device)  # fail before the progress bar starts
+    if resolve_device(args.device).type == "cpu":  # (resolving first fails before the progress bar starts)
+        import torch
+
+        from alphanas.device import cpu_threads
+
+        torch.set_num_threads(cpu_threads(graph, args.batch_size, args.threads))
     ckpt = None if args.no_checkpoint else Path(args.checkpoint or f"{out}.ckpt")
     err = Console(stderr=True, highlight=False)
     if ckpt is not None and ckpt.exists():

@@ -24,6 +24,7 @@ import onnx
 from onnx import helper, numpy_helper, version_converter
 
 from alphanas.errors import AlphanasError, InvalidGraphError, UnsupportedModelError
+from alphanas.fileio import atomic_path
 from alphanas.ir import shape_values
 from alphanas.ir.graph import Graph, Node, Value
 from alphanas.ir.opdef import lookup
@@ -624,14 +625,8 @@ def save_onnx(graph: Graph, path: str | os.PathLike, *, external_data: bool | No
     if not external_data:
         if check:
             onnx.checker.check_model(model, full_check=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             onnx.save_model(model, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
         return
     # External data: write and check both files in a private folder beside ``path`` (the model
     # names its data file relative to itself), then move the data file, and last the model, in.

@@ -18,7 +18,8 @@ from alphanas.errors import AlphanasError
 from alphanas.search.candidate import Candidate
 from alphanas.search.evolution import front_of
 from alphanas.search.objectives import OBJECTIVES, parse_objectives
-from alphanas.search.store import Store, write_bytes_atomic
+from alphanas.fileio import write_bytes_atomic
+from alphanas.search.store import Store
 
 COLUMNS = ("id", "trial", "parent", "mutation", "status", "val_acc", "test_acc", "params", "flops", "latency_ms",
            "description")

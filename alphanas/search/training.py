@@ -30,7 +30,6 @@ import json
 import math
 import os
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +45,7 @@ from torch import nn
 from alphanas.device import describe as describe_device
 from alphanas.device import resolve_device
 from alphanas.errors import AlphanasError
+from alphanas.fileio import atomic_path
 from alphanas.ir.graph import Graph
 from alphanas.ir.torch_lowering import write_back
 
@@ -357,15 +357,8 @@ def _fingerprint(graph: Graph, dataset, config: TrainConfig) -> str:
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ from alphanas.search.mutations import Mutant, MutationFailed, Mutator
 from alphanas.search.pareto import pareto_front
 from alphanas.search.selection import SELECTIONS, select_parent
 from alphanas.search.store import Store
+
+#: how many candidate graphs the driver keeps in memory (the rest are reloaded from the store)
+GRAPH_CACHE = 16
 
 #: the events an ``on_event`` callback receives
 EVENTS = ("resumed", "generated", "finished")
@@ -153,7 +157,10 @@ class Evolution:
         self.seed_graph = graph_from_bytes(seed_bytes, "seed")
         self._seed_bytes = seed_bytes
         self.store.check_config(self.settings(), set(self.settings()))
-        self._graphs: dict[int, Graph] = {}  # candidate id -> graph as generated (from its ONNX)
+        # candidate id -> graph as generated (from its ONNX), least recently used first; bounded, since
+        # any graph can be reloaded from the store and large seeds (ResNet-34: 85 MB of weights per
+        # candidate) would otherwise grow the driver's memory with every trial
+        self._graphs: OrderedDict[int, Graph] = OrderedDict()
         self._t0 = time.perf_counter()
         self._resumed = 0
 
@@ -175,8 +182,15 @@ class Evolution:
 
     def _graph(self, cand: Candidate) -> Graph:
         if cand.id not in self._graphs:
-            self._graphs[cand.id] = self.store.load_model(cand.id)
+            self._remember(cand.id, self.store.load_model(cand.id))
+        self._graphs.move_to_end(cand.id)
         return self._graphs[cand.id]
+
+    def _remember(self, cid: int, graph: Graph) -> None:
+        self._graphs[cid] = graph
+        self._graphs.move_to_end(cid)
+        while len(self._graphs) > GRAPH_CACHE:
+            self._graphs.popitem(last=False)
 
     def _log(self, text: str) -> None:
         with open(self.log_path, "a") as f:
@@ -330,7 +344,8 @@ class Evolution:
                             cand.status, cand.error = "rejected", f"constraint: {why}"
                     self.store.add(cand, model=data)
                     if cand.graph is not None:
-                        self._graphs[cand.id] = cand.graph
+                        self._remember(cand.id, cand.graph)
+                        cand.graph = None  # unloaded: the bounded cache or the store has it
                     cands.append(cand)
                     self._emit("generated", cand, cands, len(inflight))
                     if cand.status == "pending":

@@ -1,9 +1,10 @@
-"""Property-guided synthesis in a separate worker process with a hard time limit.
+"""Property-guided synthesis in a separate worker process with hard time and memory limits.
 
 The e-graph synthesizer checks its time budget between saturation steps; for an unlucky subgraph a
 single step can keep growing (in time and memory). :class:`SynthesisSandbox` runs each synthesis in a
 long-lived worker process (``python -m alphanas.search.sandbox``, talking length-prefixed pickles over
-its stdin/stdout) and kills it when a call overruns its limit; the caller records a failed mutation
+its stdin/stdout) and kills it when a call overruns its time limit or its resident memory grows past
+:data:`MEMORY_LIMIT_BYTES` (polled while waiting); the caller records a failed mutation
 and the search goes on. A plain subprocess (not ``multiprocessing``) needs no ``__main__`` guard in
 the user's script. The worker exits when its parent goes away (end of its stdin).
 """
@@ -23,6 +24,35 @@ from typing import Any
 _HEADER = struct.Struct("<Q")
 #: how long the worker may take to start (it imports torch, onnx and egglog, then says it is ready)
 STARTUP_S = 120.0
+#: how often the parent checks the worker's memory while waiting for an answer
+POLL_S = 0.25
+
+
+def _default_memory_limit() -> int:
+    """A quarter of the machine's memory, at least 2 GiB (``ALPHANAS_SYNTH_MEMORY_GB`` overrides)."""
+    if os.environ.get("ALPHANAS_SYNTH_MEMORY_GB"):
+        return int(float(os.environ["ALPHANAS_SYNTH_MEMORY_GB"]) * 2**30)
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 16 * 2**30
+    return max(2 * 2**30, total // 4)
+
+
+#: resident memory above which the synthesis worker is stopped
+MEMORY_LIMIT_BYTES = _default_memory_limit()
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0  # no /proc (not Linux): only the time limit applies
+
+
+class MemoryLimitExceeded(Exception):
+    pass
 
 
 def synthesize_onnx(model: bytes, seed: int, synthesizer: str, block: str | None, p: float, budget_s: float,
@@ -74,9 +104,14 @@ class SynthesisSandbox:
         out = self._proc.stdout
         buf = b""
         while len(buf) < n:
-            ready, _, _ = select.select([out], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise TimeoutError
+            ready, _, _ = select.select([out], [], [], min(POLL_S, left))
+            if not ready:
+                if _rss_bytes(self._proc.pid) > MEMORY_LIMIT_BYTES:
+                    raise MemoryLimitExceeded
+                continue
             chunk = os.read(out.fileno(), n - len(buf))
             if not chunk:
                 raise EOFError
@@ -89,7 +124,7 @@ class SynthesisSandbox:
         if self._proc is None or self._proc.poll() is not None:
             try:
                 self._start()
-            except (TimeoutError, EOFError):
+            except (TimeoutError, EOFError, MemoryLimitExceeded):
                 self.close()
                 return {"error": "the synthesis worker did not start"}
         try:
@@ -101,6 +136,10 @@ class SynthesisSandbox:
         except TimeoutError:
             self.close()
             return {"error": f"synthesis exceeded the hard limit of {limit_s:.0f} s; the worker was stopped"}
+        except MemoryLimitExceeded:
+            self.close()
+            return {"error": f"synthesis grew past the memory limit of {MEMORY_LIMIT_BYTES / 2**30:.1f} GiB; "
+                             "the worker was stopped"}
         except (EOFError, BrokenPipeError, pickle.UnpicklingError):
             self.close()
             return {"error": "the synthesis worker died (e.g. out of memory); it will be restarted"}

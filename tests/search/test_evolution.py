@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import time
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -198,6 +200,17 @@ def test_same_seed_same_search_and_front(tmp_path):
     assert key(a) != key(c)
 
 
+def test_bounded_graph_cache_reloads_from_the_store_and_changes_nothing(tmp_path, monkeypatch):
+    from alphanas.search import evolution
+
+    a, _, _ = search(tmp_path, "a", trials=7, seed=3)
+    monkeypatch.setattr(evolution, "GRAPH_CACHE", 1)
+    b, _, _ = search(tmp_path, "b", trials=7, seed=3)
+    key = lambda r: [(x.trial, x.hash, x.parent_id, x.mutation, x.status, x.metrics.get("val_acc")) for x in r.candidates]
+    assert key(a) == key(b)
+    assert all(x.graph is None for x in b.candidates)  # the driver keeps no candidate graph beyond the cache
+
+
 def test_front_is_the_non_dominated_set(tmp_path):
     res, _, _ = search(tmp_path, trials=8)
     done = [c for c in res.candidates if c.status == "done"]
@@ -270,6 +283,21 @@ def test_synthesis_overrunning_its_hard_limit_is_a_failed_mutation_and_the_worke
     assert SANDBOX._proc is None  # the worker was killed
     ok = M.property_mutation(g, np.random.default_rng(1), budget_s=1.0)  # a fresh worker answers
     assert ok.graph.structural_hash() != g.structural_hash() and SANDBOX._proc.poll() is None
+
+
+def test_synthesis_worker_over_its_memory_limit_is_stopped(monkeypatch):
+    from alphanas.search import sandbox
+
+    box = sandbox.SynthesisSandbox()
+    try:
+        box._start()  # an idle worker: a read can only end by the memory check or the deadline
+        assert sandbox._rss_bytes(box._proc.pid) > 0
+        monkeypatch.setattr(sandbox, "MEMORY_LIMIT_BYTES", 1)
+        with pytest.raises(sandbox.MemoryLimitExceeded):
+            box._read(8, time.monotonic() + 30)
+    finally:
+        box.close()
+    assert box._proc is None
 
 
 def test_latency_objective_is_measured_and_a_latency_bound_rejects_before_training(tmp_path):

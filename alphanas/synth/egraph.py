@@ -5,7 +5,7 @@
 2. Mutation rulesets run for a few iterations (each: shape analysis to saturation, width push-down
    to saturation, then one application of every mutation family), stopped early by the e-node
    budget. Every e-class then holds interface-compatible alternatives.
-3. The e-graph is exported (egglog's JSON serialization) and :func:`extract` runs a dynamic
+3. The e-graph is exported (egglog's frozen tables) and :func:`extract` runs a dynamic
    program to a fixed point (cycles are fine): per e-class a small Pareto set of entries
    (property states, FLOPs, "differs from the original"), computed bottom-up with the properties'
    transfer functions (:class:`~alphanas.synth.evaluate.Evaluator`). An entry dominates another
@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from dataclasses import dataclass, field
 
@@ -61,6 +60,9 @@ class EGraphExport:
 
 #: how many ops a result may have beyond the original (αNAS: ±2 per chain)
 MAX_GROWTH = 4
+#: extraction stages, (Pareto entries per class, operand combinations per e-node, keep lattice champions):
+#: small Pareto sets answer most problems at a fraction of the cost; the full sets run only when they find nothing.
+STAGES = ((1, 2, False), (3, 6, False), (12, 24, True))
 
 _BASES: dict[str, object] = {}
 
@@ -102,21 +104,26 @@ def build_egraph(enc, vocab, shapes: dict[Term, tuple], *, iterations: int, max_
         if t[0] in ("in", "fix") and t in shapes:
             rk, f, s = layout(shapes[t])
             text.append(f"(set (Rk {names[t]}) {rk}) (set (F {names[t]}) {f}) (set (S {names[t]}) {s})")
+    # one egglog call per mutation round (the analyses that follow a round ride along with it),
+    # the first round together with the terms; the e-node budget is checked between rounds
     analysis = "(saturate (run shape)) (repeat 6 (run width_push) (saturate (run shape)))"
-    text.append(f"(run-schedule {analysis})")
+    done, size, closed = 0, len(order), False
     try:
-        eg.run_program(*eg.parse_program("\n".join(text)))
-        done = 0
-        size = _size(eg)
         while done < iterations and size <= max_enodes and time.perf_counter() < deadline:
-            eg.run_program(*eg.parse_program(f"(run-schedule {analysis} (run mutate))"))
+            last = done + 1 == iterations
+            text.append(f"(run-schedule {analysis} (run mutate){' ' + analysis if last else ''})")
+            eg.run_program(*eg.parse_program("\n".join(text)))
+            text, closed = [], last
             done += 1
             size = _size(eg)
-        eg.run_program(*eg.parse_program(f"(run-schedule {analysis})"))
+        if not closed:
+            text.append(f"(run-schedule {analysis})")
+            eg.run_program(*eg.parse_program("\n".join(text)))
+            size = _size(eg)
     except Exception:
         pop(eg)
         raise
-    return eg, done, _size(eg)
+    return eg, done, size
 
 
 def pop(eg) -> None:
@@ -129,29 +136,31 @@ def _size(eg) -> int:
 
 
 def export(eg, enc) -> EGraphExport:
-    """Parse egglog's serialized e-graph into :class:`ENode` lists and locate the original terms."""
-    data = json.loads(eg.serialize([]).to_json())["nodes"]
+    """Read the e-graph's constructor tables (egglog's frozen view, canonical after the last rebuild)
+    into :class:`ENode` lists and locate the original terms."""
+    frozen = eg.freeze().functions
     nodes: list[ENode] = []
     classes: dict[str, list[int]] = {}
     by_sig: dict[tuple, int] = {}
-    for nid, nd in data.items():
-        sig = SIGNATURES.get(nd["op"])
-        if sig is None:
+    for name, (op, kinds) in SIGNATURES.items():
+        fn = frozen.get(name)
+        if fn is None:
             continue
-        op, kinds = sig
-        kids, params = [], []
-        for kind, child in zip(kinds, nd["children"]):
-            c = data[child]
-            if kind == "T":
-                kids.append(c["eclass"])
-            elif kind == "i":
-                params.append(int(c["op"]))
-            else:
-                params.append(c["op"].strip('"'))
-        en = ENode(op, tuple(params), tuple(kids), nd["eclass"])
-        classes.setdefault(en.cls, []).append(len(nodes))
-        by_sig[(op, en.params, en.kids)] = len(nodes)
-        nodes.append(en)
+        for row in fn.rows:
+            if row.subsumed:
+                continue
+            kids, params = [], []
+            for kind, val in zip(kinds, row.inputs):
+                if kind == "T":
+                    kids.append(str(val))
+                elif kind == "i":
+                    params.append(eg.value_to_i64(val))
+                else:
+                    params.append(eg.value_to_string(val))
+            en = ENode(op, tuple(params), tuple(kids), str(row.output))
+            classes.setdefault(en.cls, []).append(len(nodes))
+            by_sig[(op, en.params, en.kids)] = len(nodes)
+            nodes.append(en)
     ex = EGraphExport(nodes, classes)
 
     def locate(t: Term) -> str:
@@ -193,7 +202,7 @@ class Extraction:
 
 def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dict[str, tuple], *,
             k: int = 12, pick: str = "random", max_passes: int = 12, deadline: float = float("inf"),
-            max_combos: int = 24, max_size: int = 1 << 30) -> Extraction:
+            max_combos: int = 24, max_size: int = 1 << 30, champions: bool = True) -> Extraction:
     """Fixed-point Pareto dynamic program over the exported e-graph (handles cycles and sharing).
 
     Classes are visited in post-order from the roots (Gauss-Seidel: a class sees its operands' latest
@@ -201,6 +210,7 @@ def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dic
     it keeps the cheapest unchanged entry (the original) and up to ``k`` changed entries of the
     Pareto front over (states, FLOPs), strongest states first. Terms of more than ``max_size`` ops
     are not built (the e-graph's cycles, e.g. "insert an activation", would otherwise stack ops).
+    ``champions=False`` truncates the front by ``pick`` order alone (cheaper, for a first small pass).
     """
     domains = ev.domains
     dom_idx = [j for j, n in enumerate(ev.names) if n != "shape"]
@@ -239,7 +249,9 @@ def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dic
         for e in uniq:
             if e.changed and not any(ge(o, e) for o in front):
                 front.append(e)
-        if len(front) > k:
+        if len(front) > k and not champions:
+            front.sort(key=(lambda e: (e.cost, e.prio)) if pick == "cheapest" else (lambda e: e.prio))
+        elif len(front) > k:
             # keep the cheapest champions of each property lattice (an entry no other beats in that
             # lattice alone), so that truncation never loses the only way to satisfy one property;
             # fill up by cost ("cheapest") or by the seeded priority ("random")
@@ -367,29 +379,34 @@ def synthesize_egraph(problem):
     ev = Evaluator(enc.fixed, enc.inputs, problem.names)
     roots = [ex.term_class[r] for r in enc.roots]
     max_size = sum(term_size(r) for r in enc.roots) + MAX_GROWTH
-    res = extract(ex, ev, roots, class_shapes, pick=problem.pick, deadline=deadline, max_size=max_size)
-    stats = {"enodes": len(ex.nodes), "eclasses": len(ex.classes), "iterations": iters, "passes": res.passes,
-             "evaluations": res.evaluations}
-    best = float("inf")  # over every root alternative evaluated, the original included
-    sat: list[tuple] = []
-    for combo in itertools.islice(itertools.product(*res.roots), 256):
-        d = ev.distance(problem.target, [e.info for e in combo])
-        best = min(best, d) if d > 0 or any(e.changed for e in combo) else best
-        if d == 0 and any(e.changed for e in combo):
-            sat.append(combo)
-    if not sat:
-        raise SynthesisFailed("e-graph: no changed alternative satisfies the target", best)
-    if problem.pick == "cheapest":
-        sat.sort(key=lambda c: (sum(e.cost for e in c), sum(e.prio for e in c)))
-    else:
-        sat = [sat[int(i)] for i in rng.permutation(len(sat))]
     accept = Acceptance(problem, enc)
-    memo: dict = {}
-    for combo in sat:
-        if accept([entry_term(ex.nodes, e, memo) for e in combo]):
-            stats["satisfying"] = len(sat)
-            return enc, ex, list(combo), ev, stats
-    raise SynthesisFailed(f"e-graph: {len(sat)} satisfying alternative(s), all refused: {accept.reason}", 0.0)
+    stats = {"enodes": len(ex.nodes), "eclasses": len(ex.classes), "iterations": iters}
+    best = float("inf")  # over every root alternative evaluated, the original included
+    reason = "no changed alternative satisfies the target"
+    for k, combos, champions in STAGES:
+        res = extract(ex, ev, roots, class_shapes, k=k, max_combos=combos, pick=problem.pick, deadline=deadline,
+                      max_size=max_size, champions=champions)
+        stats.update(passes=res.passes, evaluations=res.evaluations, pareto_k=k)
+        sat: list[tuple] = []
+        for combo in itertools.islice(itertools.product(*res.roots), 256):
+            d = ev.distance(problem.target, [e.info for e in combo])
+            best = min(best, d) if d > 0 or any(e.changed for e in combo) else best
+            if d == 0 and any(e.changed for e in combo):
+                sat.append(combo)
+        if problem.pick == "cheapest":
+            sat.sort(key=lambda c: (sum(e.cost for e in c), sum(e.prio for e in c)))
+        else:
+            sat = [sat[int(i)] for i in rng.permutation(len(sat))]
+        memo: dict = {}
+        for combo in sat:
+            if accept([entry_term(ex.nodes, e, memo) for e in combo]):
+                stats["satisfying"] = len(sat)
+                return enc, ex, list(combo), ev, stats
+        if sat:
+            reason, best = f"{len(sat)} satisfying alternative(s), all refused: {accept.reason}", 0.0
+        if time.perf_counter() > deadline:
+            break
+    raise SynthesisFailed(f"e-graph: {reason}", best)
 
 
 def entry_term(ex_nodes: list[ENode], e: Entry, memo: dict | None = None) -> Term:

@@ -4,7 +4,11 @@
 one state per property domain, FLOPs) by materialising that constructor alone with dummy weights
 and running each domain's transfer function over the few nodes it becomes. Results are cached by
 (constructor, parameters, operand keys), so evaluating many alternatives that share sub-terms
-costs one transfer per distinct (op, operand states) combination.
+costs one transfer per distinct (op, operand states) combination. Typed constructors (everything but
+``fix``, which refers to one subgraph's original node) are pure functions of their parameters and
+operand infos, so their results are memoised process-wide (:data:`_TRANSFERS`): problems on the same
+model meet the same (op, operand state) combinations again. Nothing about a problem's target or
+answer is cached.
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ from alphanas.ir import cost
 from alphanas.ir.graph import Value
 from alphanas.synth import props as P
 from alphanas.synth.term import Materializer, Term
+
+
+#: process-wide memo of typed-constructor transfers: (domains, op, params, operand keys) -> Info | None
+_TRANSFERS: dict = {}
+_TRANSFERS_MAX = 200_000
 
 
 @dataclass(frozen=True)
@@ -51,8 +60,11 @@ class Evaluator:
             return self.input_info(params[0])
         if op == "skip":
             return kids[0]
-        key = (op, params, tuple(k.key for k in kids))
-        hit = self._cache.get(key, False)
+        if op == "fix":
+            cache, key = self._cache, (op, params, tuple(k.key for k in kids))
+        else:
+            cache, key = _TRANSFERS, (self.names, op, params, tuple((k.key, k.dtype.str) for k in kids))
+        hit = cache.get(key, False)
         if hit is not False:
             return hit
         self.calls += 1
@@ -61,7 +73,9 @@ class Evaluator:
             info = self._apply(op, params, kids)
         except Exception:  # an op rejecting these operand shapes (or a transfer refusing them)
             info = None
-        self._cache[key] = info
+        if len(cache) >= _TRANSFERS_MAX:
+            cache.clear()
+        cache[key] = info
         return info
 
     def _apply(self, op, params, kids):

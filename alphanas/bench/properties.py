@@ -6,7 +6,8 @@ ViT-Ti/16 at 224x224. Each repeat analyses a fresh copy of the imported graph wi
 per-shape memo caches of the analysis cleared, so the figure is the cold cost of one analysis (the
 ``warm`` column keeps them, as a search that analyses similar graphs again does);
 ``infer_shapes`` runs on the ONNX ``ModelProto`` (the file as loaded for ResNet-50, the exported zoo
-model otherwise) with its initializers declared as inputs instead (:func:`structure_only`). Both sides
+model otherwise) with its weights declared as inputs instead (:func:`structure_only`; it still infers every
+dimension). Both sides
 are timed as CPU time of this process (``time.process_time``), which a busy machine disturbs far less
 than wall time; both are single-threaded. Medians over ``--repeats``; ``ratio`` = properties_ms / shape_inference_ms.
 
@@ -30,6 +31,8 @@ MODELS = ("resnet50", "resnet34", "mobilenetv2", "vit_ti16")
 #: keys of every row; ``--json`` prints a list of these objects
 ROW_KEYS = ("model", "nodes", "blocks", "properties_ms", "properties_warm_ms", "blocks_properties_ms",
             "shape_inference_ms", "ratio", "blocks_ratio")
+#: ``onnx.TensorProto`` FLOAT, FLOAT16, DOUBLE, BFLOAT16: the element types of weights
+_FLOAT_TYPES = frozenset({1, 10, 11, 16})
 
 
 def load_model(name: str):
@@ -48,16 +51,23 @@ def load_model(name: str):
 
 
 def structure_only(proto):
-    """``proto`` with its initializers turned into typed graph inputs (same shapes, no data): shape inference
-    then measures the analysis, not the serialisation of megabytes of weights (which it copies)."""
+    """``proto`` with its floating-point initializers (weights) turned into typed graph inputs (same shapes, no
+    data): shape inference then measures the analysis, not the serialisation of megabytes of weights (which it
+    copies). Integer initializers stay: they are shape operands (``Reshape`` targets, ``ConstantOfShape``
+    shapes) whose values shape inference reads; without them it would leave dimensions unknown, doing less."""
     import onnx
 
     graph = proto.graph
     declared = {v.name for v in graph.input}
+    keep = []
     for t in graph.initializer:
-        if t.name not in declared:
-            graph.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        if t.data_type in _FLOAT_TYPES:
+            if t.name not in declared:
+                graph.input.append(onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+        else:
+            keep.append(t)
     del graph.initializer[:]
+    graph.initializer.extend(keep)
     return proto
 
 

@@ -46,46 +46,47 @@ def peak_activation_bytes(graph: Graph, batch: int = 1) -> int:
     A value is live from its producer (or the start, for graph inputs) to its last use; graph outputs
     stay live to the end; a value nobody uses is freed right after it is produced."""
     nodes = graph.nodes
-    free_at: dict[int, int] = {}
+    n = len(nodes)
+    free_at: dict = {}  # value -> index of the node after which it is freed (values hash by identity)
     for i, node in enumerate(nodes):
         for v in node.inputs:
-            if v is not None and not v.is_const:
-                free_at[id(v)] = i
-    keep = {id(v) for v in graph.outputs}
-    freed: dict[int, list[int]] = {}
-    sizes: dict[int, int] = {}
-
-    def born(v, i: int) -> int:
+            if v is not None and v.const is None:
+                free_at[v] = i
+    for v in graph.outputs:
+        free_at[v] = n  # never freed within the sweep
+    released = [0] * (n + 1)  # bytes freed right after node i
+    total = 0
+    for v in graph.inputs:
         size = v.numel(batch) * v.dtype.itemsize
-        sizes[id(v)] = size
-        if id(v) not in keep:
-            freed.setdefault(max(free_at.get(id(v), i), i), []).append(id(v))
-        return size
-
-    total = sum(born(v, 0) for v in graph.inputs)
+        total += size
+        released[free_at.get(v, 0)] += size
     peak = total
     for i, node in enumerate(nodes):
         for v in node.outputs:
-            if v.shape is not None and id(v) not in sizes:
-                total += born(v, i)
+            if v.shape is not None:
+                size = v.numel(batch) * v.dtype.itemsize
+                total += size
+                released[max(free_at.get(v, i), i)] += size
         if total > peak:
             peak = total
-        for vid in freed.pop(i, ()):
-            total -= sizes[vid]
+        total -= released[i]
     return peak
 
 
 def counts(graph: Graph) -> dict[str, int]:
     """``params``, ``macs`` and ``flops`` of :func:`graph_params`, :func:`graph_macs`, :func:`graph_flops`
     in one pass over the nodes (what the cost property and ``inspect`` need)."""
-    params: dict[int, int] = {}
+    params: dict = {}
     macs = flops = 0
     for node in graph.nodes:
         opdef = node.opdef
         if opdef is None:
             continue
+        ins = node.inputs
         for i in opdef.param_inputs(node):
-            params.setdefault(id(node.inputs[i]), int(node.inputs[i].const.size))
+            v = ins[i]
+            if v not in params:  # a weight shared by several nodes counts once
+                params[v] = int(v.const.size)
         macs += int(opdef.macs(node))
         for v in node.outputs:
             if v.shape is None:

@@ -21,6 +21,7 @@ import networkx as nx
 import numpy as np
 
 from alphanas.errors import InvalidGraphError
+from alphanas.ir.opdef import lookup as _lookup_opdef
 
 Dim = int | str
 Shape = tuple[Dim, ...]
@@ -133,11 +134,10 @@ class Node:
         A node imported as opaque (it carries raw ``onnx_attrs``) stays opaque even when its op type
         is registered: its attributes had no canonical form (e.g. ``BatchNormalization(spatial=0)``).
         """
-        from alphanas.ir.opdef import lookup
-
+        # (a module-level import: a function-level one costs more than the lookup, and analyses ask per node)
         if self.onnx_attrs is not None:
             return None
-        return lookup(self.op_type, self.domain)
+        return _lookup_opdef(self.op_type, self.domain)
 
     @property
     def is_opaque(self) -> bool:

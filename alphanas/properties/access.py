@@ -346,6 +346,11 @@ def reshape_axes(s_in: tuple, s_out: tuple) -> tuple:
             for k in live:
                 res[k] = const_axis()
             continue
+        live_out = [jj for jj in gj if b[jj] > 1]
+        if len(live) == 1 and len(live_out) == 1:  # one axis kept, size-1 axes added or dropped around it
+            jj = live_out[0]
+            res[live[0]] = (1, 1 << jj, (jj, 1, 0, 0))
+            continue
         if prod > 1 << 16:  # too large to enumerate: conservative, still one element read
             mask = sum(1 << jj for jj in gj if b[jj] > 1)
             for k in live:

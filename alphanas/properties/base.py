@@ -52,20 +52,30 @@ def analyze(graph: "Graph | Subgraph", domains: Sequence[Domain]) -> dict[int, l
     Values read from outside the (sub)graph that are not among its inputs (constants, weights) have
     state ``None``.
     """
+    envs = forward(graph, domains)
+    values = list(graph.inputs) + [v for node in graph.nodes for v in node.outputs]
+    return {id(v): [env[v] for env in envs] for v in values}
+
+
+def forward(graph: "Graph | Subgraph", domains: Sequence[Domain]) -> list[dict["Value", State]]:
+    """The states of :func:`analyze` as one ``{value: state}`` map per domain (what the properties read;
+    no per-value lists to build). A value not in a map (a constant, a weight) has state ``None``."""
     inputs = graph.inputs
     n = len(inputs)
-    env: dict[int, list[State]] = {id(v): [d.input_state(v, i, n) for d in domains] for i, v in enumerate(inputs)}
-    transfers = [d.transfer for d in domains]
-    nd = len(domains)
-    none = [None] * nd
-    get = env.get
+    envs: list[dict] = [{v: d.input_state(v, i, n) for i, v in enumerate(inputs)} for d in domains]
+    steps = [(d.transfer, env.get, env.__setitem__, env.update) for d, env in zip(domains, envs)]
+    # Values are hashed by identity, so they key the maps directly; ``get(None)`` is None for absent operands.
     for node in graph.nodes:
-        ins = [none if v is None else get(id(v), none) for v in node.inputs]
+        ins = node.inputs
         outs = node.outputs
-        per_domain = [transfers[k](node, [s[k] for s in ins]) for k in range(nd)]
-        for j, v in enumerate(outs):
-            env[id(v)] = [per_domain[k][j] for k in range(nd)]
-    return env
+        if len(outs) == 1:
+            out = outs[0]
+            for transfer, get, put, _ in steps:
+                put(out, transfer(node, [get(v) for v in ins])[0])
+        else:
+            for transfer, get, _, update in steps:
+                update(zip(outs, transfer(node, [get(v) for v in ins])))
+    return envs
 
 
 def _boundary(graph: "Graph | Subgraph") -> tuple[list["Value"], list["Value"]]:
@@ -86,9 +96,9 @@ class Property:
     @classmethod
     def infer(cls, graph: "Graph | Subgraph") -> "Property":
         """The property of ``graph`` (pairs: its inputs x its outputs)."""
-        env = analyze(graph, [cls.domain])
+        env = forward(graph, [cls.domain])[0]
         inputs, outputs = _boundary(graph)
-        return cls.from_states(inputs, [env[id(v)][0] if id(v) in env else None for v in outputs])
+        return cls.from_states(inputs, [env.get(v) for v in outputs])
 
     @classmethod
     def from_states(cls, graph_inputs: list["Value"], output_states: list[State]) -> "Property":

@@ -68,7 +68,7 @@ def depth_class(node: Node) -> int:
                 c = DEPTH_CLASS.get(node.op_type, _BY_CATEGORY.get(opdef.category, LINEAR))
                 opdef.extras["depth_class"] = c
         _CLASS_CACHE[key] = c
-    return c(node) if callable(c) else c
+    return c if type(c) is int else c(node)
 
 
 def _join_entry(a, b):
@@ -94,24 +94,15 @@ class DepthDomain(Domain):
             if s is not None:
                 joined = s if joined is None else self.join(joined, s)
         n_out = len(node.outputs)
-        if n_out == 1:
-            c = depth_class(node)
-            if joined is None:
-                return [None]
-            if c == LINEAR:
-                return [tuple(None if e is None else (max(e[0], e[1] + 1, e[2] + 1), -1, -1) for e in joined)]
-            if c == NONLINEAR:
-                return [tuple(None if e is None else (-1, max(e[1], e[0] + 1, e[2] + 1), -1) for e in joined)]
-            return [joined]
         if joined is None:
             return [None] * n_out
         c = depth_class(node)
-        if c == NEUTRAL:
-            return [joined] * n_out
         if c == LINEAR:
-            out = tuple(None if e is None else (max(e[0], e[1] + 1, e[2] + 1), -1, -1) for e in joined)
+            out = tuple([None if e is None else (max(e[0], e[1] + 1, e[2] + 1), -1, -1) for e in joined])
+        elif c == NONLINEAR:
+            out = tuple([None if e is None else (-1, max(e[1], e[0] + 1, e[2] + 1), -1) for e in joined])
         else:
-            out = tuple(None if e is None else (-1, max(e[1], e[0] + 1, e[2] + 1), -1) for e in joined)
+            out = joined
         return [out] * n_out
 
 

@@ -75,7 +75,11 @@ def _through(entry, pat, out_shape=None):
     shape of the value produced, used to clip receptive fields at the input's borders)."""
     caps, axes = entry
     new = []
-    for (r, t, aff), cap in zip(axes, caps):
+    for ax, cap in zip(axes, caps):
+        r, t, aff = ax
+        if r == cap and not t and aff is not None and aff[0] < 0 and aff[2] == 0 and aff[3] == cap - 1:
+            new.append(ax)  # the canonical all-to-one value (below) stays the same through every op: a shortcut
+            continue
         cnt, tr, k = r, 0, 0
         while t:
             if t & 1:
@@ -173,25 +177,29 @@ _VALUE_RULES = {access.gather}
 
 def _structure_key(node, rule):
     """What a rule's result depends on: op, operand shapes and const-ness, output shapes, attributes (and
-    the values of small constant operands for :data:`_VALUE_RULES`); ``None`` when not cacheable."""
+    the values of small constant operands for :data:`_VALUE_RULES`); ``None`` when not cacheable. The key
+    may still be unhashable (nested lists among the attributes): :func:`patterns` then asks
+    :func:`_hashable_key`."""
     if rule in _VALUE_RULES:
         consts = [v.const for v in node.inputs if v is not None and v.const is not None]
         if any(c.size > 4096 for c in consts):
             return None
-        extra = tuple(_hashable(c) for c in consts)
+        extra = tuple([_hashable(c) for c in consts])
     else:
         extra = ()
-    key = (node.domain, node.op_type, tuple(None if v is None else (v.shape, v.const is None) for v in node.inputs),
-           tuple(v.shape for v in node.outputs), tuple((k, tuple(v) if type(v) is list else v)
-                                                       for k, v in node.attrs.items()), extra)
+    attrs = node.attrs
+    return (node.domain, node.op_type, tuple([None if v is None else (v.shape, v.const is None) for v in node.inputs]),
+            tuple([v.shape for v in node.outputs]), tuple(attrs),
+            tuple([tuple(v) if type(v) is list else v for v in attrs.values()]), extra)
+
+
+def _hashable_key(key, node):
+    """``key`` with the attributes made hashable (nested lists, dicts, arrays), or ``None``."""
+    key = key[:4] + (_hashable(node.attrs), key[6])
     try:
         hash(key)
-    except TypeError:  # nested lists, dicts or arrays among the attributes
-        key = key[:4] + (_hashable(node.attrs), extra)
-        try:
-            hash(key)
-        except TypeError:
-            return None
+    except TypeError:
+        return None
     return key
 
 
@@ -200,7 +208,10 @@ def patterns(node) -> list:
 
     Memoised by structure (:func:`_structure_key`): the repeated layers of a network (same op, shapes and
     attributes) share one computation."""
-    rule = rule_for(node)
+    return _patterns(node, rule_for(node))
+
+
+def _patterns(node, rule) -> list:
     if rule is None:
         return access.opaque(node)
     if rule is UNARY:
@@ -216,7 +227,13 @@ def patterns(node) -> list:
     key = _structure_key(node, rule)
     if key is None:
         return rule(node)
-    pats = _PATTERN_CACHE.get(key)
+    try:
+        pats = _PATTERN_CACHE.get(key)
+    except TypeError:  # unhashable attributes
+        key = _hashable_key(key, node)
+        if key is None:
+            return rule(node)
+        pats = _PATTERN_CACHE.get(key)
     if pats is None:
         pats = rule(node)
         if len(_PATTERN_CACHE) > 100000:
@@ -245,15 +262,27 @@ class MixingDomain(Domain):
         outs = node.outputs
         rule = rule_for(node)
         if rule is UNARY or rule is access.first_only_elementwise:  # element-wise in input 0, same shape
-            s = in_states[0]
-            if len(in_states) == 1 or all(x is None for x in in_states[1:]):
-                return [s] * len(outs)
+            if len(in_states) == 1 or not any(in_states[1:]):  # (states are non-empty tuples)
+                return [in_states[0]] * len(outs)
         live = [(o, s[1]) for o, s in enumerate(in_states) if s is not None]
         if not live:
             return [None] * len(outs)
-        num = len(live[0][1])
         results = []
-        for v, pats in zip(outs, patterns(node)):
+        if len(live) == 1:  # one operand depends on the analysed inputs (convolutions, pools, reshapes, ...)
+            o, entries = live[0]
+            for v, pats in zip(outs, _patterns(node, rule)):
+                p = pats[o] if o < len(pats) else None
+                shape = v.shape
+                if p is None:
+                    state = (None,) * len(entries)
+                elif p is SAME:
+                    state = entries
+                else:
+                    state = tuple([None if e is None else _through_cached(e, p, shape) for e in entries])
+                results.append((len(shape), state))
+            return results
+        num = len(live[0][1])
+        for v, pats in zip(outs, _patterns(node, rule)):
             state = []
             for g in range(num):
                 acc = None

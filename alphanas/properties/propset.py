@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from alphanas.properties.base import Property, analyze
+from alphanas.properties.base import Property, forward
 from alphanas.properties.registry import registry
 
 DEFAULT = ("shape", "depth", "mixing")
@@ -31,12 +31,11 @@ class PropertySet(Mapping):
                                 f"available: {', '.join(sorted(reg))}")
         classes = [reg[n] for n in names]
         with_domain = [c for c in classes if c.domain is not None]
-        env = analyze(graph_or_subgraph, [c.domain for c in with_domain]) if with_domain else {}
+        envs = forward(graph_or_subgraph, [c.domain for c in with_domain]) if with_domain else []
         inputs, outputs = list(graph_or_subgraph.inputs), list(graph_or_subgraph.outputs)
         props: dict[str, Property] = {}
-        for k, c in enumerate(with_domain):
-            states = [env[id(v)][k] if id(v) in env else None for v in outputs]
-            props[c.name] = c.from_states(inputs, states)
+        for env, c in zip(envs, with_domain):
+            props[c.name] = c.from_states(inputs, [env.get(v) for v in outputs])
         for c in classes:
             if c.domain is None:
                 props[c.name] = c.infer(graph_or_subgraph)

@@ -132,7 +132,7 @@ def pop(eg) -> None:
 
 def _size(eg) -> int:
     out = eg.run_program(*eg.parse_program("(print-size)"))
-    return sum(n for name, n in out[0].sizes if name[0].isupper() and name not in ("Rk", "F", "S"))
+    return sum(n for name, n in out[0].sizes if name[0].isupper() and name not in ("Rk", "F", "S", "ActKind"))
 
 
 def export(eg, enc) -> EGraphExport:
@@ -200,6 +200,13 @@ class Extraction:
     evaluations: int
 
 
+#: process-wide memo of the lattice order between property states (pure in the states): state key ->
+#: number, and per property-name tuple (number a, number b, domain index) -> join(a, b) == a
+_IDENTS: dict = {}
+_JOINED: dict = {}
+_JOINED_MAX = 500_000
+
+
 def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dict[str, tuple], *,
             k: int = 12, pick: str = "random", max_passes: int = 12, deadline: float = float("inf"),
             max_combos: int = 24, max_size: int = 1 << 30, champions: bool = True) -> Extraction:
@@ -218,8 +225,11 @@ def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dic
     shapes = dict(class_shapes)
     nodes = ex.nodes
     by_class = {c: [i for i in ids if nodes[i].op != "widen"] for c, ids in ex.classes.items()}
-    joined: dict = {}
-    idents: dict = {}
+    if sum(map(len, _JOINED.values())) > _JOINED_MAX:
+        _JOINED.clear()
+        _IDENTS.clear()
+    joined = _JOINED.setdefault(ev.names, {})
+    idents = _IDENTS
 
     def ge_in(a: Entry, b: Entry, j: int) -> bool:
         """a's state in domain j is at least as strong as b's (join(a, b) == a)."""

@@ -173,11 +173,10 @@ def program(families, acts: tuple[str, ...]) -> str:
     """The egglog declarations, shape analysis and the chosen rulesets."""
     parts = [HEADER, "(ruleset mutate)", "(ruleset width_push)"]
     for fam in families:
-        if fam == "act_swap":
-            for a in acts:
-                for b in acts:
-                    if a != b:
-                        parts.append(f'(rule ((= t (Act x "{a}"))) ((union t (Act x "{b}"))) :ruleset mutate)')
+        if fam == "act_swap":  # one rule over a relation of the vocabulary's activations, not |acts|² rules
+            parts.append("(relation ActKind (String))")
+            parts += [f'(ActKind "{a}")' for a in acts]
+            parts.append('(rule ((= t (Act x a)) (ActKind a) (ActKind b) (!= a b)) ((union t (Act x b))) :ruleset mutate)')
             continue
         text = _RULES[fam].replace(f":ruleset {fam})", ":ruleset mutate)")
         if fam == "act_insdel":

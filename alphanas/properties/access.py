@@ -73,6 +73,8 @@ def window(j: int, n, out, k: int, stride: int, pad: int, dilation: int) -> Axis
     first_inside = -(-pad // stride)  # first position whose window starts inside the input
     last_inside = (n - 1 - span + pad) // stride  # last position whose window ends inside the input
     lo_in, hi_in = max(first_inside, 0), min(last_inside, out - 1)
+    if hi_in > lo_in:  # two interior positions: all k taps, at two different offsets (the common case)
+        return (k, 1 << j, aff)
     border_end = max(last_inside + 1, 0, min(first_inside, out))
     positions = [*range(0, min(first_inside, out)), *range(lo_in, min(hi_in, lo_in + 1) + 1), *range(border_end, out)]
     keys = set()

@@ -71,10 +71,10 @@ def forward(graph: "Graph | Subgraph", domains: Sequence[Domain]) -> list[dict["
         if len(outs) == 1:
             out = outs[0]
             for transfer, get, put, _ in steps:
-                put(out, transfer(node, [get(v) for v in ins])[0])
+                put(out, transfer(node, list(map(get, ins)))[0])
         else:
             for transfer, get, _, update in steps:
-                update(zip(outs, transfer(node, [get(v) for v in ins])))
+                update(zip(outs, transfer(node, list(map(get, ins)))))
     return envs
 
 

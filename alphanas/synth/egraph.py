@@ -62,7 +62,7 @@ class EGraphExport:
 MAX_GROWTH = 4
 #: extraction stages, (Pareto entries per class, operand combinations per e-node, keep lattice champions):
 #: small Pareto sets answer most problems at a fraction of the cost; the full sets run only when they find nothing.
-STAGES = ((1, 2, False), (3, 6, False), (12, 24, True))
+STAGES = ((2, 4, False), (12, 24, True))
 
 _BASES: dict[str, object] = {}
 
@@ -247,15 +247,18 @@ def extract(ex: EGraphExport, ev: Evaluator, roots: list[str], class_shapes: dic
         return all(ge_in(a, b, j) for j in dom_idx)
 
     def prune(cands: list[Entry]) -> list[Entry]:
-        best: dict = {}
+        best: dict = {}  # one entry per property state: the cheapest, or ("random") a seeded pick
         for e in cands:
             key = (e.ident, e.changed)
             o = best.get(key)
-            if o is None or (e.cost, e.prio) < (o.cost, o.prio):
+            by_cost = pick == "cheapest" or not e.changed
+            if o is None or ((e.cost, e.prio) < (o.cost, o.prio) if by_cost else e.prio < o.prio):
                 best[key] = e
         uniq = sorted(best.values(), key=lambda e: (e.cost, e.prio))
         keep = [e for e in uniq if not e.changed][:1]
-        front: list[Entry] = []  # skyline: an entry survives unless a cheaper kept one is as strong
+        if pick != "cheapest":  # "random": equally strong alternatives compete by seeded priority, not cost
+            uniq.sort(key=lambda e: e.prio)
+        front: list[Entry] = []  # skyline: an entry survives unless an earlier kept one is as strong
         for e in uniq:
             if e.changed and not any(ge(o, e) for o in front):
                 front.append(e)

@@ -320,6 +320,31 @@ class _Codec:
 
     # -- rebuilding --------------------------------------------------------------------------------
 
+    def consistent(self, exprs) -> bool:
+        """Whether every conv in the extracted terms still reads the weight of the conv its key names
+        (and a folded BN has that conv's channel count). egglog 13 has been seen, rarely and not
+        reproducibly, to extract a ``conv_bn`` whose key belongs to another convolution; rebuilding
+        it would give a wrong graph, so such an extraction is refused (the pass changes nothing)."""
+        seen: set = set()
+        stack = list(exprs)
+        while stack:
+            e = stack.pop()
+            k = key(e)
+            if k in seen:
+                continue
+            seen.add(k)
+            fn = get_callable_fn(e)
+            args = get_callable_args(e, fn) or ()
+            if fn in (T.conv, T.conv_bn):
+                w = self.original.get(key(args[1]))
+                src = self.convs[int(args[3].value)]
+                if w is not None and w is not src.inputs[1]:
+                    return False
+                if fn == T.conv_bn and self.bns[int(args[5].value)].inputs[1].shape != (src.inputs[1].shape[0],):
+                    return False
+            stack += [a for a in args if isinstance(a, TensorTerm)]
+        return True
+
     def build(self, expr, memo: dict) -> Value | None:
         k = key(expr)
         if k in self.original:
@@ -407,7 +432,7 @@ class EGraphOptimizer(Pass):
         egraph.run(self.max_iterations, ruleset=_rules())
         model = greedy_dag_cost_model(codec.cost_model)
         extracted = _unpair(egraph.extract(_pair_up(root_terms), cost_model=model), len(root_terms))
-        if codec.dag_cost(extracted) >= codec.dag_cost(root_terms):
+        if codec.dag_cost(extracted) >= codec.dag_cost(root_terms) or not codec.consistent(extracted):
             return PassResult(graph, False)
         memo: dict = {}
         changed = False

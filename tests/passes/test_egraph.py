@@ -216,3 +216,22 @@ def test_on_a_zoo_model_alone():
     assert sum(n.op_type == "BatchNormalization" for n in g.nodes) == 9
     assert r.modified and len(r.graph.nodes) == 22
     assert not any(n.op_type == "BatchNormalization" for n in r.graph.nodes)
+
+
+def test_extraction_pairing_a_conv_key_with_another_convs_weight_is_refused():
+    # egglog has been seen (rarely) to extract conv_bn(key of conv A, weight of conv B); the
+    # consistency check must refuse such a term, and accept the terms as encoded
+    from alphanas.ir import GraphBuilder
+    from alphanas.passes.egraph import T, _Codec, _vec
+
+    b = GraphBuilder("two", seed=0)
+    x = b.input("x", ("N", 3, 8, 8))
+    y = b.conv(x, 4, 3, padding="same")
+    z = b.conv(y, 4, 1)
+    g = b.build(z)
+    codec = _Codec(g, 10)
+    roots = codec.encode()
+    assert codec.consistent([codec.terms[id(v)] for v in roots])
+    a, c = codec.convs
+    bad = T.conv(codec.leaf(c.inputs[0]), codec.leaf(c.inputs[1]), T.none(), 0, _vec([0, 0, 0, 0]), 256)
+    assert codec.convs[0] is a and not codec.consistent([bad])

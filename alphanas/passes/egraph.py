@@ -305,18 +305,7 @@ class _Codec:
         return self.self_cost(expr) + sum(c for c in children_costs if isinstance(c, int))
 
     def dag_cost(self, exprs) -> int:
-        seen: set = set()
-        total = 0
-        stack = list(exprs)
-        while stack:
-            e = stack.pop()
-            k = key(e)
-            if k in seen:
-                continue
-            seen.add(k)
-            total += self.self_cost(e)
-            stack += [a for a in get_callable_args(e, get_callable_fn(e)) or () if isinstance(a, TensorTerm)]
-        return total
+        return sum(self.self_cost(e) for e in _subterms(exprs))
 
     # -- rebuilding --------------------------------------------------------------------------------
 
@@ -325,24 +314,16 @@ class _Codec:
         (and a folded BN has that conv's channel count). egglog 13 has been seen, rarely and not
         reproducibly, to extract a ``conv_bn`` whose key belongs to another convolution; rebuilding
         it would give a wrong graph, so such an extraction is refused (the pass changes nothing)."""
-        seen: set = set()
-        stack = list(exprs)
-        while stack:
-            e = stack.pop()
-            k = key(e)
-            if k in seen:
-                continue
-            seen.add(k)
+        for e in _subterms(exprs):
             fn = get_callable_fn(e)
-            args = get_callable_args(e, fn) or ()
             if fn in (T.conv, T.conv_bn):
+                args = get_callable_args(e, fn)
                 w = self.original.get(key(args[1]))
                 src = self.convs[int(args[3].value)]
                 if w is not None and w is not src.inputs[1]:
                     return False
                 if fn == T.conv_bn and self.bns[int(args[5].value)].inputs[1].shape != (src.inputs[1].shape[0],):
                     return False
-            stack += [a for a in args if isinstance(a, TensorTerm)]
         return True
 
     def build(self, expr, memo: dict) -> Value | None:
@@ -409,6 +390,20 @@ def _unpair(term, count: int) -> list:
 
 def key(expr):
     return expr.__egg_typed_expr__
+
+
+def _subterms(exprs):
+    """Every distinct tensor subterm of ``exprs`` once (shared subterms are one DAG node)."""
+    seen: set = set()
+    stack = list(exprs)
+    while stack:
+        e = stack.pop()
+        k = key(e)
+        if k in seen:
+            continue
+        seen.add(k)
+        yield e
+        stack += [a for a in get_callable_args(e, get_callable_fn(e)) or () if isinstance(a, TensorTerm)]
 
 
 @register_pass

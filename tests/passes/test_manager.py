@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from alphanas.errors import AlphanasError
@@ -22,6 +20,7 @@ from alphanas.passes import (
 )
 from alphanas.passes import registry
 from alphanas.passes.util import bypass
+from tests.plugin_util import fake_distribution, write_noop_pass_module
 
 
 def relu_chain(length: int):
@@ -174,16 +173,7 @@ def test_registry(clean_registry):
 
 
 def test_load_plugin_module(clean_registry, tmp_path, monkeypatch):
-    (tmp_path / "my_passes.py").write_text(textwrap.dedent("""
-        from alphanas.passes import Pass, PassResult
-
-        class Nothing(Pass):
-            '''Does nothing.'''
-            name = "test-plugin-nothing"
-
-            def run(self, graph):
-                return PassResult(graph, False)
-    """))
+    write_noop_pass_module(tmp_path / "my_passes.py", "test-plugin-nothing", "Does nothing.")
     (tmp_path / "no_passes.py").write_text("X = 1\n")
     (tmp_path / "broken_passes.py").write_text("raise RuntimeError('half-written plug-in')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -199,26 +189,9 @@ def test_load_plugin_module(clean_registry, tmp_path, monkeypatch):
         load_plugin("not_a_module_anywhere")
 
 
-def fake_distribution(folder, entry_points: str) -> None:
-    """A minimal installed distribution (``*.dist-info``) advertising ``entry_points``."""
-    info = folder / "fake_alphanas_passes-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-alphanas-passes\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(entry_points)
-
-
 def test_entry_points_are_loaded(clean_registry, tmp_path, monkeypatch):
-    (tmp_path / "fake_ep_passes.py").write_text(textwrap.dedent("""
-        from alphanas.passes import Pass, PassResult
-
-        class Nothing(Pass):
-            '''Does nothing, from an entry point.'''
-            name = "test-ep-nothing"
-
-            def run(self, graph):
-                return PassResult(graph, False)
-    """))
-    fake_distribution(tmp_path, "[alphanas.passes]\ntest-ep-nothing = fake_ep_passes:Nothing\n")
+    write_noop_pass_module(tmp_path / "fake_ep_passes.py", "test-ep-nothing", "Does nothing, from an entry point.")
+    fake_distribution(tmp_path, "fake-alphanas-passes", "[alphanas.passes]\ntest-ep-nothing = fake_ep_passes:Nothing\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert "test-ep-nothing" in registry.load_entry_points()
     assert registry.origin("test-ep-nothing") == "entry point fake_ep_passes:Nothing"
@@ -226,7 +199,7 @@ def test_entry_points_are_loaded(clean_registry, tmp_path, monkeypatch):
 
 
 def test_broken_entry_point_is_a_clear_error(clean_registry, tmp_path, monkeypatch):
-    fake_distribution(tmp_path, "[alphanas.passes]\nghost = no_such_module_for_ep:Ghost\n")
+    fake_distribution(tmp_path, "fake-alphanas-passes", "[alphanas.passes]\nghost = no_such_module_for_ep:Ghost\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(AlphanasError, match=r"plug-in entry point 'ghost' \(no_such_module_for_ep:Ghost\) of group "
                                             r"'alphanas.passes' failed to load: ModuleNotFoundError"):

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 from hypothesis import given, settings
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 from alphanas.cli import main
 from alphanas.ir import save_onnx
 from alphanas.properties import CostProperty, DepthProperty, MixingProperty, PropertySet, ShapeProperty
+from tests.plugin_util import fake_distribution
 from tests.properties.cases import zoo_graph
 
 _SETTINGS = dict(derandomize=True, deadline=None, database=None)
@@ -175,10 +175,8 @@ def test_entry_point_plugin_appears_in_cli(tmp_path):
     site = tmp_path / "site"
     (site / "nodecount_plugin").mkdir(parents=True)
     (site / "nodecount_plugin" / "__init__.py").write_text(PLUGIN)
-    dist = site / "nodecount_plugin-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: nodecount-plugin\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[alphanas.properties]\nnodecount = nodecount_plugin:NodeCountProperty\n")
+    fake_distribution(site, "nodecount-plugin", "[alphanas.properties]\nnodecount = nodecount_plugin:NodeCountProperty\n",
+                      version="0.1")
     model = tmp_path / "m.onnx"
     save_onnx(zoo_graph("resnet_small"), model)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.getcwd()])}

@@ -582,6 +582,10 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--selection", choices=("pareto", "regularized", "tournament"), default="pareto",
                    help="parent selection (default pareto: near the Pareto front)")
     p.add_argument("--synthesizer", choices=("egraph", "progressive"), default="egraph", help="default egraph")
+    p.add_argument("--pick", choices=("random", "cheapest"), default="random",
+                   help="which satisfying subgraph synthesis returns: random (αNAS, default) or cheapest (fewest FLOPs)")
+    p.add_argument("--focus", choices=("none", "params", "flops"), default="none",
+                   help="where mutations act: none (uniformly, αNAS; default) or in proportion to params/FLOPs")
     p.add_argument("--max-params", type=float, help="reject candidates with more parameters (e.g. 1e6)")
     p.add_argument("--max-flops", type=float, help="reject candidates with more FLOPs")
     p.add_argument("--max-latency-ms", type=float, help="reject candidates slower than this (onnxruntime, batch 1)")
@@ -611,7 +615,8 @@ def cmd_search(args) -> int:
                        selection=args.selection, synthesizer=args.synthesizer, max_params=args.max_params,
                        max_flops=args.max_flops, max_latency_ms=args.max_latency_ms, executor=args.executor,
                        workers=args.workers, address=args.address, inherit=args.inherit, proxy=args.proxy,
-                       proxy_keep=args.proxy_keep, device=args.device, threads=args.threads or None)
+                       proxy_keep=args.proxy_keep, device=args.device, threads=args.threads or None,
+                       pick=args.pick, focus=None if args.focus == "none" else args.focus)
     if args.seed_model and not Path(args.seed_model).is_file():
         raise AlphanasError(f"{args.seed_model}: no such file")
     with SearchProgress(Console(stderr=True, highlight=False), args.trials) as bar:

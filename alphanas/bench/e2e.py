@@ -4,9 +4,14 @@ the Pareto front reaches at (almost) no loss of test accuracy.
     python -m alphanas.bench.e2e --out runs/e2e            # or: alphanas benchmark e2e --out runs/e2e
     python -m alphanas.bench.e2e --out runs/e2e --json     # {"seed_params", "seed_test_acc", ...}
 
-The seed (zoo ``resnet34`` built for 8x8x1 inputs and 10 classes, ~21.3M parameters) is trial 0 of
-the search, so it is trained with exactly the same epochs and settings as every candidate. The
-search (:mod:`alphanas.search.evolution`) optimises validation accuracy and parameters; the test
+The seed is zoo ``resnet34`` built for 8x8x1 inputs and 10 classes (~21.3M parameters), first trained
+to convergence (``--seed-epochs``, 12 by default; kept as ``DIR/seed_*_trained_e*.onnx`` and reused by a
+rerun), as a user would bring a trained model. It is then trial 0 of the search: like every
+candidate, it is trained ``--epochs`` more epochs starting from its own weights, while each child
+starts from its parent's weights where they fit (``--inherit``) and from fresh ones elsewhere. The
+seed's reported accuracy is that of trial 0. ``--seed-epochs 0`` trains the seed from scratch for
+``--epochs`` only, like every candidate (the protocol before this option; it undertrains ResNet-34).
+The search (:mod:`alphanas.search.evolution`) optimises validation accuracy and parameters; the test
 split is never used to select. The reported candidate is chosen on *validation* accuracy: the
 smallest member of the front whose validation accuracy is within ``--tolerance`` points of the
 seed's. Its test accuracy is then reported next to the seed's, and ``meets_tolerance`` says whether
@@ -123,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="dataset folder (cifar10 only)")
     p.add_argument("--trials", type=int, default=12, help="candidates in the search, the seed included")
     p.add_argument("--epochs", type=int, default=3, help="training epochs of every candidate and of the seed")
+    p.add_argument("--seed-epochs", type=int, default=12,
+                   help="epochs the seed model is trained before the search (0: not pre-trained)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=0.05, help="peak learning rate (SGD, cosine)")
     p.add_argument("--warmup", type=float, default=0.5, help="linear warm-up in epochs")
@@ -136,7 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthesizer", default="progressive",
                    help="egraph | progressive (αNAS's own synthesizer; the default here because the e-graph "
                         "synthesizer's saturation exhausted memory on ResNet-34's 512-channel blocks)")
-    p.add_argument("--probabilities", default="duplicate_block=0.1,delete_block=0.4,property=0.5",
+    p.add_argument("--pick", choices=("random", "cheapest"), default="cheapest",
+                   help="which satisfying subgraph synthesis returns (αNAS: random; here the fewest FLOPs)")
+    p.add_argument("--focus", choices=("none", "params", "flops"), default="params",
+                   help="where mutations act (αNAS: none, uniformly; here in proportion to parameters)")
+    p.add_argument("--probabilities", default="duplicate_block=0.1,delete_block=0.3,property=0.6",
                    help="mutation weights NAME=W,... (αNAS: duplicate_block=0.2,delete_block=0.2,property=0.6)")
     p.add_argument("--tolerance", type=float, default=0.5, help="allowed accuracy loss in percentage points")
     p.add_argument("--executor", default="local", help="local | process | ray")
@@ -148,10 +159,40 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def prepare_seed(args: argparse.Namespace, evaluator, console=None) -> Path:
+    """The seed's ONNX in ``--out``: the zoo model (at ``--width``), trained for ``--seed-epochs``
+    with the evaluator's settings and the search seed. Made once; a rerun reuses the file."""
+    from alphanas.ir import zoo
+    from alphanas.ir.onnx_io import save_onnx
+    from alphanas.search.evaluators import cached_dataset
+
+    out = Path(args.out)
+    width = "" if args.width is None else f"_w{args.width}"
+    trained = f"_trained_e{args.seed_epochs}_s{args.seed}" if args.seed_epochs > 0 else ""
+    path = out / f"seed_{args.model}{width}{trained}.onnx"
+    if path.exists():
+        return path
+    ds = cached_dataset(args.dataset, args.data_dir, 0, {})
+    c, h, _ = ds.input_shape
+    graph = zoo.build(args.model, input_size=h, in_channels=c, num_classes=ds.num_classes, seed=args.seed,
+                      **({} if args.width is None else {"width": args.width}))
+    if args.seed_epochs > 0:
+        from alphanas.search.training import rich_progress, train
+
+        opts = dict(evaluator.train_options)
+        with rich_progress(console, f"pre-training the seed ({args.seed_epochs} epochs)") as progress:
+            result = train(graph, ds, args.seed_epochs, batch_size=evaluator.batch_size, lr=evaluator.lr,
+                           optimizer=evaluator.optimizer, weight_decay=evaluator.weight_decay, seed=args.seed,
+                           device=evaluator.device, progress=progress if console is not None else None, **opts)
+        graph = result.graph
+    out.mkdir(parents=True, exist_ok=True)
+    save_onnx(graph, path)
+    return path
+
+
 def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
     """Run (or resume) the benchmark's search and return its summary (see :func:`summarize`)."""
-    from alphanas.ir import zoo
-    from alphanas.search.evaluators import TrainEvaluator, cached_dataset
+    from alphanas.search.evaluators import TrainEvaluator
     from alphanas.search.evolution import front_of
     from alphanas.search.run import SearchConfig, SearchProgress, run_search
 
@@ -159,29 +200,20 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
         raise AlphanasError(f"--tolerance {args.tolerance}: must be >= 0 points")
     if args.warmup < 0 or args.warmup > args.epochs:
         raise AlphanasError(f"--warmup {args.warmup}: must be between 0 and --epochs")
+    if args.seed_epochs < 0:
+        raise AlphanasError(f"--seed-epochs {args.seed_epochs}: must be >= 0")
     cfg = SearchConfig(zoo=args.model, dataset=args.dataset, data_dir=args.data_dir, trials=args.trials,
                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out, seed=args.seed,
                        strategy=args.strategy, selection=args.selection, synthesizer=args.synthesizer,
                        probabilities=parse_probabilities(args.probabilities), executor=args.executor,
                        workers=args.workers, inherit=args.inherit, proxy=args.proxy, proxy_keep=args.proxy_keep,
-                       device=args.device)
-    if args.width is not None and not args.summary_only:
-        # a non-default width is a different seed: build it here and hand it over as an ONNX file
-        ds = cached_dataset(args.dataset, args.data_dir, 0, {})
-        c, h, _ = ds.input_shape
-        seed_graph = zoo.build(args.model, input_size=h, in_channels=c, num_classes=ds.num_classes, width=args.width,
-                               seed=args.seed)
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"seed_{args.model}_w{args.width}.onnx"
-        if not path.exists():
-            from alphanas.ir.onnx_io import save_onnx
-
-            save_onnx(seed_graph, path)
-        cfg.zoo, cfg.seed_model = None, str(path)
+                       device=args.device, pick=args.pick, focus=None if args.focus == "none" else args.focus)
     evaluator = TrainEvaluator(dataset_name=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                inherit=args.inherit, device=args.device, data_root=args.data_dir,
                                train_options={"warmup_epochs": args.warmup})
+    if (args.width is not None or args.seed_epochs > 0) and not args.summary_only:
+        # a non-default width or a pre-trained seed is a different seed: made here, handed over as ONNX
+        cfg.zoo, cfg.seed_model = None, str(prepare_seed(args, evaluator, console))
     settings = {k: v for k, v in vars(args).items() if k != "json"}
     t0 = time.perf_counter()
     if args.summary_only:

@@ -22,6 +22,24 @@ def graph_params(graph: Graph) -> int:
     return sum(int(v.const.size) for v in param_values(graph))
 
 
+def node_params(node: Node) -> int:
+    """Trainable parameter elements of one node (a weight shared by several nodes counts in each)."""
+    opdef = node.opdef
+    if opdef is None:
+        return 0
+    return sum(int(node.inputs[i].const.size) for i in opdef.param_inputs(node) if node.inputs[i] is not None
+               and node.inputs[i].const is not None)
+
+
+def node_cost(node: Node, what: str) -> int:
+    """``node_params`` or ``node_flops`` by name (``"params"`` or ``"flops"``)."""
+    if what == "params":
+        return node_params(node)
+    if what == "flops":
+        return node_flops(node)
+    raise ValueError(f"unknown cost {what!r}; choose params or flops")
+
+
 def node_macs(node: Node) -> int:
     opdef = node.opdef
     return 0 if opdef is None else int(opdef.macs(node))

@@ -174,6 +174,8 @@ class Evolution:
             "search.selection": self.selection, "search.selection_options": self.selection_options,
             "search.strategy": self.mutator.strategy, "search.probabilities": self.mutator.probabilities,
             "search.synthesizer": self.mutator.synthesizer, "search.property_p": self.mutator.p,
+            **({"search.pick": self.mutator.pick} if self.mutator.pick != "random" else {}),
+            **({"search.focus": self.mutator.focus} if self.mutator.focus is not None else {}),
             "search.window": self.window, "search.max_attempts": self.max_attempts,
             "search.evaluator": repr(self.evaluator), "search.screen": None if self.screen is None else repr(self.screen),
         }

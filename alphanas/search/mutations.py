@@ -130,14 +130,34 @@ def _seed_of(rng: np.random.Generator) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _pick_block(graph: Graph, rng: np.random.Generator, what: str) -> tuple[Graph, list[Block], Block]:
+def block_cost(block: Block, focus: str) -> int:
+    """The parameters or FLOPs (``focus``) of a block's nodes."""
+    from alphanas.ir.cost import node_cost
+
+    return sum(node_cost(n, focus) for n in block.nodes)
+
+
+def choose_block(blocks: list[Block], rng: np.random.Generator, focus: str | None = None) -> Block:
+    """A block drawn uniformly (``focus=None``, αNAS) or in proportion to its parameters or FLOPs
+    (plus a 1% share of the mean, so that blocks without cost stay reachable)."""
+    if focus is None:
+        return blocks[int(rng.integers(len(blocks)))]
+    from alphanas.synth.select import weighted_index
+
+    costs = [block_cost(b, focus) for b in blocks]
+    floor = 0.01 * sum(costs) / len(costs) if sum(costs) > 0 else 1.0
+    return blocks[weighted_index(rng, [c + floor for c in costs])]
+
+
+def _pick_block(graph: Graph, rng: np.random.Generator, what: str,
+                focus: str | None = None) -> tuple[Graph, list[Block], Block]:
     """A copy of ``graph``, its blocks, and a random shape-preserving block of the copy."""
     g = graph.copy()
     blocks = find_blocks(g)
     choices = shape_preserving_blocks(g, blocks)
     if not choices:
         raise MutationFailed(f"{what}: no block with equal input and output shapes")
-    return g, blocks, choices[int(rng.integers(len(choices)))]
+    return g, blocks, choose_block(choices, rng, focus)
 
 
 def duplicate_block(graph: Graph, rng: np.random.Generator) -> Mutant:
@@ -182,9 +202,10 @@ def duplicate_block(graph: Graph, rng: np.random.Generator) -> Mutant:
                   f"as {new_name}")
 
 
-def delete_block(graph: Graph, rng: np.random.Generator) -> Mutant:
-    """Bypass and remove a random shape-preserving (residual) block."""
-    g, blocks, block = _pick_block(graph, rng, "delete_block")
+def delete_block(graph: Graph, rng: np.random.Generator, focus: str | None = None) -> Mutant:
+    """Bypass and remove a random shape-preserving (residual) block (drawn in proportion to its
+    parameters or FLOPs with ``focus``)."""
+    g, blocks, block = _pick_block(graph, rng, "delete_block", focus)
     x_in, x_out = block.subgraph.inputs[0], block.subgraph.outputs[0]
     g.replace_all_uses(x_out, x_in)
     g.eliminate_dead_nodes()
@@ -203,20 +224,21 @@ def delete_block(graph: Graph, rng: np.random.Generator) -> Mutant:
 
 def property_mutation(graph: Graph, rng: np.random.Generator, *, synthesizer: str = "egraph", p: float = 0.5,
                       budget_s: float = 5.0, properties=("shape", "depth", "mixing"), vocabulary=None,
-                      hard_limit_s: float | None = None) -> Mutant:
+                      hard_limit_s: float | None = None, pick: str = "random", focus: str | None = None) -> Mutant:
     """αNAS's mutation of a random block: :func:`alphanas.synth.mutate` restricted to that block, run in
     the :class:`~alphanas.search.sandbox.SynthesisSandbox` and stopped after ``hard_limit_s`` (default
-    ``4 * budget_s + 20``)."""
+    ``4 * budget_s + 20``). ``focus`` draws the block (and the subgraph's start node) in proportion to
+    its parameters or FLOPs; ``pick="cheapest"`` asks the synthesizer for its fewest-FLOPs result."""
     import onnx
 
     from alphanas.ir.onnx_io import from_onnx, to_onnx
     from alphanas.search.sandbox import SANDBOX
 
     blocks = [b for b in find_blocks(graph) if not all(n.is_opaque for n in b.nodes)]
-    block = blocks[int(rng.integers(len(blocks)))] if blocks else None
+    block = choose_block(blocks, rng, focus) if blocks else None
     limit = hard_limit_s if hard_limit_s is not None else 4 * budget_s + 20
     out = SANDBOX.call(limit, to_onnx(graph).SerializeToString(), _seed_of(rng), synthesizer,
-                       None if block is None else block.name, p, budget_s, tuple(properties), vocabulary)
+                       None if block is None else block.name, p, budget_s, tuple(properties), vocabulary, pick, focus)
     if out["error"]:
         raise MutationFailed(f"property: {out['error']}")
     g = from_onnx(onnx.load_from_string(out["model"]), source="child")
@@ -431,6 +453,12 @@ class Mutator:
     of property-guided synthesis) or ``random`` (random search: every child is a random walk from the
     seed). ``probabilities`` overrides the strategy's defaults (keys: ``duplicate_block``,
     ``delete_block``, ``property``, ``random_edit``; normalised to sum 1).
+
+    Cost direction (off by default, as in αNAS): ``focus="params"`` or ``"flops"`` draws the block to
+    delete or to re-synthesize, and the subgraph's start node, in proportion to that cost, and
+    ``pick="cheapest"`` makes the synthesizer return the fewest-FLOPs subgraph satisfying the mutated
+    properties. Both only change *where* and *which* satisfying program: every child still satisfies
+    its target properties and passes the same checks.
     """
 
     strategy: str = "property"
@@ -441,6 +469,8 @@ class Mutator:
     properties: tuple[str, ...] = ("shape", "depth", "mixing")
     vocabulary: Any = None
     random_steps: int = 4
+    pick: str = "random"
+    focus: str | None = None
     hard_limit_s: float | None = None  # property-guided synthesis is stopped after this (default 4·budget + 20 s)
 
     def __post_init__(self) -> None:
@@ -451,6 +481,13 @@ class Mutator:
         bad = sorted(set(probs) - allowed)
         if bad or any(not (v >= 0 and math.isfinite(v)) for v in probs.values()) or sum(probs.values()) <= 0:
             raise AlphanasError(f"mutation probabilities {probs}: use non-negative weights of {', '.join(sorted(allowed))}")
+        from alphanas.synth.api import FOCUSES, PICKS
+
+        if self.pick not in PICKS:
+            raise AlphanasError(f"unknown pick {self.pick!r}; choose from {', '.join(PICKS)}")
+        if self.focus not in FOCUSES:
+            raise AlphanasError(f"unknown focus {self.focus!r}; choose from none, "
+                                f"{', '.join(f for f in FOCUSES if f)}")
         total = sum(probs.values())
         self.probabilities = {k: v / total for k, v in probs.items() if v > 0}
 
@@ -464,7 +501,7 @@ class Mutator:
         if name == "duplicate_block":
             m = duplicate_block(parent, rng)
         elif name == "delete_block":
-            m = delete_block(parent, rng)
+            m = delete_block(parent, rng, self.focus)
         elif name == "random_edit":
             m = random_edit(parent, rng)
         elif name == "random_sample":
@@ -472,7 +509,7 @@ class Mutator:
         else:
             m = property_mutation(parent, rng, synthesizer=self.synthesizer, p=self.p, budget_s=self.budget_s,
                                   properties=self.properties, vocabulary=self.vocabulary,
-                                  hard_limit_s=self.hard_limit_s)
+                                  hard_limit_s=self.hard_limit_s, pick=self.pick, focus=self.focus)
         m.timings["mutate_s"] = time.perf_counter() - t0
         return m
 

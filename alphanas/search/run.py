@@ -47,6 +47,8 @@ class SearchConfig:
     probabilities: dict[str, float] | None = None
     synthesizer: str = "egraph"
     synth_budget_s: float = 5.0  # generous: the e-graph stops at its iteration and node limits, not the clock
+    pick: str = "random"  # "cheapest": the synthesizer returns its fewest-FLOPs satisfying subgraph
+    focus: str | None = None  # "params"/"flops": mutate where that cost is (see Mutator)
     max_params: float | None = None
     max_flops: float | None = None
     max_latency_ms: float | None = None
@@ -102,7 +104,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     objectives = parse_objectives(cfg.objectives)
     constraints = Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms)
     mutator = Mutator(strategy=cfg.strategy, probabilities=cfg.probabilities, synthesizer=cfg.synthesizer,
-                      budget_s=cfg.synth_budget_s)
+                      budget_s=cfg.synth_budget_s, pick=cfg.pick, focus=cfg.focus)
     dataset = cached_dataset(cfg.dataset, cfg.data_dir, 0, {})
     seed_graph = load_seed(cfg, dataset)
     screen = None
@@ -112,6 +114,9 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir)
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
+    for key, default in (("pick", "random"), ("focus", None)):  # stores made before these options existed
+        if settings.get(key) == default:
+            settings.pop(key)
     if cfg.seed_model:
         settings["seed_model"] = str(Path(cfg.seed_model).resolve())
     workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else 2)

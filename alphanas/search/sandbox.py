@@ -56,7 +56,8 @@ class MemoryLimitExceeded(Exception):
 
 
 def synthesize_onnx(model: bytes, seed: int, synthesizer: str, block: str | None, p: float, budget_s: float,
-                    properties: tuple[str, ...], vocabulary) -> dict[str, Any]:
+                    properties: tuple[str, ...], vocabulary, pick: str = "random",
+                    focus: str | None = None) -> dict[str, Any]:
     """One :func:`alphanas.synth.mutate` on an ONNX model: ``{"error"}`` or the child's ONNX bytes,
     description, property summaries (original, target, achieved) and timings."""
     import onnx
@@ -68,7 +69,7 @@ def synthesize_onnx(model: bytes, seed: int, synthesizer: str, block: str | None
     graph = from_onnx(onnx.load_from_string(model), source="parent")
     try:
         res = mutate(graph, seed=seed, synthesizer=synthesizer, block=block, p=p, budget_s=budget_s,
-                     properties=properties, vocabulary=vocabulary)
+                     properties=properties, vocabulary=vocabulary, pick=pick, focus=focus)
     except (SynthesisFailed, AlphanasError) as e:  # e.g. no eligible node in the chosen block
         return {"error": str(e)}
     return {"error": None, "model": to_onnx(res.graph).SerializeToString(), "description": res.description,

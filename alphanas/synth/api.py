@@ -24,6 +24,10 @@ from alphanas.synth.verify import check_graph, copy_with_subgraph
 #: synthesizer names: the e-graph synthesizer (default); αNAS's progressive synthesizer, scoring every
 #: candidate by a full property inference as αNAS does; the same with the memoised term evaluator.
 SYNTHESIZERS = ("egraph", "progressive", "progressive-cached")
+#: how a synthesizer chooses among satisfying results: seeded random (diversity) or fewest FLOPs
+PICKS = ("random", "cheapest")
+#: where a mutation's subgraph starts: uniformly (None, αNAS) or in proportion to a node's cost
+FOCUSES = (None, "params", "flops")
 
 
 @dataclass
@@ -104,10 +108,22 @@ def synthesize(problem: SynthesisProblem, synthesizer: str = "egraph", *, verify
 
 def make_problem(graph: Graph, rng: np.random.Generator, *, seed: int, block: str | None = None, p: float = 0.5,
                  budget_s: float = 1.0, properties=("shape", "depth", "mixing"), vocabulary=None,
-                 pick: str = "random") -> tuple[SynthesisProblem, Any]:
-    """Select a subgraph and mutate its properties as αNAS does; returns (problem, original properties)."""
+                 pick: str = "random", focus: str | None = None) -> tuple[SynthesisProblem, Any]:
+    """Select a subgraph and mutate its properties as αNAS does; returns (problem, original properties).
+
+    ``focus`` (``"params"``/``"flops"``) starts the subgraph at a node drawn in proportion to that cost
+    (:func:`~alphanas.synth.select.random_subgraph`); ``pick`` is the problem's ``random``/``cheapest``.
+    """
+    if pick not in PICKS:
+        from alphanas.errors import AlphanasError
+
+        raise AlphanasError(f"unknown pick {pick!r}; choose from {', '.join(PICKS)}")
+    if focus not in FOCUSES:
+        from alphanas.errors import AlphanasError
+
+        raise AlphanasError(f"unknown focus {focus!r}; choose from none, {', '.join(f for f in FOCUSES if f)}")
     within = block_nodes(graph, block, rng)
-    sub = random_subgraph(graph, rng, within=within)
+    sub = random_subgraph(graph, rng, within=within, focus=focus)
     names = tuple(properties)
     original = P.infer(sub.to_graph("old"), names)
     target = original.mutate(rng, {n: (0.0 if n == "shape" else p) for n in names})
@@ -117,15 +133,21 @@ def make_problem(graph: Graph, rng: np.random.Generator, *, seed: int, block: st
 
 
 def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str | None = None, p: float = 0.5,
-           budget_s: float = 1.0, properties=("shape", "depth", "mixing"), vocabulary=None) -> MutationResult:
-    """One property-guided mutation of ``graph`` (which is not modified). Raises :class:`SynthesisFailed`."""
+           budget_s: float = 1.0, properties=("shape", "depth", "mixing"), vocabulary=None, pick: str = "random",
+           focus: str | None = None) -> MutationResult:
+    """One property-guided mutation of ``graph`` (which is not modified). Raises :class:`SynthesisFailed`.
+
+    ``pick="cheapest"`` returns the satisfying subgraph with the fewest FLOPs the synthesizer finds
+    (instead of a seeded random one); ``focus`` draws the subgraph where the parameters or FLOPs are
+    (see :func:`make_problem`). Both default to αNAS's behaviour.
+    """
     if synthesizer not in SYNTHESIZERS:
         from alphanas.errors import AlphanasError
 
         raise AlphanasError(f"unknown synthesizer {synthesizer!r}; choose from {', '.join(SYNTHESIZERS)}")
     rng = np.random.default_rng(seed)
     problem, original = make_problem(graph, rng, seed=seed, block=block, p=p, budget_s=budget_s,
-                                     properties=properties, vocabulary=vocabulary)
+                                     properties=properties, vocabulary=vocabulary, pick=pick, focus=focus)
     res = synthesize(problem, synthesizer)
     return MutationResult(graph=res.stats["graph"], old=res.stats["old"], new=res.stats["new"], target=problem.target,
                           achieved=res.achieved, description=res.description, synth_ms=res.synth_ms,

@@ -22,7 +22,9 @@ op, as αNAS's ``ProgressiveSequentialSynthesizer`` does:
   when that still satisfies the target (αNAS's ``p_drop_branch``).
 
 Beyond the research code: a wall-clock budget, restarts with fresh random choices until the budget
-runs out (backtracking instead of a wasted trial), multi-input/multi-output subgraphs, and an explicit
+runs out (backtracking instead of a wasted trial), ``pick="cheapest"`` (up to :data:`CHEAPEST_POOL`
+satisfying results are collected within the budget and the one with the fewest FLOPs is returned, for
+searches that minimise cost), multi-input/multi-output subgraphs, and an explicit
 :class:`~alphanas.synth.problem.SynthesisFailed` carrying the best distance reached. A result that is
 identical to the original subgraph (ignoring ``skip`` nodes) is never returned.
 """
@@ -46,6 +48,7 @@ MAX_DELTA = MIN_DELTA = 2
 P_CONTINUE = 0.2  # probability of continuing a satisfied chain while two more ops would fit
 P_DROP_BRANCH = 0.2
 KEEP_DEFAULT = 0.5  # kernel 1 / groups 1 kept with this probability when randomising
+CHEAPEST_POOL = 8  # pick="cheapest": satisfying results collected (within the budget) to choose the cheapest from
 
 Op = tuple  # (op, params): a unary term constructor without its operand
 
@@ -404,6 +407,16 @@ def _all_terms(roots: list[Term]) -> list[Term]:
     return out
 
 
+def term_flops(ev: Evaluator, roots: list[Term]) -> int:
+    """FLOPs of a term DAG (each distinct sub-term counted once)."""
+    memo: dict = {}
+    total = 0
+    for t in _all_terms(roots):
+        info = ev.info_of(t, memo)
+        total += 0 if info is None or t[0] in ("in", "skip") else int(info.flops)
+    return total
+
+
 def synthesize_progressive(problem, cached: bool = False):
     """Run the progressive synthesizer; returns (encoding, root terms, stats).
 
@@ -422,7 +435,8 @@ def synthesize_progressive(problem, cached: bool = False):
     accept = Acceptance(problem, enc)
     prog = Progressive(problem, enc, ev, rng, deadline, cached)
     attempts = 0
-    while time.perf_counter() < deadline:
+    found: list[tuple[int, int, list[Term]]] = []  # pick="cheapest": (FLOPs, order, roots) of accepted results
+    while time.perf_counter() < deadline and len(found) < CHEAPEST_POOL:
         attempts += 1
         roots = list(enc.roots)
         dec = decompose(roots)
@@ -435,9 +449,16 @@ def synthesize_progressive(problem, cached: bool = False):
         result = prog.attempt(dec)
         if result is not None and accept(result):
             stats = {"attempts": attempts, "evaluations": prog.evaluations, "chains": len(dec.chains)}
-            return enc, result, stats
+            if getattr(problem, "pick", "random") != "cheapest":
+                return enc, result, stats
+            found.append((term_flops(ev, result), len(found), result))
+            continue
         if result is not None:
             prog.best = min(prog.best, 0.0)
+    if found:
+        flops, _, result = min(found, key=lambda f: f[:2])
+        return enc, result, {"attempts": attempts, "evaluations": prog.evaluations, "chains": len(dec.chains),
+                             "satisfying": len(found), "flops": flops}
     why = f"; last refused: {accept.reason}" if accept.reason else ""
     raise SynthesisFailed(f"progressive: nothing satisfying and different within {problem.budget_s:g} s "
                           f"({attempts} attempt(s){why})", prog.best)

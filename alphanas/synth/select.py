@@ -5,7 +5,8 @@ an input of, or consuming an output of, the current set); after each addition st
 1 - p_grow, and never exceed ``ceil(max_frac * #eligible)`` nodes. Opaque nodes, nodes with several
 outputs and nodes with no tensor input are not eligible. A neighbour whose addition would make the
 set non-convex (a path leaving and re-entering it, which would create a cycle on replacement) is
-skipped. Selection may be restricted to one block (:func:`alphanas.ir.blocks.find_blocks`).
+skipped. Selection may be restricted to one block (:func:`alphanas.ir.blocks.find_blocks`), and its
+start node may be drawn in proportion to the node's parameters or FLOPs instead (``focus``).
 """
 
 from __future__ import annotations
@@ -61,16 +62,43 @@ def _convex(graph_nodes_index: dict[int, int], chosen: set[int], nodes: list[Nod
     return True
 
 
+def weighted_index(rng: np.random.Generator, weights: list[float]) -> int:
+    """An index drawn with probability proportional to ``weights`` (uniform when they are all 0)."""
+    w = np.asarray(weights, dtype=float)
+    if not len(w) or w.sum() <= 0:
+        return int(rng.integers(len(w)))
+    return int(rng.choice(len(w), p=w / w.sum()))
+
+
+def focus_weight(node: Node, focus: str | None) -> float:
+    """The weight of ``node`` as a start node under ``focus``: 1 (αNAS: uniform), or its parameters
+    or FLOPs."""
+    if focus is None:
+        return 1.0
+    from alphanas.ir.cost import node_cost
+
+    return float(node_cost(node, focus))
+
+
 def random_subgraph(graph: Graph, rng: np.random.Generator, *, p_grow: float = 0.75, max_frac: float = 0.8,
-                    within: list[Node] | None = None) -> Subgraph:
-    """A random connected, convex subgraph of eligible nodes (of ``within`` when given)."""
+                    within: list[Node] | None = None, focus: str | None = None) -> Subgraph:
+    """A random connected, convex subgraph of eligible nodes (of ``within`` when given).
+
+    ``focus`` (``"params"`` or ``"flops"``) draws the start node in proportion to its cost instead of
+    uniformly, so that a search minimising that cost mutates where the cost is; growth stays uniform.
+    """
     pool = [n for n in (within if within is not None else graph.nodes) if eligible(n)]
     if not pool:
         raise AlphanasError(f"graph {graph.name!r} has no node synthesis can replace (all opaque or multi-output)")
     allowed = {id(n) for n in pool}
     index = {id(n): i for i, n in enumerate(graph.nodes)}
     max_len = max(1, math.ceil(max_frac * len(pool)))
-    start = pool[int(rng.integers(len(pool)))]
+    if focus is None:
+        start = pool[int(rng.integers(len(pool)))]
+    else:
+        costs = [focus_weight(n, focus) for n in pool]
+        floor = 0.01 * max(costs) / len(pool) if max(costs) > 0 else 1.0
+        start = pool[weighted_index(rng, [c + floor for c in costs])]
     chosen = {id(start): start}
     while len(chosen) < max_len and rng.random() < p_grow:
         nbrs: dict[int, Node] = {}

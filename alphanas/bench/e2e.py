@@ -143,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthesizer", default="progressive",
                    help="egraph | progressive (αNAS's own synthesizer; the default here because the e-graph "
                         "synthesizer's saturation exhausted memory on ResNet-34's 512-channel blocks)")
+    p.add_argument("--synth-budget", type=float, default=2.0,
+                   help="seconds of synthesis per property-guided mutation (the cheapest of what it finds is kept)")
     p.add_argument("--pick", choices=("random", "cheapest"), default="cheapest",
                    help="which satisfying subgraph synthesis returns (αNAS: random; here the fewest FLOPs)")
     p.add_argument("--focus", choices=("none", "params", "flops"), default="params",
@@ -200,6 +202,8 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
         raise AlphanasError(f"--tolerance {args.tolerance}: must be >= 0 points")
     if args.warmup < 0 or args.warmup > args.epochs:
         raise AlphanasError(f"--warmup {args.warmup}: must be between 0 and --epochs")
+    if not args.synth_budget > 0:
+        raise AlphanasError(f"--synth-budget {args.synth_budget}: must be a positive number of seconds")
     if args.seed_epochs < 0:
         raise AlphanasError(f"--seed-epochs {args.seed_epochs}: must be >= 0")
     cfg = SearchConfig(zoo=args.model, dataset=args.dataset, data_dir=args.data_dir, trials=args.trials,
@@ -207,7 +211,7 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
                        strategy=args.strategy, selection=args.selection, synthesizer=args.synthesizer,
                        probabilities=parse_probabilities(args.probabilities), executor=args.executor,
                        workers=args.workers, inherit=args.inherit, proxy=args.proxy, proxy_keep=args.proxy_keep,
-                       device=args.device, pick=args.pick, focus=None if args.focus == "none" else args.focus)
+                       device=args.device, synth_budget_s=args.synth_budget, pick=args.pick, focus=None if args.focus == "none" else args.focus)
     evaluator = TrainEvaluator(dataset_name=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                inherit=args.inherit, device=args.device, data_root=args.data_dir,
                                train_options={"warmup_epochs": args.warmup})

@@ -103,7 +103,7 @@ class SynthesisSandbox:
 
     def _read(self, n: int, deadline: float) -> bytes:
         out = self._proc.stdout
-        buf = b""
+        buf = bytearray()  # extended in place: a bytes += chunk copy per 64 KiB pipe read is quadratic
         while len(buf) < n:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -117,7 +117,7 @@ class SynthesisSandbox:
             if not chunk:
                 raise EOFError
             buf += chunk
-        return buf
+        return bytes(buf)
 
     def call(self, limit_s: float, *args: Any) -> dict[str, Any]:
         """``synthesize_onnx(*args)`` in the worker; ``{"error": ...}`` when it overran or died."""

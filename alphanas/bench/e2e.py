@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", default="local", help="local | process | ray")
     p.add_argument("--workers", type=int, help="parallel evaluations (process/ray executors)")
     p.add_argument("--device", default="auto", help="training device: auto (CUDA when present), cpu, cuda")
+    p.add_argument("--retrain-best", type=int, default=0, metavar="EPOCHS",
+                   help="control: retrain the reported architecture from fresh weights (no inheritance, no "
+                        "pre-trained seed weights) for EPOCHS and report its accuracy (0: skip)")
     p.add_argument("--summary-only", action="store_true",
                    help="train nothing: summarise the candidates already in --out (e.g. of a stopped run)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -190,6 +193,33 @@ def prepare_seed(args: argparse.Namespace, evaluator, console=None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     save_onnx(graph, path)
     return path
+
+
+def retrain_from_scratch(args: argparse.Namespace, evaluator, cand_id: int, console=None) -> dict[str, Any]:
+    """Train candidate ``cand_id``'s architecture from fresh weights for ``--retrain-best`` epochs
+    (:func:`~alphanas.search.evaluators.reinitialize_weights`; nothing inherited, nothing pre-trained)
+    and return its accuracies. Cached in ``DIR/retrain_<id>_e<EPOCHS>.json``."""
+    from alphanas.search.evaluators import reinitialize_weights
+    from alphanas.search.store import Store
+    from alphanas.search.training import rich_progress, train
+
+    path = Path(args.out) / f"retrain_{cand_id}_e{args.retrain_best}_s{args.seed}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    with Store(args.out, create=False) as store:
+        graph = store.load_model(cand_id)
+    graph = reinitialize_weights(graph, seed=args.seed)
+    with rich_progress(console, f"retraining candidate {cand_id} from scratch") as progress:
+        result = train(graph, evaluator.dataset(), args.retrain_best, batch_size=evaluator.batch_size,
+                       lr=evaluator.lr, optimizer=evaluator.optimizer, weight_decay=evaluator.weight_decay,
+                       seed=args.seed, device=evaluator.device, progress=progress if console is not None else None,
+                       **evaluator.train_options)
+    out = {"id": cand_id, "epochs": args.retrain_best, "val_acc": float(result.val_acc),
+           "test_acc": float(result.test_acc), "train_s": float(result.wall_time)}
+    from alphanas.fileio import write_bytes_atomic
+
+    write_bytes_atomic(path, json.dumps(out).encode())
+    return out
 
 
 def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
@@ -255,6 +285,8 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
         "front": front,
     })
     out = Path(args.out)
+    if args.retrain_best > 0 and summary["best_id"] is not None and summary["best_id"] != seed["id"]:
+        summary["retrained_from_scratch"] = retrain_from_scratch(args, evaluator, summary["best_id"], console)
     best = next((m for m in done if m["id"] == summary["best_id"]), seed)
     _plot(out / "e2e.png", done, front, seed, best)
     tmp = out / ".e2e.json.tmp"
@@ -273,6 +305,10 @@ def _print_table(summary: dict[str, Any], console) -> None:
               f"{100 * summary['seed_test_acc']:.2f}%", "–")
     t.add_row("reported (by val)", f"{summary['best_params']:,}", f"{100 * summary['best_val_acc']:.2f}%",
               f"{100 * summary['best_test_acc']:.2f}%", f"{100 * summary['params_reduction']:.1f}%")
+    r = summary.get("retrained_from_scratch")
+    if r:
+        t.add_row(f"same architecture, fresh weights, {r['epochs']} epochs", f"{summary['best_params']:,}",
+                  f"{100 * r['val_acc']:.2f}%", f"{100 * r['test_acc']:.2f}%", "(control)")
     console.print(t)
     verdict = "within" if summary["meets_tolerance"] else "NOT within"
     console.print(f"test-accuracy loss {summary['test_acc_loss_points']:+.2f} points: {verdict} the "

@@ -84,6 +84,30 @@ def test_cheapest_mutation_of_a_resnet34_stage4_block_shrinks_it(resnet34):
     assert graph_flops(res.new) < graph_flops(res.old)
 
 
+def test_reinitialized_weights_are_fresh_he_normal_with_reset_norms(resnet34):
+    from alphanas.search.evaluators import reinitialize_weights
+
+    trained = resnet34.copy()  # stand-in for trained weights: every 1-D tensor moved away from its init
+    for v in trained.initializers.values():
+        if v.const.ndim == 1:
+            v.const = np.full(v.const.shape, 5.0, v.const.dtype)
+    g = reinitialize_weights(trained, seed=3)
+    assert [n.name for n in g.nodes] == [n.name for n in resnet34.nodes]
+    conv = next(n for n in g.nodes if n.name == "layer4.1.conv1")
+    w = conv.inputs[1].const
+    assert w.shape == (512, 512, 3, 3) and abs(w.std() / np.sqrt(2 / (512 * 9)) - 1) < 0.02
+    assert not np.array_equal(w, next(n for n in resnet34.nodes if n.name == "layer4.1.conv1").inputs[1].const)
+    bn = next(n for n in g.nodes if n.op_type == "BatchNormalization")
+    scale, bias, mean, var = (bn.inputs[i].const for i in (1, 2, 3, 4))
+    assert (scale == 1).all() and (bias == 0).all() and (mean == 0).all() and (var == 1).all()
+    fc = next(n for n in g.nodes if n.op_type == "Gemm")
+    assert (fc.inputs[2].const == 0).all()
+    # the original is untouched, and the same seed gives the same weights
+    assert not np.array_equal(resnet34.initializers[conv.inputs[1].name].const, w)
+    again = reinitialize_weights(trained, seed=3)
+    assert all(np.array_equal(again.initializers[k].const, v.const) for k, v in g.initializers.items())
+
+
 def test_bad_pick_or_focus_is_a_user_error(resnet34):
     with pytest.raises(AlphanasError, match="unknown pick"):
         M.Mutator("property", pick="smallest")
@@ -123,4 +147,11 @@ def test_e2e_pretrains_the_seed_once_and_trial_0_starts_from_it(tmp_path, capsys
     assert cli_main(argv) == 0
     again = json.loads(capsys.readouterr().out)
     assert seeds[0].stat().st_mtime_ns == stamp and again["seed_test_acc"] == data["seed_test_acc"]
+    # the control retrains the reported architecture from fresh weights (when it is not the seed)
+    assert cli_main(argv[:-1] + ["--retrain-best", "1", "--tolerance", "100", "--json"]) == 0
+    control = json.loads(capsys.readouterr().out)
+    if control["best_id"] != seed.id:
+        r = control["retrained_from_scratch"]
+        assert r["id"] == control["best_id"] and r["epochs"] == 1 and 0 <= r["test_acc"] <= 1
+        assert (out / f"retrain_{r['id']}_e1_s0.json").is_file()
     assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "x"), "--seed-epochs", "-1"]) == 2

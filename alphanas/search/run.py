@@ -153,7 +153,9 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
 class SearchProgress:
     """A live rich progress bar for a search: trial, best validation accuracy, front size, ETA.
 
-    Use as a context manager; the instance is the ``on_event`` callback of :func:`run_search`.
+    Use as a context manager; the instance is the ``on_event`` callback of :func:`run_search`. The bar
+    appears with the first event, so a search refused before it starts (bad seed, bad settings)
+    prints its one-line error without an empty bar.
     """
 
     def __init__(self, console=None, total: int = 1) -> None:
@@ -163,19 +165,23 @@ class SearchProgress:
                                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"),
                                  TimeRemainingColumn(), console=console, transient=False)
         self.task = self.progress.add_task("search", total=total, info="starting")
+        self.started = False
 
     def __enter__(self) -> "SearchProgress":
-        self.progress.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.progress.__exit__(*exc)
+        if self.started:
+            self.progress.__exit__(*exc)
 
     def __call__(self, kind: str, cand, state) -> None:
         best = "–" if state.best_val_acc is None else f"{100 * state.best_val_acc:.2f}%"
         now = f"trial {cand.trial} {cand.mutation} {cand.status}" if cand is not None else f"resumed {state.resumed}"
         info = (f"best val {best} · front {state.front_size} · failed {state.failed} · rejected {state.rejected}"
                 f" · {now}")
+        if not self.started:
+            self.progress.__enter__()
+            self.started = True
         self.progress.update(self.task, total=state.trials, completed=state.finished, info=info)
 
 

@@ -76,6 +76,17 @@ def test_user_errors_exit_2(tmp_path, capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1  # the message alone: no progress bar drawn before it
+
+
+def test_incompatible_seed_is_one_line_without_a_progress_bar(tmp_path, capsys):
+    from alphanas.ir import zoo
+    from alphanas.ir.onnx_io import save_onnx
+
+    save_onnx(zoo.build("resnet_small", input_size=16, in_channels=1, num_classes=10), tmp_path / "r16.onnx")
+    assert main(["search", str(tmp_path / "r16.onnx"), "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "expects input" in err and len(err.strip().splitlines()) == 1
 
 
 def test_report_of_a_search_without_a_trained_candidate_exits_2(tmp_path, capsys):

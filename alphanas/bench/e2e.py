@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=None, help="zoo width option of the seed (default: the model's own)")
     p.add_argument("--dataset", default="digits", help="dataset (digits, synthetic, cifar10)")
     p.add_argument("--data-dir", help="dataset folder (cifar10 only)")
-    p.add_argument("--trials", type=int, default=12, help="candidates in the search, the seed included")
+    p.add_argument("--trials", type=int, default=300, help="candidates in the search, the seed included")
     p.add_argument("--epochs", type=int, default=3, help="training epochs of every candidate and of the seed")
     p.add_argument("--seed-epochs", type=int, default=12,
                    help="epochs the seed model is trained before the search (0: not pre-trained)")

@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="dataset folder (cifar10 only)")
     p.add_argument("--trials", type=int, default=300, help="candidates in the search, the seed included")
     p.add_argument("--epochs", type=int, default=3, help="training epochs of every candidate and of the seed")
+    p.add_argument("--keep", choices=("best", "last"), default="best",
+                   help="weights each candidate keeps: its best validation epoch, or its last epoch (then the "
+                        "validation split only ranks candidates and is not also used to pick inherited weights)")
     p.add_argument("--seed-epochs", type=int, default=12,
                    help="epochs the seed model is trained before the search (0: not pre-trained)")
     p.add_argument("--batch-size", type=int, default=32)
@@ -184,7 +187,7 @@ def prepare_seed(args: argparse.Namespace, evaluator, console=None) -> Path:
     if args.seed_epochs > 0:
         from alphanas.search.training import rich_progress, train
 
-        opts = dict(evaluator.train_options)
+        opts = {k: v for k, v in evaluator.train_options.items() if k != "keep"}  # the seed: its best epoch
         with rich_progress(console, f"pre-training the seed ({args.seed_epochs} epochs)") as progress:
             result = train(graph, ds, args.seed_epochs, batch_size=evaluator.batch_size, lr=evaluator.lr,
                            optimizer=evaluator.optimizer, weight_decay=evaluator.weight_decay, seed=args.seed,
@@ -244,7 +247,8 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
                        device=args.device, synth_budget_s=args.synth_budget, pick=args.pick, focus=None if args.focus == "none" else args.focus)
     evaluator = TrainEvaluator(dataset_name=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                inherit=args.inherit, device=args.device, data_root=args.data_dir,
-                               train_options={"warmup_epochs": args.warmup})
+                               train_options={"warmup_epochs": args.warmup,
+                                              **({"keep": args.keep} if args.keep != "best" else {})})
     if (args.width is not None or args.seed_epochs > 0) and not args.summary_only:
         # a non-default width or a pre-trained seed is a different seed: made here, handed over as ONNX
         cfg.zoo, cfg.seed_model = None, str(prepare_seed(args, evaluator, console))

@@ -109,6 +109,10 @@ all_zeros = relation("all_zeros", TensorTerm)
 constant = relation("constant", TensorTerm)
 
 
+#: the cost of a term that cannot be rebuilt: above any real graph's, so extraction avoids it
+UNBUILDABLE = 10**15
+
+
 def _vec(xs) -> Vec[i64]:
     return Vec[i64](*(i64(int(v)) for v in xs)) if len(xs) else Vec[i64].empty()
 
@@ -293,11 +297,18 @@ class _Codec:
         elif fn == T.bn:
             flops = 2 * n
         else:  # conv, conv_bn: MACs per output element are fixed by the weight shape
-            conv = self.convs[int(args[3].value)]
+            conv = self.conv_at(args[3])
+            if conv is None:  # a key this graph never encoded (see ``consistent``): never the cheapest
+                return UNBUILDABLE
             w = conv.inputs[1]
             per_out = int(np.prod(w.shape[1:])) if w.shape is not None else 1
             flops = n * (2 * per_out + 1)
         return flops + self.node_weight
+
+    def conv_at(self, key_arg) -> Node | None:
+        """The convolution a term's key names, or None when the key is not one this codec made."""
+        k = int(key_arg.value)
+        return self.convs[k] if 0 <= k < len(self.convs) else None
 
     def cost_model(self, egraph, expr, children_costs):
         if not isinstance(expr, TensorTerm):
@@ -312,15 +323,18 @@ class _Codec:
     def consistent(self, exprs) -> bool:
         """Whether every conv in the extracted terms still reads the weight of the conv its key names
         (and a folded BN has that conv's channel count). egglog 13 has been seen, rarely and not
-        reproducibly, to extract a ``conv_bn`` whose key belongs to another convolution; rebuilding
-        it would give a wrong graph, so such an extraction is refused (the pass changes nothing)."""
+        reproducibly, to extract a ``conv_bn`` whose key belongs to another convolution, and (once in
+        CI) to hand the cost model a conv whose key is out of range; rebuilding either would give a
+        wrong graph, so such an extraction is refused (the pass changes nothing)."""
         for e in _subterms(exprs):
             fn = get_callable_fn(e)
             if fn in (T.conv, T.conv_bn):
                 args = get_callable_args(e, fn)
                 w = self.original.get(key(args[1]))
-                src = self.convs[int(args[3].value)]
-                if w is not None and w is not src.inputs[1]:
+                src = self.conv_at(args[3])
+                if src is None or (w is not None and w is not src.inputs[1]):
+                    return False
+                if fn == T.conv_bn and not 0 <= int(args[5].value) < len(self.bns):
                     return False
                 if fn == T.conv_bn and self.bns[int(args[5].value)].inputs[1].shape != (src.inputs[1].shape[0],):
                     return False

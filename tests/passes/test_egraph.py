@@ -235,3 +235,9 @@ def test_extraction_pairing_a_conv_key_with_another_convs_weight_is_refused():
     a, c = codec.convs
     bad = T.conv(codec.leaf(c.inputs[0]), codec.leaf(c.inputs[1]), T.none(), 0, _vec([0, 0, 0, 0]), 256)
     assert codec.convs[0] is a and not codec.consistent([bad])
+    # a key this codec never made (seen once in CI inside egglog's extraction): priced out, and refused
+    from alphanas.passes.egraph import UNBUILDABLE
+
+    stray = T.conv(codec.leaf(c.inputs[0]), codec.leaf(c.inputs[1]), T.none(), 7, _vec([0, 0, 0, 0]), 256)
+    assert codec.self_cost(stray) == UNBUILDABLE and not codec.consistent([stray])
+    assert codec.self_cost(bad) < UNBUILDABLE

@@ -172,7 +172,6 @@ def prepare_seed(args: argparse.Namespace, evaluator, console=None) -> Path:
     with the evaluator's settings and the search seed. Made once; a rerun reuses the file."""
     from alphanas.ir import zoo
     from alphanas.ir.onnx_io import save_onnx
-    from alphanas.search.evaluators import cached_dataset
 
     out = Path(args.out)
     width = "" if args.width is None else f"_w{args.width}"
@@ -180,18 +179,17 @@ def prepare_seed(args: argparse.Namespace, evaluator, console=None) -> Path:
     path = out / f"seed_{args.model}{width}{trained}.onnx"
     if path.exists():
         return path
-    ds = cached_dataset(args.dataset, args.data_dir, 0, {})
+    ds = evaluator.dataset()
     c, h, _ = ds.input_shape
     graph = zoo.build(args.model, input_size=h, in_channels=c, num_classes=ds.num_classes, seed=args.seed,
                       **({} if args.width is None else {"width": args.width}))
     if args.seed_epochs > 0:
-        from alphanas.search.training import rich_progress, train
+        from alphanas.search.training import rich_progress
 
-        opts = {k: v for k, v in evaluator.train_options.items() if k != "keep"}  # the seed: its best epoch
         with rich_progress(console, f"pre-training the seed ({args.seed_epochs} epochs)") as progress:
-            result = train(graph, ds, args.seed_epochs, batch_size=evaluator.batch_size, lr=evaluator.lr,
-                           optimizer=evaluator.optimizer, weight_decay=evaluator.weight_decay, seed=args.seed,
-                           device=evaluator.device, progress=progress if console is not None else None, **opts)
+            # the seed keeps its best epoch whatever --keep says for the candidates
+            result = evaluator.train(graph, seed=args.seed, epochs=args.seed_epochs, keep="best",
+                                     progress=progress if console is not None else None)
         graph = result.graph
     out.mkdir(parents=True, exist_ok=True)
     save_onnx(graph, path)
@@ -204,7 +202,7 @@ def retrain_from_scratch(args: argparse.Namespace, evaluator, cand_id: int, cons
     and return its accuracies. Cached in ``DIR/retrain_<id>_e<EPOCHS>.json``."""
     from alphanas.search.evaluators import reinitialize_weights
     from alphanas.search.store import Store
-    from alphanas.search.training import rich_progress, train
+    from alphanas.search.training import rich_progress
 
     path = Path(args.out) / f"retrain_{cand_id}_e{args.retrain_best}_s{args.seed}.json"
     if path.exists():
@@ -213,10 +211,8 @@ def retrain_from_scratch(args: argparse.Namespace, evaluator, cand_id: int, cons
         graph = store.load_model(cand_id)
     graph = reinitialize_weights(graph, seed=args.seed)
     with rich_progress(console, f"retraining candidate {cand_id} from scratch") as progress:
-        result = train(graph, evaluator.dataset(), args.retrain_best, batch_size=evaluator.batch_size,
-                       lr=evaluator.lr, optimizer=evaluator.optimizer, weight_decay=evaluator.weight_decay,
-                       seed=args.seed, device=evaluator.device, progress=progress if console is not None else None,
-                       **evaluator.train_options)
+        result = evaluator.train(graph, seed=args.seed, epochs=args.retrain_best,
+                                 progress=progress if console is not None else None)
     out = {"id": cand_id, "epochs": args.retrain_best, "val_acc": float(result.val_acc),
            "test_acc": float(result.test_acc), "train_s": float(result.wall_time)}
     from alphanas.fileio import write_bytes_atomic

@@ -25,10 +25,7 @@ def graph_params(graph: Graph) -> int:
 def node_params(node: Node) -> int:
     """Trainable parameter elements of one node (a weight shared by several nodes counts in each)."""
     opdef = node.opdef
-    if opdef is None:
-        return 0
-    return sum(int(node.inputs[i].const.size) for i in opdef.param_inputs(node) if node.inputs[i] is not None
-               and node.inputs[i].const is not None)
+    return 0 if opdef is None else int(opdef.params(node))
 
 
 def node_cost(node: Node, what: str) -> int:

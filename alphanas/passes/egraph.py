@@ -310,6 +310,11 @@ class _Codec:
         k = int(key_arg.value)
         return self.convs[k] if 0 <= k < len(self.convs) else None
 
+    def bn_at(self, key_arg) -> Node | None:
+        """The batch norm a ``conv_bn`` term's BN key names, or None when the key is not one this codec made."""
+        k = int(key_arg.value)
+        return self.bns[k] if 0 <= k < len(self.bns) else None
+
     def cost_model(self, egraph, expr, children_costs):
         if not isinstance(expr, TensorTerm):
             return 0
@@ -334,10 +339,10 @@ class _Codec:
                 src = self.conv_at(args[3])
                 if src is None or (w is not None and w is not src.inputs[1]):
                     return False
-                if fn == T.conv_bn and not 0 <= int(args[5].value) < len(self.bns):
-                    return False
-                if fn == T.conv_bn and self.bns[int(args[5].value)].inputs[1].shape != (src.inputs[1].shape[0],):
-                    return False
+                if fn == T.conv_bn:
+                    bn = self.bn_at(args[5])
+                    if bn is None or bn.inputs[1].shape != (src.inputs[1].shape[0],):
+                        return False
         return True
 
     def build(self, expr, memo: dict) -> Value | None:

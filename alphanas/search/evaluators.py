@@ -179,18 +179,24 @@ class TrainEvaluator:
         """The dataset (loaded lazily, once per process)."""
         return cached_dataset(self.dataset_name, self.data_root, self.dataset_seed, self.dataset_options)
 
-    def run(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> Evaluation:
-        """Train a copy of ``graph`` and return its metrics together with the trained graph."""
+    def train(self, graph: Graph, *, seed: int, epochs: int | None = None, **options):
+        """:func:`~alphanas.search.training.train` on this evaluator's dataset with its settings;
+        ``epochs`` and ``options`` (e.g. ``progress``, ``keep``) override them for this call."""
         from alphanas.search.training import train
 
+        kwargs = {"batch_size": self.batch_size, "lr": self.lr, "optimizer": self.optimizer,
+                  "weight_decay": self.weight_decay, "device": self.device, "max_minutes": self.max_minutes,
+                  **self.train_options, **options}
+        return train(graph, self.dataset(), self.epochs if epochs is None else epochs, seed=seed, **kwargs)
+
+    def run(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> Evaluation:
+        """Train a copy of ``graph`` and return its metrics together with the trained graph."""
         start = graph
         inherited, total = 0, 0
         if self.inherit and parent is not None:
             start = graph.copy()
             inherited, total = inherit_weights(start, parent)
-        result = train(start, self.dataset(), self.epochs, batch_size=self.batch_size, lr=self.lr,
-                       optimizer=self.optimizer, weight_decay=self.weight_decay, seed=seed, device=self.device,
-                       max_minutes=self.max_minutes, **self.train_options)
+        result = self.train(start, seed=seed)
         metrics = {
             "val_acc": float(result.val_acc), "test_acc": float(result.test_acc),
             "params": float(result.params), "flops": float(result.flops), "train_s": float(result.wall_time),

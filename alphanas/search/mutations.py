@@ -481,13 +481,9 @@ class Mutator:
         bad = sorted(set(probs) - allowed)
         if bad or any(not (v >= 0 and math.isfinite(v)) for v in probs.values()) or sum(probs.values()) <= 0:
             raise AlphanasError(f"mutation probabilities {probs}: use non-negative weights of {', '.join(sorted(allowed))}")
-        from alphanas.synth.api import FOCUSES, PICKS
+        from alphanas.synth.api import check_pick_focus
 
-        if self.pick not in PICKS:
-            raise AlphanasError(f"unknown pick {self.pick!r}; choose from {', '.join(PICKS)}")
-        if self.focus not in FOCUSES:
-            raise AlphanasError(f"unknown focus {self.focus!r}; choose from none, "
-                                f"{', '.join(f for f in FOCUSES if f)}")
+        check_pick_focus(self.pick, self.focus)
         total = sum(probs.values())
         self.probabilities = {k: v / total for k, v in probs.items() if v > 0}
 

@@ -30,6 +30,17 @@ PICKS = ("random", "cheapest")
 FOCUSES = (None, "params", "flops")
 
 
+def check_pick_focus(pick: str, focus: str | None) -> None:
+    """Raise :class:`~alphanas.errors.AlphanasError` for a ``pick`` or ``focus`` not in :data:`PICKS` /
+    :data:`FOCUSES`."""
+    from alphanas.errors import AlphanasError
+
+    if pick not in PICKS:
+        raise AlphanasError(f"unknown pick {pick!r}; choose from {', '.join(PICKS)}")
+    if focus not in FOCUSES:
+        raise AlphanasError(f"unknown focus {focus!r}; choose from none, {', '.join(f for f in FOCUSES if f)}")
+
+
 @dataclass
 class MutationResult:
     """One property-guided mutation: the verified new graph, the replaced and the new subgraph, the
@@ -114,14 +125,7 @@ def make_problem(graph: Graph, rng: np.random.Generator, *, seed: int, block: st
     ``focus`` (``"params"``/``"flops"``) starts the subgraph at a node drawn in proportion to that cost
     (:func:`~alphanas.synth.select.random_subgraph`); ``pick`` is the problem's ``random``/``cheapest``.
     """
-    if pick not in PICKS:
-        from alphanas.errors import AlphanasError
-
-        raise AlphanasError(f"unknown pick {pick!r}; choose from {', '.join(PICKS)}")
-    if focus not in FOCUSES:
-        from alphanas.errors import AlphanasError
-
-        raise AlphanasError(f"unknown focus {focus!r}; choose from none, {', '.join(f for f in FOCUSES if f)}")
+    check_pick_focus(pick, focus)
     within = block_nodes(graph, block, rng)
     sub = random_subgraph(graph, rng, within=within, focus=focus)
     names = tuple(properties)

@@ -448,9 +448,8 @@ def synthesize_progressive(problem, cached: bool = False):
             raise SynthesisFailed("progressive: the subgraph has no chain of unary ops to re-synthesize")
         result = prog.attempt(dec)
         if result is not None and accept(result):
-            stats = {"attempts": attempts, "evaluations": prog.evaluations, "chains": len(dec.chains)}
-            if getattr(problem, "pick", "random") != "cheapest":
-                return enc, result, stats
+            if problem.pick != "cheapest":
+                return enc, result, {"attempts": attempts, "evaluations": prog.evaluations, "chains": len(dec.chains)}
             found.append((term_flops(ev, result), len(found), result))
             continue
         if result is not None:

@@ -70,16 +70,6 @@ def weighted_index(rng: np.random.Generator, weights: list[float]) -> int:
     return int(rng.choice(len(w), p=w / w.sum()))
 
 
-def focus_weight(node: Node, focus: str | None) -> float:
-    """The weight of ``node`` as a start node under ``focus``: 1 (αNAS: uniform), or its parameters
-    or FLOPs."""
-    if focus is None:
-        return 1.0
-    from alphanas.ir.cost import node_cost
-
-    return float(node_cost(node, focus))
-
-
 def random_subgraph(graph: Graph, rng: np.random.Generator, *, p_grow: float = 0.75, max_frac: float = 0.8,
                     within: list[Node] | None = None, focus: str | None = None) -> Subgraph:
     """A random connected, convex subgraph of eligible nodes (of ``within`` when given).
@@ -96,7 +86,9 @@ def random_subgraph(graph: Graph, rng: np.random.Generator, *, p_grow: float = 0
     if focus is None:
         start = pool[int(rng.integers(len(pool)))]
     else:
-        costs = [focus_weight(n, focus) for n in pool]
+        from alphanas.ir.cost import node_cost
+
+        costs = [float(node_cost(n, focus)) for n in pool]
         floor = 0.01 * max(costs) / len(pool) if max(costs) > 0 else 1.0
         start = pool[weighted_index(rng, [c + floor for c in costs])]
     chosen = {id(start): start}

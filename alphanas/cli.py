@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from alphanas.console import check_output_path, console, parse_int_list, rich_progress, run_main
 from alphanas.errors import AlphanasError
 
 #: (name, help, function adding arguments and setting ``func``) for every sub-command.
@@ -26,33 +26,6 @@ def command(name: str, help: str):
         return setup
 
     return deco
-
-
-def console():
-    from rich.console import Console
-
-    # soft_wrap: messages (paths especially) are never broken across lines; tables still fit the width
-    return Console(highlight=False, soft_wrap=True)
-
-
-def check_output_path(out: str | Path, inputs: list[str | Path], force: bool = False) -> Path:
-    """Refuse to overwrite an input file, or an existing file without ``--force``."""
-    out = Path(out)
-    for p in inputs:
-        if Path(p).exists() and out.exists() and out.resolve() == Path(p).resolve():
-            raise AlphanasError(f"{out}: the output would overwrite the input; choose another -o path")
-    if out.exists() and not force:
-        raise AlphanasError(f"{out}: already exists; pass --force to overwrite it or choose another -o path")
-    if out.exists() and out.is_dir():
-        raise AlphanasError(f"{out}: is a directory; give a file path for -o")
-    return out
-
-
-def parse_int_list(text: str, what: str) -> list[int]:
-    try:
-        return [int(x) for x in text.replace("x", ",").split(",") if x.strip()]
-    except ValueError:
-        raise AlphanasError(f"{what}: expected integers separated by commas, got {text!r}") from None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -129,7 +102,7 @@ def cmd_inspect(args) -> int:
         t.add_row(label, str(count), f"{per_op[op][0]:,}", f"{per_op[op][1]:,}")
     c.print(t)
     if rep["opaque_ops"]:
-        c.print(f"[yellow]opaque nodes[/] (kept as-is, never mutated, not lowerable to torch): "
+        c.print("[yellow]opaque nodes[/] (kept as-is, never mutated, not lowerable to torch): "
                 + ", ".join(f"{k} x{v}" for k, v in rep["opaque_ops"].items()))
     if args.nodes:
         nt = Table(title="nodes")
@@ -255,10 +228,9 @@ def cmd_train(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from alphanas.bench.datasets import load_dataset
-    from alphanas.device import resolve_device
+    from alphanas.data import load_dataset
     from alphanas.ir import load_onnx, save_onnx
-    from alphanas.search.training import TrainingInterrupted, check_compatible, rich_progress, train
+    from alphanas.train import TrainingInterrupted, check_compatible, resolve_device, train
 
     if (args.model is None) == (args.zoo is None):
         raise AlphanasError("give either a model file or --zoo NAME (exactly one of them)")
@@ -281,7 +253,7 @@ def cmd_train(args) -> int:
     if resolve_device(args.device).type == "cpu":  # (resolving first fails before the progress bar starts)
         import torch
 
-        from alphanas.device import cpu_threads
+        from alphanas.train import cpu_threads
 
         torch.set_num_threads(cpu_threads(graph, args.batch_size, args.threads))
     ckpt = None if args.no_checkpoint else Path(args.checkpoint or f"{out}.ckpt")
@@ -310,7 +282,8 @@ def cmd_train(args) -> int:
     rows = [
         ("validation accuracy", f"{100 * result.val_acc:.2f}% (best epoch {result.best_epoch})"),
         ("test accuracy", f"{100 * result.test_acc:.2f}%"),
-        ("epochs", f"{result.epochs_completed}/{args.epochs}" + ("" if result.stopped == "completed" else f" ({result.stopped})")),
+        ("epochs", f"{result.epochs_completed}/{args.epochs}"
+                   + ("" if result.stopped == "completed" else f" ({result.stopped})")),
         ("params", f"{result.params:,}"),
         ("FLOPs (batch 1)", f"{result.flops:,}"),
         ("wall time", f"{result.wall_time:.1f} s on {result.device}"),
@@ -514,7 +487,7 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 def cmd_bench(args) -> int:
     from rich.progress import Progress
 
-    from alphanas.bench import latency
+    from alphanas import latency
 
     batches = parse_int_list(args.batch, "--batch")
     if not batches:
@@ -679,19 +652,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the sub-command (see the module docstring for the exit statuses)."""
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except AlphanasError as e:
-        sys.stderr.write(f"alphanas: error: {e}\n")
-        return e.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("alphanas: interrupted\n")
-        return 130
-    except BrokenPipeError:
-        # the reader went away (``alphanas inspect --json | head``): stop quietly, as Unix tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    return run_main(lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -184,7 +184,7 @@ def prepare_seed(args: argparse.Namespace, evaluator, console=None) -> Path:
     graph = zoo.build(args.model, input_size=h, in_channels=c, num_classes=ds.num_classes, seed=args.seed,
                       **({} if args.width is None else {"width": args.width}))
     if args.seed_epochs > 0:
-        from alphanas.search.training import rich_progress
+        from alphanas.console import rich_progress
 
         with rich_progress(console, f"pre-training the seed ({args.seed_epochs} epochs)") as progress:
             # the seed keeps its best epoch whatever --keep says for the candidates
@@ -202,7 +202,7 @@ def retrain_from_scratch(args: argparse.Namespace, evaluator, cand_id: int, cons
     and return its accuracies. Cached in ``DIR/retrain_<id>_e<EPOCHS>.json``."""
     from alphanas.search.evaluators import reinitialize_weights
     from alphanas.search.store import Store
-    from alphanas.search.training import rich_progress
+    from alphanas.console import rich_progress
 
     path = Path(args.out) / f"retrain_{cand_id}_e{args.retrain_best}_s{args.seed}.json"
     if path.exists():
@@ -240,7 +240,8 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
                        strategy=args.strategy, selection=args.selection, synthesizer=args.synthesizer,
                        probabilities=parse_probabilities(args.probabilities), executor=args.executor,
                        workers=args.workers, inherit=args.inherit, proxy=args.proxy, proxy_keep=args.proxy_keep,
-                       device=args.device, synth_budget_s=args.synth_budget, pick=args.pick, focus=None if args.focus == "none" else args.focus)
+                       device=args.device, synth_budget_s=args.synth_budget, pick=args.pick,
+                       focus=None if args.focus == "none" else args.focus)
     evaluator = TrainEvaluator(dataset_name=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                inherit=args.inherit, device=args.device, data_root=args.data_dir,
                                train_options={"warmup_epochs": args.warmup,
@@ -333,6 +334,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from alphanas.cli import main as cli_main  # one place turns user errors into a message and exit status 2
+    from alphanas.console import run_main
 
-    sys.exit(cli_main(["benchmark", "e2e", *sys.argv[1:]]))
+    sys.exit(run_main(main))

@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     from alphanas import zoo
-    from alphanas.cli import check_output_path, console
+    from alphanas.console import check_output_path, console
 
     p = argparse.ArgumentParser(prog="alphanas benchmark onnx_parity", description=__doc__.split("\n\n")[0])
     p.add_argument("--light", help=f"comma-separated light models (default all: {', '.join(LIGHT_NAMES)}; '' for none)")
@@ -213,4 +213,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from alphanas.console import run_main
+
+    raise SystemExit(run_main(main))

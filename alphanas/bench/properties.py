@@ -173,10 +173,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
+    from alphanas.console import run_main
 
-    try:
-        raise SystemExit(main())
-    except AlphanasError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    raise SystemExit(run_main(main))

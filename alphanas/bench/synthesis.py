@@ -159,7 +159,7 @@ def to_json(sums: dict[str, Summary], n: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from alphanas.cli import console
+    from alphanas.console import console
 
     p = argparse.ArgumentParser(prog="alphanas benchmark synthesis", description=__doc__.split("\n\n")[0])
     p.add_argument("--problems", type=int, default=200, help="corpus problems to run (default 200)")
@@ -196,4 +196,6 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     import sys
 
-    sys.exit(main())
+    from alphanas.console import run_main
+
+    sys.exit(run_main(main))

@@ -11,7 +11,7 @@ process loads its dataset once, lazily, and keeps it in a per-process cache.
 
 * :class:`TrainEvaluator` trains a copy of the graph from scratch (or, with ``inherit=True``, starting
   from the parent's weights for every node whose name and weight shapes are unchanged) with
-  :func:`alphanas.search.training.train`, and reports ``val_acc``, ``test_acc``, ``params``, ``flops``,
+  :func:`alphanas.train.train`, and reports ``val_acc``, ``test_acc``, ``params``, ``flops``,
   ``train_s``, ``diverged`` (0/1) and ``inherited_frac``.
 * :class:`LatencyEvaluator` measures onnxruntime inference latency (``latency_ms``) on this machine.
 * :class:`CombinedEvaluator` merges the metrics of several evaluators (e.g. training and latency).
@@ -51,8 +51,8 @@ _DATASETS_LOCK = threading.Lock()
 
 
 def cached_dataset(name: str, root: str | None = None, seed: int = 0, options: dict | None = None):
-    """:func:`alphanas.bench.datasets.load_dataset`, loaded once per process for the same arguments."""
-    from alphanas.bench.datasets import load_dataset
+    """:func:`alphanas.data.load_dataset`, loaded once per process for the same arguments."""
+    from alphanas.data import load_dataset
 
     opts = dict(options or {})
     key = (name, None if root is None else str(root), int(seed), tuple(sorted((k, repr(v)) for k, v in opts.items())))
@@ -158,7 +158,7 @@ class TrainEvaluator:
     only reported. ``inherit=True`` starts from the parent's weights where they fit
     (:func:`inherit_weights`); otherwise the candidate's own weights (fresh from the zoo, a
     mutation or an import) are the starting point. ``device="auto"`` trains on CUDA when present.
-    Extra keyword arguments of :func:`alphanas.search.training.train` go in ``train_options``.
+    Extra keyword arguments of :func:`alphanas.train.train` go in ``train_options``.
     """
 
     dataset_name: str = "digits"
@@ -180,9 +180,9 @@ class TrainEvaluator:
         return cached_dataset(self.dataset_name, self.data_root, self.dataset_seed, self.dataset_options)
 
     def train(self, graph: Graph, *, seed: int, epochs: int | None = None, **options):
-        """:func:`~alphanas.search.training.train` on this evaluator's dataset with its settings;
+        """:func:`~alphanas.train.train` on this evaluator's dataset with its settings;
         ``epochs`` and ``options`` (e.g. ``progress``, ``keep``) override them for this call."""
-        from alphanas.search.training import train
+        from alphanas.train import train
 
         kwargs = {"batch_size": self.batch_size, "lr": self.lr, "optimizer": self.optimizer,
                   "weight_decay": self.weight_decay, "device": self.device, "max_minutes": self.max_minutes,

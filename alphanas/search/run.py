@@ -67,7 +67,7 @@ class SearchConfig:
 
 def load_seed(cfg: SearchConfig, dataset) -> Graph:
     """The seed graph: the ONNX file, or the zoo model built for the dataset's input and classes."""
-    from alphanas.search.training import check_compatible
+    from alphanas.train import check_compatible
 
     if cfg.seed_model and cfg.zoo:
         raise AlphanasError("give either a seed ONNX file or --zoo NAME, not both")

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from alphanas.bench.datasets import load_dataset
+from alphanas.data import load_dataset
 from alphanas.errors import AlphanasError
 from alphanas.ir import zoo
 from alphanas.ir.builder import GraphBuilder

@@ -16,12 +16,12 @@ import torch
 import torch.nn.functional as F
 
 from alphanas.bench import nb201 as bench
-from alphanas.ir.graph import Graph
-from alphanas.ir.runtime import run as ort_run
-from alphanas.search.nb201 import (EDGES, OPS, Cell, NB201Table, PropertySearchConfig, TableError,
+from alphanas.bench.nb201 import (EDGES, OPS, Cell, NB201Table, PropertySearchConfig, TableError,
                                    TabularEvaluator, best_by_validation, cell_from_graph, cell_graph, cell_hash,
                                    cell_signature,
                                    fragment_properties, property_mutation, random_edge_mutation, run_search)
+from alphanas.ir.graph import Graph
+from alphanas.ir.runtime import run as ort_run
 
 EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 

@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from alphanas.bench.datasets import load_dataset
-from alphanas.device import resolve_device
+from alphanas.data import load_dataset
 from alphanas.errors import AlphanasError
 from alphanas.ir import GraphBuilder, runtime
-from alphanas.search.training import (TrainingInterrupted, _flip_crop, _lr_factor, check_compatible, evaluate, predict,
-                                      train)
+from alphanas.train import TrainingInterrupted, check_compatible, evaluate, predict, resolve_device, train
+from alphanas.train.trainer import _flip_crop, _lr_factor
 
 
 def tiny(c: int = 1, size: int = 8, classes: int = 4, seed: int = 0, bn: bool = True, batch="N"):

@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import load_digits as sk_digits
 from sklearn.linear_model import LogisticRegression
 
-from alphanas.bench.datasets import CIFAR10_ENV, load_dataset
+from alphanas.data import CIFAR10_ENV, load_dataset
 from alphanas.errors import AlphanasError
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from alphanas import zoo
-from alphanas.device import SMALL_BATCH_MACS, cpu_threads, describe
+from alphanas.train.device import SMALL_BATCH_MACS, cpu_threads, describe
 from alphanas.ir.cost import graph_macs
 
 

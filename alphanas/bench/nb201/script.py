@@ -16,15 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from alphanas.bench.nb201.search import STRATEGIES, PropertySearchConfig, best_by_validation, run_search
+from alphanas.bench.nb201.table import NB201Table
+from alphanas.console import check_output_path, run_main
 from alphanas.errors import AlphanasError
-from alphanas.search.nb201 import STRATEGIES, NB201Table, PropertySearchConfig, best_by_validation, run_search
 
 #: where the shared NAS-Bench-201 CIFAR-10 table lives beside a checkout (``../shared/data/nb201``)
-DEFAULT_TABLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nb201" / "cifar10.csv"
+DEFAULT_TABLE = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "nb201" / "cifar10.csv"
 REPORT_BUDGETS = (25, 50, 100, 150, 200, 300)
 LABELS = {"property": "property-guided evolution", "rea": "regularized evolution (P=10, S=3)",
           "random": "random search"}
@@ -126,8 +127,6 @@ def run(argv: Sequence[str] | None = None) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from alphanas.cli import check_output_path
-
     args = _parser().parse_args(argv)
     if args.runs < 1 or args.budget < 1:
         raise AlphanasError("--runs and --budget must be at least 1")
@@ -154,7 +153,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         for strategy in strategies:
             task = bar.add_task(f"nb201 {strategy}", total=args.runs)
             results[strategy] = curves(table, strategy, budget, args.runs, args.seed, config,
-                                       on_run=lambda: bar.advance(task))
+                                       on_run=lambda task=task: bar.advance(task))
     summaries = [{"strategy": s, "runs": args.runs, "budgets": summarize(results[s], budgets)} for s in strategies]
 
     if args.json:
@@ -178,12 +177,4 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``python -m alphanas.bench.nb201`` and ``alphanas benchmark nb201``: user errors
     print one line and return 2."""
-    try:
-        return run(argv)
-    except AlphanasError as e:
-        sys.stderr.write(f"alphanas: error: {e}\n")
-        return e.exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return run_main(lambda: run(argv))

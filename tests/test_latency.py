@@ -1,4 +1,4 @@
-"""``alphanas bench`` and :mod:`alphanas.bench.latency`: JSON rows, ratios, batches, and user errors."""
+"""``alphanas bench`` and :mod:`alphanas.latency`: JSON rows, ratios, batches, and user errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from alphanas.bench import latency
+from alphanas import latency
 from alphanas.cli import main
 from alphanas.ir import save_onnx
 from alphanas.ir.builder import GraphBuilder

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from alphanas import zoo
-from alphanas.bench.datasets import load_dataset
+from alphanas.data import load_dataset
 from alphanas.cli import main
 from alphanas.ir import load_onnx, runtime, save_onnx
-from alphanas.search.training import predict
+from alphanas.train import predict
 
 
 def _train(capsys, *args) -> tuple[int, dict | None, str]:

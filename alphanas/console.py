@@ -1,0 +1,106 @@
+"""Terminal helpers shared by the command line (:mod:`alphanas.cli`) and the benchmark scripts (:mod:`alphanas.bench`).
+
+A rich console, the output-path check, integer lists, the training progress bar, and
+:func:`run_main`: the one place where a user error (:class:`~alphanas.errors.AlphanasError`) becomes one
+line on stderr and its exit status (2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from alphanas.errors import AlphanasError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from alphanas.train import TrainProgress
+
+
+def console() -> "Console":
+    """A rich console for messages and tables on stdout."""
+    from rich.console import Console
+
+    # soft_wrap: messages (paths especially) are never broken across lines; tables still fit the width
+    return Console(highlight=False, soft_wrap=True)
+
+
+def check_output_path(out: str | Path, inputs: Sequence[str | Path], force: bool = False) -> Path:
+    """Refuse to overwrite an input file, or an existing file without ``--force``."""
+    out = Path(out)
+    for p in inputs:
+        if Path(p).exists() and out.exists() and out.resolve() == Path(p).resolve():
+            raise AlphanasError(f"{out}: the output would overwrite the input; choose another -o path")
+    if out.exists() and not force:
+        raise AlphanasError(f"{out}: already exists; pass --force to overwrite it or choose another -o path")
+    if out.exists() and out.is_dir():
+        raise AlphanasError(f"{out}: is a directory; give a file path for -o")
+    return out
+
+
+def parse_int_list(text: str, what: str) -> list[int]:
+    """``"1,32"`` (or ``"1x32"``) -> ``[1, 32]``; ``what`` names the option in the error message."""
+    try:
+        return [int(x) for x in text.replace("x", ",").split(",") if x.strip()]
+    except ValueError:
+        raise AlphanasError(f"{what}: expected integers separated by commas, got {text!r}") from None
+
+
+def report_error(error: AlphanasError) -> int:
+    """Print ``error`` as one line on stderr and return its exit status (2 for user errors)."""
+    sys.stderr.write(f"alphanas: error: {error}\n")
+    return error.exit_code
+
+
+def run_main(main: Callable[[], int | None]) -> int:
+    """Call ``main`` and return its exit status, the way every ``alphanas`` entry point ends.
+
+    A user error (:class:`AlphanasError`) prints one line and gives its exit status (2); Ctrl-C gives 130;
+    a reader that went away (``alphanas inspect --json | head``) stops the output quietly, as Unix tools do.
+    """
+    try:
+        return int(main() or 0)
+    except AlphanasError as e:
+        return report_error(e)
+    except KeyboardInterrupt:
+        sys.stderr.write("alphanas: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+@contextlib.contextmanager
+def rich_progress(console=None, description: str = "training") -> Iterator[Callable[[TrainProgress], None]]:
+    """A rich progress bar (epoch, batch, loss, validation accuracy, ETA) as a ``progress`` callback."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("[bold]{task.description}"), TextColumn("{task.fields[epoch]}"), BarColumn(bar_width=24),
+                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                   console=console, transient=False)
+    task = None
+
+    def update(p: TrainProgress) -> None:
+        nonlocal task
+        total = p.epochs * p.batches
+        if task is None:  # start lazily: an error before the first batch leaves no empty bar behind
+            bar.start()
+            task = bar.add_task(description, total=total, status="", epoch="")
+        val = "-" if p.val_acc is None else f"{100 * p.val_acc:.1f}%"
+        bar.update(task, completed=(p.epoch - 1) * p.batches + p.batch, total=total,
+                   epoch=f"epoch {p.epoch}/{p.epochs}",
+                   status=f"batch {p.batch}/{p.batches} loss {p.loss:.3f} val {val}")
+
+    try:
+        yield update
+    finally:
+        if task is not None:
+            bar.stop()
+
+
+__all__ = ["check_output_path", "console", "parse_int_list", "report_error", "rich_progress", "run_main"]

@@ -1,0 +1,71 @@
+"""Running a graph on a dataset's images: the compatibility check, logits and top-1 accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from alphanas.errors import AlphanasError
+from alphanas.ir.graph import Graph
+from alphanas.train.device import resolve_device
+
+
+def check_compatible(graph: Graph, dataset) -> None:
+    """Raise :class:`AlphanasError` unless ``graph`` takes ``dataset``'s images and predicts its classes."""
+    want = tuple(int(d) for d in dataset.x_train.shape[1:])
+    if len(graph.inputs) != 1:
+        raise AlphanasError(f"model {graph.name!r} has {len(graph.inputs)} inputs; training needs exactly one "
+                            "(the image batch)")
+    v = graph.inputs[0]
+    shape = tuple(v.shape or ())
+    given = "[N, " + ", ".join(map(str, want)) + "]"
+    if len(shape) != len(want) + 1 or any(isinstance(d, int) and d != w for d, w in zip(shape[1:], want)):
+        raise AlphanasError(
+            f"model {graph.name!r} expects input {v.name!r} of shape {list(shape)} but dataset {dataset.name!r} gives "
+            f"{given}; use a model built for {want[0]}x{want[1]}x{want[2]} inputs (e.g. --zoo NAME builds one)"
+        )
+    if isinstance(shape[0], int):
+        raise AlphanasError(
+            f"model {graph.name!r} has a fixed batch size {shape[0]} in input {v.name!r} {list(shape)}; training needs "
+            "a symbolic batch dimension (export the model with a dynamic batch axis)"
+        )
+    if v.dtype.kind != "f":
+        raise AlphanasError(f"model {graph.name!r}: input {v.name!r} is {v.dtype}, not floating point images")
+    out = graph.outputs[0]
+    oshape = tuple(out.shape or ())
+    if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != dataset.num_classes):
+        raise AlphanasError(
+            f"model {graph.name!r} outputs {out.name!r} of shape {list(oshape)} but dataset {dataset.name!r} has "
+            f"{dataset.num_classes} classes; training needs logits of shape [N, {dataset.num_classes}]"
+        )
+
+
+def predict(model: Graph | nn.Module, x: np.ndarray | torch.Tensor, *, batch_size: int = 1024,
+            device: str | torch.device = "auto") -> np.ndarray:
+    """Logits of ``model`` (a graph or a lowered module, run in eval mode) for images ``x``, as numpy."""
+    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    module = model.to_torch() if isinstance(model, Graph) else model
+    module = module.to(dev)
+    xt = torch.as_tensor(x)
+    outs = []
+    was_training = module.training
+    module.eval()
+    with torch.inference_mode():
+        for i in range(0, len(xt), batch_size):
+            o = module(xt[i:i + batch_size].to(dev))
+            outs.append((o[0] if isinstance(o, tuple) else o).float().cpu())
+    module.train(was_training)
+    return torch.cat(outs).numpy() if outs else np.zeros((0, 0), np.float32)
+
+
+def evaluate(model: Graph | nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, *,
+             batch_size: int = 1024, device: str | torch.device = "auto") -> float:
+    """Top-1 accuracy (a fraction) of ``model`` on images ``x`` with labels ``y``, in eval mode."""
+    if len(y) == 0:
+        return 0.0
+    logits = predict(model, x, batch_size=batch_size, device=device)
+    return float((logits.argmax(axis=1) == np.asarray(y)).mean())
+
+
+__all__ = ["check_compatible", "evaluate", "predict"]

@@ -1,0 +1,360 @@
+"""Training and evaluation of an IR graph on an in-memory image-classification dataset.
+
+    from alphanas.train import train
+    result = train(graph, dataset, epochs=15, seed=0)
+    result.test_acc, result.best_epoch, result.graph   # trained copy; the input graph is untouched
+
+The graph is lowered with :meth:`Graph.to_torch`, trained with cross-entropy (SGD/Adam/AdamW, cosine
+schedule with linear warm-up, optional label smoothing and flip+crop augmentation), evaluated in
+eval mode after every epoch on the *validation* split, and the weights of the best validation epoch
+(or the last, with ``keep="last"``) are written back into a copy of the graph. The *test* split is
+evaluated once, at the end, and never used to choose anything.
+
+On the CPU a run is deterministic for a seed (shuffling and augmentation draw from a seeded
+``torch.Generator``; the global torch RNG, used by dropout, is seeded inside a forked RNG state so the
+caller's is untouched). With ``checkpoint=PATH`` the full state is saved atomically after every epoch;
+running again with the same arguments resumes where the last run stopped and gives the same result
+as an uninterrupted run. Ctrl-C (SIGINT) finishes the current batch, saves, and raises
+:class:`TrainingInterrupted`, whose message says how to resume.
+
+``dataset`` is any object with ``name``, ``x_train``/``y_train``/``x_val``/``y_val``/``x_test``/``y_test``
+(NCHW float32 / int64 arrays), ``num_classes`` and ``default_augment``, such as
+:class:`alphanas.data.Dataset`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from alphanas.errors import AlphanasError
+from alphanas.ir.graph import Graph
+from alphanas.ir.torch_lowering import write_back
+from alphanas.train.checkpoint import CHECKPOINT_FORMAT, atomic_save, cpu_state, fingerprint, load_checkpoint
+from alphanas.train.config import TrainConfig, resolve_config
+from alphanas.train.device import describe as describe_device
+from alphanas.train.device import resolve_device
+from alphanas.train.inference import check_compatible
+from alphanas.train.results import EpochStats, TrainingInterrupted, TrainProgress, TrainResult
+
+
+def train(graph: Graph, dataset, epochs: int, *, batch_size: int = 128, lr: float | None = None,
+          optimizer: str = "sgd", momentum: float = 0.9, weight_decay: float | None = None,
+          schedule: str = "cosine", warmup_epochs: float | None = None, label_smoothing: float = 0.0,
+          augment: str = "auto", grad_clip: float | None = None, keep: str = "best", seed: int = 0,
+          device: str | torch.device = "auto", progress: Callable[[TrainProgress], None] | None = None,
+          max_minutes: float | None = None, checkpoint: str | os.PathLike | None = None,
+          eval_batch_size: int = 1024) -> TrainResult:
+    """Train a copy of ``graph`` on ``dataset`` and return it with its metrics (see the module docstring).
+
+    ``max_minutes`` stops after the batch that exceeds the budget (time of resumed runs included) and
+    evaluates the weights reached; ``progress`` is called after every batch and epoch (see
+    :func:`alphanas.console.rich_progress`); ``checkpoint`` enables save-every-epoch and resume.
+    """
+    config = resolve_config(epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
+                            weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
+                            label_smoothing=label_smoothing, augment=augment, grad_clip=grad_clip, keep=keep,
+                            seed=seed, dataset=dataset)
+    check_compatible(graph, dataset)
+    if max_minutes is not None and not max_minutes > 0:
+        raise AlphanasError(f"time budget of {max_minutes} minutes: must be positive")
+    dev = resolve_device(device)
+    run = _Run(graph, dataset, config, dev, progress, max_minutes, checkpoint, eval_batch_size)
+    fork = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork):
+        torch.manual_seed(config.seed)
+        return run.execute()
+
+
+# ---------------------------------------------------------------------------------------------------
+# the training run
+# ---------------------------------------------------------------------------------------------------
+
+
+def _flip_crop(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """Random horizontal flip and random crop after zero padding by ``pad`` (CIFAR-style), per sample."""
+    n, _, h, w = x.shape
+    flip = torch.rand(n, generator=gen) < 0.5
+    oy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
+    ox = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
+    flip, oy, ox = flip.to(x.device), oy.to(x.device), ox.to(x.device)
+    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+    xp = F.pad(x, (pad, pad, pad, pad))
+    rows = (oy.view(-1, 1) + torch.arange(h, device=x.device)).view(n, 1, h, 1)
+    cols = (ox.view(-1, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w)
+    batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
+    chan = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)
+    return xp[batch, chan, rows, cols]
+
+
+def _lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    t = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+
+
+class _SigintFlag:
+    """While active (main thread only), the first SIGINT sets a flag; a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.set = False
+        self._old = None
+
+    def __enter__(self) -> "_SigintFlag":
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+class _Run:
+    """One call of :func:`train`: the model, optimizer and loop state, advanced batch by batch and epoch by epoch."""
+
+    def __init__(self, graph: Graph, dataset, config: TrainConfig, device: torch.device, progress, max_minutes,
+                 checkpoint, eval_batch_size: int) -> None:
+        self.graph, self.dataset, self.config, self.device = graph, dataset, config, device
+        self.progress = progress
+        self.budget = None if max_minutes is None else 60.0 * max_minutes
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.eval_batch_size = eval_batch_size
+
+    # data -----------------------------------------------------------------------------------------
+
+    def _tensor(self, a: np.ndarray, dtype) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype).to(self.device)
+
+    def _eval(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        if len(y) == 0:
+            return 0.0, float("nan")
+        model.eval()
+        loss, correct = 0.0, 0
+        with torch.inference_mode():
+            for i in range(0, len(y), self.eval_batch_size):
+                out = model(x[i:i + self.eval_batch_size])
+                out = out[0] if isinstance(out, tuple) else out
+                yb = y[i:i + self.eval_batch_size]
+                loss += float(F.cross_entropy(out.float(), yb, reduction="sum"))
+                correct += int((out.argmax(1) == yb).sum())
+        model.train()
+        return correct / len(y), loss / len(y)
+
+    # main loop ------------------------------------------------------------------------------------
+
+    def execute(self) -> TrainResult:
+        self._prepare_model_and_data()
+        self._prepare_optimizer()
+        self._start_or_resume()
+        self.t0 = time.perf_counter()
+        with _SigintFlag() as sigint:
+            while self.epoch < self.config.epochs and self.stopped == "completed":
+                if not self._run_epoch(sigint):
+                    break
+        return self._finish()
+
+    def _prepare_model_and_data(self) -> None:
+        """Lower a copy of the graph to torch; put the train and validation splits on the device; size the batches."""
+        self.work = self.graph.copy()
+        self.model = self.work.to_torch().to(self.device)
+        self.model.train()
+        ds = self.dataset
+        self.x_tr, self.y_tr = self._tensor(ds.x_train, torch.float32), self._tensor(ds.y_train, torch.int64)
+        self.x_va, self.y_va = self._tensor(ds.x_val, torch.float32), self._tensor(ds.y_val, torch.int64)
+        self.n = n = len(self.y_tr)
+        if n < 2:
+            raise AlphanasError(f"dataset {ds.name!r} has {n} training samples; need at least 2")
+        self.bs = bs = min(self.config.batch_size, n)
+        # a final batch of one sample would break batch norm in training mode: fold it away
+        self.batches = n // bs + (1 if n % bs >= 2 else 0)
+
+    def _prepare_optimizer(self) -> None:
+        """Optimizer (no weight decay on biases and norms), warm-up + schedule, and the seeded data generator."""
+        cfg = self.config
+        total_steps = cfg.epochs * self.batches
+        warmup_steps = int(round(cfg.warmup_epochs * self.batches))
+        decay = [p for p in self.model.parameters() if p.ndim > 1]
+        no_decay = [p for p in self.model.parameters() if p.ndim <= 1]
+        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        if cfg.optimizer == "sgd":
+            self.opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
+        elif cfg.optimizer == "adam":
+            self.opt = torch.optim.Adam(groups, lr=cfg.lr)
+        else:
+            self.opt = torch.optim.AdamW(groups, lr=cfg.lr)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda step: _lr_factor(step, total_steps, warmup_steps, cfg.schedule))
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+
+    def _start_or_resume(self) -> None:
+        """The loop state of a fresh run, or the one saved in the checkpoint when it exists."""
+        self.fingerprint = fingerprint(self.graph, self.dataset, self.config) if self.checkpoint else ""
+        self.history: list[EpochStats] = []
+        self.best_acc, self.best_epoch, self.best_state = -1.0, 0, None
+        self.epoch, self.start_batch, self.perm = 0, 0, None
+        self.sums = [0.0, 0, 0]  # loss sum, correct, seen (of the current epoch)
+        self.elapsed_before = 0.0
+        self.epoch_time_before = 0.0
+        self.resumed_from = 0
+        self.stopped, self.diverged = "completed", False
+        if self.checkpoint is not None and self.checkpoint.exists():
+            self._restore(load_checkpoint(self.checkpoint, self.fingerprint))
+
+    def _restore(self, st: dict) -> None:
+        self.model.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["optimizer"])
+        self.sched.load_state_dict(st["scheduler"])
+        self.gen.set_state(st["generator"])
+        torch.set_rng_state(st["torch_rng"])
+        if self.device.type == "cuda" and st.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(st["cuda_rng"], self.device)
+        self.history = [EpochStats(**h) for h in st["history"]]
+        self.best_acc, self.best_epoch, self.best_state = st["best_acc"], st["best_epoch"], st["best_state"]
+        self.epoch, self.start_batch, self.perm = st["epoch"], st["batch"], st["perm"]
+        self.sums = list(st["sums"])
+        self.elapsed_before, self.epoch_time_before = st["elapsed"], st["epoch_time"]
+        self.resumed_from = self.epoch
+
+    def _elapsed(self) -> float:
+        """Seconds of training so far, those of the runs this one resumes included."""
+        return self.elapsed_before + time.perf_counter() - self.t0
+
+    def _save(self, epoch: int, batch: int, perm: torch.Tensor | None, epoch_time: float) -> None:
+        if self.checkpoint is None:
+            return
+        dev = self.device
+        atomic_save({
+            "format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint, "epoch": epoch, "batch": batch,
+            "perm": perm, "model": cpu_state(self.model), "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(), "generator": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
+            "history": [asdict(h) for h in self.history], "best_acc": self.best_acc, "best_epoch": self.best_epoch,
+            "best_state": self.best_state, "sums": list(self.sums), "elapsed": self._elapsed(), "epoch_time": epoch_time,
+        }, self.checkpoint)
+
+    def _report(self, phase: str, epoch: int, batch: int) -> None:
+        if self.progress is None:
+            return
+        sums = self.sums
+        last = self.history[-1].val_acc if self.history else None
+        self.progress(TrainProgress(phase, epoch + 1, self.config.epochs, batch, self.batches,
+                                    sums[0] / sums[2] if sums[2] else float("nan"), self.sched.get_last_lr()[0],
+                                    last, self.best_acc if self.best_acc >= 0 else None, self._elapsed()))
+
+    def _run_epoch(self, sigint: _SigintFlag) -> bool:
+        """Train the current epoch (from the saved batch when resuming), then validate it; False: stop now (the
+        loss diverged before any batch of this epoch counted)."""
+        t_epoch = time.perf_counter() - self.epoch_time_before
+        self.epoch_time_before = 0.0
+        if self.perm is None:
+            self.perm = torch.randperm(self.n, generator=self.gen)
+            self.start_batch = 0
+            self.sums = [0.0, 0, 0]
+        b, partial = self._train_batches(sigint, t_epoch)
+        if self.diverged and self.sums[2] == 0:
+            return False
+        self._end_epoch(b, partial, t_epoch)
+        return True
+
+    def _train_batches(self, sigint: _SigintFlag, t_epoch: float) -> tuple[int, bool]:
+        """The epoch's batches until its end, divergence or the time budget: ``(batches done, stopped early)``.
+        Ctrl-C saves the state and raises :class:`TrainingInterrupted`."""
+        partial = False
+        b = self.start_batch
+        try:
+            while b < self.batches:
+                if not self._train_step(b):
+                    self.diverged, self.stopped = True, "diverged"
+                    break
+                b += 1
+                self._report("batch", self.epoch, b)
+                if sigint.set:
+                    raise KeyboardInterrupt
+                if self.budget is not None and self._elapsed() > self.budget:
+                    self.stopped = "time"
+                    partial = b < self.batches
+                    break
+        except KeyboardInterrupt:
+            self._save(self.epoch, b, self.perm, time.perf_counter() - t_epoch)
+            where = (f"; state saved to {self.checkpoint} (epoch {self.epoch + 1}, batch {b}/{self.batches}): run the "
+                     "same command again to resume") if self.checkpoint else " (no checkpoint was set, nothing saved)"
+            raise TrainingInterrupted(f"training interrupted{where}") from None
+        return b, partial
+
+    def _train_step(self, b: int) -> bool:
+        """One optimizer step on batch ``b`` of the epoch's permutation; False (no step) when the loss is not finite."""
+        cfg, model = self.config, self.model
+        idx = self.perm[b * self.bs:(b + 1) * self.bs].to(self.device)
+        xb, yb = self.x_tr[idx], self.y_tr[idx]
+        if cfg.augment == "flip_crop":
+            xb = _flip_crop(xb, self.gen)
+        out = model(xb)
+        out = out[0] if isinstance(out, tuple) else out
+        loss = F.cross_entropy(out.float(), yb, label_smoothing=cfg.label_smoothing)
+        lv = float(loss.detach())
+        if not math.isfinite(lv):
+            return False
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        self.opt.step()
+        self.sched.step()
+        self.sums[0] += lv * len(yb)
+        self.sums[1] += int((out.detach().argmax(1) == yb).sum())
+        self.sums[2] += len(yb)
+        return True
+
+    def _end_epoch(self, b: int, partial: bool, t_epoch: float) -> None:
+        """Validate, record the epoch, keep the best weights, report, and checkpoint before the next epoch."""
+        sums = self.sums
+        val_acc, val_loss = self._eval(self.model, self.x_va, self.y_va)
+        self.history.append(EpochStats(
+            self.epoch + 1, sums[0] / max(1, sums[2]), sums[1] / max(1, sums[2]), val_loss, val_acc,
+            float(self.sched.get_last_lr()[0]), time.perf_counter() - t_epoch, partial or self.diverged))
+        if val_acc > self.best_acc and not self.diverged:
+            self.best_acc, self.best_epoch = val_acc, self.epoch + 1
+            self.best_state = cpu_state(self.model) if self.config.keep == "best" else None
+        self._report("epoch", self.epoch, b)
+        self.epoch += 1
+        self.perm = None
+        if self.stopped == "completed":
+            self._save(self.epoch, 0, None, 0.0)
+
+    def _finish(self) -> TrainResult:
+        """Load the kept weights, write them into the graph copy, and measure validation and test accuracy once."""
+        cfg, model, work = self.config, self.model, self.work
+        if cfg.keep == "best" and self.best_state is not None:
+            model.load_state_dict(self.best_state)
+        model.eval()
+        write_back(work, model)
+        x_te, y_te = self._tensor(self.dataset.x_test, torch.float32), self._tensor(self.dataset.y_test, torch.int64)
+        val_acc, _ = self._eval(model, self.x_va, self.y_va)
+        test_acc, _ = self._eval(model, x_te, y_te)
+        return TrainResult(graph=work, config=cfg, history=self.history, best_epoch=self.best_epoch, val_acc=val_acc,
+                           test_acc=test_acc, diverged=self.diverged, stopped=self.stopped, wall_time=self._elapsed(),
+                           device=describe_device(self.device), resumed_from_epoch=self.resumed_from,
+                           params=work.num_params(), flops=work.flops())
+
+
+__all__ = ["train"]

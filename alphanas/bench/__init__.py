@@ -1,4 +1,5 @@
-"""Datasets, onnxruntime benchmarking, tabular benchmarks, benchmark scripts and reports.
+"""Benchmark scripts (``python -m alphanas.bench.NAME`` or ``alphanas benchmark NAME``) and the NAS-Bench-201 harness.
 
-Nothing in the core packages imports ``alphanas.bench``; the CLI wires them together.
+A leaf: no module of :mod:`alphanas` imports ``alphanas.bench`` except the CLI, which runs the scripts
+(``tests/test_layout.py`` holds the rule).
 """

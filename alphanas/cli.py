@@ -14,7 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from alphanas.console import check_output_path, console, parse_int_list, rich_progress, run_main
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, ParameterError
+
+#: The command-line spelling of library parameters that errors name (:class:`~alphanas.errors.ParameterError`).
+FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "objectives": "--objectives",
+         "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo"}
 
 #: (name, help, function adding arguments and setting ``func``) for every sub-command.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = []
@@ -654,7 +658,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command (see the module docstring for the exit statuses)."""
     args = build_parser().parse_args(argv)
-    return run_main(lambda: args.func(args))
+    return run_main(lambda: _run_command(args))
+
+
+def _run_command(args) -> int:
+    """The sub-command; a library error about a parameter names the command-line flag instead."""
+    try:
+        return int(args.func(args) or 0)
+    except ParameterError as e:
+        raise e.spelled(lambda name: FLAGS.get(name, name)) from None
 
 
 if __name__ == "__main__":

@@ -23,3 +23,29 @@ class UnsupportedModelError(AlphanasError):
 
 class MissingDependencyError(AlphanasError):
     """An optional dependency (onnxruntime, ray, ...) is needed for this operation."""
+
+
+class ParameterError(AlphanasError):
+    """A bad value of a named parameter of the library API.
+
+    The message template names parameters as ``{parameter}``; the library spells them as the API does
+    (``trials must be a positive integer``) and a front end re-spells them with :meth:`spelled` (the CLI
+    names its flags: ``--trials must be a positive integer``). ``parameter`` is the parameter at fault;
+    ``others`` are further parameters the message names.
+    """
+
+    def __init__(self, parameter: str, template: str, *, others: tuple[str, ...] = ()) -> None:
+        self.parameter = parameter
+        self.template = template
+        self.names = (parameter, *others)
+        super().__init__(self._render(lambda name: name))
+
+    def _render(self, spell) -> str:
+        text = self.template
+        for name in self.names:
+            text = text.replace("{" + name + "}", spell(name))
+        return text
+
+    def spelled(self, spell) -> AlphanasError:
+        """The same error with every named parameter written as ``spell(name)``."""
+        return AlphanasError(self._render(spell))

@@ -10,7 +10,7 @@ import numpy as np
 
 from alphanas.data.dataset import Dataset
 from alphanas.data.splits import normalise, stratified_split
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, ParameterError
 
 #: Environment variable naming the CIFAR-10 folder when ``root`` is not given.
 CIFAR10_ENV = "ALPHANAS_CIFAR10"
@@ -23,8 +23,9 @@ def cifar10_root(root: str | os.PathLike | None = None) -> Path:
     if root is None:
         env = os.environ.get(CIFAR10_ENV)
         if not env:
-            raise AlphanasError(
-                "cifar10: no data folder given; pass --data-dir DIR (or set $ALPHANAS_CIFAR10) pointing at the "
+            raise ParameterError(
+                "root",
+                "cifar10: no data folder given; pass {root}=DIR (or set $ALPHANAS_CIFAR10) pointing at the "
                 f"extracted CIFAR-10 python version ({', '.join(CIFAR10_FILES)}); alphanas never downloads data"
             )
         root = env

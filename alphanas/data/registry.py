@@ -9,7 +9,7 @@ from alphanas.data.cifar10 import load_cifar10
 from alphanas.data.dataset import Dataset
 from alphanas.data.digits import load_digits
 from alphanas.data.synthetic import load_synthetic
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, ParameterError
 
 _LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "synthetic": load_synthetic}
 
@@ -32,7 +32,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, seed: int = 0
         raise AlphanasError(f"unknown dataset {name!r}; available: {', '.join(names())}")
     loader = _LOADERS[key]
     if root is not None and key != "cifar10":
-        raise AlphanasError(f"dataset {name!r} is built in and reads no folder; drop --data-dir")
+        raise ParameterError("root", f"dataset {name!r} is built in and reads no folder; drop {{root}}")
     accepted = set(inspect.signature(loader).parameters) - {"root", "seed"}
     unknown = sorted(set(options) - accepted)
     if unknown:

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, ParameterError
 from alphanas.ir.graph import Graph
 from alphanas.search import objectives as obj
 from alphanas.search.candidate import Candidate
@@ -131,7 +131,7 @@ class Evolution:
                  on_event: Callable[[str, Candidate | None, SearchState], None] | None = None,
                  log_path: str | Path | None = None, screen: Any = None) -> None:
         if not isinstance(trials, int) or trials < 1:
-            raise AlphanasError(f"--trials {trials}: must be a positive integer")
+            raise ParameterError("trials", f"{{trials}} {trials}: must be a positive integer")
         if selection not in SELECTIONS:
             raise AlphanasError(f"unknown selection {selection!r}; choose from {', '.join(SELECTIONS)}")
         if max_attempts < 1:
@@ -323,7 +323,7 @@ class Evolution:
         self._t0 = time.perf_counter()
         cands = self.store.candidates()
         if cands and cands[0].trial == 0 and cands[0].hash != self.seed_graph.structural_hash():
-            raise AlphanasError(f"{self.store.dir}: trial 0 is another seed model; choose another --out folder")
+            raise AlphanasError(f"{self.store.dir}: trial 0 is another seed model; choose another output folder")
         self._resumed = sum(c.final for c in cands)
         inflight: dict[int, tuple[Candidate, Future]] = {}
         evaluations = 0
@@ -367,7 +367,7 @@ class Evolution:
                     self._finish(cand, fut)
                     self._emit("finished", cand, cands, len(inflight))
         finally:
-            for cand, fut in inflight.values():
+            for _cand, fut in inflight.values():
                 fut.cancel()
         return self.result(cands, evaluations)
 

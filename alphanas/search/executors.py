@@ -21,7 +21,7 @@ import time
 import traceback
 from typing import Any, Callable
 
-from alphanas.errors import AlphanasError, MissingDependencyError
+from alphanas.errors import AlphanasError, MissingDependencyError, ParameterError
 
 EXECUTORS = ("local", "process", "ray")
 
@@ -125,7 +125,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise MissingDependencyError("--executor ray needs Ray: pip install 'alphanas[ray]' (or pip install ray)") from None
+            raise MissingDependencyError("the ray executor needs Ray: pip install 'alphanas[ray]' (or pip install ray)") from None
         self.ray = ray
         self.workers = max(1, int(workers))
         self._owns = not ray.is_initialized()
@@ -158,11 +158,11 @@ def make_executor(name: str = "local", workers: int = 1, address: str | None = N
     (``threads``: torch threads of the in-process executor)."""
     if name == "local":
         if address:
-            raise AlphanasError("--address is for --executor ray")
+            raise ParameterError("address", "{address} is for {executor} ray", others=("executor",))
         return InProcessExecutor(workers, threads)
     if name == "process":
         if address:
-            raise AlphanasError("--address is for --executor ray")
+            raise ParameterError("address", "{address} is for {executor} ray", others=("executor",))
         return ProcessExecutor(workers)
     if name == "ray":
         return RayExecutor(workers, address)

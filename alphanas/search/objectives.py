@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, ParameterError
 from alphanas.ir.graph import Graph
 
 #: objective name -> (metric key, "max" | "min")
@@ -48,7 +48,7 @@ def parse_objectives(text: str | list[str]) -> list[str]:
         if name not in out:
             out.append(name)
     if len(out) < 1:
-        raise AlphanasError("--objectives: give at least one objective, e.g. accuracy,params")
+        raise ParameterError("objectives", "{objectives}: give at least one objective, e.g. accuracy,params")
     return out
 
 

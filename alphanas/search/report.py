@@ -118,7 +118,7 @@ def write_report(out_dir: str | Path) -> dict[str, Any]:
     returns the paths and the front."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
-        raise AlphanasError(f"{out_dir}: no such folder; give the --out folder of an `alphanas search`")
+        raise AlphanasError(f"{out_dir}: no such folder; give the output folder of a search")
     store = Store(out_dir, create=False)
     try:
         config = store.config()

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from alphanas.errors import AlphanasError
+from alphanas.errors import ParameterError
 from alphanas.ir.graph import Graph
 from alphanas.search.evolution import Evolution, SearchResult
 from alphanas.search.executors import make_executor
@@ -70,7 +70,7 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
     from alphanas.train import check_compatible
 
     if cfg.seed_model and cfg.zoo:
-        raise AlphanasError("give either a seed ONNX file or --zoo NAME, not both")
+        raise ParameterError("zoo", "give either a seed ONNX file or {zoo} NAME, not both")
     if cfg.seed_model:
         from alphanas.ir import load_onnx
 
@@ -98,9 +98,9 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     from alphanas.search.evaluators import cached_dataset
 
     if not isinstance(cfg.trials, int) or cfg.trials < 1:
-        raise AlphanasError(f"--trials {cfg.trials}: must be a positive integer")
+        raise ParameterError("trials", f"{{trials}} {cfg.trials}: must be a positive integer")
     if not isinstance(cfg.epochs, int) or cfg.epochs < 1:
-        raise AlphanasError(f"--epochs {cfg.epochs}: must be a positive integer")
+        raise ParameterError("epochs", f"{{epochs}} {cfg.epochs}: must be a positive integer")
     objectives = parse_objectives(cfg.objectives)
     constraints = Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms)
     mutator = Mutator(strategy=cfg.strategy, probabilities=cfg.probabilities, synthesizer=cfg.synthesizer,
@@ -121,7 +121,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         settings["seed_model"] = str(Path(cfg.seed_model).resolve())
     workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else 2)
     if not isinstance(workers, int) or workers < 1:
-        raise AlphanasError(f"--workers {workers}: must be a positive integer")
+        raise ParameterError("workers", f"{{workers}} {workers}: must be a positive integer")
     settings["workers"] = workers
     executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads)
     try:

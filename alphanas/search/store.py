@@ -101,10 +101,10 @@ class Store:
         self.dir = Path(out_dir)
         self.path = self.dir / DB_NAME
         if not create and not self.path.is_file():
-            raise AlphanasError(f"{self.dir}: no search here (missing {DB_NAME}); run `alphanas search --out {self.dir}` first")
+            raise AlphanasError(f"{self.dir}: no search here (missing {DB_NAME}); run a search with this output folder first")
         if create:
             if self.dir.exists() and not self.dir.is_dir():
-                raise AlphanasError(f"{self.dir}: exists and is not a folder; choose another --out")
+                raise AlphanasError(f"{self.dir}: exists and is not a folder; choose another output folder")
             self.dir.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
@@ -132,12 +132,12 @@ class Store:
         if stored:
             version = stored.get("schema_version", SCHEMA_VERSION)
             if version != SCHEMA_VERSION:
-                raise AlphanasError(f"{self.path}: store format {version} is not {SCHEMA_VERSION}; use a new --out folder")
+                raise AlphanasError(f"{self.path}: store format {version} is not {SCHEMA_VERSION}; use a new output folder")
             clashes = [k for k in sorted(compatible) if k in stored and k in wanted and stored[k] != wanted[k]]
             if clashes:
                 what = "; ".join(f"{k}: stored {stored[k]!r}, now {wanted[k]!r}" for k in clashes[:4])
                 raise AlphanasError(f"{self.dir} holds a search with other settings ({what}); rerun with the "
-                                    "same settings to resume it, or choose another --out folder")
+                                    "same settings to resume it, or choose another output folder")
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             rows = [("schema_version", _dumps(SCHEMA_VERSION))] if "schema_version" not in stored else []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, ParameterError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -24,9 +24,10 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         return torch.device("cpu")
     if name == "cuda" or name.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise AlphanasError(
+            raise ParameterError(
+                "device",
                 f"device {device!r} was asked for but torch sees no CUDA GPU here (torch {torch.__version__}, "
-                f"built for CUDA: {torch.version.cuda or 'no'}); use --device cpu or --device auto"
+                f"built for CUDA: {torch.version.cuda or 'no'}); use {{device}} cpu or {{device}} auto"
             )
         index = name.partition(":")[2]
         if index:

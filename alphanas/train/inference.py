@@ -23,7 +23,7 @@ def check_compatible(graph: Graph, dataset) -> None:
     if len(shape) != len(want) + 1 or any(isinstance(d, int) and d != w for d, w in zip(shape[1:], want)):
         raise AlphanasError(
             f"model {graph.name!r} expects input {v.name!r} of shape {list(shape)} but dataset {dataset.name!r} gives "
-            f"{given}; use a model built for {want[0]}x{want[1]}x{want[2]} inputs (e.g. --zoo NAME builds one)"
+            f"{given}; use a model built for {want[0]}x{want[1]}x{want[2]} inputs (e.g. a zoo model built for the dataset)"
         )
     if isinstance(shape[0], int):
         raise AlphanasError(

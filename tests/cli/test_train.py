@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from alphanas import zoo
-from alphanas.data import load_dataset
 from alphanas.cli import main
+from alphanas.data import CIFAR10_ENV, load_dataset
 from alphanas.ir import load_onnx, runtime, save_onnx
 from alphanas.train import predict
 
@@ -129,3 +129,17 @@ def test_real_command_exit_status(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 2
     assert p.stderr.startswith("alphanas: error: cifar10: data folder") and p.stderr.count("\n") == 1
+
+
+def test_errors_about_library_parameters_name_the_command_line_flags(tmp_path, capsys, monkeypatch):
+    """The library names its parameters (``root``, ``device``); the CLI names its flags for the same errors."""
+    monkeypatch.delenv(CIFAR10_ENV, raising=False)
+    out = ["-o", str(tmp_path / "m.onnx")]
+    rc, _, err = _train(capsys, "--zoo", "cnn", "--dataset", "cifar10", "--epochs", "1", *out)
+    assert rc == 2 and "pass --data-dir=DIR" in err and "root=" not in err
+    rc, _, err = _train(capsys, "--zoo", "cnn", "--dataset", "digits", "--data-dir", str(tmp_path), "--epochs", "1", *out)
+    assert rc == 2 and err.strip().endswith("drop --data-dir")
+    if not torch.cuda.is_available():
+        rc, _, err = _train(capsys, "--zoo", "cnn", "--dataset", "digits", "--device", "cuda", "--epochs", "1", *out)
+        assert rc == 2 and "use --device cpu or --device auto" in err
+    assert not (tmp_path / "m.onnx").exists()

@@ -129,7 +129,7 @@ def test_cifar10_root_from_environment_and_train_limit(tmp_path, monkeypatch):
 
 def test_cifar10_missing_folder_and_files_are_user_errors(tmp_path, monkeypatch):
     monkeypatch.delenv(CIFAR10_ENV, raising=False)
-    with pytest.raises(AlphanasError, match="--data-dir"):
+    with pytest.raises(AlphanasError, match="root=DIR"):
         load_dataset("cifar10")
     with pytest.raises(AlphanasError, match="does not exist.*data_batch_1"):
         load_dataset("cifar10", root=tmp_path / "nowhere")

@@ -51,7 +51,7 @@ def test_process_pool_gives_the_in_process_results(tmp_path):
 def test_make_executor_checks_its_options():
     with pytest.raises(AlphanasError, match="unknown executor"):
         make_executor("slurm")
-    with pytest.raises(AlphanasError, match="--address is for --executor ray"):
+    with pytest.raises(AlphanasError, match="address is for executor ray"):
         make_executor("local", address="10.0.0.1:6379")
     assert make_executor("local", 3).workers == 3
 

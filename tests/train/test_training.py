@@ -168,7 +168,7 @@ def test_device_choice():
     if torch.cuda.is_available():
         assert resolve_device("cuda").type == "cuda"
     else:
-        with pytest.raises(AlphanasError, match="no CUDA GPU.*--device cpu"):
+        with pytest.raises(AlphanasError, match="no CUDA GPU.*use device cpu"):
             resolve_device("cuda")
     with pytest.raises(AlphanasError, match="unknown device 'tpu'"):
         resolve_device("tpu")

@@ -8,14 +8,38 @@ benchmarks (NAS-Bench-201) may leave it ``None`` and identify the cell by ``key`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from alphanas.ir.graph import Graph
 
+
+class CandidateStatus(str, Enum):
+    """Where a candidate stands. A ``str``: it compares equal to, prints as, and is stored (SQLite, JSON) as
+    its value (``"done"``), so stores written before the enum existed read back unchanged."""
+
+    PENDING = "pending"  # generated and stored, not yet evaluated
+    DONE = "done"  # evaluated; its metrics count
+    FAILED = "failed"  # crash, divergence, or no valid mutation (``error`` says why)
+    REJECTED = "rejected"  # violates a constraint; never trained
+    DUPLICATE = "duplicate"  # same structural hash as an earlier candidate
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+    @property
+    def final(self) -> bool:
+        """True once the candidate will never be evaluated again."""
+        return self is not CandidateStatus.PENDING
+
+
 #: every value :attr:`Candidate.status` takes
-STATUSES = ("pending", "done", "failed", "rejected", "duplicate")
+STATUSES = tuple(CandidateStatus)
 #: statuses after which a candidate is never evaluated again
-FINAL_STATUSES = ("done", "failed", "rejected", "duplicate")
+FINAL_STATUSES = tuple(s for s in CandidateStatus if s.final)
 
 
 @dataclass
@@ -34,7 +58,7 @@ class Candidate:
     mutation: str = "seed"  # 'seed' | 'duplicate_block' | 'delete_block' | 'property' | 'random_edit' | 'random_sample'
     properties: dict | None = None
     metrics: dict[str, float] = field(default_factory=dict)
-    status: str = "pending"
+    status: CandidateStatus = CandidateStatus.PENDING
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     id: int | None = None  # row id in the store
@@ -42,10 +66,16 @@ class Candidate:
     description: str = ""  # what the mutation changed, in words
     trial: int | None = None  # position in the search's deterministic trial sequence
 
+    def __post_init__(self) -> None:
+        self.status = CandidateStatus(self.status)  # a plain string ("done") is accepted and converted
+
     @property
     def done(self) -> bool:
-        return self.status == "done"
+        return self.status == CandidateStatus.DONE
 
     @property
     def final(self) -> bool:
-        return self.status in FINAL_STATUSES
+        return CandidateStatus(self.status).final
+
+
+__all__ = ["FINAL_STATUSES", "STATUSES", "Candidate", "CandidateStatus"]

@@ -25,21 +25,15 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
 from alphanas.ir.graph import Graph
+from alphanas.search.protocols import Evaluator
 
 __all__ = ["CombinedEvaluator", "Evaluation", "Evaluator", "LatencyEvaluator", "TrainEvaluator", "cached_dataset",
            "inherit_weights", "reinitialize_weights"]
-
-
-@runtime_checkable
-class Evaluator(Protocol):
-    """Anything with ``evaluate(graph, *, seed, parent=None) -> dict[str, float]``."""
-
-    def evaluate(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> dict[str, float]: ...
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -45,10 +45,11 @@ import numpy as np
 from alphanas.errors import AlphanasError, ParameterError
 from alphanas.ir.graph import Graph
 from alphanas.search import objectives as obj
-from alphanas.search.candidate import Candidate
-from alphanas.search.executors import InProcessExecutor, evaluate_task
+from alphanas.search.candidate import Candidate, CandidateStatus
+from alphanas.search.executors import InProcessExecutor, TaskResult, evaluate_task
 from alphanas.search.mutations import Mutant, MutationFailed, Mutator
 from alphanas.search.pareto import pareto_front
+from alphanas.search.protocols import CandidateStore, Evaluator, Executor, MutationStrategy, Screen
 from alphanas.search.selection import SELECTIONS, select_parent
 from alphanas.search.store import Store
 
@@ -109,7 +110,7 @@ class SearchResult:
 
 def front_of(candidates: list[Candidate], objectives: list[str]) -> list[Candidate]:
     """The done candidates on the Pareto front of ``objectives`` (names such as ``accuracy``)."""
-    done = [c for c in candidates if c.status == "done"]
+    done = [c for c in candidates if c.status == CandidateStatus.DONE]
     idx = pareto_front([c.metrics for c in done], obj.metric_keys(objectives), obj.senses(objectives))
     return [done[i] for i in idx]
 
@@ -124,12 +125,13 @@ class Evolution:
     ``on_event(kind, candidate, state)`` is called on ``generated`` and ``finished`` candidates.
     """
 
-    def __init__(self, seed_graph: Graph, evaluator: Any, store: Store, *, trials: int = 20, seed: int = 0,
-                 objectives: list[str] | str = ("accuracy", "params"), constraints: obj.Constraints | None = None,
-                 selection: str = "pareto", selection_options: dict | None = None, mutator: Mutator | None = None,
-                 executor: Any = None, max_attempts: int = 8, latency_provider: str = "auto",
+    def __init__(self, seed_graph: Graph, evaluator: Evaluator, store: CandidateStore | Store, *, trials: int = 20,
+                 seed: int = 0, objectives: list[str] | str = ("accuracy", "params"),
+                 constraints: obj.Constraints | None = None, selection: str = "pareto",
+                 selection_options: dict | None = None, mutator: MutationStrategy | None = None,
+                 executor: Executor | None = None, max_attempts: int = 8, latency_provider: str = "auto",
                  on_event: Callable[[str, Candidate | None, SearchState], None] | None = None,
-                 log_path: str | Path | None = None, screen: Any = None) -> None:
+                 log_path: str | Path | None = None, screen: Screen | None = None) -> None:
         if not isinstance(trials, int) or trials < 1:
             raise ParameterError("trials", f"{{trials}} {trials}: must be a positive integer")
         if selection not in SELECTIONS:
@@ -144,8 +146,8 @@ class Evolution:
         self.constraints = constraints or obj.Constraints()
         self.selection = selection
         self.selection_options = dict(selection_options or {})
-        self.mutator = mutator or Mutator()
-        self.executor = executor or InProcessExecutor()
+        self.mutator: MutationStrategy = mutator or Mutator()
+        self.executor: Executor = executor or InProcessExecutor()
         self.window = max(1, int(getattr(self.executor, "workers", 1)))
         self.max_attempts = int(max_attempts)
         self.screen = screen
@@ -199,11 +201,12 @@ class Evolution:
             f.write(text + "\n")
 
     def _state(self, cands: list[Candidate], in_flight: int) -> SearchState:
-        done = [c for c in cands if c.status == "done"]
+        done = [c for c in cands if c.status == CandidateStatus.DONE]
         accs = [c.metrics.get("val_acc") for c in done if c.metrics.get("val_acc") is not None]
         return SearchState(
             trials=self.trials, finished=sum(c.final for c in cands), done=len(done),
-            failed=sum(c.status == "failed" for c in cands), rejected=sum(c.status == "rejected" for c in cands),
+            failed=sum(c.status == CandidateStatus.FAILED for c in cands),
+            rejected=sum(c.status == CandidateStatus.REJECTED for c in cands),
             in_flight=in_flight, best_val_acc=max(accs) if accs else None,
             front_size=len(front_of(cands, self.objectives)), elapsed_s=time.perf_counter() - self._t0,
             resumed=self._resumed)
@@ -232,7 +235,7 @@ class Evolution:
             return Candidate(graph=self.seed_graph, hash=self.seed_graph.structural_hash(), mutation="seed",
                              description="the seed model", trial=0), self._seed_bytes
         rng = np.random.default_rng([self.seed, k])
-        population = [c for c in cands if c.status == "done" and c.trial <= k - self.window]
+        population = [c for c in cands if c.status == CandidateStatus.DONE and c.trial <= k - self.window]
         parent = self._select(population, rng)
         seed_cand = next(c for c in cands if c.trial == 0)
         parent_graph = self.seed_graph if parent is None else self._graph(parent)
@@ -282,7 +285,7 @@ class Evolution:
         if errors:
             why += f"; last error: {errors[-1]}"
         return Candidate(graph=None, hash=f"no-mutation:{self.seed}:{k}", parent_id=parent_id, mutation="none",
-                         description="mutation failed", status="failed", error=why, timings=counts, trial=k), None
+                         description="mutation failed", status=CandidateStatus.FAILED, error=why, timings=counts, trial=k), None
 
     # -- evaluation -----------------------------------------------------------------------------------
 
@@ -297,22 +300,22 @@ class Evolution:
 
     def _finish(self, cand: Candidate, fut: Future) -> None:
         try:
-            out = fut.result()
+            out: TaskResult = fut.result()
         except Exception as e:  # the worker itself died
-            out = {"metrics": {}, "trained": None, "error": f"worker failed: {type(e).__name__}: {e}", "seconds": 0.0}
-        metrics = dict(out["metrics"])
+            out = TaskResult(error=f"worker failed: {type(e).__name__}: {e}")
+        metrics = dict(out.metrics)
         metrics.update({k: v for k, v in cand.metrics.items() if k not in metrics or k == "latency_ms"})
         cand.metrics = metrics
-        cand.timings["evaluate_s"] = float(out.get("seconds", 0.0))
+        cand.timings["evaluate_s"] = float(out.seconds)
         acc = metrics.get("val_acc")
-        if out["error"]:
-            cand.status, cand.error = "failed", out["error"]
+        if out.error:
+            cand.status, cand.error = CandidateStatus.FAILED, out.error
         elif metrics.get("diverged", 0.0) or acc is None or not math.isfinite(acc):
-            cand.status, cand.error = "failed", "training diverged (non-finite loss or accuracy)"
+            cand.status, cand.error = CandidateStatus.FAILED, "training diverged (non-finite loss or accuracy)"
         else:
-            cand.status = "done"
-            if out.get("trained"):
-                self.store.save_model(cand.id, out["trained"], trained=True)
+            cand.status = CandidateStatus.DONE
+            if out.trained:
+                self.store.save_model(cand.id, out.trained, trained=True)
         self.store.update(cand)
         self._log(f"{cand.status} trial={cand.trial} id={cand.id} hash={cand.hash}")
 
@@ -328,7 +331,7 @@ class Evolution:
         inflight: dict[int, tuple[Candidate, Future]] = {}
         evaluations = 0
         for c in cands:
-            if c.status == "pending":
+            if c.status == CandidateStatus.PENDING:
                 inflight[c.trial] = (c, self._submit(c, self.store.model_path(c.id).read_bytes()))
                 evaluations += 1
         if cands:
@@ -343,14 +346,14 @@ class Evolution:
                         cand.metrics.update(self._cost(cand.graph))
                         why = self.constraints.violation(cand.metrics)
                         if why:
-                            cand.status, cand.error = "rejected", f"constraint: {why}"
+                            cand.status, cand.error = CandidateStatus.REJECTED, f"constraint: {why}"
                     self.store.add(cand, model=data)
                     if cand.graph is not None:
                         self._remember(cand.id, cand.graph)
                         cand.graph = None  # unloaded: the bounded cache or the store has it
                     cands.append(cand)
                     self._emit("generated", cand, cands, len(inflight))
-                    if cand.status == "pending":
+                    if cand.status == CandidateStatus.PENDING:
                         inflight[cand.trial] = (cand, self._submit(cand, data))
                         evaluations += 1
                     else:
@@ -375,7 +378,8 @@ class Evolution:
         cands = self.store.candidates() if cands is None else cands
         counts: dict[str, int] = {}
         for c in cands:
-            counts[c.status] = counts.get(c.status, 0) + 1
+            status = CandidateStatus(c.status).value  # plain strings: counts print and serialize as before
+            counts[status] = counts.get(status, 0) + 1
         return SearchResult(
             candidates=cands, front=front_of(cands, self.objectives), objectives=self.objectives,
             mutation_failures=int(sum(c.timings.get("failed_attempts", 0) for c in cands)),

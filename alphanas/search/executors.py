@@ -2,8 +2,8 @@
 
 Every executor has ``workers`` (how many evaluations run at once), ``submit(fn, *args) ->
 concurrent.futures.Future`` and ``shutdown()``. Workers only evaluate: they receive the candidate as
-ONNX bytes and the (picklable) evaluator, and return metrics and the trained model's ONNX bytes; the
-search driver alone writes the store.
+ONNX bytes and the (picklable) evaluator, and return a :class:`TaskResult` (metrics and the trained
+model's ONNX bytes, or the error); the search driver alone writes the store.
 
 - :class:`InProcessExecutor` (``local``, the default): runs each task at ``submit``.
 - :class:`ProcessExecutor` (``process``): a ``concurrent.futures.ProcessPoolExecutor`` with the
@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import time
 import traceback
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from alphanas.errors import AlphanasError, MissingDependencyError, ParameterError
@@ -26,9 +27,19 @@ from alphanas.errors import AlphanasError, MissingDependencyError, ParameterErro
 EXECUTORS = ("local", "process", "ray")
 
 
-def evaluate_task(evaluator: Any, model: bytes, seed: int, parent: bytes | None = None) -> dict[str, Any]:
-    """Evaluate one candidate (worker side): ``{"metrics", "trained" (ONNX bytes or None), "error",
-    "seconds"}``. An exception becomes ``error`` (with the last lines of its traceback), never a crash."""
+@dataclass
+class TaskResult:
+    """What a worker sends back for one candidate (plain, picklable data)."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    trained: bytes | None = None  # ONNX of the trained model, when the evaluator keeps trained weights
+    error: str | None = None  # why the evaluation failed (the exception and the end of its traceback)
+    seconds: float = 0.0  # wall time of the evaluation in the worker
+
+
+def evaluate_task(evaluator: Any, model: bytes, seed: int, parent: bytes | None = None) -> TaskResult:
+    """Evaluate one candidate (worker side). An exception becomes :attr:`TaskResult.error` (with the last
+    lines of its traceback), never a crash."""
     import onnx
 
     from alphanas.ir.onnx_io import from_onnx, to_onnx
@@ -42,12 +53,12 @@ def evaluate_task(evaluator: Any, model: bytes, seed: int, parent: bytes | None 
             metrics, trained = dict(out.metrics), to_onnx(out.graph).SerializeToString()
         else:
             metrics, trained = dict(evaluator.evaluate(graph, seed=seed, parent=parent_graph)), None
-        return {"metrics": {k: float(v) for k, v in metrics.items()}, "trained": trained, "error": None,
-                "seconds": time.perf_counter() - t0}
+        return TaskResult(metrics={k: float(v) for k, v in metrics.items()}, trained=trained, error=None,
+                          seconds=time.perf_counter() - t0)
     except Exception as e:  # a crashing candidate is recorded as failed; the search goes on
         tail = "".join(traceback.format_exception(e)[-3:]).strip()
-        return {"metrics": {}, "trained": None, "error": f"{type(e).__name__}: {e} | {tail[-600:]}",
-                "seconds": time.perf_counter() - t0}
+        return TaskResult(metrics={}, trained=None, error=f"{type(e).__name__}: {e} | {tail[-600:]}",
+                          seconds=time.perf_counter() - t0)
 
 
 class InProcessExecutor:

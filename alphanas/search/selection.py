@@ -21,7 +21,8 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from alphanas.search.pareto import oriented_values, resolve_senses, pareto_front
+from alphanas.search.pareto import oriented_values, pareto_front, resolve_senses
+from alphanas.search.protocols import ParentSelection
 
 __all__ = ["tournament", "regularized", "pareto_near", "select_parent", "SELECTIONS", "fitness"]
 
@@ -98,7 +99,7 @@ def pareto_near(pop: Sequence[Any], rng: random.Random, objectives: Sequence[str
     return pop[rng.choices(kept, weights=weights)[0]]
 
 
-SELECTIONS: dict[str, Callable[..., Any]] = {
+SELECTIONS: dict[str, ParentSelection] = {
     "pareto": pareto_near,
     "regularized": regularized,
     "tournament": tournament,

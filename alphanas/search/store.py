@@ -30,7 +30,7 @@ from typing import Any
 from alphanas.errors import AlphanasError
 from alphanas.ir.graph import Graph
 from alphanas.fileio import write_bytes_atomic
-from alphanas.search.candidate import Candidate
+from alphanas.search.candidate import Candidate, CandidateStatus
 
 DB_NAME = "search.db"
 SCHEMA_VERSION = 1
@@ -161,7 +161,7 @@ class Store:
                     " status, timings, error, created, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (cand.trial, cand.parent_id, cand.mutation, cand.description, _dumps(cand.properties)
                      if cand.properties is not None else None, cand.hash, None if cand.key is None else _dumps(cand.key),
-                     _dumps(cand.metrics), cand.status, _dumps(cand.timings), cand.error, now, now))
+                     _dumps(cand.metrics), CandidateStatus(cand.status).value, _dumps(cand.timings), cand.error, now, now))
                 if model is not None:
                     self.save_model(int(cur.lastrowid), model)
         except sqlite3.IntegrityError as e:
@@ -177,13 +177,13 @@ class Store:
             self.db.execute(
                 "UPDATE candidates SET status=?, metrics=?, timings=?, error=?, properties=?, description=?, updated=?"
                 " WHERE id=?",
-                (cand.status, _dumps(cand.metrics), _dumps(cand.timings), cand.error,
+                (CandidateStatus(cand.status).value, _dumps(cand.metrics), _dumps(cand.timings), cand.error,
                  None if cand.properties is None else _dumps(cand.properties), cand.description, time.time(), cand.id))
 
     def _row(self, row: sqlite3.Row | tuple) -> Candidate:
         (cid, trial, parent, mutation, desc, props, h, key, metrics, status, timings, error, created, updated) = row
         c = Candidate(graph=None, hash=h, parent_id=parent, mutation=mutation, properties=_loads(props),
-                      metrics=_loads(metrics) or {}, status=status, error=error, timings=_loads(timings) or {},
+                      metrics=_loads(metrics) or {}, status=CandidateStatus(status), error=error, timings=_loads(timings) or {},
                       id=cid, key=_loads(key), description=desc, trial=trial)
         c.timings.setdefault("created", created)
         return c
@@ -191,13 +191,13 @@ class Store:
     _COLUMNS = ("id, trial, parent_id, mutation, description, properties, hash, key, metrics, status, timings, error,"
                 " created, updated")
 
-    def candidates(self, status: str | None = None) -> list[Candidate]:
+    def candidates(self, status: CandidateStatus | str | None = None) -> list[Candidate]:
         """All candidates (or those with ``status``) in trial order, without graphs."""
         q = f"SELECT {self._COLUMNS} FROM candidates"
         args: tuple = ()
         if status is not None:
             q += " WHERE status=?"
-            args = (status,)
+            args = (CandidateStatus(status).value,)
         return [self._row(r) for r in self.db.execute(q + " ORDER BY trial, id", args)]
 
     def get(self, cid: int) -> Candidate:
@@ -210,10 +210,11 @@ class Store:
         row = self.db.execute(f"SELECT {self._COLUMNS} FROM candidates WHERE hash=?", (h,)).fetchone()
         return None if row is None else self._row(row)
 
-    def count(self, status: str | None = None) -> int:
+    def count(self, status: CandidateStatus | str | None = None) -> int:
         if status is None:
             return int(self.db.execute("SELECT COUNT(*) FROM candidates").fetchone()[0])
-        return int(self.db.execute("SELECT COUNT(*) FROM candidates WHERE status=?", (status,)).fetchone()[0])
+        query = "SELECT COUNT(*) FROM candidates WHERE status=?"
+        return int(self.db.execute(query, (CandidateStatus(status).value,)).fetchone()[0])
 
     # -- models ----------------------------------------------------------------------------------------
 

@@ -108,8 +108,9 @@ def test_duplicate_with_copied_weights_equals_applying_the_block_twice():
     from alphanas.ir.subgraph import Subgraph
 
     block_graph = Subgraph(ref, sub.nodes).to_graph("block")
-    run = lambda graph, feeds: ort.InferenceSession(to_onnx(graph).SerializeToString(),
-                                                     providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    def run(graph, feeds):
+        return ort.InferenceSession(to_onnx(graph).SerializeToString(),
+                                    providers=["CPUExecutionProvider"]).run(None, feeds)[0]
     x = np.random.default_rng(0).standard_normal((2, 4, 8, 8)).astype(np.float32)
     once = run(block_graph, {block_graph.inputs[0].name: x})
     twice = run(block_graph, {block_graph.inputs[0].name: once})
@@ -194,7 +195,8 @@ def test_same_seed_same_search_and_front(tmp_path):
     a, _, _ = search(tmp_path, "a", trials=7, seed=3)
     b, _, _ = search(tmp_path, "b", trials=7, seed=3)
     c, _, _ = search(tmp_path, "c", trials=7, seed=4)
-    key = lambda r: [(x.trial, x.hash, x.parent_id, x.mutation, x.status, x.metrics.get("val_acc")) for x in r.candidates]
+    def key(r):
+        return [(x.trial, x.hash, x.parent_id, x.mutation, x.status, x.metrics.get("val_acc")) for x in r.candidates]
     assert key(a) == key(b)
     assert [x.id for x in a.front] == [x.id for x in b.front]
     assert key(a) != key(c)
@@ -206,7 +208,8 @@ def test_bounded_graph_cache_reloads_from_the_store_and_changes_nothing(tmp_path
     a, _, _ = search(tmp_path, "a", trials=7, seed=3)
     monkeypatch.setattr(evolution, "GRAPH_CACHE", 1)
     b, _, _ = search(tmp_path, "b", trials=7, seed=3)
-    key = lambda r: [(x.trial, x.hash, x.parent_id, x.mutation, x.status, x.metrics.get("val_acc")) for x in r.candidates]
+    def key(r):
+        return [(x.trial, x.hash, x.parent_id, x.mutation, x.status, x.metrics.get("val_acc")) for x in r.candidates]
     assert key(a) == key(b)
     assert all(x.graph is None for x in b.candidates)  # the driver keeps no candidate graph beyond the cache
 

@@ -28,16 +28,16 @@ def test_evaluate_task_returns_metrics_and_trained_weights_and_turns_crashes_int
     g = tiny_seed()
     ev = TrainEvaluator("synthetic", epochs=1, device="cpu", dataset_options={"num_classes": 4})
     out = evaluate_task(ev, onnx_bytes(g), 3)
-    assert out["error"] is None and 0 <= out["metrics"]["val_acc"] <= 1 and out["trained"]
+    assert out.error is None and 0 <= out.metrics["val_acc"] <= 1 and out.trained
     from alphanas.search.evolution import graph_from_bytes
 
-    trained = graph_from_bytes(out["trained"])
+    trained = graph_from_bytes(out.trained)
     assert trained.structural_hash() == g.structural_hash()
     assert any((a.const != b.const).any() for a, b in zip(trained.initializers.values(), g.initializers.values()))
     crash = FakeEvaluator(str(tmp_path / "c"), crash_mod=1)
     bad = evaluate_task(crash, onnx_bytes(g), 0)
-    assert bad["metrics"] == {} and bad["error"].startswith("RuntimeError: boom")
-    assert evaluate_task(crash, b"not onnx", 0)["error"]
+    assert bad.metrics == {} and bad.error.startswith("RuntimeError: boom")
+    assert evaluate_task(crash, b"not onnx", 0).error
 
 
 def test_process_pool_gives_the_in_process_results(tmp_path):

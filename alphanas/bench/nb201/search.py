@@ -23,7 +23,7 @@ import numpy as np
 from alphanas.bench.nb201.space import Cell, cell_hash, cell_signature, property_mutation, random_edge_mutation
 from alphanas.bench.nb201.table import NB201Table, TableQueries
 from alphanas.errors import AlphanasError
-from alphanas.search.candidate import Candidate
+from alphanas.search.candidate import Candidate, CandidateStatus
 from alphanas.search.selection import regularized, select_parent
 
 STRATEGIES = ("property", "rea", "random")
@@ -62,7 +62,7 @@ class _Run:
 
     def evaluate(self, cell: Cell, mutation: str, parent: Candidate | None = None, description: str = "",
                  hash_: str = "") -> Candidate:
-        candidate = Candidate(graph=None, hash=hash_, key=str(cell), mutation=mutation, status="done",
+        candidate = Candidate(graph=None, hash=hash_, key=str(cell), mutation=mutation, status=CandidateStatus.DONE,
                               parent_id=None if parent is None else parent.id, metrics=self.queries.query(cell),
                               description=description, id=len(self.candidates), trial=len(self.candidates))
         self.candidates.append(candidate)

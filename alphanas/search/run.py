@@ -21,6 +21,7 @@ from alphanas.search.evolution import Evolution, SearchResult
 from alphanas.search.executors import make_executor
 from alphanas.search.mutations import Mutator
 from alphanas.search.objectives import Constraints, parse_objectives
+from alphanas.search.protocols import Evaluator
 from alphanas.search.store import Store
 
 #: settings that may change between a search and its resumption
@@ -85,7 +86,7 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
     return graph
 
 
-def make_evaluator(cfg: SearchConfig):
+def make_evaluator(cfg: SearchConfig) -> Evaluator:
     """The training evaluator for ``cfg`` (validation accuracy selects; test accuracy is reported)."""
     from alphanas.search.evaluators import TrainEvaluator
 
@@ -93,7 +94,7 @@ def make_evaluator(cfg: SearchConfig):
                           inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=0)
 
 
-def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator: Any = None) -> SearchResult:
+def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator: Evaluator | None = None) -> SearchResult:
     """Run (or resume) the search described by ``cfg``; see :class:`~alphanas.search.evolution.Evolution`."""
     from alphanas.search.evaluators import cached_dataset
 

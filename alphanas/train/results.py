@@ -11,6 +11,8 @@ from alphanas.train.config import TrainConfig
 
 @dataclass
 class EpochStats:
+    """One epoch of a run: mean training loss and accuracy, validation loss and accuracy, learning rate, seconds."""
+
     epoch: int  # 1-based
     train_loss: float
     train_acc: float

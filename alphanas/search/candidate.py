@@ -8,13 +8,13 @@ benchmarks (NAS-Bench-201) may leave it ``None`` and identify the cell by ``key`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from alphanas.ir.graph import Graph
+from alphanas.strenum import StrEnum
 
 
-class CandidateStatus(str, Enum):
+class CandidateStatus(StrEnum):
     """Where a candidate stands. A ``str``: it compares equal to, prints as, and is stored (SQLite, JSON) as
     its value (``"done"``), so stores written before the enum existed read back unchanged."""
 
@@ -23,12 +23,6 @@ class CandidateStatus(str, Enum):
     FAILED = "failed"  # crash, divergence, or no valid mutation (``error`` says why)
     REJECTED = "rejected"  # violates a constraint; never trained
     DUPLICATE = "duplicate"  # same structural hash as an earlier candidate
-
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
 
     @property
     def final(self) -> bool:

@@ -52,12 +52,21 @@ from alphanas.search.pareto import pareto_front
 from alphanas.search.protocols import CandidateStore, Evaluator, Executor, MutationStrategy, Screen
 from alphanas.search.selection import SELECTIONS, select_parent
 from alphanas.search.store import Store
+from alphanas.strenum import StrEnum
 
 #: how many candidate graphs the driver keeps in memory (the rest are reloaded from the store)
 GRAPH_CACHE = 16
 
+class SearchEvent(StrEnum):
+    """What an ``on_event`` callback is told (a ``str``: ``kind == "finished"`` holds)."""
+
+    RESUMED = "resumed"  # the store held earlier candidates (no candidate given)
+    GENERATED = "generated"  # a candidate was made and stored
+    FINISHED = "finished"  # a candidate got its final status
+
+
 #: the events an ``on_event`` callback receives
-EVENTS = ("resumed", "generated", "finished")
+EVENTS = tuple(SearchEvent)
 
 
 def onnx_bytes(graph: Graph) -> bytes:
@@ -130,7 +139,7 @@ class Evolution:
                  constraints: obj.Constraints | None = None, selection: str = "pareto",
                  selection_options: dict | None = None, mutator: MutationStrategy | None = None,
                  executor: Executor | None = None, max_attempts: int = 8, latency_provider: str = "auto",
-                 on_event: Callable[[str, Candidate | None, SearchState], None] | None = None,
+                 on_event: Callable[[SearchEvent, Candidate | None, SearchState], None] | None = None,
                  log_path: str | Path | None = None, screen: Screen | None = None) -> None:
         if not isinstance(trials, int) or trials < 1:
             raise ParameterError("trials", f"{{trials}} {trials}: must be a positive integer")
@@ -211,7 +220,7 @@ class Evolution:
             front_size=len(front_of(cands, self.objectives)), elapsed_s=time.perf_counter() - self._t0,
             resumed=self._resumed)
 
-    def _emit(self, kind: str, cand: Candidate | None, cands: list[Candidate], in_flight: int) -> None:
+    def _emit(self, kind: SearchEvent, cand: Candidate | None, cands: list[Candidate], in_flight: int) -> None:
         if self.on_event is not None:
             self.on_event(kind, cand, self._state(cands, in_flight))
 
@@ -335,7 +344,7 @@ class Evolution:
                 inflight[c.trial] = (c, self._submit(c, self.store.model_path(c.id).read_bytes()))
                 evaluations += 1
         if cands:
-            self._emit("resumed", None, cands, len(inflight))
+            self._emit(SearchEvent.RESUMED, None, cands, len(inflight))
         next_trial = max((c.trial for c in cands), default=-1) + 1
         try:
             while True:
@@ -352,12 +361,12 @@ class Evolution:
                         self._remember(cand.id, cand.graph)
                         cand.graph = None  # unloaded: the bounded cache or the store has it
                     cands.append(cand)
-                    self._emit("generated", cand, cands, len(inflight))
+                    self._emit(SearchEvent.GENERATED, cand, cands, len(inflight))
                     if cand.status == CandidateStatus.PENDING:
                         inflight[cand.trial] = (cand, self._submit(cand, data))
                         evaluations += 1
                     else:
-                        self._emit("finished", cand, cands, len(inflight))
+                        self._emit(SearchEvent.FINISHED, cand, cands, len(inflight))
                     next_trial += 1
                 if not inflight:
                     if next_trial >= self.trials:
@@ -368,7 +377,7 @@ class Evolution:
                 for t in sorted(futures[f] for f in finished):
                     cand, fut = inflight.pop(t)
                     self._finish(cand, fut)
-                    self._emit("finished", cand, cands, len(inflight))
+                    self._emit(SearchEvent.FINISHED, cand, cands, len(inflight))
         finally:
             for _cand, fut in inflight.values():
                 fut.cancel()

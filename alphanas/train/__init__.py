@@ -12,9 +12,9 @@ Modules: :mod:`~alphanas.train.trainer` (the training loop), :mod:`~alphanas.tra
 from alphanas.train.config import AUGMENTS, OPTIMIZERS, SCHEDULES, TrainConfig, resolve_config
 from alphanas.train.device import DEVICE_CHOICES, cpu_threads, describe, resolve_device
 from alphanas.train.inference import check_compatible, evaluate, predict
-from alphanas.train.results import EpochStats, TrainingInterrupted, TrainProgress, TrainResult
+from alphanas.train.results import EpochStats, StopReason, TrainingInterrupted, TrainProgress, TrainResult
 from alphanas.train.trainer import train
 
-__all__ = ["AUGMENTS", "DEVICE_CHOICES", "OPTIMIZERS", "SCHEDULES", "EpochStats", "TrainConfig", "TrainProgress",
+__all__ = ["AUGMENTS", "DEVICE_CHOICES", "OPTIMIZERS", "SCHEDULES", "EpochStats", "StopReason", "TrainConfig", "TrainProgress",
            "TrainResult", "TrainingInterrupted", "check_compatible", "cpu_threads", "describe", "evaluate", "predict",
            "resolve_config", "resolve_device", "train"]

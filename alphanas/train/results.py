@@ -6,7 +6,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from alphanas.ir.graph import Graph
+from alphanas.strenum import StrEnum
 from alphanas.train.config import TrainConfig
+
+
+class StopReason(StrEnum):
+    """Why a training run ended (a ``str``: JSON and messages show the plain value)."""
+
+    COMPLETED = "completed"  # every epoch ran
+    TIME = "time"  # the time budget ran out
+    DIVERGED = "diverged"  # the loss became NaN or infinite
 
 
 @dataclass
@@ -34,7 +43,7 @@ class TrainResult:
     val_acc: float  # of the returned weights
     test_acc: float  # of the returned weights, measured once at the end
     diverged: bool
-    stopped: str  # "completed" | "time" | "diverged"
+    stopped: StopReason
     wall_time: float  # seconds of training and evaluation, summed over resumed runs
     device: str
     resumed_from_epoch: int = 0  # epochs already done when this call started (from a checkpoint)
@@ -87,4 +96,4 @@ class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during :func:`train`; the message says where the state was saved and how to resume."""
 
 
-__all__ = ["EpochStats", "TrainProgress", "TrainResult", "TrainingInterrupted"]
+__all__ = ["EpochStats", "StopReason", "TrainProgress", "TrainResult", "TrainingInterrupted"]

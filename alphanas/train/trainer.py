@@ -46,7 +46,7 @@ from alphanas.train.config import TrainConfig, resolve_config
 from alphanas.train.device import describe as describe_device
 from alphanas.train.device import resolve_device
 from alphanas.train.inference import check_compatible
-from alphanas.train.results import EpochStats, TrainingInterrupted, TrainProgress, TrainResult
+from alphanas.train.results import EpochStats, StopReason, TrainingInterrupted, TrainProgress, TrainResult
 
 
 def train(graph: Graph, dataset, epochs: int, *, batch_size: int = 128, lr: float | None = None,
@@ -168,7 +168,7 @@ class _Run:
         self._start_or_resume()
         self.t0 = time.perf_counter()
         with _SigintFlag() as sigint:
-            while self.epoch < self.config.epochs and self.stopped == "completed":
+            while self.epoch < self.config.epochs and self.stopped == StopReason.COMPLETED:
                 if not self._run_epoch(sigint):
                     break
         return self._finish()
@@ -216,7 +216,7 @@ class _Run:
         self.elapsed_before = 0.0
         self.epoch_time_before = 0.0
         self.resumed_from = 0
-        self.stopped, self.diverged = "completed", False
+        self.stopped, self.diverged = StopReason.COMPLETED, False
         if self.checkpoint is not None and self.checkpoint.exists():
             self._restore(load_checkpoint(self.checkpoint, self.fingerprint))
 
@@ -284,14 +284,14 @@ class _Run:
         try:
             while b < self.batches:
                 if not self._train_step(b):
-                    self.diverged, self.stopped = True, "diverged"
+                    self.diverged, self.stopped = True, StopReason.DIVERGED
                     break
                 b += 1
                 self._report("batch", self.epoch, b)
                 if sigint.set:
                     raise KeyboardInterrupt
                 if self.budget is not None and self._elapsed() > self.budget:
-                    self.stopped = "time"
+                    self.stopped = StopReason.TIME
                     partial = b < self.batches
                     break
         except KeyboardInterrupt:
@@ -338,7 +338,7 @@ class _Run:
         self._report("epoch", self.epoch, b)
         self.epoch += 1
         self.perm = None
-        if self.stopped == "completed":
+        if self.stopped == StopReason.COMPLETED:
             self._save(self.epoch, 0, None, 0.0)
 
     def _finish(self) -> TrainResult:

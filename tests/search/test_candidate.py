@@ -39,3 +39,11 @@ def test_the_store_keeps_the_plain_value_on_disk_and_reads_older_rows(tmp_path):
         assert a.status is CandidateStatus.REJECTED and b.status is CandidateStatus.DONE
         assert [c.trial for c in st.candidates(CandidateStatus.DONE)] == [1] == [c.trial for c in st.candidates("done")]
         assert st.count(CandidateStatus.REJECTED) == 1
+
+
+def test_str_enums_of_other_fields_print_and_serialize_as_their_values():
+    from alphanas.search.evolution import EVENTS, SearchEvent
+    from alphanas.train import StopReason
+
+    assert [str(e) for e in EVENTS] == ["resumed", "generated", "finished"] and SearchEvent.FINISHED == "finished"
+    assert f"({StopReason.TIME})" == "(time)" and json.dumps({"stopped": StopReason.DIVERGED}) == '{"stopped": "diverged"}'

@@ -610,7 +610,7 @@ def cmd_search(args) -> int:
     c.print(front_table(result))
     c.print(f"{result.counts} · mutation failures {result.mutation_failures} · duplicates skipped "
             f"{result.duplicates} · {result.wall_s:.0f} s")
-    c.print(f"wrote {report['png']}, {report['markdown']}, {report['html']} and {len(report['models'])} front "
+    c.print(f"wrote {report.png}, {report.markdown}, {report.html} and {len(report.models)} front "
             f"model(s) in {Path(args.out) / 'front'}")
     return 0
 
@@ -626,10 +626,10 @@ def cmd_report(args) -> int:
 
     rep = write_report(args.dir)
     c = console()
-    c.print(f"{len(rep['candidates'])} candidates, front of {len(rep['front'])} on {', '.join(rep['objectives'])}")
-    for k in ("png", "markdown", "html"):
-        c.print(f"wrote {rep[k]}")
-    c.print(f"wrote {len(rep['models'])} model(s) to {Path(args.dir) / 'front'}")
+    c.print(f"{len(rep.candidates)} candidates, front of {len(rep.front)} on {', '.join(rep.objectives)}")
+    for path in (rep.png, rep.markdown, rep.html):
+        c.print(f"wrote {path}")
+    c.print(f"wrote {len(rep.models)} model(s) to {Path(args.dir) / 'front'}")
     return 0
 
 

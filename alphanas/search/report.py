@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,20 @@ def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], 
     tmp.replace(path)
 
 
-def write_report(out_dir: str | Path) -> dict[str, Any]:
+@dataclass
+class SearchReport:
+    """What :func:`write_report` wrote (paths) and what it reported on."""
+
+    png: Path  # the Pareto plot
+    markdown: Path
+    html: Path
+    models: list[Path]  # front/<id>.onnx, one per front candidate, trained weights when kept
+    front: list[Candidate]  # best validation accuracy first
+    candidates: list[Candidate]
+    objectives: list[str]
+
+
+def write_report(out_dir: str | Path) -> SearchReport:
     """Write ``pareto.png``, ``report.md``, ``report.html`` and ``front/<id>.onnx`` into ``out_dir``;
     returns the paths and the front."""
     out_dir = Path(out_dir)
@@ -156,7 +170,7 @@ def write_report(out_dir: str | Path) -> dict[str, Any]:
                 f"<h2>All candidates ({len(cands)})</h2>\n{_html(rows(cands))}\n</body></html>\n")
         write_bytes_atomic(out_dir / "report.md", md.encode())
         write_bytes_atomic(out_dir / "report.html", page.encode())
-        return {"png": png, "markdown": out_dir / "report.md", "html": out_dir / "report.html", "models": models,
-                "front": front, "candidates": cands, "objectives": objectives}
+        return SearchReport(png=png, markdown=out_dir / "report.md", html=out_dir / "report.html", models=models,
+                            front=front, candidates=cands, objectives=objectives)
     finally:
         store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Callable
 
 from alphanas.data.cifar10 import load_cifar10
 from alphanas.data.dataset import Dataset
@@ -11,7 +12,7 @@ from alphanas.data.digits import load_digits
 from alphanas.data.synthetic import load_synthetic
 from alphanas.errors import AlphanasError, ParameterError
 
-_LOADERS = {"digits": load_digits, "cifar10": load_cifar10, "synthetic": load_synthetic}
+_LOADERS: dict[str, Callable[..., Dataset]] = {"digits": load_digits, "cifar10": load_cifar10, "synthetic": load_synthetic}
 
 
 def names() -> list[str]:

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -112,7 +113,7 @@ class _SigintFlag:
 
     def __init__(self) -> None:
         self.set = False
-        self._old = None
+        self._old: Any = None
 
     def __enter__(self) -> "_SigintFlag":
         if threading.current_thread() is threading.main_thread():
@@ -196,6 +197,7 @@ class _Run:
         decay = [p for p in self.model.parameters() if p.ndim > 1]
         no_decay = [p for p in self.model.parameters() if p.ndim <= 1]
         groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        self.opt: torch.optim.Optimizer
         if cfg.optimizer == "sgd":
             self.opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
         elif cfg.optimizer == "adam":
@@ -210,8 +212,10 @@ class _Run:
         """The loop state of a fresh run, or the one saved in the checkpoint when it exists."""
         self.fingerprint = fingerprint(self.graph, self.dataset, self.config) if self.checkpoint else ""
         self.history: list[EpochStats] = []
-        self.best_acc, self.best_epoch, self.best_state = -1.0, 0, None
-        self.epoch, self.start_batch, self.perm = 0, 0, None
+        self.best_acc, self.best_epoch = -1.0, 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.epoch, self.start_batch = 0, 0
+        self.perm: torch.Tensor | None = None  # the epoch's sample order (None between epochs)
         self.sums = [0.0, 0, 0]  # loss sum, correct, seen (of the current epoch)
         self.elapsed_before = 0.0
         self.epoch_time_before = 0.0

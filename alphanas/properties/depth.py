@@ -6,13 +6,14 @@ the pair is the maximum over all paths; an output that does not depend on the in
 (``None``). Example: conv, conv, relu, pool, conv, relu, pool, flatten, dense, relu, dense has
 runs L N L N L N L, so depth 7 (the CifarNet value of αNAS).
 
-Classification (from ``OpDef.category``, with per-op exceptions in :data:`DEPTH_CLASS`):
+Classification (from the op definition: its groups and :meth:`OpDef.is_nonlinear`):
 
-- non-linear: category ``nonlinear`` (activations, softmax), plus ``Clip`` (ReLU6), ``Pow``
-  (unless the exponent is the constant 1) and ``Div`` by a computed (non-constant) divisor;
-- linear: categories ``linear``, ``norm``, ``pool``, ``reduce`` and ``shape`` — as αNAS, batch,
-  layer and group norms, max-pooling, ``Add`` and ``Mul`` count as linear even where they are not;
-- neutral: category ``helper`` (``Identity``, ``Dropout``, ``Cast``). αNAS counts dropout as linear;
+- non-linear: group ``NONLINEAR`` (activations including ``Clip`` as ReLU6, element-wise functions such
+  as ``Exp``, softmax), ``Pow`` unless the exponent is the constant 1 and ``Div`` by a computed
+  (non-constant) divisor;
+- linear: everything else — as αNAS, batch, layer and group norms, max-pooling, ``Add`` and ``Mul``
+  count as linear even where they are not;
+- neutral: group ``HELPER`` (``Identity``, ``Dropout``, ``Cast``). αNAS counts dropout as linear;
   here it is neutral because it is the identity at inference and imports may drop it;
 - opaque (unregistered) ops count as non-linear (most are activations such as HardSwish or Mish).
 
@@ -27,48 +28,36 @@ from typing import ClassVar
 import numpy as np
 
 from alphanas.ir.graph import Node
+from alphanas.ir.opdef import OpDef, OpGroup
 from alphanas.properties.base import Domain, Property
 
 LINEAR, NONLINEAR, NEUTRAL = 0, 1, 2
 
-_BY_CATEGORY = {"linear": LINEAR, "norm": LINEAR, "pool": LINEAR, "reduce": LINEAR, "shape": LINEAR,
-                "nonlinear": NONLINEAR, "helper": NEUTRAL}
+#: op definition -> its class, or ``None`` when it depends on the node (the op overrides ``is_nonlinear``)
+_CLASS_CACHE: dict[OpDef | None, int | None] = {}
 
 
-def _pow_class(node: Node) -> int:
-    e = node.inputs[1]
-    if e is not None and e.is_const and np.all(np.asarray(e.const) == 1):
-        return LINEAR
-    return NONLINEAR
-
-
-def _div_class(node: Node) -> int:
-    d = node.inputs[1]
-    return LINEAR if d is not None and d.is_const else NONLINEAR
-
-
-#: per-op exceptions to the category rule: a class or a function ``node -> class``
-DEPTH_CLASS: dict[str, int | object] = {"Clip": NONLINEAR, "Pow": _pow_class, "Div": _div_class}
-
-
-_CLASS_CACHE: dict = {}
+def _op_class(opdef: OpDef | None) -> int | None:
+    if opdef is None:
+        return NONLINEAR
+    if OpGroup.HELPER in opdef.groups:
+        return NEUTRAL
+    if type(opdef).is_nonlinear is not OpDef.is_nonlinear:
+        return None
+    return NONLINEAR if OpGroup.NONLINEAR in opdef.groups else LINEAR  # (what the default is_nonlinear answers)
 
 
 def depth_class(node: Node) -> int:
     """LINEAR, NONLINEAR or NEUTRAL for ``node`` (see the module docstring)."""
-    key = (node.domain, node.op_type)
-    c = _CLASS_CACHE.get(key)
+    opdef = node.opdef
+    try:
+        c = _CLASS_CACHE[opdef]
+    except KeyError:
+        c = _CLASS_CACHE[opdef] = _op_class(opdef)
     if c is None:
-        opdef = node.opdef
-        if opdef is None:
-            c = NONLINEAR
-        else:
-            c = opdef.extras.get("depth_class")
-            if c is None:
-                c = DEPTH_CLASS.get(node.op_type, _BY_CATEGORY.get(opdef.category, LINEAR))
-                opdef.extras["depth_class"] = c
-        _CLASS_CACHE[key] = c
-    return c if type(c) is int else c(node)
+        assert opdef is not None
+        return NONLINEAR if opdef.is_nonlinear(node) else LINEAR
+    return c
 
 
 def _join_entry(a, b):

@@ -139,7 +139,7 @@ def jacobian_supports(graph_or_subgraph, samples: int = 6, batch: int = 3, seed:
         m = _module(g)
         xs = _inputs(g, rng, batch, positive)
 
-        def fn(*args):
+        def fn(*args, m=m):  # (bound now: a closure would read the loop variable)
             out = m(*args)
             return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
@@ -157,7 +157,7 @@ def mixing_from_support(s: np.ndarray, out_rank: int) -> tuple[tuple[int, ...], 
     """The mixing matrix (definition in :mod:`alphanas.properties.mixing`) of one support array."""
     if not s.any():
         return None
-    out_shape, in_shape = s.shape[:out_rank], s.shape[out_rank:]
+    in_shape = s.shape[out_rank:]
     rows = []
     for i, n in enumerate(in_shape):
         other = tuple(out_rank + k for k in range(len(in_shape)) if k != i)
@@ -216,7 +216,8 @@ def _torch_tables():
 
 
 #: documented here, built lazily (torch is imported only by the oracle)
-TORCH_NONLINEAR = "torch.relu/sigmoid/tanh/softmax/clamp/exp/log/sqrt/erf/reciprocal/abs, F.gelu/leaky_relu/elu/softplus/silu, pow (exponent != 1), division by a tensor"
+TORCH_NONLINEAR = ("torch.relu/sigmoid/tanh/softmax/clamp/exp/log/sqrt/erf/reciprocal/abs, F.gelu/leaky_relu/elu/softplus/silu, "
+                   "pow (exponent != 1), division by a tensor")
 
 
 def concrete_depth(graph_or_subgraph) -> list[list[int | None]]:

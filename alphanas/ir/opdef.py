@@ -23,7 +23,7 @@ import numpy as np
 from alphanas.errors import InvalidGraphError
 
 if TYPE_CHECKING:
-    from alphanas.ir.graph import Node
+    from alphanas.ir.graph import Node, Value
 
 
 class _Required:
@@ -147,17 +147,16 @@ class OpDef:
 
     def infer(self, node: "Node") -> list[tuple[tuple, Any]]:
         """Output (shape, dtype) pairs. Default: same as the first input (element-wise ops)."""
-        x = node.inputs[0]
-        return [(x.shape, x.dtype)]
+        x = operand(node, 0)
+        return [(shape_of(x), x.dtype)]
 
     def param_inputs(self, node: "Node") -> list[int]:
         """Indices of the constant inputs that are trainable parameters of this node."""
-        return [i for i in self.weight_inputs
-                if i < len(node.inputs) and node.inputs[i] is not None and node.inputs[i].is_const]
+        return [i for i in self.weight_inputs if const_input(node, i) is not None]
 
     def params(self, node: "Node") -> int:
         """Trainable parameters read by this node (shared weights are counted per graph by ``cost``)."""
-        return sum(int(node.inputs[i].const.size) for i in self.param_inputs(node))
+        return sum(int(weight(node, i).size) for i in self.param_inputs(node))
 
     def macs(self, node: "Node") -> int:
         """Multiply-accumulates of one forward pass at batch size 1."""
@@ -192,12 +191,12 @@ class OpDef:
     def fan_in(self, node: "Node", index: int) -> int:
         """Fan-in of the weight at input ``index`` for He initialisation: the product of its axes after the
         first (output-major kernels). Override for other layouts."""
-        return int(np.prod(node.inputs[index].const.shape[1:]))
+        return int(np.prod(weight(node, index).shape[1:]))
 
     def init_weight(self, node: "Node", index: int, rng: np.random.Generator) -> np.ndarray:
         """A fresh value (float64, the input's shape) for constant input ``index`` of ``node``, for training
         from scratch: He-normal (:meth:`fan_in`) for a matrix or kernel, zeros for a vector or scalar."""
-        shape = node.inputs[index].const.shape
+        shape = weight(node, index).shape
         if len(shape) >= 2:
             return rng.normal(0.0, math.sqrt(2.0 / max(1, self.fan_in(node, index))), size=shape)
         return np.zeros(shape)
@@ -270,10 +269,18 @@ def registry() -> dict[tuple[str, str], OpDef]:
 
 #: answers derived from the registry, dropped whenever it changes
 _DERIVED: dict[Any, Any] = {}
+_LISTENERS: list[Callable[[], None]] = []
+
+
+def on_registry_change(callback: Callable[[], None]) -> None:
+    """Call ``callback`` whenever an op is registered or unregistered (to drop caches keyed by op type)."""
+    _LISTENERS.append(callback)
 
 
 def _registry_changed() -> None:
     _DERIVED.clear()
+    for callback in _LISTENERS:
+        callback()
 
 
 def ops_in(group: OpGroup) -> frozenset[str]:
@@ -317,7 +324,7 @@ def _ensure_loaded() -> None:
 def broadcast_shapes(*shapes: tuple) -> tuple:
     """Numpy broadcasting over shapes that may contain symbolic (str) dimensions."""
     rank = max(len(s) for s in shapes)
-    out = []
+    out: list[int | str] = []
     for i in range(rank):
         dims = [s[i - rank + len(s)] for s in shapes if i - rank + len(s) >= 0]
         sym = [d for d in dims if isinstance(d, str)]
@@ -359,5 +366,29 @@ def normalize_axis(axis: int, rank: int) -> int:
 
 
 def const_input(node: "Node", i: int) -> np.ndarray | None:
+    """The constant value of input ``i`` of ``node``; ``None`` when it is absent or computed."""
     v = node.inputs[i] if i < len(node.inputs) else None
     return None if v is None else v.const
+
+
+def operand(node: "Node", i: int) -> "Value":
+    """Input ``i`` of ``node``, one the op requires."""
+    v = node.inputs[i] if i < len(node.inputs) else None
+    if v is None:
+        raise InvalidGraphError(f"node {node.name!r} ({node.op_type}): input {i} is required")
+    return v
+
+
+def shape_of(v: "Value") -> tuple:
+    """The shape of ``v``, which must be known (values are inferred in node order)."""
+    if v.shape is None:
+        raise InvalidGraphError(f"value {v.name!r} has no known shape")
+    return v.shape
+
+
+def weight(node: "Node", i: int) -> np.ndarray:
+    """The constant value of input ``i`` of ``node``, which must be a constant."""
+    c = operand(node, i).const
+    if c is None:
+        raise InvalidGraphError(f"node {node.name!r} ({node.op_type}): input {i} is not a constant")
+    return c

@@ -38,6 +38,8 @@ SAME = "same"
 UNARY = "unary"
 
 Axis = tuple  # (w, track, aff)
+#: how one operand is read: ``None`` (not at all), :data:`SAME` or a tuple of :data:`Axis`
+Pattern = tuple | str | None
 
 
 def size(d) -> int:
@@ -139,6 +141,7 @@ def first_only_elementwise(node):
 def _normalize(node, reduced: set[int], param_axis_start: int | None):
     x = node.inputs[0].shape
     out = node.outputs[0].shape
+    pats: list[Pattern]
     if all(x[k] == 1 for k in reduced):  # normalising single elements gives constants (1, or the bias)
         pats = [None]
     else:

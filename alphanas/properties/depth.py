@@ -28,35 +28,36 @@ from typing import ClassVar
 import numpy as np
 
 from alphanas.ir.graph import Node
-from alphanas.ir.opdef import OpDef, OpGroup
+from alphanas.ir.opdef import OpDef, OpGroup, on_registry_change
 from alphanas.properties.base import Domain, Property
 
 LINEAR, NONLINEAR, NEUTRAL = 0, 1, 2
 
-#: op definition -> its class, or ``None`` when it depends on the node (the op overrides ``is_nonlinear``)
-_CLASS_CACHE: dict[OpDef | None, int | None] = {}
+_PER_NODE = -1  # the op overrides ``is_nonlinear``: ask it for each node
+
+#: (domain, op type, whether registered ops apply) -> class or _PER_NODE; dropped when the op registry changes
+_CLASS_CACHE: dict[tuple[str, str, bool], int] = {}
+on_registry_change(_CLASS_CACHE.clear)
 
 
-def _op_class(opdef: OpDef | None) -> int | None:
+def _op_class(opdef: OpDef | None) -> int:
     if opdef is None:
         return NONLINEAR
     if OpGroup.HELPER in opdef.groups:
         return NEUTRAL
     if type(opdef).is_nonlinear is not OpDef.is_nonlinear:
-        return None
+        return _PER_NODE
     return NONLINEAR if OpGroup.NONLINEAR in opdef.groups else LINEAR  # (what the default is_nonlinear answers)
 
 
 def depth_class(node: Node) -> int:
     """LINEAR, NONLINEAR or NEUTRAL for ``node`` (see the module docstring)."""
-    opdef = node.opdef
-    try:
-        c = _CLASS_CACHE[opdef]
-    except KeyError:
-        c = _CLASS_CACHE[opdef] = _op_class(opdef)
+    key = (node.domain, node.op_type, node.onnx_attrs is None)  # (an op kept opaque for its attributes: no opdef)
+    c = _CLASS_CACHE.get(key)
     if c is None:
-        assert opdef is not None
-        return NONLINEAR if opdef.is_nonlinear(node) else LINEAR
+        c = _CLASS_CACHE[key] = _op_class(node.opdef)
+    if c == _PER_NODE:
+        return NONLINEAR if node.opdef.is_nonlinear(node) else LINEAR
     return c
 
 
@@ -143,7 +144,7 @@ class DepthProperty(Property):
         ``delta_max`` (αNAS), and never below 0."""
         rows = []
         for row in self.depths:
-            new = []
+            new: list[int | None] = []
             for d in row:
                 if d is None:
                     new.append(None)

@@ -41,6 +41,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from alphanas.ir.opdef import on_registry_change
 from alphanas.properties import access
 from alphanas.properties.access import SAME, UNARY
 from alphanas.properties.base import Domain, Property
@@ -144,17 +145,19 @@ def _join(e1, e2):
     return (caps, tuple(new))
 
 
-_RULE_CACHE: dict = {}
+_RULE_CACHE: dict = {}  # (both dropped when the op registry changes)
 _PATTERN_CACHE: dict = {}
+on_registry_change(_RULE_CACHE.clear)
+on_registry_change(_PATTERN_CACHE.clear)
 
 
 def rule_for(node):
     """The access rule of ``node``'s op (:func:`alphanas.properties.access.rule_of`), ``None`` for opaque ops."""
-    opdef = node.opdef
+    key = (node.domain, node.op_type, node.onnx_attrs is None)  # (an op kept opaque for its attributes: no opdef)
     try:
-        return _RULE_CACHE[opdef]
+        return _RULE_CACHE[key]
     except KeyError:
-        rule = _RULE_CACHE[opdef] = access.rule_of(opdef)
+        rule = _RULE_CACHE[key] = access.rule_of(node.opdef)
         return rule
 
 

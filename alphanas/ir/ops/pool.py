@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
@@ -140,7 +142,8 @@ class _Reduce(OpDef):
     groups = frozenset({OpGroup.REDUCE})
     access = "reduce"
     axes_input_since = 18
-    torch_fn = None
+    #: the torch reduction, ``fn(x, dim=..., keepdim=...)``
+    torch_fn: Any = None
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
         from alphanas.ir.onnx_io import NotCanonical

@@ -292,12 +292,12 @@ def ops_in(group: OpGroup) -> frozenset[str]:
 
 
 def synthesis_kinds(group: OpGroup) -> dict[str, tuple[OpDef, dict[str, Any]]]:
-    """Synthesis kind -> (op definition, the kind's attributes) for the registered ops of ``group``
-    (:attr:`OpDef.synth_kinds`), ordered as the synthesizer's default vocabulary lists them
+    """Synthesis kind -> (op definition, the kind's attributes) for the registered ops (default domain) of
+    ``group`` (:attr:`OpDef.synth_kinds`), ordered as the synthesizer's default vocabulary lists them
     (:attr:`OpDef.synth_order`, then registration order)."""
     key = ("synthesis_kinds", group)
     if key not in _DERIVED:
-        defs = [d for d in registry().values() if group in d.groups and d.synth_kinds]
+        defs = [d for (dom, _), d in registry().items() if dom == "" and group in d.groups and d.synth_kinds]
         out: dict[str, tuple[OpDef, dict[str, Any]]] = {}
         for d in sorted(defs, key=lambda d: d.synth_order):  # (a stable sort keeps the registration order)
             for kind, attrs in d.synth_kinds.items():

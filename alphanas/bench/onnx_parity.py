@@ -62,15 +62,18 @@ def randomize_light_weights(model, seed: int):
     import onnx
     from onnx import numpy_helper
 
+    from alphanas.ir.ops.linear import Conv, Gemm
+    from alphanas.ir.ops.norm import BatchNormalization
+
     rng = np.random.default_rng(seed)
     m = onnx.ModelProto()
     m.CopyFrom(model)
     shapes = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
     offsets = set()
     for n in m.graph.node:
-        if n.op_type in ("Conv", "Gemm") and len(n.input) > 2:
+        if n.op_type in (Conv.op_type, Gemm.op_type) and len(n.input) > 2:  # the bias
             offsets.add(n.input[2])
-        elif n.op_type == "BatchNormalization":
+        elif n.op_type == BatchNormalization.op_type:  # bias and running mean
             offsets.update(n.input[2:4])
     offsets |= {n.input[0] for n in m.graph.node if n.op_type == "Unsqueeze"
                 and any(c.op_type == "Add" and n.output[0] in c.input for c in m.graph.node)}

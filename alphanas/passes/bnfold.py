@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from alphanas.ir.graph import Graph, Node
+from alphanas.ir.ops.elementwise import Add, Mul
+from alphanas.ir.ops.linear import Conv, Gemm
+from alphanas.ir.ops.norm import BatchNormalization
 from alphanas.passes.base import Pass, PassResult
 from alphanas.passes.registry import register_pass
 from alphanas.passes.util import bypass, new_const, single_use
@@ -31,9 +34,9 @@ def _foldable_producer(graph: Graph, x) -> Node | None:
     p = x.producer
     if p is None or p.domain != "" or not single_use(graph, x):
         return None
-    if p.op_type == "Conv" and p.inputs[1].is_const and (len(p.inputs) < 3 or p.inputs[2] is None or p.inputs[2].is_const):
+    if isinstance(p.opdef, Conv) and p.inputs[1].is_const and (len(p.inputs) < 3 or p.inputs[2] is None or p.inputs[2].is_const):
         return p
-    if p.op_type == "Gemm" and p.inputs[1].is_const and (len(p.inputs) < 3 or p.inputs[2] is None or p.inputs[2].is_const) \
+    if isinstance(p.opdef, Gemm) and p.inputs[1].is_const and (len(p.inputs) < 3 or p.inputs[2] is None or p.inputs[2].is_const) \
             and (p.attrs["beta"] != 0.0 or len(p.inputs) < 3 or p.inputs[2] is None):
         return p
     return None
@@ -47,7 +50,7 @@ def fold_affine(graph: Graph, p: Node, scale: np.ndarray | None, shift: np.ndarr
     dtype = p.inputs[1].const.dtype
     scale = np.ones(channels) if scale is None else scale
     shift = np.zeros(channels) if shift is None else shift
-    if p.op_type == "Conv":
+    if isinstance(p.opdef, Conv):
         w2 = w.astype(np.float64) * scale.reshape((-1,) + (1,) * (w.ndim - 1))
         b = np.zeros(channels) if b_val is None else b_val.const.astype(np.float64)
         b2 = b * scale + shift
@@ -79,7 +82,7 @@ class BatchNormFolding(Pass):
     def run(self, graph: Graph) -> PassResult:
         modified = False
         for node in list(graph.nodes):
-            if node.domain != "" or node.op_type not in ("BatchNormalization", "Mul", "Add"):
+            if not isinstance(node.opdef, (BatchNormalization, Mul, Add)):
                 continue
             affine = self._affine(graph, node)
             if affine is None:
@@ -94,7 +97,7 @@ class BatchNormFolding(Pass):
         return PassResult(graph, modified)
 
     def _affine(self, graph: Graph, node: Node):
-        if node.op_type == "BatchNormalization":
+        if isinstance(node.opdef, BatchNormalization):
             if not all(v.is_const for v in node.inputs[1:]):
                 return None
             p = _foldable_producer(graph, node.inputs[0])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alphanas.ir.graph import Graph
+from alphanas.ir.opdef import WeightRole, lookup
 
 #: Default bound on the output difference, relative to the output scale (max |reference|).
 DEFAULT_TOLERANCE = 1e-4
@@ -75,34 +76,28 @@ def compare(original: Graph, rewritten: Graph, *, trials: int = 1, batch: int = 
 def randomize_weights(graph: Graph, seed: int = 0) -> Graph:
     """A copy of ``graph`` with random float weights of a sensible scale (for meaningful equivalence tests).
 
-    Conv/Gemm/MatMul weights get N(0, 1/fan_in); BatchNormalization scale and variance U(0.5, 1.5), its
-    bias and mean N(0, 0.1); other float constants with more than one element U(0.5, 1.5) for ``Mul``/
-    ``Div`` operands and N(0, 0.1) otherwise. Integer constants and scalars are kept.
+    By the role a constant plays in its first reader (:meth:`~alphanas.ir.opdef.OpDef.weight_role`):
+    kernels and weight matrices (Conv, Gemm, MatMul) get N(0, 1/fan_in), scales (norm scales,
+    batch-norm variances, ``Mul``/``Div`` operands) U(0.5, 1.5), everything else (biases, means,
+    additive constants) N(0, 0.1). Integer constants and scalars are kept.
     """
     rng = np.random.default_rng(seed)
     g = graph.copy()
-    role: dict[str, str] = {}
+    role: dict[str, WeightRole] = {}  # the role in the first node that reads the constant
     for n in g.nodes:
+        opdef = lookup(n.op_type, n.domain)  # (also for a node kept opaque for its attributes: same op, same roles)
         for i, v in enumerate(n.inputs):
-            if v is None or not v.is_const:
-                continue
-            if n.op_type in ("Conv", "Gemm", "MatMul") and i == 1 or n.op_type == "MatMul" and i == 0:
-                role.setdefault(v.name, "weight")
-            elif n.op_type == "BatchNormalization":
-                role.setdefault(v.name, "positive" if i in (1, 4) else "small")
-            elif n.op_type in ("Mul", "Div", "LayerNormalization", "InstanceNormalization") and i == 1:
-                role.setdefault(v.name, "positive")
-            else:
-                role.setdefault(v.name, "small")
+            if v is not None and v.is_const:
+                role.setdefault(v.name, WeightRole.OFFSET if opdef is None else opdef.weight_role(n, i))
     for name, v in g.initializers.items():
         a = v.const
         if a.dtype.kind != "f" or a.size <= 1:
             continue
-        r = role.get(name, "small")
-        if r == "weight":
+        r = role.get(name, WeightRole.OFFSET)
+        if r is WeightRole.KERNEL:
             fan_in = a.size // a.shape[0] if a.ndim > 1 else a.size
             new = rng.standard_normal(a.shape) / np.sqrt(max(fan_in, 1))
-        elif r == "positive":
+        elif r is WeightRole.SCALE:
             new = rng.uniform(0.5, 1.5, a.shape)
         else:
             new = 0.1 * rng.standard_normal(a.shape)

@@ -15,17 +15,19 @@ Per operand axis an :data:`Axis` summarises that window exactly:
 A rule is a function ``node -> list (per output) of list (per operand) of pattern``, where a
 pattern is ``None`` (the operand is not read: weights, shape inputs), :data:`SAME` (element-wise:
 the operand has the output's shape and element ``b`` reads element ``b``) or a tuple of ``Axis``.
-Rules are attached to the op definitions (``OpDef.extras["mixing"]``) when
-:mod:`alphanas.properties` is imported; :data:`RULES` maps op types to them.
+Each op definition names its rule (:attr:`OpDef.access <alphanas.ir.opdef.OpDef.access>`, e.g.
+``"conv"`` or ``"unary"``): :data:`RULES` maps those names to the rules, :func:`rule_of` resolves an
+op's declaration (an op whose access none of them describes may give a function instead).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
 
-from alphanas.ir.opdef import normalize_axis
+from alphanas.ir.opdef import OpDef, normalize_axis, registry
 
 #: stands for a symbolic (batch) dimension: assumed larger than any window over it
 BIG = 1 << 40
@@ -36,6 +38,8 @@ SAME = "same"
 UNARY = "unary"
 
 Axis = tuple  # (w, track, aff)
+#: how one operand is read: ``None`` (not at all), :data:`SAME` or a tuple of :data:`Axis`
+Pattern = tuple | str | None
 
 
 def size(d) -> int:
@@ -137,6 +141,7 @@ def first_only_elementwise(node):
 def _normalize(node, reduced: set[int], param_axis_start: int | None):
     x = node.inputs[0].shape
     out = node.outputs[0].shape
+    pats: list[Pattern]
     if all(x[k] == 1 for k in reduced):  # normalising single elements gives constants (1, or the bias)
         pats = [None]
     else:
@@ -498,40 +503,39 @@ def opaque(node):
     return [pats for _ in node.outputs]
 
 
-_UNARY_OPS = ("Relu", "Sigmoid", "Tanh", "Gelu", "LeakyRelu", "Elu", "Softplus", "Exp", "Log", "Sqrt", "Erf",
-              "Reciprocal", "Neg", "Abs", "HardSigmoid", "Swish", "Clip", "Identity", "Dropout", "Cast")
+#: access rule name (:attr:`OpDef.access <alphanas.ir.opdef.OpDef.access>`) -> rule (a function, or :data:`UNARY`)
+RULES: dict[str, Callable[..., list] | str] = {
+    "unary": UNARY, "elementwise": elementwise_nary, "channel_affine": first_only_elementwise,
+    "softmax": softmax, "layer_norm": layer_norm, "instance_norm": instance_norm, "lrn": lrn,
+    "conv": conv, "gemm": gemm, "matmul": matmul,
+    "pool": pool, "global_pool": global_pool, "reduce": reduce,
+    "reshape": reshape_like, "transpose": transpose, "concat": concat, "gather": gather, "split": split,
+    "slice": slice_, "pad": pad,
+}
 
-#: op type -> rule (a function, or :data:`UNARY`)
-RULES: dict[str, object] = {op: UNARY for op in _UNARY_OPS}
-RULES.update({
-    "Add": elementwise_nary, "Sub": elementwise_nary, "Mul": elementwise_nary, "Div": elementwise_nary,
-    "Pow": elementwise_nary,
-    "BatchNormalization": first_only_elementwise,
-    "Softmax": softmax, "LayerNormalization": layer_norm, "InstanceNormalization": instance_norm, "LRN": lrn,
-    "Conv": conv, "Gemm": gemm, "MatMul": matmul,
-    "MaxPool": pool, "AveragePool": pool, "GlobalAveragePool": global_pool, "GlobalMaxPool": global_pool,
-    "ReduceMean": reduce, "ReduceSum": reduce, "ReduceMax": reduce,
-    "Flatten": reshape_like, "Reshape": reshape_like, "Squeeze": reshape_like, "Unsqueeze": reshape_like,
-    "Transpose": transpose, "Concat": concat, "Gather": gather, "Split": split, "Slice": slice_, "Pad": pad,
-})
-
-#: Op types whose mixing abstraction for one node equals the concrete mixing (definition in
-#: :mod:`alphanas.properties.mixing`): every op with a rule, i.e. the unary ops, Add, Sub, Mul, Div, Pow,
-#: BatchNormalization, Softmax, LayerNormalization, InstanceNormalization, LRN, Conv, Gemm, MatMul,
-#: MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, ReduceMean, ReduceSum, ReduceMax, Flatten,
-#: Reshape, Squeeze, Unsqueeze, Transpose, Concat, Split, Slice, Gather and Pad. Condition: the node's
-#: operands are distinct values (``x - x`` or ``concat(x, x)`` are joins of two paths: over-approximated).
-#: The max-type ops are exact for the "non-zero at some point" support: the raw arg-max gradients of 40
-#: random points reach it. Checked by ``tests/properties`` against autograd Jacobians, per registered op
-#: and for random single ops.
+#: Rules whose mixing abstraction for one node equals the concrete mixing (definition in
+#: :mod:`alphanas.properties.mixing`): all of :data:`RULES`, so every built-in op type. Condition: the
+#: node's operands are distinct values (``x - x`` or ``concat(x, x)`` are joins of two paths:
+#: over-approximated). The max-type ops are exact for the "non-zero at some point" support: the raw
+#: arg-max gradients of 40 random points reach it. Checked by ``tests/properties`` against autograd
+#: Jacobians, per registered op and for random single ops. A rule an op gives as a function is not
+#: claimed exact.
 EXACT = frozenset(RULES)
 
 
-def attach() -> None:
-    """Put the rules into ``OpDef.extras["mixing"]`` of the registered op definitions."""
-    from alphanas.ir.opdef import registry
+def rule_of(opdef: OpDef | None) -> Callable[..., list] | str | None:
+    """The access rule an op definition declares (:attr:`OpDef.access`); ``None`` for opaque nodes and
+    ops that declare none (every output element then reads every input element: :func:`opaque`)."""
+    rule = None if opdef is None else opdef.access
+    if isinstance(rule, str):
+        try:
+            return RULES[rule]
+        except KeyError:
+            raise ValueError(f"{opdef!r} declares the unknown access rule {rule!r}; choose from {sorted(RULES)} "
+                             "or give a function node -> patterns") from None
+    return rule
 
-    for (_, op_type), opdef in registry().items():
-        rule = RULES.get(op_type)
-        if rule is not None:
-            opdef.extras["mixing"] = rule
+
+def exact_ops() -> frozenset[str]:
+    """The registered op types whose declared rule is in :data:`EXACT`."""
+    return frozenset(op for (_, op), d in registry().items() if isinstance(d.access, str) and d.access in EXACT)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from alphanas.ir.graph import Graph, Node, Value
     from alphanas.ir.subgraph import Subgraph
 
@@ -96,6 +98,8 @@ class Property:
     @classmethod
     def infer(cls, graph: "Graph | Subgraph") -> "Property":
         """The property of ``graph`` (pairs: its inputs x its outputs)."""
+        if cls.domain is None:
+            raise NotImplementedError(f"{cls.__name__} has no domain: it must override infer")
         env = forward(graph, [cls.domain])[0]
         inputs, outputs = _boundary(graph)
         return cls.from_states(inputs, [env.get(v) for v in outputs])
@@ -104,7 +108,7 @@ class Property:
     def from_states(cls, graph_inputs: list["Value"], output_states: list[State]) -> "Property":
         raise NotImplementedError
 
-    def distance(self, candidate: "Property") -> float:
+    def distance(self, candidate: Self) -> float:
         """How far ``candidate`` is from satisfying this property: >= 0, and 0 exactly when satisfied."""
         raise NotImplementedError
 

@@ -6,13 +6,14 @@ the pair is the maximum over all paths; an output that does not depend on the in
 (``None``). Example: conv, conv, relu, pool, conv, relu, pool, flatten, dense, relu, dense has
 runs L N L N L N L, so depth 7 (the CifarNet value of αNAS).
 
-Classification (from ``OpDef.category``, with per-op exceptions in :data:`DEPTH_CLASS`):
+Classification (from the op definition: its groups and :meth:`OpDef.is_nonlinear`):
 
-- non-linear: category ``nonlinear`` (activations, softmax), plus ``Clip`` (ReLU6), ``Pow``
-  (unless the exponent is the constant 1) and ``Div`` by a computed (non-constant) divisor;
-- linear: categories ``linear``, ``norm``, ``pool``, ``reduce`` and ``shape`` — as αNAS, batch,
-  layer and group norms, max-pooling, ``Add`` and ``Mul`` count as linear even where they are not;
-- neutral: category ``helper`` (``Identity``, ``Dropout``, ``Cast``). αNAS counts dropout as linear;
+- non-linear: group ``NONLINEAR`` (activations including ``Clip`` as ReLU6, element-wise functions such
+  as ``Exp``, softmax), ``Pow`` unless the exponent is the constant 1 and ``Div`` by a computed
+  (non-constant) divisor;
+- linear: everything else — as αNAS, batch, layer and group norms, max-pooling, ``Add`` and ``Mul``
+  count as linear even where they are not;
+- neutral: group ``HELPER`` (``Identity``, ``Dropout``, ``Cast``). αNAS counts dropout as linear;
   here it is neutral because it is the identity at inference and imports may drop it;
 - opaque (unregistered) ops count as non-linear (most are activations such as HardSwish or Mish).
 
@@ -27,48 +28,37 @@ from typing import ClassVar
 import numpy as np
 
 from alphanas.ir.graph import Node
+from alphanas.ir.opdef import OpDef, OpGroup, on_registry_change
 from alphanas.properties.base import Domain, Property
 
 LINEAR, NONLINEAR, NEUTRAL = 0, 1, 2
 
-_BY_CATEGORY = {"linear": LINEAR, "norm": LINEAR, "pool": LINEAR, "reduce": LINEAR, "shape": LINEAR,
-                "nonlinear": NONLINEAR, "helper": NEUTRAL}
+_PER_NODE = -1  # the op overrides ``is_nonlinear``: ask it for each node
+
+#: (domain, op type, whether registered ops apply) -> class or _PER_NODE; dropped when the op registry changes
+_CLASS_CACHE: dict[tuple[str, str, bool], int] = {}
+on_registry_change(_CLASS_CACHE.clear)
 
 
-def _pow_class(node: Node) -> int:
-    e = node.inputs[1]
-    if e is not None and e.is_const and np.all(np.asarray(e.const) == 1):
-        return LINEAR
-    return NONLINEAR
-
-
-def _div_class(node: Node) -> int:
-    d = node.inputs[1]
-    return LINEAR if d is not None and d.is_const else NONLINEAR
-
-
-#: per-op exceptions to the category rule: a class or a function ``node -> class``
-DEPTH_CLASS: dict[str, int | object] = {"Clip": NONLINEAR, "Pow": _pow_class, "Div": _div_class}
-
-
-_CLASS_CACHE: dict = {}
+def _op_class(opdef: OpDef | None) -> int:
+    if opdef is None:
+        return NONLINEAR
+    if OpGroup.HELPER in opdef.groups:
+        return NEUTRAL
+    if type(opdef).is_nonlinear is not OpDef.is_nonlinear:
+        return _PER_NODE
+    return NONLINEAR if OpGroup.NONLINEAR in opdef.groups else LINEAR  # (what the default is_nonlinear answers)
 
 
 def depth_class(node: Node) -> int:
     """LINEAR, NONLINEAR or NEUTRAL for ``node`` (see the module docstring)."""
-    key = (node.domain, node.op_type)
+    key = (node.domain, node.op_type, node.onnx_attrs is None)  # (an op kept opaque for its attributes: no opdef)
     c = _CLASS_CACHE.get(key)
     if c is None:
-        opdef = node.opdef
-        if opdef is None:
-            c = NONLINEAR
-        else:
-            c = opdef.extras.get("depth_class")
-            if c is None:
-                c = DEPTH_CLASS.get(node.op_type, _BY_CATEGORY.get(opdef.category, LINEAR))
-                opdef.extras["depth_class"] = c
-        _CLASS_CACHE[key] = c
-    return c if type(c) is int else c(node)
+        c = _CLASS_CACHE[key] = _op_class(node.opdef)
+    if c == _PER_NODE:
+        return NONLINEAR if node.opdef.is_nonlinear(node) else LINEAR
+    return c
 
 
 def _join_entry(a, b):
@@ -154,7 +144,7 @@ class DepthProperty(Property):
         ``delta_max`` (αNAS), and never below 0."""
         rows = []
         for row in self.depths:
-            new = []
+            new: list[int | None] = []
             for d in row:
                 if d is None:
                     new.append(None)

@@ -31,7 +31,7 @@ n_i`` giving ALL_TO_ONE. Receptive-field intervals are clipped to the input's bo
 between MANY_TO_ONE and ALL_TO_ONE, and an axis that has become all-to-one is kept in one canonical
 form (which lets the states of deep layers repeat, so compositions are memoised). Every step only
 over-approximates, so the abstract value is >= the concrete one in every cell; for one op of the types
-in :data:`alphanas.properties.access.EXACT` it is equal.
+with an exact rule (:data:`alphanas.properties.access.EXACT`) it is equal.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from alphanas.ir.opdef import on_registry_change
 from alphanas.properties import access
-from alphanas.properties.access import BIG, SAME, UNARY
+from alphanas.properties.access import SAME, UNARY
 from alphanas.properties.base import Domain, Property
 
 
@@ -144,19 +145,19 @@ def _join(e1, e2):
     return (caps, tuple(new))
 
 
-_RULE_CACHE: dict = {}
+_RULE_CACHE: dict = {}  # (both dropped when the op registry changes)
 _PATTERN_CACHE: dict = {}
+on_registry_change(_RULE_CACHE.clear)
+on_registry_change(_PATTERN_CACHE.clear)
 
 
 def rule_for(node):
-    """The access rule of ``node``'s op (from ``OpDef.extras["mixing"]``), ``None`` for opaque ops."""
-    key = (node.domain, node.op_type)
+    """The access rule of ``node``'s op (:func:`alphanas.properties.access.rule_of`), ``None`` for opaque ops."""
+    key = (node.domain, node.op_type, node.onnx_attrs is None)  # (an op kept opaque for its attributes: no opdef)
     try:
         return _RULE_CACHE[key]
     except KeyError:
-        opdef = node.opdef
-        rule = None if opdef is None else opdef.extras.get("mixing", access.RULES.get(node.op_type))
-        _RULE_CACHE[key] = rule
+        rule = _RULE_CACHE[key] = access.rule_of(node.opdef)
         return rule
 
 

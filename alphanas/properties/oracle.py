@@ -23,6 +23,7 @@ import operator
 import numpy as np
 
 from alphanas.ir.graph import Graph
+from alphanas.ir.opdef import shape_of
 from alphanas.properties.mixing import MixingProperty
 
 
@@ -41,13 +42,14 @@ def randomize_weights(graph: Graph, rng: np.random.Generator) -> Graph:
         if n.op_type == "Pow" and n.inputs[1] is not None:
             keep.add(id(n.inputs[1]))
     for v in g.initializers.values():
-        if v.const.dtype.kind != "f" or id(v) in keep:
+        c = v.const
+        if c is None or c.dtype.kind != "f" or id(v) in keep:
             continue
         if id(v) in positive:
-            v.const = rng.uniform(0.5, 2.0, size=v.const.shape).astype(v.const.dtype)
+            v.const = rng.uniform(0.5, 2.0, size=c.shape).astype(c.dtype)
         else:  # scaled like an initialiser so deep subgraphs neither overflow nor vanish
-            fan_in = int(np.prod(v.const.shape[1:])) if v.const.ndim >= 2 else 1
-            v.const = (rng.standard_normal(v.const.shape) / np.sqrt(max(fan_in, 1))).astype(v.const.dtype)
+            fan_in = int(np.prod(c.shape[1:])) if c.ndim >= 2 else 1
+            v.const = (rng.standard_normal(c.shape) / np.sqrt(max(fan_in, 1))).astype(c.dtype)
     return g
 
 
@@ -68,9 +70,9 @@ def smooth_kinks(graph: Graph) -> Graph:
         t, a = node.op_type, node.attrs
         if t in ("Relu", "Clip", "HardSigmoid"):
             i = g.nodes.index(node)
-            rep = g.add_node("Softplus" if t == "Relu" else "Sigmoid", [node.inputs[0]], index=i,
-                             name=node.name + ".smooth")
-            g.replace_all_uses(node.outputs[0], rep.outputs[0])
+            smooth = g.add_node("Softplus" if t == "Relu" else "Sigmoid", [node.inputs[0]], index=i,
+                                name=node.name + ".smooth")
+            g.replace_all_uses(node.outputs[0], smooth.outputs[0])
             g.remove_node(node)
             continue
         if t == "MaxPool" and all(d == 1 for d in a["dilations"]):
@@ -96,7 +98,7 @@ def _inputs(graph: Graph, rng, batch: int, positive: bool):
 
     xs = []
     for v in graph.inputs:
-        shape = [d if isinstance(d, int) else batch for d in v.shape]
+        shape = [d if isinstance(d, int) else batch for d in shape_of(v)]
         a = rng.uniform(0.25, 2.0, size=shape) if positive else rng.standard_normal(shape)
         xs.append(torch.tensor(a, dtype=torch.float64, requires_grad=True))
     return xs
@@ -139,7 +141,7 @@ def jacobian_supports(graph_or_subgraph, samples: int = 6, batch: int = 3, seed:
         m = _module(g)
         xs = _inputs(g, rng, batch, positive)
 
-        def fn(*args):
+        def fn(*args, m=m):  # (bound now: a closure would read the loop variable)
             out = m(*args)
             return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
@@ -150,6 +152,8 @@ def jacobian_supports(graph_or_subgraph, samples: int = 6, batch: int = 3, seed:
         # jac[j][i] has shape out_j + in_i
         cur = [[_nonzero(jac[j][i].detach().numpy()) for j in range(len(jac))] for i in range(len(xs))]
         sup = cur if sup is None else [[a | b for a, b in zip(ra, rb)] for ra, rb in zip(sup, cur)]
+    if sup is None:
+        raise ValueError("samples must be at least 1")
     return sup
 
 
@@ -157,11 +161,11 @@ def mixing_from_support(s: np.ndarray, out_rank: int) -> tuple[tuple[int, ...], 
     """The mixing matrix (definition in :mod:`alphanas.properties.mixing`) of one support array."""
     if not s.any():
         return None
-    out_shape, in_shape = s.shape[:out_rank], s.shape[out_rank:]
+    in_shape = s.shape[out_rank:]
     rows = []
     for i, n in enumerate(in_shape):
         other = tuple(out_rank + k for k in range(len(in_shape)) if k != i)
-        a = s.any(axis=other) if other else s  # out_shape + (n_i,): S_i(b)
+        a = np.asarray(s.any(axis=other) if other else s)  # out_shape + (n_i,): S_i(b)
         counts = a.sum(axis=-1)
         reach = int(counts.max())
         if reach >= n:
@@ -185,7 +189,7 @@ def concrete_mixing(graph_or_subgraph, samples: int = 6, batch: int = 3, seed: i
     """The mixing a (sub)graph really has, from autograd Jacobians (see the module docstring)."""
     g = _standalone(graph_or_subgraph)
     sup = jacobian_supports(g, samples, batch, seed, positive, smooth)
-    ranks = [len(v.shape) for v in g.outputs]
+    ranks = [len(shape_of(v)) for v in g.outputs]
     return MixingProperty([[mixing_from_support(sup[i][j], ranks[j]) for j in range(len(ranks))]
                            for i in range(len(g.inputs))])
 
@@ -216,7 +220,8 @@ def _torch_tables():
 
 
 #: documented here, built lazily (torch is imported only by the oracle)
-TORCH_NONLINEAR = "torch.relu/sigmoid/tanh/softmax/clamp/exp/log/sqrt/erf/reciprocal/abs, F.gelu/leaky_relu/elu/softplus/silu, pow (exponent != 1), division by a tensor"
+TORCH_NONLINEAR = ("torch.relu/sigmoid/tanh/softmax/clamp/exp/log/sqrt/erf/reciprocal/abs, F.gelu/leaky_relu/elu/softplus/silu, "
+                   "pow (exponent != 1), division by a tensor")
 
 
 def concrete_depth(graph_or_subgraph) -> list[list[int | None]]:
@@ -257,8 +262,7 @@ def concrete_depth(graph_or_subgraph) -> list[list[int | None]]:
         if n.op == "output":
             result_nodes = n.args[0] if isinstance(n.args[0], (tuple, list)) else (n.args[0],)
             break
-        ins = [state.get(a) for a in n.all_input_nodes]
-        ins = [s for s in ins if s is not None]
+        ins = [s for s in (state.get(a) for a in n.all_input_nodes) if s is not None]
         if not ins:
             continue
         joined = tuple(None if all(s[t] is None for s in ins) else
@@ -270,6 +274,8 @@ def concrete_depth(graph_or_subgraph) -> list[list[int | None]]:
             state[n] = tuple(None if e is None else (max(e[0], e[1] + 1, e[2] + 1), -1, -1) for e in joined)
         else:
             state[n] = tuple(None if e is None else (-1, max(e[1], e[0] + 1, e[2] + 1), -1) for e in joined)
+    if result_nodes is None:
+        raise ValueError("the lowered module has no output")
     out = []
     for i in range(k):
         row = []

@@ -30,11 +30,11 @@ class PropertySet(Mapping):
             raise AlphanasError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}; "
                                 f"available: {', '.join(sorted(reg))}")
         classes = [reg[n] for n in names]
-        with_domain = [c for c in classes if c.domain is not None]
-        envs = forward(graph_or_subgraph, [c.domain for c in with_domain]) if with_domain else []
+        with_domain = [(c, c.domain) for c in classes if c.domain is not None]
+        envs = forward(graph_or_subgraph, [d for _, d in with_domain]) if with_domain else []
         inputs, outputs = list(graph_or_subgraph.inputs), list(graph_or_subgraph.outputs)
         props: dict[str, Property] = {}
-        for env, c in zip(envs, with_domain):
+        for env, (c, _) in zip(envs, with_domain):
             props[c.name] = c.from_states(inputs, [env.get(v) for v in outputs])
         for c in classes:
             if c.domain is None:

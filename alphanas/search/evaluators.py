@@ -91,9 +91,11 @@ def inherit_weights(child: Graph, parent: Graph) -> tuple[int, int]:
 
 
 def reinitialize_weights(graph: Graph, seed: int = 0) -> Graph:
-    """A copy of ``graph`` with fresh weights, for training an architecture from scratch: He-normal
-    matrices and kernels (fan-in from the op's layout), zero biases, unit norm scales, and
-    batch-norm statistics reset (mean 0, variance 1). Structure and names are unchanged."""
+    """A copy of ``graph`` with fresh weights, for training an architecture from scratch: each op
+    initialises its own constant inputs (:meth:`~alphanas.ir.opdef.OpDef.init_weight`: He-normal
+    matrices and kernels with the fan-in of the op's layout, zero biases, unit norm scales, batch-norm
+    statistics reset to mean 0 and variance 1). A weight shared by several nodes is drawn once, by its
+    first user. Structure and names are unchanged."""
     rng = np.random.default_rng(seed)
     g = graph.copy()
     done: set[str] = set()
@@ -101,31 +103,12 @@ def reinitialize_weights(graph: Graph, seed: int = 0) -> Graph:
         opdef = node.opdef
         if opdef is None:
             continue
-        norm = node.op_type in ("BatchNormalization", "LayerNormalization", "InstanceNormalization",
-                                "GroupNormalization")
-        indices = set(opdef.param_inputs(node))
-        if node.op_type == "BatchNormalization":
-            indices |= {i for i in (3, 4) if i < len(node.inputs) and node.inputs[i] is not None
-                        and node.inputs[i].is_const}
-        for i in sorted(indices):
+        for i in sorted(set(opdef.init_inputs(node))):
             v = node.inputs[i]
             if v.name in done or v.const.dtype.kind != "f":
                 continue
             done.add(v.name)
-            shape = v.const.shape
-            if len(shape) >= 2 and not norm:
-                if node.op_type == "Gemm":
-                    fan_in = shape[1] if node.attrs.get("transB", 0) else shape[0]
-                elif node.op_type == "MatMul":
-                    fan_in = shape[-2]
-                else:
-                    fan_in = int(np.prod(shape[1:]))
-                new = rng.normal(0.0, math.sqrt(2.0 / max(1, fan_in)), size=shape)
-            elif norm and i in (1, 4):  # scale; running variance
-                new = np.ones(shape)
-            else:
-                new = np.zeros(shape)
-            v.const = new.astype(v.const.dtype)
+            v.const = np.asarray(opdef.init_weight(node, i, rng)).astype(v.const.dtype)
     return g
 
 

@@ -35,6 +35,9 @@ import numpy as np
 from alphanas.errors import AlphanasError
 from alphanas.ir.blocks import Block, find_blocks, record_blocks
 from alphanas.ir.graph import Graph, Node, Value
+from alphanas.ir.ops.elementwise import Elu, Gelu, LeakyRelu, Relu, Sigmoid, Swish, Tanh
+from alphanas.ir.ops.linear import Conv
+from alphanas.ir.ops.norm import BatchNormalization
 
 STRATEGIES = ("property", "random_edit", "random")
 #: default mutation probabilities per strategy ("random" samples from the seed: see random_sample)
@@ -43,8 +46,11 @@ DEFAULT_PROBABILITIES: dict[str, dict[str, float]] = {
     "random_edit": {"duplicate_block": 0.2, "delete_block": 0.2, "random_edit": 0.6},
     "random": {"random_sample": 1.0},
 }
-#: activations a random edit swaps between
-ACTIVATIONS = ("Relu", "Gelu", "Swish", "Tanh", "Sigmoid", "Elu", "LeakyRelu")
+#: The random edit's vocabulary (a search-space choice, like a synthesis vocabulary; the seeded edits
+#: depend on its order): the activations it swaps between, and the ops a width change passes through
+#: and a deletion may remove (per-channel ops of one input: batch norm and these activations).
+ACTIVATIONS = tuple(op.op_type for op in (Relu, Gelu, Swish, Tanh, Sigmoid, Elu, LeakyRelu))
+_PASS_THROUGH = (BatchNormalization.op_type, *ACTIVATIONS)
 
 
 class MutationFailed(Exception):
@@ -257,7 +263,7 @@ def _he(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.nda
 
 
 def _conv2d(n: Node) -> bool:
-    return (n.op_type == "Conv" and len(n.attrs.get("kernel_shape", [])) == 2 and n.attrs.get("group", 1) == 1
+    return (isinstance(n.opdef, Conv) and len(n.attrs.get("kernel_shape", [])) == 2 and n.attrs.get("group", 1) == 1
             and all(d == 1 for d in n.attrs.get("dilations", [1, 1])) and n.inputs[1] is not None
             and n.inputs[1].is_const)
 
@@ -295,9 +301,6 @@ def _change_kernel(g: Graph, rng: np.random.Generator) -> str:
     return f"kernel of {n.name}: {k_old}x{k_old} -> {k}x{k}"
 
 
-_PASS_THROUGH = ("BatchNormalization", *ACTIVATIONS)
-
-
 def _change_width(g: Graph, rng: np.random.Generator) -> str:
     """Scale the output channels of a conv whose result reaches exactly one conv through BN/activations."""
     pairs = []
@@ -323,7 +326,7 @@ def _change_width(g: Graph, rng: np.random.Generator) -> str:
     _set_const(g, c1, 1, _he(rng, (new, *w1.shape[1:]), int(np.prod(w1.shape[1:]))))
     if len(c1.inputs) > 2 and c1.inputs[2] is not None:
         _set_const(g, c1, 2, np.zeros(new, np.float32))
-    for bn in (m for m in chain if m.op_type == "BatchNormalization"):
+    for bn in (m for m in chain if isinstance(m.opdef, BatchNormalization)):
         for i, fill in ((1, 1.0), (2, 0.0), (3, 0.0), (4, 1.0)):
             _set_const(g, bn, i, np.full(new, fill, np.float32))
     w2 = c2.inputs[1].const
@@ -339,20 +342,20 @@ def _insert_node(g: Graph, rng: np.random.Generator) -> str:
     site = sites[int(rng.integers(len(sites)))]
     x = site.outputs[0]
     c = int(x.shape[1])
-    kind = ("Relu", "BatchNormalization", "Conv1x1", "DepthwiseConv3x3")[int(rng.integers(4))]
+    kind = (Relu.op_type, BatchNormalization.op_type, "Conv1x1", "DepthwiseConv3x3")[int(rng.integers(4))]
     idx = g.nodes.index(site) + 1
     base = f"{site.name}.ins_{kind.lower()}"
     users = list(x.uses)
-    if kind == "Relu":
-        node = g.add_node("Relu", [x], {}, name=base, index=idx)
-    elif kind == "BatchNormalization":
+    if kind == Relu.op_type:
+        node = g.add_node(Relu.op_type, [x], {}, name=base, index=idx)
+    elif kind == BatchNormalization.op_type:
         ws = [g.add_initializer(f"{base}.{s}", np.full(c, f, np.float32))
               for s, f in (("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0))]
-        node = g.add_node("BatchNormalization", [x, *ws], {"epsilon": 1e-5}, name=base, index=idx)
+        node = g.add_node(BatchNormalization.op_type, [x, *ws], {"epsilon": 1e-5}, name=base, index=idx)
     else:
         k, groups = (1, 1) if kind == "Conv1x1" else (3, c)
         w = g.add_initializer(f"{base}.weight", _he(rng, (c, c // groups, k, k), c // groups * k * k))
-        node = g.add_node("Conv", [x, w], {"kernel_shape": [k, k], "strides": [1, 1], "pads": [k // 2] * 4,
+        node = g.add_node(Conv.op_type, [x, w], {"kernel_shape": [k, k], "strides": [1, 1], "pads": [k // 2] * 4,
                                            "dilations": [1, 1], "group": groups}, name=base, index=idx)
     for user, i in users:
         user.set_input(i, node.outputs[0])

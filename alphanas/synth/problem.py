@@ -40,8 +40,10 @@ class Vocabulary:
     A search space restricts synthesis by passing a smaller vocabulary (e.g. ``acts=("relu",)``).
     """
 
-    acts: tuple[str, ...] = ("relu", "gelu", "swish", "sigmoid", "tanh", "relu6")
-    norms: tuple[str, ...] = ("bn", "ln", "in")
+    #: default: every activation and norm kind of the registered ops (for the built-in ops: relu, gelu,
+    #: swish, sigmoid, tanh, relu6 and bn, ln, in)
+    acts: tuple[str, ...] = field(default_factory=lambda: tuple(ACT_OPS))
+    norms: tuple[str, ...] = field(default_factory=lambda: tuple(NORM_OPS))
     families: tuple[str, ...] = FAMILIES
     kernels: tuple[int, ...] = (1, 3, 5)
     widths: tuple[tuple[int, int], ...] = ((1, 4), (1, 2), (2, 1), (4, 1))

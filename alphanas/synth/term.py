@@ -28,20 +28,46 @@ does (He-normal convolutions, torch's uniform rule for dense layers, identity no
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from alphanas.ir.graph import Node, Value
-from alphanas.ir.opdef import lookup
+from alphanas.ir.opdef import OpGroup, lookup, synthesis_kinds
 from alphanas.ir.subgraph import Subgraph
 
 Term = tuple  # (op, params, kids)
 
-ACT_OPS = {"relu": "Relu", "gelu": "Gelu", "swish": "Swish", "sigmoid": "Sigmoid", "tanh": "Tanh", "relu6": "Clip"}
-NORM_OPS = {"bn": "BatchNormalization", "ln": "LayerNormalization", "in": "InstanceNormalization"}
-POOL_OPS = {"max": "MaxPool", "avg": "AveragePool"}
-GPOOL_OPS = {"avg": "GlobalAveragePool", "max": "GlobalMaxPool"}
+
+
+class _KindTable(Mapping[str, str]):
+    """Synthesis kind -> op type for the registered ops of one group (:func:`alphanas.ir.opdef.synthesis_kinds`),
+    read from the registry at each use, so that an op registered later is a kind too."""
+
+    def __init__(self, group: OpGroup) -> None:
+        self.group = group
+
+    def _table(self) -> dict[str, str]:
+        return {kind: opdef.op_type for kind, (opdef, _) in synthesis_kinds(self.group).items()}
+
+    def __getitem__(self, kind: str) -> str:
+        return self._table()[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __repr__(self) -> str:
+        return repr(self._table())
+
+
+ACT_OPS = _KindTable(OpGroup.ACTIVATION)
+NORM_OPS = _KindTable(OpGroup.NORM)
+POOL_OPS = _KindTable(OpGroup.POOL)
+GPOOL_OPS = _KindTable(OpGroup.GLOBAL_POOL)
 #: Ops that read one tensor and have synthesizable parameters (the progressive synthesizer's chains).
 UNARY = ("conv", "dense", "act", "norm", "pool", "gpool")
 
@@ -61,19 +87,14 @@ class Encoding:
 
 
 def _act_kind(node: Node) -> str | None:
-    op, a = node.op_type, node.attrs
-    if op == "Relu":
-        return "relu"
-    if op == "Gelu" and a.get("approximate", "none") == "none":
-        return "gelu"
-    if op == "Swish" and a.get("alpha", 1.0) == 1.0:
-        return "swish"
-    if op == "Sigmoid":
-        return "sigmoid"
-    if op == "Tanh":
-        return "tanh"
-    if op == "Clip" and a.get("min") == 0.0 and a.get("max") == 6.0 and len(node.inputs) == 1:
-        return "relu6"
+    """The activation kind ``node`` is (its op's :attr:`~alphanas.ir.opdef.OpDef.synth_kinds` whose
+    attributes it has), or None."""
+    opdef = node.opdef
+    if opdef is None or OpGroup.ACTIVATION not in opdef.groups or len(node.inputs) != 1:
+        return None
+    for kind, attrs in opdef.synth_kinds.items():
+        if all(node.attrs.get(k) == v for k, v in attrs.items()):
+            return kind
     return None
 
 

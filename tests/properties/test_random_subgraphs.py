@@ -70,6 +70,6 @@ def test_random_single_ops_are_exact(r):
     props = check_against_oracles(g, seed=r.randrange(1 << 16))
     node = g.nodes[-1]
     operands = [id(v) for v in node.inputs if v is not None and not v.is_const]
-    if len(g.nodes) == 1 and node.op_type in access.EXACT and len(set(operands)) == len(operands):
+    if len(g.nodes) == 1 and node.op_type in access.exact_ops() and len(set(operands)) == len(operands):
         raw = concrete_mixing(g, samples=2, batch=BATCH, seed=1, smooth=node.op_type in MAX_OPS)
         assert props["mixing"] == raw, props["mixing"].describe() + "\n" + raw.describe()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 import numpy as np
 import torch
@@ -10,14 +11,20 @@ import torch.nn.functional as F
 from onnx import helper
 from torch import nn
 
-from alphanas.ir.opdef import OpDef, broadcast_shapes, normalize_axis, register
+from alphanas.ir.opdef import OpDef, OpGroup, WeightRole, broadcast_shapes, normalize_axis, register
+
+#: the groups of an element-wise function of one input, of a non-linear one, and of an activation
+UNARY = frozenset({OpGroup.ELEMENTWISE, OpGroup.UNARY})
+NONLINEAR_UNARY = UNARY | {OpGroup.NONLINEAR}
+ACTIVATION = NONLINEAR_UNARY | {OpGroup.ACTIVATION}
 
 
 class Unary(OpDef):
     """An element-wise op of one input; ``fn(x, **torch_kwargs(attrs))`` is its torch form."""
 
-    category = "nonlinear"
-    fn = None
+    groups = NONLINEAR_UNARY
+    access = "unary"
+    fn: Any = None
 
     def torch_kwargs(self, attrs: dict) -> dict:
         return {}
@@ -26,26 +33,31 @@ class Unary(OpDef):
         return [ctx.call(type(self).fn, ctx.input(0), **self.torch_kwargs(node.attrs))]
 
 
-def _unary(op_type: str, fn, category: str = "nonlinear", attributes: dict | None = None, kwargs=None) -> type:
-    body = {"op_type": op_type, "fn": staticmethod(fn), "category": category, "attributes": attributes or {}}
+def _unary(op_type: str, fn, groups: frozenset[OpGroup] = NONLINEAR_UNARY, attributes: dict | None = None, kwargs=None,
+           synth: dict[str, dict] | None = None, synth_order: int = 100) -> type:
+    body: dict[str, Any] = {"op_type": op_type, "fn": staticmethod(fn), "groups": groups, "attributes": attributes or {},
+                            "synth_kinds": synth or {}, "synth_order": synth_order}
     if kwargs is not None:
         body["torch_kwargs"] = lambda self, attrs: kwargs(attrs)
     return register(type(op_type, (Unary,), body))
 
 
-Relu = _unary("Relu", torch.relu)
-Sigmoid = _unary("Sigmoid", torch.sigmoid)
-Tanh = _unary("Tanh", torch.tanh)
-Gelu = _unary("Gelu", F.gelu, attributes={"approximate": "none"}, kwargs=lambda a: {"approximate": a["approximate"]})
-LeakyRelu = _unary("LeakyRelu", F.leaky_relu, attributes={"alpha": 0.01}, kwargs=lambda a: {"negative_slope": a["alpha"]})
-Elu = _unary("Elu", F.elu, attributes={"alpha": 1.0}, kwargs=lambda a: {"alpha": a["alpha"]})
-Softplus = _unary("Softplus", F.softplus)
+# (synth_order: the synthesizer's default activations are relu, gelu, swish, sigmoid, tanh, relu6)
+Relu = _unary("Relu", torch.relu, ACTIVATION, synth={"relu": {}}, synth_order=0)
+Sigmoid = _unary("Sigmoid", torch.sigmoid, ACTIVATION, synth={"sigmoid": {}}, synth_order=3)
+Tanh = _unary("Tanh", torch.tanh, ACTIVATION, synth={"tanh": {}}, synth_order=4)
+Gelu = _unary("Gelu", F.gelu, ACTIVATION, attributes={"approximate": "none"}, kwargs=lambda a: {"approximate": a["approximate"]},
+              synth={"gelu": {"approximate": "none"}}, synth_order=1)
+LeakyRelu = _unary("LeakyRelu", F.leaky_relu, ACTIVATION, attributes={"alpha": 0.01},
+                   kwargs=lambda a: {"negative_slope": a["alpha"]})
+Elu = _unary("Elu", F.elu, ACTIVATION, attributes={"alpha": 1.0}, kwargs=lambda a: {"alpha": a["alpha"]})
+Softplus = _unary("Softplus", F.softplus, ACTIVATION)
 Exp = _unary("Exp", torch.exp)
 Log = _unary("Log", torch.log)
 Sqrt = _unary("Sqrt", torch.sqrt)
 Erf = _unary("Erf", torch.erf)
 Reciprocal = _unary("Reciprocal", torch.reciprocal)
-Neg = _unary("Neg", torch.neg, category="linear")
+Neg = _unary("Neg", torch.neg, UNARY)
 Abs = _unary("Abs", torch.abs)
 
 
@@ -53,7 +65,7 @@ def _hard_sigmoid(x, alpha: float, beta: float):
     return torch.clamp(alpha * x + beta, 0.0, 1.0)
 
 
-HardSigmoid = _unary("HardSigmoid", _hard_sigmoid, attributes={"alpha": 0.2, "beta": 0.5},
+HardSigmoid = _unary("HardSigmoid", _hard_sigmoid, ACTIVATION, attributes={"alpha": 0.2, "beta": 0.5},
                      kwargs=lambda a: {"alpha": a["alpha"], "beta": a["beta"]})
 
 
@@ -68,6 +80,9 @@ class Swish(Unary):
 
     op_type = "Swish"
     attributes = {"alpha": 1.0}
+    groups = ACTIVATION
+    synth_kinds = {"swish": {"alpha": 1.0}}
+    synth_order = 2
     fn = staticmethod(swish)
 
     def torch_kwargs(self, attrs):
@@ -95,7 +110,8 @@ class Swish(Unary):
 class Softmax(OpDef):
     op_type = "Softmax"
     attributes = {"axis": -1}
-    category = "nonlinear"
+    groups = frozenset({OpGroup.NONLINEAR})
+    access = "softmax"
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
         x = inputs[0]
@@ -126,6 +142,10 @@ class Clip(OpDef):
 
     op_type = "Clip"
     attributes = {"min": None, "max": None}
+    groups = ACTIVATION
+    access = "unary"
+    synth_kinds = {"relu6": {"min": 0.0, "max": 6.0}}
+    synth_order = 5
 
     max_inputs = 1
 
@@ -161,8 +181,9 @@ class Binary(OpDef):
     """Broadcasting binary arithmetic. Constant float operands with >1 element are trainable."""
 
     min_inputs = max_inputs = 2
-    category = "linear"
-    fn = None
+    groups = frozenset({OpGroup.ELEMENTWISE, OpGroup.ARITHMETIC})
+    access = "elementwise"
+    fn: Any = None
 
     def infer(self, node):
         a, b = node.inputs
@@ -179,12 +200,48 @@ class Binary(OpDef):
         return [ctx.call(type(self).fn, ctx.input(0), ctx.input(1))]
 
 
-for _name, _fn in (("Add", operator.add), ("Sub", operator.sub), ("Mul", operator.mul), ("Div", operator.truediv), ("Pow", torch.pow)):
-    register(type(_name, (Binary,), {"op_type": _name, "fn": staticmethod(_fn)}))
+class _Scaling(Binary):
+    """``Mul`` and ``Div``: the second operand, when constant, is a multiplicative factor."""
+
+    def weight_role(self, node, index):
+        return WeightRole.SCALE if index == 1 else WeightRole.OFFSET
+
+
+Add = register(type("Add", (Binary,), {"op_type": "Add", "fn": staticmethod(operator.add)}))
+Sub = register(type("Sub", (Binary,), {"op_type": "Sub", "fn": staticmethod(operator.sub)}))
+Mul = register(type("Mul", (_Scaling,), {"op_type": "Mul", "fn": staticmethod(operator.mul)}))
+
+
+@register
+class Div(_Scaling):
+    """Division; non-linear (for depth) unless the divisor is a constant."""
+
+    op_type = "Div"
+    fn = staticmethod(operator.truediv)
+
+    def is_nonlinear(self, node):
+        d = node.inputs[1]
+        return not (d is not None and d.is_const)
+
+
+@register
+class Pow(Binary):
+    """Power; non-linear (for depth) unless the exponent is the constant 1."""
+
+    op_type = "Pow"
+    fn = staticmethod(torch.pow)
+
+    def is_nonlinear(self, node):
+        e = node.inputs[1]
+        return not (e is not None and e.is_const and bool(np.all(np.asarray(e.const) == 1)))
+
+
+HELPER = frozenset({OpGroup.ELEMENTWISE, OpGroup.UNARY, OpGroup.HELPER})
 
 
 class _Passthrough(OpDef):
-    category = "helper"
+    groups = HELPER
+    access = "unary"
 
     def lower(self, node, ctx):
         return [ctx.input(0)]
@@ -201,7 +258,8 @@ class Dropout(OpDef):
 
     op_type = "Dropout"
     attributes = {"ratio": 0.5}
-    category = "helper"
+    groups = HELPER
+    access = "unary"
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
         ratio = attrs.get("ratio", 0.5)

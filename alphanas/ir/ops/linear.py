@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 import operator
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from alphanas.ir.opdef import OpDef, broadcast_shapes, dim_product, register
+from alphanas.ir.opdef import OpDef, OpGroup, WeightRole, broadcast_shapes, dim_product, register
 
 
 def conv_out(size, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int, ceil: bool = False):
@@ -75,7 +74,11 @@ class Conv(OpDef):
     attributes = {"kernel_shape": None, "strides": None, "pads": None, "dilations": None, "group": 1}
     min_inputs, max_inputs = 2, 3
     weight_inputs = (1, 2)
-    category = "linear"
+    groups = frozenset({OpGroup.CONV})
+    access = "conv"
+
+    def weight_role(self, node, index):
+        return WeightRole.KERNEL if index == 1 else WeightRole.OFFSET
 
     def complete_attrs(self, attrs):
         out = super().complete_attrs(attrs)
@@ -139,7 +142,15 @@ class Gemm(OpDef):
     attributes = {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 0}
     min_inputs, max_inputs = 2, 3
     weight_inputs = (1, 2)
-    category = "linear"
+    groups = frozenset({OpGroup.DENSE})
+    access = "gemm"
+
+    def weight_role(self, node, index):
+        return WeightRole.KERNEL if index == 1 else WeightRole.OFFSET
+
+    def fan_in(self, node, index):
+        shape = node.inputs[index].const.shape
+        return shape[1] if node.attrs.get("transB", 0) else shape[0]
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
         attrs = {k: v for k, v in attrs.items() if k in self.attributes}  # drops legacy `broadcast`
@@ -185,7 +196,14 @@ class MatMul(OpDef):
     op_type = "MatMul"
     min_inputs = max_inputs = 2
     weight_inputs = (0, 1)
-    category = "linear"
+    groups = frozenset({OpGroup.DENSE})
+    access = "matmul"
+
+    def weight_role(self, node, index):
+        return WeightRole.KERNEL
+
+    def fan_in(self, node, index):
+        return node.inputs[index].const.shape[-2]
 
     def infer(self, node):
         a, b = node.inputs[0].shape, node.inputs[1].shape

@@ -6,18 +6,42 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from alphanas.ir.opdef import OpDef, normalize_axis, register
+import numpy as np
+
+from alphanas.ir.opdef import OpDef, OpGroup, WeightRole, normalize_axis, register
+
+
+class _Norm(OpDef):
+    """A normalisation whose input 1 is a scale: initialised to ones (and variances), the rest to zeros."""
+
+    groups = frozenset({OpGroup.NORM})
+
+    def weight_role(self, node, index):
+        return WeightRole.SCALE if index == 1 else WeightRole.OFFSET
+
+    def init_weight(self, node, index, rng):
+        shape = node.inputs[index].const.shape
+        return np.ones(shape) if self.weight_role(node, index) is WeightRole.SCALE else np.zeros(shape)
 
 
 @register
-class BatchNormalization(OpDef):
+class BatchNormalization(_Norm):
     """Inference-form batch norm (scale, bias, running mean, running var); trains as ``nn.BatchNormNd``."""
 
     op_type = "BatchNormalization"
     attributes = {"epsilon": 1e-5, "momentum": 0.9}
     min_inputs = max_inputs = 5
     weight_inputs = (1, 2)
-    category = "norm"
+    access = "channel_affine"
+    synth_kinds = {"bn": {}}
+
+    def weight_role(self, node, index):
+        return WeightRole.SCALE if index in (1, 4) else WeightRole.OFFSET
+
+    def init_inputs(self, node):
+        """The parameters and the running statistics (reset to mean 0, variance 1)."""
+        stats = [i for i in (3, 4) if i < len(node.inputs) and node.inputs[i] is not None and node.inputs[i].is_const]
+        return sorted(set(self.param_inputs(node)) | set(stats))
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
         from alphanas.ir.onnx_io import NotCanonical
@@ -62,14 +86,15 @@ def _layer_norm(x, weight, bias, axis: int, eps: float):
 
 
 @register
-class LayerNormalization(OpDef):
+class LayerNormalization(_Norm):
     """Normalise over the axes from ``axis`` to the last; scale and bias over those axes."""
 
     op_type = "LayerNormalization"
     attributes = {"axis": -1, "epsilon": 1e-5, "stash_type": 1}
     min_inputs, max_inputs = 2, 3
     weight_inputs = (1, 2)
-    category = "norm"
+    access = "layer_norm"
+    synth_kinds = {"ln": {"axis": -1}}
 
     def num_outputs(self, attrs):
         return 1
@@ -83,12 +108,13 @@ class LayerNormalization(OpDef):
 
 
 @register
-class InstanceNormalization(OpDef):
+class InstanceNormalization(_Norm):
     op_type = "InstanceNormalization"
     attributes = {"epsilon": 1e-5}
     min_inputs = max_inputs = 3
     weight_inputs = (1, 2)
-    category = "norm"
+    access = "instance_norm"
+    synth_kinds = {"in": {}}
 
     def lower(self, node, ctx):
         return [ctx.call(F.instance_norm, ctx.input(0), weight=ctx.input(1), bias=ctx.input(2),
@@ -101,7 +127,8 @@ class LRN(OpDef):
 
     op_type = "LRN"
     attributes = {"size": 5, "alpha": 1e-4, "beta": 0.75, "bias": 1.0}
-    category = "norm"
+    groups = frozenset({OpGroup.NORM})
+    access = "lrn"
 
     def lower(self, node, ctx):
         a = node.attrs

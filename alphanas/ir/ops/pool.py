@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
-from alphanas.ir.opdef import OpDef, normalize_axis, register
+from alphanas.ir.opdef import OpDef, OpGroup, normalize_axis, register
 from alphanas.ir.ops.linear import conv_out, torch_padding, window_attrs
 
 
 class _Pool(OpDef):
     attributes = {"kernel_shape": None, "strides": None, "pads": None, "dilations": None, "ceil_mode": 0}
-    category = "pool"
+    groups = frozenset({OpGroup.POOL})
+    access = "pool"
 
     def complete_attrs(self, attrs):
         out = super().complete_attrs(attrs)
@@ -50,6 +53,7 @@ class _Pool(OpDef):
 class MaxPool(_Pool):
     op_type = "MaxPool"
     attributes = {**_Pool.attributes, "storage_order": 0}
+    synth_kinds = {"max": {}}
 
     def lower(self, node, ctx):
         a = node.attrs
@@ -85,6 +89,7 @@ def avg_pool(x, kernel, stride, pads, ceil_mode: bool, count_include_pad: bool):
 class AveragePool(_Pool):
     op_type = "AveragePool"
     attributes = {**_Pool.attributes, "count_include_pad": 0}
+    synth_kinds = {"avg": {}}
 
     def lower(self, node, ctx):
         a = node.attrs
@@ -95,7 +100,8 @@ class AveragePool(_Pool):
 
 
 class _GlobalPool(OpDef):
-    category = "pool"
+    groups = frozenset({OpGroup.GLOBAL_POOL})
+    access = "global_pool"
 
     def infer(self, node):
         x = node.inputs[0]
@@ -108,6 +114,7 @@ class _GlobalPool(OpDef):
 @register
 class GlobalAveragePool(_GlobalPool):
     op_type = "GlobalAveragePool"
+    synth_kinds = {"avg": {}}
 
     def lower(self, node, ctx):
         dims = tuple(range(2, len(node.inputs[0].shape)))
@@ -121,6 +128,7 @@ def _amax(x, dim, keepdim):
 @register
 class GlobalMaxPool(_GlobalPool):
     op_type = "GlobalMaxPool"
+    synth_kinds = {"max": {}}
 
     def lower(self, node, ctx):
         dims = tuple(range(2, len(node.inputs[0].shape)))
@@ -131,9 +139,11 @@ class _Reduce(OpDef):
     """Reduction over static ``axes`` (``None`` = all axes); axes were an input from opset 18 (13 for Sum)."""
 
     attributes = {"axes": None, "keepdims": 1, "noop_with_empty_axes": 0}
-    category = "reduce"
+    groups = frozenset({OpGroup.REDUCE})
+    access = "reduce"
     axes_input_since = 18
-    torch_fn = None
+    #: the torch reduction, ``fn(x, dim=..., keepdim=...)``
+    torch_fn: Any = None
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
         from alphanas.ir.onnx_io import NotCanonical

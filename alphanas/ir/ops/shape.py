@@ -10,7 +10,9 @@ import torch.nn.functional as F
 from onnx import helper
 
 from alphanas.errors import InvalidGraphError
-from alphanas.ir.opdef import OpDef, dim_product, dim_sum, normalize_axis, register
+from alphanas.ir.opdef import OpDef, OpGroup, dim_product, dim_sum, normalize_axis, register
+
+SHAPE = frozenset({OpGroup.SHAPE})
 
 
 def _static_input(imp, v, what):
@@ -27,7 +29,8 @@ def _static_input(imp, v, what):
 class Flatten(OpDef):
     op_type = "Flatten"
     attributes = {"axis": 1}
-    category = "shape"
+    groups = SHAPE
+    access = "reshape"
 
     def infer(self, node):
         x = node.inputs[0]
@@ -75,7 +78,8 @@ class Reshape(OpDef):
 
     op_type = "Reshape"
     attributes = {"shape": None, "allowzero": 0}
-    category = "shape"
+    groups = SHAPE
+    access = "reshape"
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
         from alphanas.ir import shape_values
@@ -117,7 +121,8 @@ class Reshape(OpDef):
 class Transpose(OpDef):
     op_type = "Transpose"
     attributes = {"perm": None}
-    category = "shape"
+    groups = SHAPE
+    access = "transpose"
 
     def perm(self, node):
         p = node.attrs["perm"]
@@ -136,7 +141,8 @@ class Concat(OpDef):
     op_type = "Concat"
     attributes = {"axis": 0}
     max_inputs = 1 << 20
-    category = "shape"
+    groups = SHAPE
+    access = "concat"
 
     def infer(self, node):
         shapes = [v.shape for v in node.inputs]
@@ -158,7 +164,8 @@ class Split(OpDef):
 
     op_type = "Split"
     attributes = {"axis": 0, "split": None}
-    category = "shape"
+    groups = SHAPE
+    access = "split"
 
     def num_outputs(self, attrs):
         return len(attrs["split"])
@@ -202,7 +209,8 @@ class Slice(OpDef):
 
     op_type = "Slice"
     attributes = {"starts": None, "ends": None, "axes": None, "steps": None}
-    category = "shape"
+    groups = SHAPE
+    access = "slice"
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
         if opset < 10:
@@ -264,7 +272,8 @@ class Gather(OpDef):
     attributes = {"axis": 0}
     min_inputs = max_inputs = 2
     weight_inputs = (0,)
-    category = "shape"
+    groups = SHAPE
+    access = "gather"
 
     def param_inputs(self, node):
         return [i for i in super().param_inputs(node) if node.inputs[i].const.dtype.kind == "f"]
@@ -302,7 +311,8 @@ class Pad(OpDef):
 
     op_type = "Pad"
     attributes = {"pads": None, "mode": "constant", "value": 0.0}
-    category = "shape"
+    groups = SHAPE
+    access = "pad"
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
         x = inputs[0]
@@ -359,7 +369,8 @@ class Pad(OpDef):
 
 class _AxesOp(OpDef):
     attributes = {"axes": None}
-    category = "shape"
+    groups = SHAPE
+    access = "reshape"
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
         axes = attrs.get("axes") if opset < 13 else _static_input(imp, inputs[1] if len(inputs) > 1 else None, "axes")
@@ -404,7 +415,8 @@ class Unsqueeze(_AxesOp):
 class Cast(OpDef):
     op_type = "Cast"
     attributes = {"to": 1, "saturate": 1}
-    category = "helper"
+    groups = frozenset({OpGroup.ELEMENTWISE, OpGroup.UNARY, OpGroup.HELPER})
+    access = "unary"
 
     def infer(self, node):
         return [(node.inputs[0].shape, helper.tensor_dtype_to_np_dtype(node.attrs["to"]))]

@@ -39,8 +39,8 @@ def chain_problem(depth_target=None, **kw):
 def test_solves_and_verifies(synth):
     res = synthesize(chain_problem(seed=1), synth)
     assert res.distance == 0
-    check_graph(res.stats["graph"])  # synthesize already did; the returned graph is the checked one
-    assert res.stats["new"].structural_hash() != res.stats["old"].structural_hash()
+    check_graph(res.graph)  # synthesize already did; the returned graph is the checked one
+    assert res.new.structural_hash() != res.old.structural_hash()
 
 
 @pytest.mark.parametrize("synth", SYNTHS)
@@ -72,7 +72,7 @@ def test_vocabulary_restricts_synthesis():
     voc = Vocabulary(acts=("relu", "tanh"), norms=("bn",), families=("act_swap",))
     for synth in SYNTHS:
         res = synthesize(chain_problem(seed=0, vocabulary=voc), synth)
-        ops = {n.op_type for n in res.stats["new"].nodes}
+        ops = {n.op_type for n in res.new.nodes}
         assert ops <= {"Conv", "BatchNormalization", "Relu", "Tanh"}, ops
     with pytest.raises(AlphanasError):
         Vocabulary(acts=("nope",))
@@ -115,7 +115,7 @@ def _corpus_check(problems, synths):
                 res = synthesize(problem, synth, verify=False)
             except SynthesisFailed:
                 continue
-            check_graph(res.stats["graph"], seed=problem.seed)  # raises on any failed check
+            check_graph(res.graph, seed=problem.seed)  # raises on any failed check
             wins[synth] += 1
     return wins
 

@@ -16,6 +16,7 @@ from alphanas.ir.subgraph import Subgraph
 from alphanas.properties.depth import DepthProperty
 from alphanas.synth import SYNTHESIZERS, SynthesisFailed, SynthesisProblem, Vocabulary, mutate, synthesize
 from alphanas.synth import props as P
+from alphanas.synth.problem import EGraphStats, ProgressiveStats
 from alphanas.synth.verify import check_graph
 
 SYNTHS = ("egraph", "progressive")
@@ -41,6 +42,20 @@ def test_solves_and_verifies(synth):
     assert res.distance == 0
     check_graph(res.graph)  # synthesize already did; the returned graph is the checked one
     assert res.new.structural_hash() != res.old.structural_hash()
+
+
+def test_result_fields_and_stats():
+    problem = chain_problem(seed=1)
+    res = synthesize(problem, "egraph")
+    assert isinstance(res.stats, EGraphStats)
+    assert res.stats.eclasses <= res.stats.enodes and res.stats.iterations == 3 and res.stats.satisfying >= 1
+    assert sorted(n.name for n in res.old.nodes) == ["bn", "c", "r"]
+    assert len(res.new.nodes) == len(res.nodes)
+    assert {n.name for n in res.nodes} <= {n.name for n in res.graph.nodes}
+    assert res.graph is not problem.graph and res.verify_ms > 0
+    res = synthesize(chain_problem(seed=1), "progressive")
+    assert isinstance(res.stats, ProgressiveStats)
+    assert res.stats.attempts >= 1 and res.stats.chains >= 1 and res.stats.flops is None
 
 
 @pytest.mark.parametrize("synth", SYNTHS)
@@ -109,7 +124,7 @@ def test_unknown_synthesizer_is_a_user_error():
 def _corpus_check(problems, synths):
     """Every returned subgraph passes splice-and-verify; returns the success counts."""
     wins = dict.fromkeys(synths, 0)
-    for name, problem in problems:
+    for _name, problem in problems:
         for synth in synths:
             try:
                 res = synthesize(problem, synth, verify=False)

@@ -1,10 +1,11 @@
 """The e-graph synthesizer: egglog mutation rulesets + a property-aware Pareto extractor.
 
-1. The subgraph becomes egglog terms (:mod:`alphanas.synth.term`, :mod:`alphanas.synth.rules`);
-   every boundary output is a root, shared sub-terms are shared e-classes.
-2. Mutation rulesets run for a few iterations (each: shape analysis to saturation, width push-down
-   to saturation, then one application of every mutation family), stopped early by the e-node
-   budget. Every e-class then holds interface-compatible alternatives.
+1. The subgraph becomes terms (:mod:`alphanas.synth.term`) and the terms egglog constructors of the
+   typed op language (:mod:`alphanas.synth.lang`); every boundary output is a root, shared sub-terms
+   are shared e-classes.
+2. The vocabulary's mutation rulesets (:mod:`alphanas.synth.rules`) run for a few rounds (each:
+   shape analysis to saturation, width push-down, then one application of every mutation family),
+   stopped early by the e-node budget. Every e-class then holds interface-compatible alternatives.
 3. The e-graph is exported (egglog's frozen tables) and :func:`extract` runs a dynamic
    program to a fixed point (cycles are fine): per e-class a small Pareto set of entries
    (property states, FLOPs, "differs from the original"), computed bottom-up with the properties'
@@ -64,6 +65,7 @@ MAX_GROWTH = 4
 #: small Pareto sets answer most problems at a fraction of the cost; the full sets run only when they find nothing.
 STAGES = ((2, 4, False), (12, 24, True))
 
+
 @dataclass
 class _Compiled:
     """A vocabulary's program loaded into an egglog e-graph, and its schedules as parsed commands.
@@ -82,6 +84,8 @@ _COMPILED: dict[tuple, _Compiled] = {}
 
 
 def _compile(prog: Program) -> _Compiled:
+    """Have egglog-python write the program (declarations, facts, rulesets, schedules) by running it on
+    an empty, recording e-graph; load the declarations into a fresh egglog e-graph, parse the schedules."""
     recorder = EGraph(save_egglog_string=True)
     for sig in SIGNATURES.values():  # declares every constructor (egglog-python declares on first use)
         recorder.function_size(sig.constructor)

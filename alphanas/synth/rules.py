@@ -51,20 +51,24 @@ FAMILIES = ("kernel", "sepconv", "group", "width", "act_swap", "norm_swap", "act
 #: the activation kinds of the vocabulary (facts registered per e-graph), for the one ``act_swap`` rule
 act_kind = relation("ActKind", String)
 
+# pattern variables: t the matched term, w a widening, x/y/a_/b_ operands; c output features, k kernel,
+# s stride, g groups, bias, fx/fy/h operand features, n/d a width factor n/d, i a fixed node's index,
+# r/f/sx and ra, fa, sa, ... bound ranks, features and spatial sizes; kd/ak/bk op kinds
 t, w, x, y, a_, b_ = (var(name, N) for name in ("t", "w", "x", "y", "a", "b"))
 c, k, s, g, bias, b0, fx, fy, h, n, d, i, r, f = (
     var(name, i64) for name in ("c", "k", "s", "g", "bias", "b0", "fx", "fy", "h", "n", "d", "i", "r", "f"))
-sx, ra, rb, fa, fb, sa, sb, kd_i = (var(name, i64) for name in ("sx", "ra", "rb", "fa", "fb", "sa", "sb", "kd_i"))
+sx, ra, rb, fa, fb, sa, sb = (var(name, i64) for name in ("sx", "ra", "rb", "fa", "fb", "sa", "sb"))
 kd, ak, bk = (var(name, String) for name in ("kd", "ak", "bk"))
 
 
-def _same_layout(node, x_):
-    """Set rank, features and spatial size of ``node`` to those of operand ``x_`` (bound as r, f, sx)."""
+def _layout_of(operand):
+    """Bind the operand's rank, features and spatial size to ``r``, ``f``, ``sx``."""
+    return eq(r).to(Rk(operand)), eq(f).to(F(operand)), eq(sx).to(S(operand))
+
+
+def _same_layout(node):
+    """Set the node's rank, features and spatial size to ``r``, ``f``, ``sx`` (its operand's, bound above)."""
     return set_(Rk(node)).to(r), set_(F(node)).to(f), set_(S(node)).to(sx)
-
-
-def _layout_of(x_):
-    return eq(r).to(Rk(x_)), eq(f).to(F(x_)), eq(sx).to(S(x_))
 
 
 shape = ruleset(
@@ -72,9 +76,9 @@ shape = ruleset(
         set_(Rk(t)).to(i64(4)), set_(F(t)).to(c), set_(S(t)).to((sx + 2 * ((k - 1) / 2) - k) / s + 1)),
     rule(eq(t).to(N.dense(x, c, bias)), eq(r).to(Rk(x)), eq(sx).to(S(x))).then(
         set_(Rk(t)).to(r), set_(F(t)).to(c), set_(S(t)).to(sx)),
-    rule(eq(t).to(N.act(x, kd)), *_layout_of(x)).then(*_same_layout(t, x)),
-    rule(eq(t).to(N.norm(x, kd)), *_layout_of(x)).then(*_same_layout(t, x)),
-    rule(eq(t).to(N.skip(x)), *_layout_of(x)).then(*_same_layout(t, x)),
+    rule(eq(t).to(N.act(x, kd)), *_layout_of(x)).then(*_same_layout(t)),
+    rule(eq(t).to(N.norm(x, kd)), *_layout_of(x)).then(*_same_layout(t)),
+    rule(eq(t).to(N.skip(x)), *_layout_of(x)).then(*_same_layout(t)),
     rule(eq(t).to(N.pool(x, kd, k, s)), *_layout_of(x)).then(
         set_(Rk(t)).to(r), set_(F(t)).to(f), set_(S(t)).to((sx + 2 * ((k % 2) * ((k - 1) / 2)) - k) / s + 1)),
     rule(eq(t).to(N.gpool(x, kd)), eq(r).to(Rk(x)), eq(f).to(F(x))).then(

@@ -94,11 +94,11 @@ def solve(i: int, name: str, problem, synthesizer: str, verify: bool = True) -> 
     except SynthesisFailed as e:
         return Outcome(i, name, False, (time.perf_counter() - t0) * 1e3, reason=e.reason,
                        best_distance=e.best_distance)
-    out = Outcome(i, name, True, res.synth_ms, hash=res.stats["new"].structural_hash(), best_distance=0.0)
+    out = Outcome(i, name, True, res.synth_ms, hash=res.new.structural_hash(), best_distance=0.0)
     if verify:
         t1 = time.perf_counter()
         try:
-            check_graph(res.stats["graph"], seed=problem.seed)
+            check_graph(res.graph, seed=problem.seed)
         except SynthesisFailed as e:
             out.ok, out.reason = False, e.reason
         out.verify_ms = (time.perf_counter() - t1) * 1e3

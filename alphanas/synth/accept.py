@@ -14,10 +14,9 @@ from alphanas.synth.term import Term
 
 def strip_skips(t: Term) -> Term:
     """``t`` without ``skip`` nodes: the structure that is materialised."""
-    op, params, kids = t
-    if op == "skip":
-        return strip_skips(kids[0])
-    return (op, params, tuple(strip_skips(k) for k in kids))
+    if t.op == "skip":
+        return strip_skips(t.kids[0])
+    return Term(t.op, t.params, tuple(strip_skips(k) for k in t.kids))
 
 
 class Acceptance:

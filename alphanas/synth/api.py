@@ -77,9 +77,9 @@ def _terms(problem: SynthesisProblem, synthesizer: str):
 def synthesize(problem: SynthesisProblem, synthesizer: str = "egraph", *, verify: bool = True) -> SynthesisResult:
     """Solve one synthesis problem; the result is spliced into a copy of the graph and verified.
 
-    ``result.stats["graph"]`` is that whole graph. Raises :class:`SynthesisFailed`. ``verify=False``
-    skips only the end-to-end checks (the caller then runs :func:`~alphanas.synth.verify.check_graph`
-    on ``stats["graph"]`` itself, e.g. to time it apart).
+    ``result.graph`` is that whole graph. Raises :class:`SynthesisFailed`. ``verify=False`` skips only
+    the end-to-end checks (the caller then runs :func:`~alphanas.synth.verify.check_graph` on
+    ``result.graph`` itself, e.g. to time it apart).
     """
     t0 = time.perf_counter()
     enc, roots, stats = _terms(problem, synthesizer)
@@ -111,10 +111,10 @@ def synthesize(problem: SynthesisProblem, synthesizer: str = "egraph", *, verify
     if verify:
         check_graph(g2, seed=problem.seed)
     verify_ms = (time.perf_counter() - t1) * 1e3
-    stats = dict(stats, graph=g2, new=new_frag, old=old_frag, verify_ms=verify_ms)
     desc = "; ".join(describe(r) for r in roots)
     return SynthesisResult(nodes=m.nodes, output_map=dict(zip(sub2.outputs, outs)), achieved=achieved,
-                           distance=dist, synth_ms=synth_ms, description=desc, synthesizer=synthesizer, stats=stats)
+                           distance=dist, synth_ms=synth_ms, description=desc, synthesizer=synthesizer,
+                           graph=g2, new=new_frag, old=old_frag, verify_ms=verify_ms, stats=stats)
 
 
 def make_problem(graph: Graph, rng: np.random.Generator, *, seed: int, block: str | None = None, p: float = 0.5,
@@ -153,6 +153,6 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
     problem, original = make_problem(graph, rng, seed=seed, block=block, p=p, budget_s=budget_s,
                                      properties=properties, vocabulary=vocabulary, pick=pick, focus=focus)
     res = synthesize(problem, synthesizer)
-    return MutationResult(graph=res.stats["graph"], old=res.stats["old"], new=res.stats["new"], target=problem.target,
+    return MutationResult(graph=res.graph, old=res.old, new=res.new, target=problem.target,
                           achieved=res.achieved, description=res.description, synth_ms=res.synth_ms,
-                          verify_ms=res.stats["verify_ms"], original=original)
+                          verify_ms=res.verify_ms, original=original)

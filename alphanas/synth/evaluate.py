@@ -56,8 +56,8 @@ class Evaluator:
 
     def apply(self, op: str, params: tuple, kids: list[Info]) -> Info | None:
         """The info of ``op(params)(kids)``, or None when the op does not apply to these operands."""
-        if op == "in":
-            return self.input_info(params[0])
+        if op == "input":
+            return self.input_info(params.index)
         if op == "skip":
             return kids[0]
         if op == "fix":
@@ -102,14 +102,13 @@ class Evaluator:
         memo = {} if memo is None else memo
         if term in memo:
             return memo[term]
-        op, params, kids = term
         ks = []
-        for k in kids:
+        for k in term.kids:
             i = self.info_of(k, memo)
             if i is None:
                 return None
             ks.append(i)
-        res = self.apply(op, params, ks)
+        res = self.apply(term.op, term.params, ks)
         memo[term] = res
         return res
 

@@ -88,8 +88,36 @@ class SynthesisProblem:
 
 
 @dataclass
+class EGraphStats:
+    """How an e-graph synthesis went: the e-graph's size, the rewriting rounds run, the extraction."""
+
+    enodes: int
+    eclasses: int
+    iterations: int  # mutation rounds run (the e-node budget and the deadline may stop them early)
+    passes: int = 0  # fixed-point passes of the last extraction stage
+    evaluations: int = 0  # transfer-function evaluations
+    pareto_k: int = 0  # Pareto entries per class of the last extraction stage
+    satisfying: int = 0  # satisfying root alternatives found by the stage that answered
+
+
+@dataclass
+class ProgressiveStats:
+    """How a progressive synthesis went: attempts (restarts), candidate evaluations, chains re-synthesized."""
+
+    attempts: int
+    evaluations: int
+    chains: int
+    satisfying: int | None = None  # pick="cheapest": accepted results the cheapest was chosen from
+    flops: int | None = None  # pick="cheapest": the FLOPs of the returned subgraph
+
+
+@dataclass
 class SynthesisResult:
-    """A synthesized replacement: new nodes reading the subgraph inputs, and which value replaces which."""
+    """A synthesized replacement: new nodes reading the subgraph inputs, and which value replaces which.
+
+    ``graph`` is the whole graph with the replacement spliced in (verified unless ``synthesize`` was
+    asked not to), ``new``/``old`` the replacement and the replaced subgraph as graphs of their own.
+    """
 
     nodes: list[Node]
     output_map: dict  # old boundary Value -> new Value
@@ -98,4 +126,8 @@ class SynthesisResult:
     synth_ms: float
     description: str
     synthesizer: str
-    stats: dict = field(default_factory=dict)
+    graph: Graph
+    new: Graph
+    old: Graph
+    verify_ms: float
+    stats: EGraphStats | ProgressiveStats

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,8 +41,9 @@ from alphanas.ir.subgraph import fragment
 from alphanas.synth import props as P
 from alphanas.synth.accept import Acceptance
 from alphanas.synth.evaluate import Evaluator
-from alphanas.synth.problem import SynthesisFailed
-from alphanas.synth.term import UNARY, Materializer, T, Term, encode
+from alphanas.synth.problem import ProgressiveStats, SynthesisFailed
+from alphanas.synth.lang import PARAMS
+from alphanas.synth.term import UNARY, Materializer, Term, encode
 
 EPS, EXP = 0.1, 2.0  # weighting 1 / (d + EPS)^EXP
 MAX_DELTA = MIN_DELTA = 2
@@ -50,7 +52,17 @@ P_DROP_BRANCH = 0.2
 KEEP_DEFAULT = 0.5  # kernel 1 / groups 1 kept with this probability when randomising
 CHEAPEST_POOL = 8  # pick="cheapest": satisfying results collected (within the budget) to choose the cheapest from
 
-Op = tuple  # (op, params): a unary term constructor without its operand
+
+
+class Op(NamedTuple):
+    """A unary term constructor without its operand: the op and its parameter NamedTuple."""
+
+    op: str
+    params: tuple
+
+    @classmethod
+    def of(cls, op: str, **params) -> Op:
+        return cls(op, PARAMS[op](**params))
 
 
 @dataclass
@@ -85,7 +97,7 @@ def decompose(roots: list[Term]) -> Decomposition:
         if t in seen:
             return
         seen.add(t)
-        for k in t[2]:
+        for k in t.kids:
             users[k] = users.get(k, 0) + 1
             count(k)
 
@@ -94,7 +106,7 @@ def decompose(roots: list[Term]) -> Decomposition:
         count(r)
 
     def junction(t: Term) -> bool:
-        return t[0] not in UNARY and t[0] != "skip" or users.get(t, 0) > 1
+        return t.op not in UNARY and t.op != "skip" or users.get(t, 0) > 1
 
     dec = Decomposition(list(roots))
     done: set[Term] = set()
@@ -104,10 +116,10 @@ def decompose(roots: list[Term]) -> Decomposition:
         ops: list[Op] = []
         t = top
         while True:
-            if t[0] != "skip":
-                ops.append((t[0], t[1]))
-            t = t[2][0]
-            if junction(t) or t[0] not in UNARY and t[0] != "skip":
+            if t.op != "skip":
+                ops.append(Op(t.op, t.params))
+            t = t.kids[0]
+            if junction(t) or t.op not in UNARY and t.op != "skip":
                 break
         dec.top_of[top] = len(dec.chains)
         dec.chains.append(Chain(start=t, ops=ops[::-1], top=top))
@@ -117,16 +129,16 @@ def decompose(roots: list[Term]) -> Decomposition:
         if t in done:
             return
         done.add(t)
-        if t[0] in UNARY or t[0] == "skip":
+        if t.op in UNARY or t.op == "skip":
             walk(chain_from(t))
             return
-        for i, k in enumerate(t[2]):
-            if (k[0] in UNARY or k[0] == "skip") and not junction(k):
+        for i, k in enumerate(t.kids):
+            if (k.op in UNARY or k.op == "skip") and not junction(k):
                 walk(k)
-                dec.chains[dec.top_of[k]].into_binary = t[0] in ("add", "mul")
+                dec.chains[dec.top_of[k]].into_binary = t.op in ("add", "mul")
             else:
                 dec.edge_of[(t, i)] = len(dec.chains)
-                dec.chains.append(Chain(start=k, ops=[], edge=(t, i), into_binary=t[0] in ("add", "mul")))
+                dec.chains.append(Chain(start=k, ops=[], edge=(t, i), into_binary=t.op in ("add", "mul")))
                 walk(k)
 
     for r in roots:
@@ -137,7 +149,7 @@ def decompose(roots: list[Term]) -> Decomposition:
 def chain_term(start: Term, ops: list[Op]) -> Term:
     t = start
     for op, params in ops:
-        t = T(op, params, t)
+        t = Term(op, params, (t,))
     return t
 
 
@@ -159,18 +171,18 @@ class Rebuilder:
         ci = self.dec.top_of.get(t)
         if ci is not None:
             res = chain_term(self._build(self.dec.chains[ci].start, memo), self.ops[ci])
-        elif t[0] == "in":
+        elif t.op == "input":
             res = t
         else:
             kids = []
-            for i, k in enumerate(t[2]):
+            for i, k in enumerate(t.kids):
                 kt = self._build(k, memo)
                 ei = self.dec.edge_of.get((t, i))
                 kids.append(chain_term(kt, self.ops[ei]) if ei is not None else kt)
             if t in self.dropped:
-                res = T("skip", (), kids[self.dropped[t]])
+                res = Term.of("skip", kids[self.dropped[t]])
             else:
-                res = (t[0], t[1], tuple(kids))
+                res = Term(t.op, t.params, tuple(kids))
         memo[t] = res
         return res
 
@@ -222,9 +234,9 @@ class Progressive:
         v = self.vocab
         rank = len(in_shape)
         f = in_shape[_features_axis(in_shape)]
-        orig_strides = {p[2] for op, p in chain.ops if op in ("conv", "pool")} | {1}
+        orig_strides = {p.stride for op, p in chain.ops if op in ("conv", "pool")} | {1}
         widths = {f} | {f * n // d for n, d in v.widths if (f * n) % d == 0 and f * n // d > 0}
-        widths |= {p[0] for op, p in chain.ops if op in ("conv", "dense")}
+        widths |= {p.cout for op, p in chain.ops if op in ("conv", "dense")}
         if chain.out_shape is not None:
             widths.add(chain.out_shape[_features_axis(chain.out_shape)])
         ops: list[Op] = []
@@ -233,29 +245,29 @@ class Progressive:
             for c in sorted(widths):
                 for k in kernels:
                     for s in sorted(orig_strides):
-                        ops.append(("conv", (c, k, s, 1, 0)))
+                        ops.append(Op.of("conv", cout=c, kernel=k, stride=s, groups=1, bias=0))
             for kind in ("max", "avg"):
                 for s in sorted(orig_strides):
-                    ops.append(("pool", (kind, 3, s)))
+                    ops.append(Op.of("pool", kind=kind, kernel=3, stride=s))
                     if s > 1:
-                        ops.append(("pool", (kind, s, s)))
+                        ops.append(Op.of("pool", kind=kind, kernel=s, stride=s))
         else:
             for c in sorted(widths):
-                ops.append(("dense", (c, 1)))
-        ops += [("act", (a,)) for a in v.acts]
+                ops.append(Op.of("dense", cout=c, bias=1))
+        ops += [Op.of("act", kind=a) for a in v.acts]
         norms = [n for n in v.norms if (n in ("bn", "in") and rank == 4) or (n == "ln" and rank == 3)
                  or (n == "bn" and rank == 2)]
-        ops += [("norm", (n,)) for n in norms]
+        ops += [Op.of("norm", kind=n) for n in norms]
         fam = set(v.families)
         return [o for o in ops if self._allowed(o, fam)]
 
     @staticmethod
     def _allowed(op: Op, fam: set) -> bool:
-        if op[0] == "pool":
+        if op.op == "pool":
             return "pool" in fam
-        if op[0] == "norm":
+        if op.op == "norm":
             return "norm_insdel" in fam or "norm_swap" in fam
-        if op[0] == "act":
+        if op.op == "act":
             return "act_insdel" in fam or "act_swap" in fam
         return True
 
@@ -266,10 +278,8 @@ class Progressive:
             return ops
         for j in range(len(ops) - 1, -1, -1):
             op, p = ops[j]
-            if op == "conv":
-                return ops[:j] + [("conv", (out_features,) + tuple(p[1:]))] + ops[j + 1:]
-            if op == "dense":
-                return ops[:j] + [("dense", (out_features,) + tuple(p[1:]))] + ops[j + 1:]
+            if op in ("conv", "dense"):
+                return ops[:j] + [Op(op, p._replace(cout=out_features))] + ops[j + 1:]
         return ops
 
     # -- one chain --------------------------------------------------------------------------------
@@ -303,10 +313,10 @@ class Progressive:
             if not scored:
                 break
             w = np.array([1.0 / (d + EPS) ** EXP for _, d in scored])
-            types = sorted({op[0] for op, _ in scored})
-            tw = np.array([max(wi for (op, _), wi in zip(scored, w) if op[0] == ty) for ty in types])
+            types = sorted({op.op for op, _ in scored})
+            tw = np.array([max(wi for (op, _), wi in zip(scored, w) if op.op == ty) for ty in types])
             ty = types[int(self.rng.choice(len(types), p=tw / tw.sum()))]
-            idx = [j for j, (op, _) in enumerate(scored) if op[0] == ty]
+            idx = [j for j, (op, _) in enumerate(scored) if op.op == ty]
             ww = w[idx]
             j = idx[int(self.rng.choice(len(idx), p=ww / ww.sum()))]
             ops.append(scored[j][0])
@@ -320,7 +330,7 @@ class Progressive:
         for j in range(len(ops)):
             op, p = rb.ops[ci][j]
             if op == "conv":
-                c, k, s, g, b = p
+                k, g = p.kernel, p.groups
                 keys = {"k": [x for x in self.vocab.kernels if x != k], "g": [x for x in (2, 4, 16, 64) if x != g]}
                 if "group" not in self.vocab.families and "sepconv" not in self.vocab.families:
                     keys.pop("g")
@@ -333,27 +343,27 @@ class Progressive:
                         # depthwise is possible: groups = input features
                         vals.append(-1)
                     for val in self.rng.permutation(vals):
-                        trial = list(rb.ops[ci][j][1])
+                        trial = rb.ops[ci][j].params
                         if key == "k":
-                            trial[1] = int(val)
+                            trial = trial._replace(kernel=int(val))
                         else:
                             in_info = self.ev.info_of(chain_term(rb._build(self.dec.chains[ci].start, {}),
                                                                  rb.ops[ci][:j]), {})
                             if in_info is None:
                                 continue
                             gv = in_info.shape[1] if val == -1 else int(val)
-                            if gv <= 1 or in_info.shape[1] % gv or trial[0] % gv:
+                            if gv <= 1 or in_info.shape[1] % gv or trial.cout % gv:
                                 continue
-                            trial[3] = gv
+                            trial = trial._replace(groups=gv)
                         saved = rb.ops[ci][j]
-                        rb.ops[ci][j] = ("conv", tuple(trial))
+                        rb.ops[ci][j] = Op("conv", trial)
                         if self.distance(rb) == 0:
                             break
                         rb.ops[ci][j] = saved
-            elif op == "pool" and p[2] == 1:
-                for kk in self.rng.permutation([x for x in (3, 5) if x != p[1]]):
+            elif op == "pool" and p.stride == 1:
+                for kk in self.rng.permutation([x for x in (3, 5) if x != p.kernel]):
                     saved = rb.ops[ci][j]
-                    rb.ops[ci][j] = ("pool", (p[0], int(kk), 1))
+                    rb.ops[ci][j] = Op.of("pool", kind=p.kind, kernel=int(kk), stride=1)
                     if self.distance(rb) == 0:
                         break
                     rb.ops[ci][j] = saved
@@ -369,7 +379,7 @@ class Progressive:
             chain = dec.chains[ci]
             if chain.into_binary and self.rng.random() < P_DROP_BRANCH:
                 parent = chain.edge[0] if chain.edge else self._parent_of(dec, chain.top)
-                if parent is not None and parent[0] in ("add", "mul"):
+                if parent is not None and parent.op in ("add", "mul"):
                     self._drop(rb, parent, chain)
                     if self.distance(rb) == 0:
                         continue
@@ -384,14 +394,14 @@ class Progressive:
     @staticmethod
     def _parent_of(dec: Decomposition, top: Term) -> Term | None:
         for t in _all_terms(dec.roots):
-            if top in t[2]:
+            if top in t.kids:
                 return t
         return None
 
     @staticmethod
     def _drop(rb: Rebuilder, parent: Term, chain: Chain) -> None:
         """Replace binary ``parent`` by its operand that is not ``chain``."""
-        idx = chain.edge[1] if chain.edge else parent[2].index(chain.top)
+        idx = chain.edge[1] if chain.edge else parent.kids.index(chain.top)
         rb.dropped[parent] = 1 - idx
 
 
@@ -403,7 +413,7 @@ def _all_terms(roots: list[Term]) -> list[Term]:
             continue
         seen.add(t)
         out.append(t)
-        stack.extend(t[2])
+        stack.extend(t.kids)
     return out
 
 
@@ -413,7 +423,7 @@ def term_flops(ev: Evaluator, roots: list[Term]) -> int:
     total = 0
     for t in _all_terms(roots):
         info = ev.info_of(t, memo)
-        total += 0 if info is None or t[0] in ("in", "skip") else int(info.flops)
+        total += 0 if info is None or t.op in ("input", "skip") else int(info.flops)
     return total
 
 
@@ -449,15 +459,15 @@ def synthesize_progressive(problem, cached: bool = False):
         result = prog.attempt(dec)
         if result is not None and accept(result):
             if problem.pick != "cheapest":
-                return enc, result, {"attempts": attempts, "evaluations": prog.evaluations, "chains": len(dec.chains)}
+                return enc, result, ProgressiveStats(attempts, prog.evaluations, len(dec.chains))
             found.append((term_flops(ev, result), len(found), result))
             continue
         if result is not None:
             prog.best = min(prog.best, 0.0)
     if found:
         flops, _, result = min(found, key=lambda f: f[:2])
-        return enc, result, {"attempts": attempts, "evaluations": prog.evaluations, "chains": len(dec.chains),
-                             "satisfying": len(found), "flops": flops}
+        return enc, result, ProgressiveStats(attempts, prog.evaluations, len(dec.chains), satisfying=len(found),
+                                             flops=flops)
     why = f"; last refused: {accept.reason}" if accept.reason else ""
     raise SynthesisFailed(f"progressive: nothing satisfying and different within {problem.budget_s:g} s "
                           f"({attempts} attempt(s){why})", prog.best)

@@ -1,25 +1,27 @@
 """The synthesis term language: a subgraph as a DAG of typed terms, and back to IR nodes.
 
-A term is a hash-consable tuple ``(op, params, kids)``. Ops whose parameters synthesis may change
-have typed constructors; everything else is kept verbatim as ``fix`` (the original node, with its
-attributes and constant inputs):
+A :class:`Term` is a hash-consable ``(op, params, kids)`` with named parameters: the ops and their
+parameters are declared once, as typed egglog constructors (:class:`~alphanas.synth.lang.NetTerm`),
+and ``params`` is that op's parameter ``NamedTuple`` (``t.params.stride``). Ops whose parameters
+synthesis may change have typed constructors; everything else is kept verbatim as ``fix`` (the
+original node ``fixed[index]``, with its attributes and constant inputs):
 
-=========  =============================  ==========================================================
-op         params                         materialises as
-=========  =============================  ==========================================================
-``in``     (i,)                           subgraph input ``i``
-``conv``   (cout, k, stride, groups, b)   2-D Conv, square odd kernel, "same" padding (k-1)/2
-``dense``  (cout, b)                      Gemm (rank 2) or MatMul + Add (higher rank) on the last axis
-``act``    (kind,)                        Relu, Gelu, Swish, Sigmoid, Tanh, Clip(0, 6) ("relu6")
-``norm``   (kind,)                        BatchNormalization ("bn"), LayerNormalization on the last
-                                          axis ("ln"), InstanceNormalization ("in")
-``pool``   (kind, k, stride)              MaxPool/AveragePool, pads (k-1)/2 for odd k, 0 for even k
-``gpool``  (kind,)                        GlobalAveragePool / GlobalMaxPool
-``add``    ()                             Add (two non-constant operands)
-``mul``    ()                             Mul (two non-constant operands)
-``skip``   ()                             nothing: the operand itself
-``fix``    (index,)                       the original node ``fixed[index]``
-=========  =============================  ==========================================================
+=========  ===================================  ====================================================
+op         params                               materialises as
+=========  ===================================  ====================================================
+``input``  (index)                              subgraph input ``index``
+``conv``   (cout, kernel, stride, groups, bias)  2-D Conv, square odd kernel, "same" padding (k-1)/2
+``dense``  (cout, bias)                         Gemm (rank 2) or MatMul + Add (higher rank), last axis
+``act``    (kind)                               Relu, Gelu, Swish, Sigmoid, Tanh, Clip(0, 6) ("relu6")
+``norm``   (kind)                               BatchNormalization ("bn"), LayerNormalization on the
+                                                last axis ("ln"), InstanceNormalization ("in")
+``pool``   (kind, kernel, stride)               MaxPool/AveragePool, pads (k-1)/2 for odd k, 0 for even
+``gpool``  (kind)                               GlobalAveragePool / GlobalMaxPool
+``add``    ()                                   Add (two non-constant operands)
+``mul``    ()                                   Mul (two non-constant operands)
+``skip``   ()                                   nothing: the operand itself
+``fix``    (index)                              the original node ``fixed[index]``
+=========  ===================================  ====================================================
 
 New weights are initialised from a numpy generator the way :class:`~alphanas.ir.GraphBuilder`
 does (He-normal convolutions, torch's uniform rule for dense layers, identity norms).
@@ -30,14 +32,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from alphanas.ir.graph import Node, Value
 from alphanas.ir.opdef import OpGroup, lookup, synthesis_kinds
 from alphanas.ir.subgraph import Subgraph
-
-Term = tuple  # (op, params, kids)
+from alphanas.synth.lang import PARAMS
 
 
 
@@ -72,8 +74,26 @@ GPOOL_OPS = _KindTable(OpGroup.GLOBAL_POOL)
 UNARY = ("conv", "dense", "act", "norm", "pool", "gpool")
 
 
-def T(op: str, params=(), *kids) -> Term:
-    return (op, tuple(params), tuple(kids))
+class Term(NamedTuple):
+    """One op over operand terms; ``params`` is the op's parameter ``NamedTuple`` (:data:`~alphanas.synth.lang.PARAMS`)."""
+
+    op: str
+    params: tuple
+    kids: tuple[Term, ...]
+
+    @classmethod
+    def of(cls, op: str, *kids: Term, **params) -> Term:
+        """``Term.of("conv", x, cout=8, kernel=3, stride=1, groups=1, bias=0)``."""
+        return cls(op, PARAMS[op](**params), kids)
+
+    def with_params(self, **changes) -> Term:
+        """The same op over the same operands with some parameters changed."""
+        return Term(self.op, self.params._replace(**changes), self.kids)  # type: ignore[attr-defined]
+
+
+def T(op: str, params=(), *kids: Term) -> Term:
+    """A term from positional parameters (in the op's declaration order)."""
+    return Term(op, PARAMS[op](*params), kids)
 
 
 @dataclass
@@ -114,7 +134,8 @@ def _typed(node: Node, kids: list[Term], const: list) -> Term | None:
         if (len(k) == 2 and k[0] == k[1] and k[0] % 2 == 1 and a["dilations"] == [1, 1]
                 and a["strides"][0] == a["strides"][1] and all(p == (k[0] - 1) // 2 for p in a["pads"])):
             bias = int(len(node.inputs) > 2 and node.inputs[2] is not None)
-            return T("conv", (int(node.inputs[1].shape[0]), k[0], a["strides"][0], a["group"], bias), kids[0])
+            return Term.of("conv", kids[0], cout=int(node.inputs[1].shape[0]), kernel=k[0], stride=a["strides"][0],
+                           groups=a["group"], bias=bias)
         return None
     if op == "Gemm" and len(kids) == 1 and rank == 2 and node.inputs[1].is_const and not a["transA"] \
             and a["alpha"] == 1.0 and a["beta"] == 1.0:
@@ -123,33 +144,34 @@ def _typed(node: Node, kids: list[Term], const: list) -> Term | None:
         bias = node.inputs[2] if len(node.inputs) > 2 else None
         if bias is not None and (not bias.is_const or tuple(bias.shape) != (c,)):
             return None
-        return T("dense", (int(c), int(bias is not None)), kids[0])
+        return Term.of("dense", kids[0], cout=int(c), bias=int(bias is not None))
     if op == "MatMul" and len(kids) == 1 and node.inputs[0] is x and node.inputs[1].is_const \
             and len(node.inputs[1].shape) == 2 and rank >= 2:
-        return T("dense", (int(node.inputs[1].shape[1]), 0), kids[0])
+        return Term.of("dense", kids[0], cout=int(node.inputs[1].shape[1]), bias=0)
     kind = _act_kind(node)
     if kind is not None:
-        return T("act", (kind,), kids[0])
+        return Term.of("act", kids[0], kind=kind)
     if op == "BatchNormalization" and rank >= 2:
-        return T("norm", ("bn",), kids[0])
+        return Term.of("norm", kids[0], kind="bn")
     if op == "LayerNormalization" and a["axis"] in (-1, rank - 1) and len(kids) == 1 and node.inputs[1].is_const:
-        return T("norm", ("ln",), kids[0])
+        return Term.of("norm", kids[0], kind="ln")
     if op == "InstanceNormalization" and rank == 4:
-        return T("norm", ("in",), kids[0])
+        return Term.of("norm", kids[0], kind="in")
     if op in ("MaxPool", "AveragePool") and rank == 4:
         k = a["kernel_shape"]
         if (len(k) == 2 and k[0] == k[1] and a["strides"][0] == a["strides"][1] and a["dilations"] == [1, 1]
                 and not a["ceil_mode"] and all(p == _same_pad(k[0]) for p in a["pads"])
                 and (k[0] % 2 == 1 or k[0] == a["strides"][0])
                 and (op == "MaxPool" or not a.get("count_include_pad", 0))):
-            return T("pool", ("max" if op == "MaxPool" else "avg", k[0], a["strides"][0]), kids[0])
+            return Term.of("pool", kids[0], kind="max" if op == "MaxPool" else "avg", kernel=k[0],
+                           stride=a["strides"][0])
         return None
     if op in ("GlobalAveragePool", "GlobalMaxPool") and rank == 4:
-        return T("gpool", ("avg" if op == "GlobalAveragePool" else "max",), kids[0])
+        return Term.of("gpool", kids[0], kind="avg" if op == "GlobalAveragePool" else "max")
     if op in ("Add", "Mul") and len(kids) == 2 and x.shape is not None and node.inputs[1].shape is not None:
-        return T(op.lower(), (), *kids)
+        return Term.of(op.lower(), *kids)
     if op in ("Identity",):
-        return T("skip", (), kids[0])
+        return Term.of("skip", kids[0])
     return None
 
 
@@ -158,22 +180,22 @@ def encode(sub: Subgraph) -> Encoding:
     enc = Encoding(roots=[], fixed=[], inputs=list(sub.inputs))
     vt = enc.value_terms
     for i, v in enumerate(sub.inputs):
-        vt[id(v)] = T("in", (i,))
+        vt[id(v)] = Term.of("input", index=i)
     for node in sub.nodes:
         if len(node.outputs) != 1:
             raise ValueError(f"node {node.name!r} has {len(node.outputs)} outputs; synthesis needs single-output nodes")
         kids = [vt[id(v)] for v in node.inputs if v is not None and not v.is_const]
         term = _typed(node, kids, [v for v in node.inputs if v is not None and v.is_const])
         # MatMul (dense without bias) + Add(bias) -> dense with bias
-        if (term is None and node.op_type == "Add" and len(kids) == 1 and kids[0][0] == "dense"
-                and kids[0][1][1] == 0):
+        if (term is None and node.op_type == "Add" and len(kids) == 1 and kids[0].op == "dense"
+                and kids[0].params.bias == 0):
             src = next(v for v in node.inputs if not v.is_const)
             bias = next(v for v in node.inputs if v.is_const)
-            if tuple(bias.shape) == (kids[0][1][0],) and len(src.uses) == 1 and node.inputs[0] is src:
-                term = T("dense", (kids[0][1][0], 1), *kids[0][2])
+            if tuple(bias.shape) == (kids[0].params.cout,) and len(src.uses) == 1 and node.inputs[0] is src:
+                term = kids[0].with_params(bias=1)
         if term is None:
             enc.fixed.append(node)
-            term = T("fix", (len(enc.fixed) - 1,), *kids)
+            term = Term.of("fix", *kids, index=len(enc.fixed) - 1)
         vt[id(node.outputs[0])] = term
     enc.roots = [vt[id(v)] for v in sub.outputs]
     return enc
@@ -224,11 +246,11 @@ class Materializer:
         return out
 
     def apply(self, op: str, params: tuple, kids: list[Value]) -> Value:
-        """Materialise one term constructor over already materialised operands."""
+        """Materialise one term constructor (``params``: its named parameters) over materialised operands."""
         if op == "skip":
             return kids[0]
         if op == "fix":
-            orig = self.fixed[params[0]]
+            orig = self.fixed[params.index]
             it = iter(kids)
             ins = [None if v is None else (v if v.is_const else next(it)) for v in orig.inputs]
             opdef = orig.opdef
@@ -243,7 +265,7 @@ class Materializer:
             return out
         x = kids[0]
         if op == "conv":
-            cout, k, s, g, b = params
+            cout, k, s, g, b = params.cout, params.kernel, params.stride, params.groups, params.bias
             cin = x.shape[1]
             if not isinstance(cin, int) or cin % g or cout % g or len(x.shape) != 4:
                 raise ValueError("bad conv groups")
@@ -253,7 +275,7 @@ class Materializer:
             return self.node("Conv", [x, w, bias], {"kernel_shape": [k, k], "strides": [s, s], "pads": [p] * 4,
                                                     "dilations": [1, 1], "group": g})
         if op == "dense":
-            cout, b = params
+            cout, b = params.cout, params.bias
             cin = x.shape[-1]
             if len(x.shape) == 2:
                 w = self._w("w", (cout, cin), "uniform", cin)
@@ -263,12 +285,12 @@ class Materializer:
             y = self.node("MatMul", [x, w])
             return self.node("Add", [y, self._w("b", (cout,), "uniform", cin)]) if b else y
         if op == "act":
-            kind = params[0]
+            kind = params.kind
             if kind == "relu6":
                 return self.node("Clip", [x], {"min": 0.0, "max": 6.0})
             return self.node(ACT_OPS[kind], [x])
         if op == "norm":
-            kind = params[0]
+            kind = params.kind
             if kind == "bn":
                 c = x.shape[1]
                 return self.node("BatchNormalization", [x, self._w("g", (c,), "ones"), self._w("b", (c,), "zeros"),
@@ -282,11 +304,11 @@ class Materializer:
             return self.node("LayerNormalization", [x, self._w("g", (d,), "ones"), self._w("b", (d,), "zeros")],
                              {"axis": -1})
         if op == "pool":
-            kind, k, s = params
+            k, s = params.kernel, params.stride
             p = _same_pad(k)
-            return self.node(POOL_OPS[kind], [x], {"kernel_shape": [k, k], "strides": [s, s], "pads": [p] * 4})
+            return self.node(POOL_OPS[params.kind], [x], {"kernel_shape": [k, k], "strides": [s, s], "pads": [p] * 4})
         if op == "gpool":
-            return self.node(GPOOL_OPS[params[0]], [x])
+            return self.node(GPOOL_OPS[params.kind], [x])
         if op in ("add", "mul"):
             return self.node(op.capitalize(), [kids[0], kids[1]])
         raise ValueError(f"cannot materialise term op {op!r}")
@@ -294,50 +316,46 @@ class Materializer:
     def build(self, term: Term, inputs: list[Value], memo: dict | None = None) -> Value:
         """Materialise a whole term DAG (shared sub-terms once)."""
         memo = {} if memo is None else memo
-        key = term
-        if key in memo:
-            return memo[key]
-        op, params, kids = term
-        if op == "in":
-            val = inputs[params[0]]
+        if term in memo:
+            return memo[term]
+        if term.op == "input":
+            val = inputs[term.params.index]
         else:
-            val = self.apply(op, params, [self.build(k, inputs, memo) for k in kids])
-        memo[key] = val
+            val = self.apply(term.op, term.params, [self.build(k, inputs, memo) for k in term.kids])
+        memo[term] = val
         return val
 
 
 def term_size(term: Term, seen: set | None = None) -> int:
+    """Distinct ops of a term DAG (shared sub-terms once), ``skip`` and inputs excluded."""
     seen = set() if seen is None else seen
-    if term in seen or term[0] == "in":
+    if term in seen or term.op == "input":
         return 0
     seen.add(term)
-    return (term[0] != "skip") + sum(term_size(k, seen) for k in term[2])
+    return (term.op != "skip") + sum(term_size(k, seen) for k in term.kids)
 
 
 def tree_size(term: Term) -> int:
     """Ops of a term counted as a tree (shared sub-terms once per use), ``skip`` and inputs excluded."""
-    return (term[0] not in ("skip", "in")) + sum(tree_size(k) for k in term[2])
+    return (term.op not in ("skip", "input")) + sum(tree_size(k) for k in term.kids)
 
 
 def describe(term: Term) -> str:
     """A compact one-line rendering, e.g. ``conv[64,k3,s1,g1](relu(in0))``."""
-    op, params, kids = term
-    if op == "in":
-        return f"in{params[0]}"
-    inner = ", ".join(describe(k) for k in kids)
-    if op == "act":
-        return f"{params[0]}({inner})"
-    if op == "norm":
-        return f"{params[0]}({inner})"
+    op, p = term.op, term.params
+    if op == "input":
+        return f"in{p.index}"
+    inner = ", ".join(describe(k) for k in term.kids)
+    if op in ("act", "norm"):
+        return f"{p.kind}({inner})"
     if op == "conv":
-        c, k, s, g, _ = params
-        return f"conv[{c},k{k},s{s}" + (f",g{g}" if g > 1 else "") + f"]({inner})"
+        return f"conv[{p.cout},k{p.kernel},s{p.stride}" + (f",g{p.groups}" if p.groups > 1 else "") + f"]({inner})"
     if op == "dense":
-        return f"dense[{params[0]}]({inner})"
+        return f"dense[{p.cout}]({inner})"
     if op == "pool":
-        return f"{params[0]}pool[k{params[1]},s{params[2]}]({inner})"
+        return f"{p.kind}pool[k{p.kernel},s{p.stride}]({inner})"
     if op == "gpool":
-        return f"g{params[0]}pool({inner})"
+        return f"g{p.kind}pool({inner})"
     if op == "fix":
-        return f"fix{params[0]}({inner})"
+        return f"fix{p.index}({inner})"
     return f"{op}({inner})"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alphanas.ir.graph import Graph, Node, Value
+from alphanas.ir.graph import Graph
 from alphanas.ir.subgraph import Subgraph
 from alphanas.synth.problem import SynthesisFailed
 

@@ -68,10 +68,10 @@ def test_progressive_cheapest_is_never_costlier_than_the_random_pick_of_the_same
     rand = synthesize(chain_problem(seed=seed, budget_s=2.0), "progressive", verify=False)
     cheap = synthesize(chain_problem(seed=seed, budget_s=2.0, pick="cheapest"), "progressive", verify=False)
     assert cheap.distance == 0
-    assert graph_flops(cheap.stats["new"]) <= graph_flops(rand.stats["new"])
+    assert graph_flops(cheap.new) <= graph_flops(rand.new)
     # the FLOPs the synthesizer ranked by are those of the materialised subgraph (IR cost model)
-    assert cheap.stats["flops"] == graph_flops(cheap.stats["new"])
-    assert cheap.stats["satisfying"] >= 1
+    assert cheap.stats.flops == graph_flops(cheap.new)
+    assert cheap.stats.satisfying >= 1
 
 
 def test_cheapest_mutation_of_a_resnet34_stage4_block_shrinks_it(resnet34):

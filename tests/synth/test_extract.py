@@ -19,7 +19,7 @@ from alphanas.synth.term import Materializer, T
 NAMES = ("shape", "depth", "mixing")
 SHAPE_IN = (1, 4, 6, 6)
 SHAPE_MID = (1, 8, 6, 6)
-X = T("in", (0,))
+X = T("input", (0,))
 
 
 def conv(k, x=X):
@@ -45,7 +45,7 @@ def egraph():
     c5 = {skip(c2)}
     c4 = {add(c2, c1)}                            the root; c1 is shared by both operands
     """
-    spec = [("in", (0,), (), "c0"), ("conv", (8, 3, 1, 1, 0), ("c0",), "c1"), ("conv", (8, 1, 1, 1, 0), ("c0",), "c1"),
+    spec = [("input", (0,), (), "c0"), ("conv", (8, 3, 1, 1, 0), ("c0",), "c1"), ("conv", (8, 1, 1, 1, 0), ("c0",), "c1"),
             ("conv", (16, 1, 1, 1, 0), ("c0",), "c1"), ("act", ("relu",), ("c1",), "c2"),
             ("act", ("relu",), ("c3",), "c2"), ("norm", ("bn",), ("c5",), "c3"), ("skip", (), ("c2",), "c5"),
             ("add", (), ("c2", "c1"), "c4")]

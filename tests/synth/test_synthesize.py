@@ -16,6 +16,7 @@ from alphanas.ir.subgraph import Subgraph
 from alphanas.properties.depth import DepthProperty
 from alphanas.synth import SYNTHESIZERS, SynthesisFailed, SynthesisProblem, Vocabulary, mutate, synthesize
 from alphanas.synth import props as P
+from alphanas.synth.problem import EGraphStats, ProgressiveStats
 from alphanas.synth.verify import check_graph
 
 SYNTHS = ("egraph", "progressive")
@@ -39,8 +40,22 @@ def chain_problem(depth_target=None, **kw):
 def test_solves_and_verifies(synth):
     res = synthesize(chain_problem(seed=1), synth)
     assert res.distance == 0
-    check_graph(res.stats["graph"])  # synthesize already did; the returned graph is the checked one
-    assert res.stats["new"].structural_hash() != res.stats["old"].structural_hash()
+    check_graph(res.graph)  # synthesize already did; the returned graph is the checked one
+    assert res.new.structural_hash() != res.old.structural_hash()
+
+
+def test_result_fields_and_stats():
+    problem = chain_problem(seed=1)
+    res = synthesize(problem, "egraph")
+    assert isinstance(res.stats, EGraphStats)
+    assert res.stats.eclasses <= res.stats.enodes and res.stats.iterations == 3 and res.stats.satisfying >= 1
+    assert sorted(n.name for n in res.old.nodes) == ["bn", "c", "r"]
+    assert len(res.new.nodes) == len(res.nodes)
+    assert {n.name for n in res.nodes} <= {n.name for n in res.graph.nodes}
+    assert res.graph is not problem.graph and res.verify_ms > 0
+    res = synthesize(chain_problem(seed=1), "progressive")
+    assert isinstance(res.stats, ProgressiveStats)
+    assert res.stats.attempts >= 1 and res.stats.chains >= 1 and res.stats.flops is None
 
 
 @pytest.mark.parametrize("synth", SYNTHS)
@@ -72,7 +87,7 @@ def test_vocabulary_restricts_synthesis():
     voc = Vocabulary(acts=("relu", "tanh"), norms=("bn",), families=("act_swap",))
     for synth in SYNTHS:
         res = synthesize(chain_problem(seed=0, vocabulary=voc), synth)
-        ops = {n.op_type for n in res.stats["new"].nodes}
+        ops = {n.op_type for n in res.new.nodes}
         assert ops <= {"Conv", "BatchNormalization", "Relu", "Tanh"}, ops
     with pytest.raises(AlphanasError):
         Vocabulary(acts=("nope",))
@@ -109,13 +124,13 @@ def test_unknown_synthesizer_is_a_user_error():
 def _corpus_check(problems, synths):
     """Every returned subgraph passes splice-and-verify; returns the success counts."""
     wins = dict.fromkeys(synths, 0)
-    for name, problem in problems:
+    for _name, problem in problems:
         for synth in synths:
             try:
                 res = synthesize(problem, synth, verify=False)
             except SynthesisFailed:
                 continue
-            check_graph(res.stats["graph"], seed=problem.seed)  # raises on any failed check
+            check_graph(res.graph, seed=problem.seed)  # raises on any failed check
             wins[synth] += 1
     return wins
 

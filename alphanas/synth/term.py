@@ -42,7 +42,6 @@ from alphanas.ir.subgraph import Subgraph
 from alphanas.synth.lang import PARAMS
 
 
-
 class _KindTable(Mapping[str, str]):
     """Synthesis kind -> op type for the registered ops of one group (:func:`alphanas.ir.opdef.synthesis_kinds`),
     read from the registry at each use, so that an op registered later is a kind too."""
@@ -285,10 +284,8 @@ class Materializer:
             y = self.node("MatMul", [x, w])
             return self.node("Add", [y, self._w("b", (cout,), "uniform", cin)]) if b else y
         if op == "act":
-            kind = params.kind
-            if kind == "relu6":
-                return self.node("Clip", [x], {"min": 0.0, "max": 6.0})
-            return self.node(ACT_OPS[kind], [x])
+            opdef, attrs = synthesis_kinds(OpGroup.ACTIVATION)[params.kind]
+            return self.node(opdef.op_type, [x], dict(attrs))
         if op == "norm":
             kind = params.kind
             if kind == "bn":

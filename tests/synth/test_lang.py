@@ -40,8 +40,17 @@ def typed(term: Term):
 def egglog_python_text(expr) -> str:
     eg = EGraph(save_egglog_string=True)
     eg.register(let("$probe", expr))
-    line = next(ln for ln in eg.as_egglog_string.splitlines() if ln.startswith("(let $probe "))
-    return line[len("(let $probe "):-1]
+    lets = {}
+    for ln in eg.as_egglog_string.splitlines():
+        if ln.startswith("(let $"):
+            name, _, body = ln[len("(let "):-1].partition(" ")
+            lets[name] = body
+    text = lets["$probe"]
+    # egglog-python may name a repeated sub-expression in a let of its own (which one depends on the
+    # run): substitute those names back, longest first, so the text is the plain term
+    for name in sorted((n for n in lets if n != "$probe"), key=len, reverse=True):
+        text = text.replace(name, lets[name])
+    return text
 
 
 def test_signatures_are_read_off_the_declarations():

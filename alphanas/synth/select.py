@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from alphanas.errors import AlphanasError
+from alphanas.ir.blocks import find_blocks
 from alphanas.ir.graph import Graph, Node
 from alphanas.ir.subgraph import Subgraph
 
@@ -31,10 +32,6 @@ def block_nodes(graph: Graph, block: str | None, rng: np.random.Generator | None
     """Nodes of block ``block`` (or None for the whole graph); unknown names raise AlphanasError."""
     if block is None:
         return None
-    try:
-        from alphanas.ir.blocks import find_blocks
-    except ImportError:
-        raise AlphanasError("--block needs block detection (alphanas.ir.blocks), which is not available") from None
     blocks = find_blocks(graph)
     for b in blocks:
         if b.name == block:

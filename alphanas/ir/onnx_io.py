@@ -106,10 +106,10 @@ class _Importer:
         self.shape_vectors: dict[int, tuple[Value, np.ndarray]] = {}
         self._bound: set[str] = set()
         # Reserve every ONNX value name so that helper values never take one of them.
-        for n in model.graph.node:
-            self.graph._names.update(x for x in n.output if x)
-        self.graph._names.update(t.name for t in model.graph.initializer)
-        self.graph._names.update(i.name for i in model.graph.input)
+        reserved = [x for n in model.graph.node for x in n.output if x]
+        reserved += [t.name for t in model.graph.initializer] + [i.name for i in model.graph.input]
+        for name in reserved:
+            self.graph.claim_name(name)
 
     def _opset(self) -> int:
         versions = {o.domain or "": o.version for o in self.model.opset_import}
@@ -276,14 +276,14 @@ class _Importer:
         """The IR name for ONNX value ``name``: itself, unless already bound (then made unique)."""
         if name and name not in self._bound:
             self._bound.add(name)
-            self.graph._names.add(name)
+            self.graph.claim_name(name)
             return name
         return self.graph.unique_name(name or "v")
 
     def _rename(self, v: Value, name: str) -> None:
         if v.name != name:
-            self.graph._names.discard(v.name)
-            v.name = self._bind(name)
+            self.graph.release_name(v.name)
+            self.graph.rename_value(v, self._bind(name))
 
     def _import_node(self, proto: onnx.NodeProto) -> None:
         self._current = proto
@@ -363,9 +363,7 @@ class _Importer:
                 opdef.from_onnx(self, inputs, attrs, self.opset, outputs)
                 return
             except NotCanonical:
-                for n in self.graph.nodes[mark[0]:]:
-                    n.detach()
-                del self.graph.nodes[mark[0]:]
+                self.graph.remove_nodes_from(mark[0])
                 self.values = mark[1]
         self._add_opaque(proto, inputs, outputs, domain)
 
@@ -377,7 +375,7 @@ class _Importer:
             outs.append(v)
         node = Node(proto.op_type, inputs, outs, {}, self.graph.unique_node_name(proto.name or proto.op_type.lower()),
                     domain, onnx_attrs=list(proto.attribute))
-        self.graph.nodes.append(node)
+        self.graph.append_node(node)
         for name, v in zip(outputs, outs):
             if name:
                 self.values[name] = v

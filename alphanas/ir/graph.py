@@ -494,7 +494,8 @@ class Graph:
                 if v is None:
                     continue
                 if id(v) not in defined:
-                    where = "is defined later (nodes out of topological order)" if v.producer is not None else "has no producer (dangling input)"
+                    where = ("is defined later (nodes out of topological order)" if v.producer is not None
+                             else "has no producer (dangling input)")
                     raise InvalidGraphError(
                         f"node {node.name!r} ({node.op_type}) input {i} {v.name!r} {where}"
                     )

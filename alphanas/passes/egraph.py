@@ -327,10 +327,10 @@ class _Codec:
 
     def consistent(self, exprs) -> bool:
         """Whether every conv in the extracted terms still reads the weight of the conv its key names
-        (and a folded BN has that conv's channel count). egglog 13 has been seen, rarely and not
-        reproducibly, to extract a ``conv_bn`` whose key belongs to another convolution, and (once in
-        CI) to hand the cost model a conv whose key is out of range; rebuilding either would give a
-        wrong graph, so such an extraction is refused (the pass changes nothing)."""
+        (and a folded BN has that conv's channel count). Such mismatches came from registering the terms
+        through egglog-python's ``let`` bindings (see :func:`add_terms`, which fixed it); the check stays
+        as a guard, since rebuilding a mismatched term would give a wrong graph: such an extraction is
+        refused (the pass changes nothing)."""
         for e in _subterms(exprs):
             fn = get_callable_fn(e)
             if fn in (T.conv, T.conv_bn):
@@ -411,6 +411,22 @@ def key(expr):
     return expr.__egg_typed_expr__
 
 
+def add_terms(egraph: EGraph, term: TensorTerm) -> None:
+    """Add ``term`` (and every subterm) to ``egraph`` exactly as written.
+
+    ``egraph.register(term)`` would not: egglog-python first turns every subexpression with several
+    parents into a global ``let`` binding, primitives included, and in our encoding the same small
+    integers are shared by unrelated terms (leaf ``7``, conv key ``7``, BN key ``7``, element counts).
+    With egglog 13 such a registration sometimes (depending on the hash seed and the run) added a term
+    whose integer argument was another binding's value, e.g. ``conv(x7, w7, none, 1, ...)`` beside the
+    real ``conv(x7, w7, none, 7, ...)``: a convolution keyed as another, which extraction then picked
+    (refused by ``_Codec.consistent``, so the pass folded nothing). A ``union`` of the term with itself is
+    translated without ``let`` bindings; afterwards every subterm's translation is cached, so the
+    ``register`` inside ``extract`` and the facts only refer to terms already added.
+    """
+    egraph.register(union(term).with_(term))
+
+
 def _subterms(exprs):
     """Every distinct tensor subterm of ``exprs`` once (shared subterms are one DAG node)."""
     seen: set = set()
@@ -440,12 +456,14 @@ class EGraphOptimizer(Pass):
         roots = codec.encode()
         if not roots:
             return PassResult(graph, False)
-        egraph = EGraph()
         root_terms = [codec.terms[id(v)] for v in roots]
-        egraph.register(*root_terms, *codec.facts)
+        all_roots = _pair_up(root_terms)
+        egraph = EGraph()
+        add_terms(egraph, all_roots)
+        egraph.register(*codec.facts)
         egraph.run(self.max_iterations, ruleset=_rules())
         model = greedy_dag_cost_model(codec.cost_model)
-        extracted = _unpair(egraph.extract(_pair_up(root_terms), cost_model=model), len(root_terms))
+        extracted = _unpair(egraph.extract(all_roots, cost_model=model), len(root_terms))
         if codec.dag_cost(extracted) >= codec.dag_cost(root_terms) or not codec.consistent(extracted):
             return PassResult(graph, False)
         memo: dict = {}

@@ -64,6 +64,24 @@ class Value:
         return self.const is not None
 
     @property
+    def array(self) -> np.ndarray:
+        """The constant's array (only for a constant: check :attr:`is_const` first)."""
+        assert self.const is not None, f"value {self.name!r} is not a constant"
+        return self.const
+
+    @property
+    def dims(self) -> Shape:
+        """The shape (only for a value whose shape is known)."""
+        assert self.shape is not None, f"value {self.name!r} has no shape"
+        return self.shape
+
+    def dim(self, axis: int) -> int:
+        """The static size of ``axis`` (an int; a symbolic dimension there is an error)."""
+        d = self.dims[axis]
+        assert isinstance(d, int), f"value {self.name!r}: dimension {axis} is symbolic ({d!r})"
+        return d
+
+    @property
     def rank(self) -> int:
         assert self.shape is not None, f"value {self.name!r} has no shape"
         return len(self.shape)
@@ -162,6 +180,12 @@ class Node:
         self.inputs = [None] * len(self.inputs)
         for v in self.outputs:
             v.producer = None
+
+    def input(self, index: int) -> Value:
+        """Input ``index``, which must be present (not an omitted optional input)."""
+        v = self.inputs[index]
+        assert v is not None, f"node {self.name!r}: input {index} is absent"
+        return v
 
     def attr(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)
@@ -351,7 +375,7 @@ class Graph:
     @property
     def weights(self) -> dict[str, np.ndarray]:
         """Named weights: every constant value as a numpy array."""
-        return {name: v.const for name, v in self.initializers.items()}
+        return {name: v.array for name, v in self.initializers.items()}
 
     def values(self) -> Iterable[Value]:
         yield from self.inputs
@@ -455,11 +479,11 @@ class Graph:
                     v.name = self.unique_name(v.name)
                 else:
                     self.claim_name(v.name)
-            for v in n.inputs:
-                if v is not None and v.is_const and v.name not in self.initializers:
-                    if v.name in self._names:
-                        v.name = self.unique_name(v.name)
-                    self.add_initializer_value(v)
+            for c in n.inputs:
+                if c is not None and c.is_const and c.name not in self.initializers:
+                    if c.name in self._names:
+                        c.name = self.unique_name(c.name)
+                    self.add_initializer_value(c)
         position = min((self.nodes.index(n) for n in subgraph.nodes), default=len(self.nodes))
         self.insert_nodes(position, new_nodes)
         for old, new in output_map.items():
@@ -490,17 +514,17 @@ class Graph:
                 raise InvalidGraphError(f"graph {self.name!r}: value name {v.name!r} is defined twice")
             names[v.name] = "graph"
         for node in self.nodes:
-            for i, v in enumerate(node.inputs):
-                if v is None:
+            for i, inp in enumerate(node.inputs):
+                if inp is None:
                     continue
-                if id(v) not in defined:
-                    where = ("is defined later (nodes out of topological order)" if v.producer is not None
+                if id(inp) not in defined:
+                    where = ("is defined later (nodes out of topological order)" if inp.producer is not None
                              else "has no producer (dangling input)")
                     raise InvalidGraphError(
-                        f"node {node.name!r} ({node.op_type}) input {i} {v.name!r} {where}"
+                        f"node {node.name!r} ({node.op_type}) input {i} {inp.name!r} {where}"
                     )
-                if (node, i) not in v.uses:
-                    raise InvalidGraphError(f"node {node.name!r}: use-def of input {v.name!r} is out of date")
+                if (node, i) not in inp.uses:
+                    raise InvalidGraphError(f"node {node.name!r}: use-def of input {inp.name!r} is out of date")
             for j, v in enumerate(node.outputs):
                 if v.producer is not node or v.index != j:
                     raise InvalidGraphError(f"node {node.name!r}: output {v.name!r} has a wrong producer link")

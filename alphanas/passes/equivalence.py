@@ -95,7 +95,7 @@ def randomize_weights(graph: Graph, seed: int = 0) -> Graph:
             else:
                 role.setdefault(v.name, "small")
     for name, v in g.initializers.items():
-        a = v.const
+        a = v.array
         if a.dtype.kind != "f" or a.size <= 1:
             continue
         r = role.get(name, "small")

@@ -171,8 +171,9 @@ def _dataflow(graph: Graph) -> nx.DiGraph:
 
 def _detect(graph: Graph, allowed: set[int]) -> list[tuple[str, list[Node]]]:
     """Fork/join regions inside ``allowed`` (outermost first, disjoint) and the chains between them."""
-    by_id = {id(n): n for n in graph.nodes}
-    rank = {id(n): i for i, n in enumerate(graph.nodes)}
+    # dataflow vertices: node ids and the _SRC/_SNK sentinels
+    by_id: dict[object, Node] = {id(n): n for n in graph.nodes}
+    rank: dict[object, int] = {id(n): i for i, n in enumerate(graph.nodes)}
     rank[_SRC], rank[_SNK] = -1, len(graph.nodes)
     g = _dataflow(graph)
     ipdom = nx.immediate_dominators(g.reverse(copy=False), _SNK)

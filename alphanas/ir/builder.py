@@ -49,6 +49,13 @@ class GraphBuilder:
                                    name=self._name(name or op_type.lower()), domain=domain)
         return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
 
+    def single_op(self, op_type: str, *inputs: Value | None, name: str | None = None, domain: str = "",
+                  **attrs: Any) -> Value:
+        """Add a single-output op (any registered one); returns its output."""
+        node = self.graph.add_node(op_type, list(inputs), attrs, name=self._name(name or op_type.lower()), domain=domain)
+        assert len(node.outputs) == 1, f"{op_type} has {len(node.outputs)} outputs; use op()"
+        return node.outputs[0]
+
     def build(self, *outputs: Value) -> Graph:
         self.graph.outputs.extend(outputs)
         self.graph.verify()
@@ -60,109 +67,111 @@ class GraphBuilder:
              padding: str | int | Sequence[int] = "same", dilation: int = 1, groups: int = 1, bias: bool = True,
              name: str = "conv") -> Value:
         """Convolution; ``padding="same"`` pads (k-1)*d/2 on each side (exact for odd kernels)."""
-        n = len(x.shape) - 2
+        n = x.rank - 2
         k = [kernel] * n if isinstance(kernel, int) else list(kernel)
         s = [stride] * n if isinstance(stride, int) else list(stride)
         if padding == "same":
             pads = [(kk - 1) * dilation // 2 for kk in k] * 2
         elif isinstance(padding, int):
             pads = [padding] * (2 * n)
+        elif isinstance(padding, str):
+            raise ValueError(f"conv {name!r}: padding {padding!r} is not 'same', an int or a list of ints")
         else:
             pads = list(padding)
-        cin = x.shape[1]
+        cin = x.dim(1)
         fan_in = cin // groups * int(np.prod(k))
         w = self.rng.normal(0.0, math.sqrt(2.0 / fan_in), size=(out_channels, cin // groups, *k)).astype(np.float32)
         wv = self.const(f"{name}.weight", w)
         bv = self.const(f"{name}.bias", np.zeros(out_channels, np.float32)) if bias else None
-        return self.op("Conv", x, wv, bv, name=name, kernel_shape=k, strides=s, pads=pads,
+        return self.single_op("Conv", x, wv, bv, name=name, kernel_shape=k, strides=s, pads=pads,
                        dilations=[dilation] * n, group=groups)
 
     def dense(self, x: Value, features: int, *, bias: bool = True, name: str = "dense") -> Value:
         """Fully connected layer on the last axis (Gemm for 2-D inputs, MatMul + Add otherwise)."""
-        fan_in = x.shape[-1]
+        fan_in = x.dim(-1)
         bound = 1.0 / math.sqrt(fan_in)
         b = self.const(f"{name}.bias", self.rng.uniform(-bound, bound, size=features).astype(np.float32)) if bias else None
-        if len(x.shape) == 2:
+        if x.rank == 2:
             w = self.const(f"{name}.weight", self.rng.uniform(-bound, bound, size=(features, fan_in)).astype(np.float32))
-            return self.op("Gemm", x, w, b, name=name, transB=1)
+            return self.single_op("Gemm", x, w, b, name=name, transB=1)
         w = self.const(f"{name}.weight", self.rng.uniform(-bound, bound, size=(fan_in, features)).astype(np.float32))
-        y = self.op("MatMul", x, w, name=name)
-        return self.op("Add", y, b, name=f"{name}.add") if b is not None else y
+        y = self.single_op("MatMul", x, w, name=name)
+        return self.single_op("Add", y, b, name=f"{name}.add") if b is not None else y
 
     def batchnorm(self, x: Value, *, zero_init: bool = False, eps: float = 1e-5, name: str = "bn") -> Value:
-        c = x.shape[1]
+        c = x.dim(1)
         scale = np.zeros(c, np.float32) if zero_init else np.ones(c, np.float32)
-        return self.op("BatchNormalization", x, self.const(f"{name}.weight", scale),
+        return self.single_op("BatchNormalization", x, self.const(f"{name}.weight", scale),
                        self.const(f"{name}.bias", np.zeros(c, np.float32)),
                        self.const(f"{name}.running_mean", np.zeros(c, np.float32)),
                        self.const(f"{name}.running_var", np.ones(c, np.float32)), name=name, epsilon=eps)
 
     def layernorm(self, x: Value, *, eps: float = 1e-6, name: str = "ln") -> Value:
-        d = x.shape[-1]
-        return self.op("LayerNormalization", x, self.const(f"{name}.weight", np.ones(d, np.float32)),
+        d = x.dim(-1)
+        return self.single_op("LayerNormalization", x, self.const(f"{name}.weight", np.ones(d, np.float32)),
                        self.const(f"{name}.bias", np.zeros(d, np.float32)), name=name, axis=-1, epsilon=eps)
 
     # -- activations and arithmetic ----------------------------------------------------------------
 
     def relu(self, x: Value, name: str = "relu") -> Value:
-        return self.op("Relu", x, name=name)
+        return self.single_op("Relu", x, name=name)
 
     def gelu(self, x: Value, name: str = "gelu") -> Value:
-        return self.op("Gelu", x, name=name)
+        return self.single_op("Gelu", x, name=name)
 
     def sigmoid(self, x: Value, name: str = "sigmoid") -> Value:
-        return self.op("Sigmoid", x, name=name)
+        return self.single_op("Sigmoid", x, name=name)
 
     def swish(self, x: Value, name: str = "swish") -> Value:
-        return self.op("Swish", x, name=name)
+        return self.single_op("Swish", x, name=name)
 
     def tanh(self, x: Value, name: str = "tanh") -> Value:
-        return self.op("Tanh", x, name=name)
+        return self.single_op("Tanh", x, name=name)
 
     def relu6(self, x: Value, name: str = "relu6") -> Value:
-        return self.op("Clip", x, name=name, min=0.0, max=6.0)
+        return self.single_op("Clip", x, name=name, min=0.0, max=6.0)
 
     def softmax(self, x: Value, axis: int = -1, name: str = "softmax") -> Value:
-        return self.op("Softmax", x, name=name, axis=axis)
+        return self.single_op("Softmax", x, name=name, axis=axis)
 
     def add(self, a: Value, b: Value, name: str = "add") -> Value:
-        return self.op("Add", a, b, name=name)
+        return self.single_op("Add", a, b, name=name)
 
     def mul(self, a: Value, b: Value, name: str = "mul") -> Value:
-        return self.op("Mul", a, b, name=name)
+        return self.single_op("Mul", a, b, name=name)
 
     def scale(self, x: Value, factor: float, name: str = "scale") -> Value:
-        return self.op("Mul", x, self.const(f"{name}.factor", np.array(factor, dtype=np.float32)), name=name)
+        return self.single_op("Mul", x, self.const(f"{name}.factor", np.array(factor, dtype=np.float32)), name=name)
 
     # -- shapes and pooling ------------------------------------------------------------------------
 
     def concat(self, xs: Sequence[Value], axis: int = 1, name: str = "concat") -> Value:
-        return self.op("Concat", *xs, name=name, axis=axis)
+        return self.single_op("Concat", *xs, name=name, axis=axis)
 
     def flatten(self, x: Value, axis: int = 1, name: str = "flatten") -> Value:
-        return self.op("Flatten", x, name=name, axis=axis)
+        return self.single_op("Flatten", x, name=name, axis=axis)
 
     def reshape(self, x: Value, shape: Sequence[int], name: str = "reshape") -> Value:
-        return self.op("Reshape", x, name=name, shape=list(shape))
+        return self.single_op("Reshape", x, name=name, shape=list(shape))
 
     def transpose(self, x: Value, perm: Sequence[int], name: str = "transpose") -> Value:
-        return self.op("Transpose", x, name=name, perm=list(perm))
+        return self.single_op("Transpose", x, name=name, perm=list(perm))
 
     def maxpool(self, x: Value, kernel: int, stride: int | None = None, padding: int = 0, name: str = "maxpool") -> Value:
-        n = len(x.shape) - 2
-        return self.op("MaxPool", x, name=name, kernel_shape=[kernel] * n, strides=[stride or kernel] * n,
+        n = x.rank - 2
+        return self.single_op("MaxPool", x, name=name, kernel_shape=[kernel] * n, strides=[stride or kernel] * n,
                        pads=[padding] * (2 * n))
 
     def avgpool(self, x: Value, kernel: int, stride: int | None = None, padding: int = 0, name: str = "avgpool") -> Value:
-        n = len(x.shape) - 2
-        return self.op("AveragePool", x, name=name, kernel_shape=[kernel] * n, strides=[stride or kernel] * n,
+        n = x.rank - 2
+        return self.single_op("AveragePool", x, name=name, kernel_shape=[kernel] * n, strides=[stride or kernel] * n,
                        pads=[padding] * (2 * n))
 
     def global_avgpool(self, x: Value, name: str = "gap") -> Value:
-        return self.op("GlobalAveragePool", x, name=name)
+        return self.single_op("GlobalAveragePool", x, name=name)
 
     def reduce_mean(self, x: Value, axes: Sequence[int], keepdims: bool = False, name: str = "mean") -> Value:
-        return self.op("ReduceMean", x, name=name, axes=list(axes), keepdims=int(keepdims))
+        return self.single_op("ReduceMean", x, name=name, axes=list(axes), keepdims=int(keepdims))
 
 
 class _Scope:

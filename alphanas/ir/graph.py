@@ -15,13 +15,16 @@ import functools
 import itertools
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
 
 from alphanas.errors import InvalidGraphError
 from alphanas.ir.opdef import lookup as _lookup_opdef
+
+if TYPE_CHECKING:
+    from alphanas.ir.subgraph import Subgraph
 
 Dim = int | str
 Shape = tuple[Dim, ...]
@@ -59,6 +62,24 @@ class Value:
     @property
     def is_const(self) -> bool:
         return self.const is not None
+
+    @property
+    def array(self) -> np.ndarray:
+        """The constant's array (only for a constant: check :attr:`is_const` first)."""
+        assert self.const is not None, f"value {self.name!r} is not a constant"
+        return self.const
+
+    @property
+    def dims(self) -> Shape:
+        """The shape (only for a value whose shape is known)."""
+        assert self.shape is not None, f"value {self.name!r} has no shape"
+        return self.shape
+
+    def dim(self, axis: int) -> int:
+        """The static size of ``axis`` (an int; a symbolic dimension there is an error)."""
+        d = self.dims[axis]
+        assert isinstance(d, int), f"value {self.name!r}: dimension {axis} is symbolic ({d!r})"
+        return d
 
     @property
     def rank(self) -> int:
@@ -160,6 +181,12 @@ class Node:
         for v in self.outputs:
             v.producer = None
 
+    def input(self, index: int) -> Value:
+        """Input ``index``, which must be present (not an omitted optional input)."""
+        v = self.inputs[index]
+        assert v is not None, f"node {self.name!r}: input {index} is absent"
+        return v
+
     def attr(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)
 
@@ -200,9 +227,14 @@ class Graph:
         self._node_names: set[str] = set()
 
     # -- naming ------------------------------------------------------------------------------------
+    #
+    # The graph is the one authority on names: value names and node names are two namespaces, each a
+    # set of names ever taken in this graph. Every way of creating, inserting or renaming goes through
+    # the methods below, so a generated name never clashes with one already in use. A name stays taken
+    # after its value or node goes (unless released), so generated names depend only on the history.
 
     def unique_name(self, base: str) -> str:
-        """A value/node name not yet used in this graph, derived from ``base``."""
+        """A value name not yet taken in this graph, derived from ``base``; it is taken from now on."""
         base = base or "v"
         name = base
         while name in self._names:
@@ -211,7 +243,7 @@ class Graph:
         return name
 
     def unique_node_name(self, base: str) -> str:
-        """A node name not yet used (node names and value names are separate namespaces)."""
+        """A node name not yet taken (node names and value names are separate namespaces)."""
         base = base or "node"
         name = base
         while name in self._node_names:
@@ -219,8 +251,50 @@ class Graph:
         self._node_names.add(name)
         return name
 
-    def _claim(self, name: str) -> None:
+    def claim_name(self, name: str) -> None:
+        """Mark value name ``name`` as taken (e.g. reserve the names of a model being imported)."""
         self._names.add(name)
+
+    def release_name(self, name: str) -> None:
+        """Make value name ``name`` available again (its value is gone or about to be renamed)."""
+        self._names.discard(name)
+
+    def has_name(self, name: str) -> bool:
+        """Whether value name ``name`` is taken."""
+        return name in self._names
+
+    def rename_value(self, value: Value, name: str) -> None:
+        """Give ``value`` the name ``name`` (taken from now on). The old name stays taken: call
+        :meth:`release_name` first to free it."""
+        value.name = name
+        self._names.add(name)
+
+    # -- insertion and removal ---------------------------------------------------------------------
+
+    def insert_nodes(self, index: int, nodes: Sequence[Node]) -> None:
+        """Insert constructed ``nodes`` (in order) before position ``index``; their node names and output
+        names become taken. The caller keeps the node list topologically ordered."""
+        for n in nodes:
+            self._node_names.add(n.name)
+            for v in n.outputs:
+                self._names.add(v.name)
+        self.nodes[index:index] = list(nodes)
+
+    def append_node(self, node: Node) -> None:
+        """Append a constructed ``node`` (see :meth:`insert_nodes`)."""
+        self.insert_nodes(len(self.nodes), [node])
+
+    def add_initializer_value(self, value: Value) -> None:
+        """Add the constant ``value`` as a weight under its own name (which becomes taken)."""
+        assert value.const is not None, f"value {value.name!r} is not a constant"
+        self._names.add(value.name)
+        self.initializers[value.name] = value
+
+    def remove_nodes_from(self, index: int) -> None:
+        """Detach and drop every node from position ``index`` on (undoes appends; names stay taken)."""
+        for n in self.nodes[index:]:
+            n.detach()
+        del self.nodes[index:]
 
     # -- construction ------------------------------------------------------------------------------
 
@@ -250,9 +324,7 @@ class Graph:
         index: int | None = None,
     ) -> Node:
         """Append (or insert at ``index``) a node; its outputs get shapes from the op's shape function."""
-        from alphanas.ir.opdef import lookup
-
-        opdef = lookup(op_type, domain)
+        opdef = _lookup_opdef(op_type, domain)
         if num_outputs is None:
             num_outputs = opdef.num_outputs(attrs or {}) if opdef is not None else 1
         node_name = self.unique_node_name(name or op_type.lower())
@@ -260,10 +332,7 @@ class Graph:
         node = Node(op_type, inputs, outs, attrs, node_name, domain)
         if opdef is not None:
             node.attrs = opdef.complete_attrs(node.attrs)
-        if index is None:
-            self.nodes.append(node)
-        else:
-            self.nodes.insert(index, node)
+        self.insert_nodes(len(self.nodes) if index is None else index, [node])
         if infer and opdef is not None:
             self.infer_node(node)
         return node
@@ -306,7 +375,7 @@ class Graph:
     @property
     def weights(self) -> dict[str, np.ndarray]:
         """Named weights: every constant value as a numpy array."""
-        return {name: v.const for name, v in self.initializers.items()}
+        return {name: v.array for name, v in self.initializers.items()}
 
     def values(self) -> Iterable[Value]:
         yield from self.inputs
@@ -388,7 +457,7 @@ class Graph:
             raise InvalidGraphError(f"graph {self.name!r} has a cycle: {names}") from None
         self.nodes = [by_id[i] for i in ids]
 
-    def replace(self, subgraph: "Subgraph", new_nodes: Sequence[Node], output_map: dict[Value, Value] | None = None) -> None:
+    def replace(self, subgraph: Subgraph, new_nodes: Sequence[Node], output_map: dict[Value, Value] | None = None) -> None:
         """Replace ``subgraph`` by ``new_nodes``.
 
         ``new_nodes`` read the subgraph's input values (or graph values/constants) and are not yet
@@ -396,8 +465,6 @@ class Graph:
         takes its place (by default, the i-th output of the subgraph maps to the i-th output of the
         last new node). Uses are rewired, the old nodes dropped if dead, and the graph verified.
         """
-        from alphanas.ir.subgraph import Subgraph  # noqa: F401  (type only)
-
         if output_map is None:
             last = list(new_nodes[-1].outputs)
             if len(last) < len(subgraph.outputs):
@@ -411,15 +478,14 @@ class Graph:
                 if v.name in self._names:
                     v.name = self.unique_name(v.name)
                 else:
-                    self._claim(v.name)
-            for v in n.inputs:
-                if v is not None and v.is_const and v.name not in self.initializers:
-                    if v.name in self._names:
-                        v.name = self.unique_name(v.name)
-                    self._claim(v.name)
-                    self.initializers[v.name] = v
+                    self.claim_name(v.name)
+            for c in n.inputs:
+                if c is not None and c.is_const and c.name not in self.initializers:
+                    if c.name in self._names:
+                        c.name = self.unique_name(c.name)
+                    self.add_initializer_value(c)
         position = min((self.nodes.index(n) for n in subgraph.nodes), default=len(self.nodes))
-        self.nodes[position:position] = list(new_nodes)
+        self.insert_nodes(position, new_nodes)
         for old, new in output_map.items():
             if old.shape is not None and new.shape is not None and not _shapes_compatible(old.shape, new.shape):
                 raise InvalidGraphError(
@@ -448,16 +514,17 @@ class Graph:
                 raise InvalidGraphError(f"graph {self.name!r}: value name {v.name!r} is defined twice")
             names[v.name] = "graph"
         for node in self.nodes:
-            for i, v in enumerate(node.inputs):
-                if v is None:
+            for i, inp in enumerate(node.inputs):
+                if inp is None:
                     continue
-                if id(v) not in defined:
-                    where = "is defined later (nodes out of topological order)" if v.producer is not None else "has no producer (dangling input)"
+                if id(inp) not in defined:
+                    where = ("is defined later (nodes out of topological order)" if inp.producer is not None
+                             else "has no producer (dangling input)")
                     raise InvalidGraphError(
-                        f"node {node.name!r} ({node.op_type}) input {i} {v.name!r} {where}"
+                        f"node {node.name!r} ({node.op_type}) input {i} {inp.name!r} {where}"
                     )
-                if (node, i) not in v.uses:
-                    raise InvalidGraphError(f"node {node.name!r}: use-def of input {v.name!r} is out of date")
+                if (node, i) not in inp.uses:
+                    raise InvalidGraphError(f"node {node.name!r}: use-def of input {inp.name!r} is out of date")
             for j, v in enumerate(node.outputs):
                 if v.producer is not node or v.index != j:
                     raise InvalidGraphError(f"node {node.name!r}: output {v.name!r} has a wrong producer link")
@@ -487,7 +554,7 @@ class Graph:
             if id(v) not in vmap:
                 nv = Value(v.name, v.shape, v.dtype, v.const)
                 vmap[id(v)] = nv
-                g._claim(v.name)
+                g.claim_name(v.name)
             return vmap[id(v)]
 
         g.inputs = [clone(v) for v in self.inputs]
@@ -495,8 +562,7 @@ class Graph:
         for n in self.nodes:
             nn_ = Node(n.op_type, [None if v is None else clone(v) for v in n.inputs],
                        [clone(v) for v in n.outputs], n.attrs, n.name, n.domain, n.onnx_attrs)
-            g._node_names.add(n.name)
-            g.nodes.append(nn_)
+            g.append_node(nn_)
         g.outputs = [clone(v) for v in self.outputs]
         return g
 

@@ -25,7 +25,7 @@ def structural_hash(graph: Graph, *, with_weights: bool = False) -> str:
     for i, v in enumerate(graph.inputs):
         hv[id(v)] = _h("input", i, list(v.shape or ()), str(v.dtype))
     for v in graph.initializers.values():
-        hv[id(v)] = _h("const", list(v.shape), str(v.dtype), v.const.tobytes().hex() if with_weights else None)
+        hv[id(v)] = _h("const", list(v.dims), str(v.dtype), v.array.tobytes().hex() if with_weights else None)
     for node in graph.nodes:
         ins = ["-" if v is None else hv.get(id(v)) or _h("const", list(v.shape or ()), str(v.dtype)) for v in node.inputs]
         while ins and ins[-1] == "-":  # an absent trailing optional input is the same as none

@@ -106,16 +106,16 @@ class _Importer:
         self.shape_vectors: dict[int, tuple[Value, np.ndarray]] = {}
         self._bound: set[str] = set()
         # Reserve every ONNX value name so that helper values never take one of them.
-        for n in model.graph.node:
-            self.graph._names.update(x for x in n.output if x)
-        self.graph._names.update(t.name for t in model.graph.initializer)
-        self.graph._names.update(i.name for i in model.graph.input)
+        reserved = [x for n in model.graph.node for x in n.output if x]
+        reserved += [t.name for t in model.graph.initializer] + [i.name for i in model.graph.input]
+        for name in reserved:
+            self.graph.claim_name(name)
 
     def _opset(self) -> int:
         versions = {o.domain or "": o.version for o in self.model.opset_import}
         if "" not in versions and "ai.onnx" not in versions:
             raise UnsupportedModelError(f"{self.source}: the model declares no default-domain opset")
-        v = versions.get("", versions.get("ai.onnx"))
+        v = versions[""] if "" in versions else versions["ai.onnx"]
         if v > MAX_IMPORT_OPSET:
             raise UnsupportedModelError(
                 f"{self.source}: opset {v} is newer than alphanas reads (opsets {MIN_IMPORT_OPSET} to "
@@ -276,14 +276,14 @@ class _Importer:
         """The IR name for ONNX value ``name``: itself, unless already bound (then made unique)."""
         if name and name not in self._bound:
             self._bound.add(name)
-            self.graph._names.add(name)
+            self.graph.claim_name(name)
             return name
         return self.graph.unique_name(name or "v")
 
     def _rename(self, v: Value, name: str) -> None:
         if v.name != name:
-            self.graph._names.discard(v.name)
-            v.name = self._bind(name)
+            self.graph.release_name(v.name)
+            self.graph.rename_value(v, self._bind(name))
 
     def _import_node(self, proto: onnx.NodeProto) -> None:
         self._current = proto
@@ -300,8 +300,8 @@ class _Importer:
             return None
         if id(v) in self.shape_vectors:
             return self.shape_vectors[id(v)][1]
-        if v.is_const and v.const.size <= shape_values.MAX_ELEMENTS and v.const.dtype.kind in "iub":
-            return np.asarray(v.const).astype(object)
+        if v.is_const and v.array.size <= shape_values.MAX_ELEMENTS and v.array.dtype.kind in "iub":
+            return np.asarray(v.array).astype(object)
         return None
 
     def _track_shape_vector(self, op: str, inputs: list, attrs: dict, name: str) -> None:
@@ -363,9 +363,7 @@ class _Importer:
                 opdef.from_onnx(self, inputs, attrs, self.opset, outputs)
                 return
             except NotCanonical:
-                for n in self.graph.nodes[mark[0]:]:
-                    n.detach()
-                del self.graph.nodes[mark[0]:]
+                self.graph.remove_nodes_from(mark[0])
                 self.values = mark[1]
         self._add_opaque(proto, inputs, outputs, domain)
 
@@ -377,7 +375,7 @@ class _Importer:
             outs.append(v)
         node = Node(proto.op_type, inputs, outs, {}, self.graph.unique_node_name(proto.name or proto.op_type.lower()),
                     domain, onnx_attrs=list(proto.attribute))
-        self.graph.nodes.append(node)
+        self.graph.append_node(node)
         for name, v in zip(outputs, outs):
             if name:
                 self.values[name] = v
@@ -385,7 +383,8 @@ class _Importer:
     def _fold(self, proto: onnx.NodeProto, inputs: list, attrs: dict, outputs: list[str]) -> bool:
         """Fold a node whose inputs are all constant (or only read static shapes) into initializers."""
         op = proto.op_type
-        if op in _NONDETERMINISTIC or any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in proto.attribute):
+        subgraph_kinds = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+        if op in _NONDETERMINISTIC or any(a.type in subgraph_kinds for a in proto.attribute):
             return False
         if op == "Shape":
             x = inputs[0]
@@ -402,12 +401,12 @@ class _Importer:
         if not present or any(not v.is_const for v in present):
             return False
         if op == "ConstantOfShape":
-            shape = [int(d) for d in inputs[0].const]
+            dims = [int(d) for d in inputs[0].array]
             value = attrs.get("value")
             fill = numpy_helper.to_array(value).reshape(-1)[0] if value is not None else np.float32(0)
-            self.values[outputs[0]] = self.constant(outputs[0], np.full(shape, fill, dtype=np.asarray(fill).dtype))
+            self.values[outputs[0]] = self.constant(outputs[0], np.full(dims, fill, dtype=np.asarray(fill).dtype))
             return True
-        if sum(v.const.size for v in present) > _FOLD_LIMIT:
+        if sum(v.array.size for v in present) > _FOLD_LIMIT:
             return False
         from onnx.reference import ReferenceEvaluator
 
@@ -427,14 +426,16 @@ class _Importer:
         return True
 
 
-_NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout"}
+_NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
+                     "Dropout"}
 
 
 def _subgraph_inputs(n: onnx.NodeProto) -> list[str]:
     """Outer-scope names read by the subgraphs (If/Loop/Scan bodies) of a node."""
     names: list[str] = []
     for a in n.attribute:
-        for sg in ([a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs) if a.type == onnx.AttributeProto.GRAPHS else []):
+        graphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs) if a.type == onnx.AttributeProto.GRAPHS else []
+        for sg in graphs:
             local = {i.name for i in sg.input} | {t.name for t in sg.initializer}
             for sn in sg.node:
                 local |= set(sn.output)
@@ -528,7 +529,8 @@ class _Exporter:
         gp = helper.make_graph(self.nodes, g.name, [_value_info(v) for v in g.inputs],
                                [_value_info(v) for v in g.outputs], [], doc_string=g.doc_string or None,
                                value_info=value_info)
-        opsets = [helper.make_opsetid("", EXPORT_OPSET)] + [helper.make_opsetid(d, v) for d, v in sorted(self.extra_domains.items())]
+        opsets = [helper.make_opsetid("", EXPORT_OPSET)]
+        opsets += [helper.make_opsetid(d, v) for d, v in sorted(self.extra_domains.items())]
         model = helper.make_model(gp, opset_imports=opsets, producer_name="alphanas",
                                   functions=list(self.functions.values()))
         # Weights go straight into the model: make_graph/make_model would copy every tensor twice.
@@ -536,8 +538,8 @@ class _Exporter:
             _fill_tensor(model.graph.initializer.add(), np.asarray(v.const), v.name)
         model.graph.initializer.extend(self.initializers)
         model.ir_version = 10
-        for k, v in g.metadata.items():
-            model.metadata_props.add(key=k, value=v)
+        for k, text in g.metadata.items():
+            model.metadata_props.add(key=k, value=text)
         return model
 
 
@@ -617,7 +619,7 @@ def save_onnx(graph: Graph, path: str | os.PathLike, *, external_data: bool | No
     forces it, ``False`` forbids it. Tensors under 1 KiB stay inside the model file.
     """
     model = to_onnx(graph)
-    weight_bytes = sum(v.const.nbytes for v in graph.initializers.values())
+    weight_bytes = sum(v.array.nbytes for v in graph.initializers.values())
     if external_data is None:
         external_data = weight_bytes > external_data_threshold
     path = Path(path)

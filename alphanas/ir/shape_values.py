@@ -78,6 +78,13 @@ def _equal(p, q) -> bool:
     return bool(p == q)
 
 
+def _known(a: np.ndarray | None, what: str) -> np.ndarray:
+    """``a``, which must be present (an absent input makes the value unknown)."""
+    if a is None:
+        raise Unknown(what)
+    return a
+
+
 def _ints(a: np.ndarray | None, what: str) -> list[int]:
     if a is None or has_symbols(a):
         raise Unknown(what)
@@ -109,15 +116,18 @@ def _evaluate(op: str, ins: list[np.ndarray | None], attrs: dict[str, Any], opse
             return None
         return x
     if op == "Gather":
-        return np.take(x, np.asarray(_ints(ins[1], "indices")).reshape(np.shape(ins[1])), axis=attrs.get("axis", 0))
+        indices = np.asarray(_ints(ins[1], "indices")).reshape(np.shape(_known(ins[1], "indices")))
+        return np.take(x, indices, axis=attrs.get("axis", 0))
     if op in ("Unsqueeze", "Squeeze"):
         axes = attrs.get("axes") if opset < 13 else (_ints(ins[1], "axes") if len(ins) > 1 and ins[1] is not None else None)
         if op == "Unsqueeze":
+            if axes is None:
+                raise Unknown("axes")
             rank = x.ndim + len(axes)
             return np.expand_dims(x, tuple(a % rank for a in axes))
         return np.squeeze(x, None if axes is None else tuple(a % x.ndim for a in axes))
     if op == "Concat":
-        return np.concatenate(ins, axis=attrs["axis"])
+        return np.concatenate([_known(a, "concat") for a in ins], axis=attrs["axis"])
     if op == "Slice":
         if opset < 10:
             starts, ends, axes, steps = attrs["starts"], attrs["ends"], attrs.get("axes"), None
@@ -135,14 +145,13 @@ def _evaluate(op: str, ins: list[np.ndarray | None], attrs: dict[str, Any], opse
             return None
         return x.reshape(target)
     if op in ("Add", "Sub", "Mul", "Div"):
-        return _elementwise(_arith(op), x, ins[1])
+        return _elementwise(_arith(op), x, _known(ins[1], op))
     if op == "Equal":
-        return _elementwise(_equal, x, ins[1])
+        return _elementwise(_equal, x, _known(ins[1], op))
     if op == "Where":
-        cond = ins[0]
-        if has_symbols(cond):
+        if has_symbols(x):
             return None
-        return np.where(cond.astype(bool), ins[1], ins[2]).astype(object)
+        return np.where(x.astype(bool), _known(ins[1], "where"), _known(ins[2], "where")).astype(object)
     return None
 
 

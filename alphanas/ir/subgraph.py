@@ -71,20 +71,20 @@ def fragment(name: str, inputs: list[Value], nodes: Iterable[Node], outputs: lis
             nv = Value(g.unique_name(v.name), v.shape, v.dtype, v.const)
             vmap[id(v)] = nv
             if v.is_const:
-                g.initializers[nv.name] = nv
+                g.add_initializer_value(nv)
         return vmap[id(v)]
 
     g.inputs = [clone(v) for v in inputs]
     for n in nodes:
         ins = [None if v is None else clone(v) for v in n.inputs]
-        g.nodes.append(Node(n.op_type, ins, [clone(v) for v in n.outputs], n.attrs, g.unique_node_name(n.name),
-                            n.domain, n.onnx_attrs))
+        g.append_node(Node(n.op_type, ins, [clone(v) for v in n.outputs], n.attrs, g.unique_node_name(n.name),
+                           n.domain, n.onnx_attrs))
     outs: list[Value] = []
     for v in outputs:
         c = clone(v)
         if any(c is o for o in outs) or any(c is i for i in g.inputs):
             ident = Value(g.unique_name(v.name + "_id"), v.shape, v.dtype)
-            g.nodes.append(Node("Identity", [c], [ident], {}, g.unique_node_name("identity")))
+            g.append_node(Node("Identity", [c], [ident], {}, g.unique_node_name("identity")))
             c = ident
         outs.append(c)
     g.outputs = outs

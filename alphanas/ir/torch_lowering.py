@@ -48,9 +48,8 @@ class LowerCtx:
 
     def input(self, i: int) -> fx.Node | None:
         """The fx value of input ``i`` (constants come in as parameters/buffers)."""
-        if i >= len(self.node.inputs) or self.node.inputs[i] is None:
-            return None
-        return self._l.get(self.node.inputs[i])
+        v = self.node.inputs[i] if i < len(self.node.inputs) else None
+        return None if v is None else self._l.get(v)
 
     def const(self, i: int) -> np.ndarray | None:
         v = self.node.inputs[i] if i < len(self.node.inputs) else None
@@ -76,7 +75,7 @@ class LowerCtx:
             if v is None or not v.is_const:
                 raise UnsupportedModelError(f"node {self.node.name!r}: input {idx} must be a constant to lower {attr}")
             current = getattr(module, attr)
-            t = to_tensor(v.const).to(current.dtype).reshape(current.shape)
+            t = to_tensor(v.array).to(current.dtype).reshape(current.shape)
             with torch.no_grad():
                 current.copy_(t)
             self._l.param_map[f"{qual}.{attr}"] = v.name
@@ -98,7 +97,7 @@ class _Lowering:
             if not v.is_const:
                 raise UnsupportedModelError(f"value {v.name!r} is used before it is defined")
             qual = torch_name(v.name, self.taken)
-            t = to_tensor(v.const)
+            t = to_tensor(v.array)
             if t.is_floating_point() and t.numel() > 1:
                 self.root.register_parameter(qual, nn.Parameter(t))
             else:
@@ -123,7 +122,8 @@ class _Lowering:
         outs = [self.get(v) for v in self.graph.outputs]
         self.fx.output(outs[0] if len(outs) == 1 else tuple(outs))
         gm = fx.GraphModule(self.root, self.fx, class_name=re.sub(r"\W", "_", self.graph.name) or "Model")
-        gm.alphanas_params = dict(self.param_map)  # torch qualified name -> IR initializer name
+        # torch qualified name -> IR initializer name (an attribute torch's Module typing does not know)
+        gm.alphanas_params = dict(self.param_map)  # type: ignore[assignment]
         return gm
 
 
@@ -134,7 +134,7 @@ def to_torch(graph: Graph) -> fx.GraphModule:
 
 def write_back(graph: Graph, module: nn.Module) -> None:
     """Copy the tensors of a module made by :func:`to_torch` back into ``graph``'s initializers."""
-    mapping: dict[str, Any] = getattr(module, "alphanas_params", None)
+    mapping: dict[str, Any] | None = getattr(module, "alphanas_params", None)
     if mapping is None:
         raise ValueError("module was not produced by alphanas.ir.to_torch")
     state = module.state_dict()
@@ -143,4 +143,4 @@ def write_back(graph: Graph, module: nn.Module) -> None:
         if v is None or qual not in state:
             continue
         arr = state[qual].detach().cpu().numpy()
-        v.const = arr.reshape(v.const.shape).astype(v.const.dtype, copy=False)
+        v.const = arr.reshape(v.array.shape).astype(v.array.dtype, copy=False)

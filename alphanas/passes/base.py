@@ -1,6 +1,10 @@
 """The pass protocol: :class:`Pass` and :class:`PassResult`.
 
-A pass transforms an :class:`~alphanas.ir.Graph` in place and says whether it changed anything.
+A pass transforms an :class:`~alphanas.ir.Graph` and says whether it changed anything. It declares how
+(as onnx-ir's ``InPlacePass`` / ``FunctionalPass``): an *in-place* pass (``in_place = True``, the
+default) mutates the graph it is given and returns that same object; a *functional* pass
+(``in_place = False``) leaves its input untouched and returns a new graph. A
+:class:`~alphanas.passes.PassManager` relies on the declaration to copy only when needed.
 Semantics-preserving passes (``preserves_semantics = True``) must keep every graph output equal
 (up to float rounding) for every input; the test suite checks each one against onnxruntime.
 """
@@ -37,6 +41,9 @@ class Pass:
     name: ClassVar[str] = ""
     #: Whether outputs stay equal for all inputs (checked against onnxruntime in tests).
     preserves_semantics: ClassVar[bool] = True
+    #: ``True``: mutates its input and returns the same graph object; ``False``: never mutates its input
+    #: and returns a new graph (or the input itself when it changed nothing).
+    in_place: bool = True
 
     def run(self, graph: Graph) -> PassResult:
         raise NotImplementedError
@@ -52,6 +59,11 @@ class Pass:
         if problem:
             raise PassConditionError(f"pass {self.name!r}: precondition failed on graph {graph.name!r}: {problem}")
         result = self.run(graph)
+        if not isinstance(result, PassResult):
+            return result  # the caller (PassManager) names the pass that returned something else
+        if self.in_place and result.graph is not graph:
+            raise PassConditionError(f"pass {self.name!r} declares in_place = True but returned a different graph "
+                                     f"object than it was given (graph {graph.name!r}); declare in_place = False")
         problem = self.postcondition(result.graph)
         if problem:
             raise PassConditionError(f"pass {self.name!r}: postcondition failed on graph {graph.name!r}: {problem}")

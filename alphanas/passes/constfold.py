@@ -30,14 +30,10 @@ def evaluate(node: Node) -> list[np.ndarray]:
             ins.append(None)
             continue
         c = Value(v.name, const=v.const)
-        g._claim(v.name)
-        g.initializers[v.name] = c
+        g.add_initializer_value(c)
         ins.append(c)
     outs = [Value(v.name, v.shape, v.dtype) for v in node.outputs]
-    for v in outs:
-        g._claim(v.name)
-    g.nodes.append(Node(node.op_type, ins, outs, node.attrs, node.name, node.domain, node.onnx_attrs))
-    g._node_names.add(node.name)
+    g.append_node(Node(node.op_type, ins, outs, node.attrs, node.name, node.domain, node.onnx_attrs))
     g.outputs = outs
     results = ReferenceEvaluator(to_onnx(g)).run(None, {})
     return [np.asarray(r) for r in results]

@@ -37,9 +37,10 @@ class CommonSubexpressionElimination(Pass):
         canon: dict[int, Value] = {}
         by_content: dict[tuple, Value] = {}
         for v in list(graph.initializers.values()):
-            if v.const.size <= _CONTENT_LIMIT:
-                key = (v.const.dtype.str, v.const.shape, hashlib.sha1(v.const.tobytes()).hexdigest())
-                first = by_content.setdefault(key, v)
+            a = v.array
+            if a.size <= _CONTENT_LIMIT:
+                content = (a.dtype.str, a.shape, hashlib.sha1(a.tobytes()).hexdigest())
+                first = by_content.setdefault(content, v)
                 canon[id(v)] = first
                 if first is not v and not graph.is_output(v):
                     graph.replace_all_uses(v, first)
@@ -54,8 +55,7 @@ class CommonSubexpressionElimination(Pass):
             if key not in seen:
                 seen[key] = list(node.outputs)
                 continue
-            first = seen[key]
-            for v, f in zip(node.outputs, first):
+            for v, f in zip(node.outputs, seen[key]):
                 if v.uses or graph.is_output(v):
                     modified |= forward(graph, v, f)
             if all(not v.uses and not graph.is_output(v) for v in node.outputs):

@@ -22,6 +22,7 @@ graph is rebuilt only when the extracted cost is lower than the current one.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -208,11 +209,11 @@ class _Codec:
             self.leaves.append(v)
             self.leaf_index[id(v)] = i
             term = T.leaf(i)
-            if v.is_const and v.const.dtype.kind == "f":
+            if v.is_const and v.array.dtype.kind == "f":
                 self.facts.append(constant(term))
-                if np.all(v.const == 1):
+                if np.all(v.array == 1):
                     self.facts.append(all_ones(term))
-                elif np.all(v.const == 0):
+                elif np.all(v.array == 0):
                     self.facts.append(all_zeros(term))
             self._shape_fact(term, v)
             self.original[key(term)] = v
@@ -274,7 +275,7 @@ class _Codec:
             b = node.inputs[2] if len(node.inputs) > 2 else None
             return T.conv(self.term(node.inputs[0]), self.term(node.inputs[1]), self.term(b), len(self.convs) - 1,
                           _vec(node.attrs["pads"]), n)
-        if op == "BatchNormalization" and all(v.is_const for v in node.inputs[1:]):
+        if op == "BatchNormalization" and all(v is not None and v.is_const for v in node.inputs[1:]):
             self.bns.append(node)
             return T.bn(self.term(node.inputs[0]), len(self.bns) - 1, n)
         return None
@@ -286,7 +287,7 @@ class _Codec:
         fn = get_callable_fn(expr)
         if fn in (T.leaf, T.none, T.skip, T.pair):
             return 0
-        args = get_callable_args(expr, fn)
+        args = _args(expr, fn)
         n = int(args[-1].value)
         if fn == T.transpose:
             flops = n
@@ -300,8 +301,8 @@ class _Codec:
             conv = self.conv_at(args[3])
             if conv is None:  # a key this graph never encoded (see ``consistent``): never the cheapest
                 return UNBUILDABLE
-            w = conv.inputs[1]
-            per_out = int(np.prod(w.shape[1:])) if w.shape is not None else 1
+            w = conv.input(1)
+            per_out = math.prod(w.dim(i) for i in range(1, w.rank)) if w.shape is not None else 1
             flops = n * (2 * per_out + 1)
         return flops + self.node_weight
 
@@ -327,21 +328,21 @@ class _Codec:
 
     def consistent(self, exprs) -> bool:
         """Whether every conv in the extracted terms still reads the weight of the conv its key names
-        (and a folded BN has that conv's channel count). egglog 13 has been seen, rarely and not
-        reproducibly, to extract a ``conv_bn`` whose key belongs to another convolution, and (once in
-        CI) to hand the cost model a conv whose key is out of range; rebuilding either would give a
-        wrong graph, so such an extraction is refused (the pass changes nothing)."""
+        (and a folded BN has that conv's channel count). Such mismatches came from registering the terms
+        through egglog-python's ``let`` bindings (see :func:`add_terms`, which fixed it); the check stays
+        as a guard, since rebuilding a mismatched term would give a wrong graph: such an extraction is
+        refused (the pass changes nothing)."""
         for e in _subterms(exprs):
             fn = get_callable_fn(e)
             if fn in (T.conv, T.conv_bn):
-                args = get_callable_args(e, fn)
+                args = _args(e, fn)
                 w = self.original.get(key(args[1]))
                 src = self.conv_at(args[3])
-                if src is None or (w is not None and w is not src.inputs[1]):
+                if src is None or (w is not None and w is not src.input(1)):
                     return False
                 if fn == T.conv_bn:
                     bn = self.bn_at(args[5])
-                    if bn is None or bn.inputs[1].shape != (src.inputs[1].shape[0],):
+                    if bn is None or bn.input(1).shape != (src.input(1).dims[0],):
                         return False
         return True
 
@@ -352,7 +353,7 @@ class _Codec:
         if k in memo:
             return memo[k]
         fn = get_callable_fn(expr)
-        args = get_callable_args(expr, fn)
+        args = _args(expr, fn)
         g = self.graph
         if fn == T.none:
             return None
@@ -377,7 +378,7 @@ class _Codec:
             node = g.add_node("Conv", ins, attrs, name=src.name)
             if fn == T.conv_bn:
                 bn = self.bns[int(args[5].value)]
-                gamma, beta, mean, var_ = (v.const.astype(np.float64) for v in bn.inputs[1:])
+                gamma, beta, mean, var_ = (bn.input(i).array.astype(np.float64) for i in range(1, 5))
                 s = gamma / np.sqrt(var_ + bn.attrs["epsilon"])
                 fold_affine(g, node, s, beta - mean * s)
             out = node.outputs[0]
@@ -402,13 +403,36 @@ def _pair_up(terms: list):
 def _unpair(term, count: int) -> list:
     if count == 1:
         return [term]
-    a, b = get_callable_args(term, T.pair)
+    a, b = _args(term, T.pair)
     mid = count // 2
     return _unpair(a, mid) + _unpair(b, count - mid)
 
 
 def key(expr):
     return expr.__egg_typed_expr__
+
+
+def _args(expr, fn) -> tuple[Any, ...]:
+    """The arguments of ``expr``, a call of ``fn`` (egglog's deconstruction is dynamically typed)."""
+    args = get_callable_args(expr, fn)
+    assert args is not None, f"{expr} is not a call of {fn}"
+    return tuple(args)
+
+
+def add_terms(egraph: EGraph, term: TensorTerm) -> None:
+    """Add ``term`` (and every subterm) to ``egraph`` exactly as written.
+
+    ``egraph.register(term)`` would not: egglog-python first turns every subexpression with several
+    parents into a global ``let`` binding, primitives included, and in our encoding the same small
+    integers are shared by unrelated terms (leaf ``7``, conv key ``7``, BN key ``7``, element counts).
+    With egglog 13 such a registration sometimes (depending on the hash seed and the run) added a term
+    whose integer argument was another binding's value, e.g. ``conv(x7, w7, none, 1, ...)`` beside the
+    real ``conv(x7, w7, none, 7, ...)``: a convolution keyed as another, which extraction then picked
+    (refused by ``_Codec.consistent``, so the pass folded nothing). A ``union`` of the term with itself is
+    translated without ``let`` bindings; afterwards every subterm's translation is cached, so the
+    ``register`` inside ``extract`` and the facts only refer to terms already added.
+    """
+    egraph.register(union(term).with_(term))
 
 
 def _subterms(exprs):
@@ -440,12 +464,14 @@ class EGraphOptimizer(Pass):
         roots = codec.encode()
         if not roots:
             return PassResult(graph, False)
-        egraph = EGraph()
         root_terms = [codec.terms[id(v)] for v in roots]
-        egraph.register(*root_terms, *codec.facts)
+        all_roots = _pair_up(root_terms)
+        egraph = EGraph()
+        add_terms(egraph, all_roots)
+        egraph.register(*codec.facts)
         egraph.run(self.max_iterations, ruleset=_rules())
         model = greedy_dag_cost_model(codec.cost_model)
-        extracted = _unpair(egraph.extract(_pair_up(root_terms), cost_model=model), len(root_terms))
+        extracted = _unpair(egraph.extract(all_roots, cost_model=model), len(root_terms))
         if codec.dag_cost(extracted) >= codec.dag_cost(root_terms) or not codec.consistent(extracted):
             return PassResult(graph, False)
         memo: dict = {}

@@ -90,7 +90,7 @@ def randomize_weights(graph: Graph, seed: int = 0) -> Graph:
             if v is not None and v.is_const:
                 role.setdefault(v.name, WeightRole.OFFSET if opdef is None else opdef.weight_role(n, i))
     for name, v in g.initializers.items():
-        a = v.const
+        a = v.array
         if a.dtype.kind != "f" or a.size <= 1:
             continue
         r = role.get(name, WeightRole.OFFSET)

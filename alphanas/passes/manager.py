@@ -1,9 +1,15 @@
-"""``PassManager``: run passes in sequence, to a fixed point, with a check after every pass."""
+"""``PassManager``: run passes in sequence, to a fixed point, with a check after every pass.
+
+A manager is itself a :class:`~alphanas.passes.Pass`, so managers nest: a manager can be one step of
+another, which then sees one step that reports ``modified`` when any of its inner passes changed the graph
+(the inner manager runs to its own fixed point within each outer round).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from alphanas.errors import AlphanasError, InvalidGraphError
 from alphanas.ir.graph import Graph
@@ -33,7 +39,7 @@ class PassRecord:
 
 
 @dataclass
-class PassManager:
+class PassManager(Pass):
     """Runs ``passes`` in order; with ``fixed_point`` repeats the sequence until a whole round leaves the
     graph unchanged, and raises :class:`FixedPointError` when the last of ``max_rounds`` rounds still
     changed it (passes that undo each other, or a pass that always reports ``modified``). With
@@ -42,7 +48,14 @@ class PassManager:
     :class:`~alphanas.errors.AlphanasError` becomes a :class:`PassFailedError` naming it.
 
     ``on_pass`` (optional) is called with each :class:`PassRecord` (e.g. to drive a progress bar).
+
+    Copies follow the passes' declarations: an in-place step mutates the manager's working graph, a
+    functional step returns a new one. :meth:`run` copies the caller's graph once, and only when a step
+    works in place. As a step of another manager (``manager(graph)``) a manager is itself in place when all
+    its steps are (it then works on the graph it is given), and functional otherwise.
     """
+
+    name: ClassVar[str] = "pass-manager"
 
     passes: Sequence[Pass]
     fixed_point: bool = True
@@ -51,11 +64,15 @@ class PassManager:
     on_pass: Callable[[PassRecord], None] | None = None
     history: list[PassRecord] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.in_place = all(p.in_place for p in self.passes)
+
     def run(self, graph: Graph, *, copy: bool = True) -> PassResult:
-        """Apply the passes (to a copy of ``graph`` unless ``copy=False``)."""
+        """Apply the passes. ``graph`` is left untouched unless ``copy=False`` (then in-place steps mutate it);
+        it is copied only when some step works in place (functional steps never mutate their input)."""
         if self.max_rounds < 1:
             raise AlphanasError(f"PassManager: max_rounds must be >= 1, got {self.max_rounds}")
-        g = graph.copy() if copy else graph
+        g = graph.copy() if copy and any(p.in_place for p in self.passes) else graph
         self.history = []
         any_change = False
         for rnd in range(1, self.max_rounds + 1):
@@ -93,4 +110,9 @@ class PassManager:
         return PassResult(g, any_change)
 
     def __call__(self, graph: Graph) -> PassResult:
-        return self.run(graph)
+        """Run as one step of another manager: in place when every step is, else leaving ``graph`` untouched."""
+        self.in_place = all(p.in_place for p in self.passes)
+        return self.run(graph, copy=not self.in_place)
+
+    def __repr__(self) -> str:
+        return f"<PassManager [{', '.join(repr(p) for p in self.passes)}]>"

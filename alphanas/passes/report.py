@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 
 from alphanas.ir.graph import Graph
 
@@ -30,7 +30,9 @@ def table(comparison: dict[str, Any], title: str = "rewrite"):
         return "" if x == y else f"{y - x:+,}"
 
     t = Table(title=title)
-    for col, just in (("", "left"), ("before", "right"), ("after", "right"), ("change", "right")):
+    columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
+        ("", "left"), ("before", "right"), ("after", "right"), ("change", "right"))
+    for col, just in columns:
         t.add_column(col, justify=just)
     for op, x, y in comparison["ops"]:
         t.add_row(op, f"{x:,}", f"{y:,}", delta(x, y))

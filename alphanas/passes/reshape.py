@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from alphanas.ir.graph import Graph, Node, Value
 from alphanas.passes.base import Pass, PassResult
 from alphanas.passes.registry import register_pass
@@ -26,7 +28,7 @@ def reshape_target(shape) -> list[int] | None:
     return [-1 if not isinstance(d, int) else d for d in shape]
 
 
-def _is(node: Node | None, ops) -> bool:
+def _is(node: Node | None, ops) -> TypeGuard[Node]:
     return node is not None and node.domain == "" and node.op_type in ops
 
 
@@ -54,11 +56,11 @@ class ReshapeChainSimplification(Pass):
         return PassResult(graph, modified)
 
     def _reshape(self, graph: Graph, node: Node) -> bool:
-        src: Value = node.inputs[0]
+        src: Value = node.input(0)
         while _is(src.producer, RESHAPE_LIKE):
-            src = src.producer.inputs[0]
+            src = src.producer.input(0)
         out = node.outputs[0]
-        if src.shape is not None and tuple(src.shape) == tuple(out.shape):
+        if src.shape is not None and tuple(src.shape) == out.dims:
             return bypass(graph, node, src)
         if src is node.inputs[0]:
             return False
@@ -66,19 +68,19 @@ class ReshapeChainSimplification(Pass):
         if target is None:
             return False
         new = graph.add_node("Reshape", [src], {"shape": target}, name=node.name, index=graph.nodes.index(node))
-        if tuple(new.outputs[0].shape) != tuple(out.shape) or not bypass(graph, node, new.outputs[0]):
+        if new.outputs[0].dims != out.dims or not bypass(graph, node, new.outputs[0]):
             graph.remove_node(new)
             return False
         return True
 
     def _transpose(self, graph: Graph, node: Node) -> bool:
         perm = transpose_perm(node)
-        src = node.inputs[0]
+        src = node.input(0)
         changed_src = False
         while _is(src.producer, ("Transpose",)):
             inner = transpose_perm(src.producer)
             perm = [inner[i] for i in perm]
-            src = src.producer.inputs[0]
+            src = src.producer.input(0)
             changed_src = True
         if perm == list(range(len(perm))):
             return bypass(graph, node, src)

@@ -21,8 +21,8 @@ def forward(graph: Graph, old: Value, new: Value) -> bool:
             return False
         graph.replace_all_uses(old, new)
         old_name = old.name
-        old.name = graph.unique_name(old.name + "_dead")
-        new.name = old_name
+        graph.rename_value(old, graph.unique_name(old.name + "_dead"))
+        graph.rename_value(new, old_name)
         return True
     graph.replace_all_uses(old, new)
     return True

@@ -200,7 +200,7 @@ def duplicate_block(graph: Graph, rng: np.random.Generator) -> Mutant:
             user.set_input(i, new_out)
     g.outputs = [new_out if o is x_out else o for o in g.outputs]
     at = max(g.nodes.index(n) for n in sub.nodes) + 1
-    g.nodes[at:at] = new_nodes
+    g.insert_nodes(at, new_nodes)
     g.verify()
     _record(g, blocks, {new_name: (block.kind, [n.name for n in new_nodes])})
     _verify(g, _seed_of(rng))

@@ -202,3 +202,31 @@ def test_public_api_round_trip(tmp_path):
     with torch.no_grad():
         logits = module.eval()(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(logits, _run(g, x), rtol=1e-4, atol=1e-5)
+
+
+def test_graph_is_the_name_authority():
+    from alphanas.ir.builder import GraphBuilder
+    from alphanas.ir.graph import Node, Value
+
+    b = GraphBuilder("names")
+    x = b.input("x", ("N", 4))
+    g = b.build(b.relu(x, name="r"))
+    assert g.has_name("x") and g.has_name("r") and not g.has_name("y")
+    # a node built outside and inserted: its names become taken, so generated names avoid them
+    y = Value("y", ("N", 4))
+    g.insert_nodes(1, [Node("Sigmoid", [g.outputs[0]], [y], {}, "s")])
+    assert [n.name for n in g.nodes] == ["r", "s"] and g.has_name("y")
+    assert g.unique_name("y") != "y" and g.unique_node_name("s") != "s"
+    g.outputs = [y]
+    g.verify()
+    # renaming: the new name is taken; the old one only after release_name
+    g.rename_value(y, "out")
+    assert y.name == "out" and g.has_name("out") and g.has_name("y")
+    g.release_name("y")
+    assert g.unique_name("y") == "y"
+    # appends can be undone
+    g.append_node(Node("Relu", [y], [Value("z", ("N", 4))], {}, "extra"))
+    assert y.uses and len(g.nodes) == 3
+    g.remove_nodes_from(2)
+    assert len(g.nodes) == 2 and not y.uses
+    g.verify()

@@ -241,3 +241,28 @@ def test_extraction_pairing_a_conv_key_with_another_convs_weight_is_refused():
     stray = T.conv(codec.leaf(c.inputs[0]), codec.leaf(c.inputs[1]), T.none(), 7, _vec([0, 0, 0, 0]), 256)
     assert codec.self_cost(stray) == UNBUILDABLE and not codec.consistent([stray])
     assert codec.self_cost(bad) < UNBUILDABLE
+
+
+def test_terms_enter_the_egraph_exactly_as_encoded():
+    """Regression (the flaky ``test_on_a_zoo_model_alone``): registering the roots with ``EGraph.register`` let
+    egglog-python bind every shared subexpression, the small integers that leaves, conv keys and BN keys share
+    included, to a global ``let``; now and then (depending on the run) that added a convolution keyed as
+    another one, e.g. ``conv(x7, w7, none, 1, ...)``. ``add_terms`` adds the terms without such bindings, so
+    the e-graph holds exactly the encoded convolutions, each with its own key."""
+    import re
+
+    from egglog import EGraph
+
+    from alphanas.passes.egraph import _Codec, _pair_up, add_terms
+    from tests.passes.conftest import zoo_model
+
+    codec = _Codec(zoo_model("resnet_small").copy(), 10_000)
+    roots = codec.encode()
+    egraph = EGraph()
+    add_terms(egraph, _pair_up([codec.terms[id(v)] for v in roots]))
+    assert egraph._state.expr_to_let_counter == 0, "no let bindings: nothing can stand for a wrong value"
+    egraph.register(*codec.facts)
+    weight_leaf = {codec.leaf_index[id(c.inputs[1])]: k for k, c in enumerate(codec.convs)}
+    convs = re.findall(r"TensorTerm\.conv\(TensorTerm\.leaf\(\d+\), TensorTerm\.leaf\((\d+)\), [^,]+, (\d+), Vec",
+                       str(egraph.freeze()))
+    assert sorted((int(w), int(k)) for w, k in convs) == sorted(weight_leaf.items())

@@ -204,3 +204,84 @@ def test_broken_entry_point_is_a_clear_error(clean_registry, tmp_path, monkeypat
     with pytest.raises(AlphanasError, match=r"plug-in entry point 'ghost' \(no_such_module_for_ep:Ghost\) of group "
                                             r"'alphanas.passes' failed to load: ModuleNotFoundError"):
         registry.load_entry_points()
+
+
+class FunctionalDropOneRelu(Pass):
+    """DropOneRelu as a functional pass: works on a copy and never touches its input."""
+
+    name = "test-functional-drop-one-relu"
+    in_place = False
+
+    def run(self, graph):
+        g = graph.copy()
+        result = DropOneRelu().run(g)
+        return PassResult(g, result.modified) if result.modified else PassResult(graph, False)
+
+
+class LyingInPlace(Pass):
+    """Declares in_place but returns a new graph."""
+
+    name = "test-lying-in-place"
+
+    def run(self, graph):
+        return PassResult(graph.copy(), False)
+
+
+def test_managers_nest_with_fixed_point_and_modified():
+    inner = PassManager([DropOneRelu()], fixed_point=False)
+    outer = PassManager([inner, PassManager([DropOneRelu()])])
+    assert isinstance(inner, Pass) and inner.in_place and outer.in_place
+    g = relu_chain(5)
+    result = outer.run(g)
+    # round 1: the inner one-shot manager drops one Relu, the fixed-point one the other three; round 2: nothing
+    assert [(r.name, r.round, r.modified, r.nodes_after) for r in outer.history] == [
+        ("pass-manager", 1, True, 5), ("pass-manager", 1, True, 2),
+        ("pass-manager", 2, False, 2), ("pass-manager", 2, False, 2)]
+    assert result.modified and ops(result.graph) == ["Relu", "Sigmoid"] and ops(g) == ["Relu"] * 5 + ["Sigmoid"]
+    unchanged = PassManager([PassManager([DropOneRelu()])]).run(relu_chain(1))
+    assert not unchanged.modified
+
+
+def test_nested_step_limit_is_reported():
+    outer = PassManager([PassManager([DropOneRelu()], max_rounds=2)])
+    with pytest.raises(FixedPointError, match="no fixed point after 2 round"):
+        outer.run(relu_chain(5))
+
+
+def test_in_place_nested_manager_mutates_the_graph_it_is_given():
+    g = relu_chain(3)
+    result = PassManager([DropOneRelu()])(g)
+    assert result.graph is g and ops(g) == ["Relu", "Sigmoid"]
+
+
+def test_functional_pass_leaves_its_input_untouched_and_the_manager_does_not_copy(monkeypatch):
+    from alphanas.ir.graph import Graph
+
+    g = relu_chain(4)
+    assert not FunctionalDropOneRelu.in_place
+    direct = FunctionalDropOneRelu()(g)
+    assert direct.modified and direct.graph is not g and ops(g) == ["Relu"] * 4 + ["Sigmoid"]
+
+    copies = []
+    real_copy = Graph.copy
+    monkeypatch.setattr(Graph, "copy", lambda self: copies.append(self) or real_copy(self))
+    functional = PassManager([FunctionalDropOneRelu()])
+    assert not functional.in_place
+    result = functional.run(g)
+    # four rounds, one copy each made by the pass itself (of a shrinking graph); none by the manager
+    assert ops(result.graph) == ["Relu", "Sigmoid"] and [len(c.nodes) for c in copies] == [5, 4, 3, 2]
+    assert ops(g) == ["Relu"] * 4 + ["Sigmoid"], "the input graph is untouched"
+    copies.clear()
+    PassManager([DropOneRelu()]).run(relu_chain(4))
+    assert len(copies) == 1, "an in-place step: the manager copies the caller's graph once"
+    copies.clear()
+    mixed = PassManager([FunctionalDropOneRelu(), DropOneRelu()])
+    assert not mixed.in_place
+    h = relu_chain(4)
+    out = mixed(h)  # as a step: functional, so it copies before its in-place step and leaves h alone
+    assert out.graph is not h and ops(h) == ["Relu"] * 4 + ["Sigmoid"] and ops(out.graph) == ["Relu", "Sigmoid"]
+
+
+def test_in_place_pass_returning_another_graph_is_refused():
+    with pytest.raises(PassConditionError, match="declares in_place = True but returned a different graph"):
+        LyingInPlace()(relu_chain(1))

@@ -30,7 +30,7 @@ def check_options(model: str, input_size: int, in_channels: int, num_classes: in
 
 def capped_stride(x: Value, stride: int) -> int:
     """``stride`` if every spatial dimension of ``x`` is at least ``stride``, else 1 (see module doc)."""
-    spatial = [d for d in x.shape[2:] if isinstance(d, int)]
+    spatial = [d for d in x.dims[2:] if isinstance(d, int)]
     return stride if all(d >= stride for d in spatial) else 1
 
 

@@ -31,12 +31,12 @@ def squeeze_excite(b: GraphBuilder, x: Value, squeeze: int) -> Value:
     with b.scope("se"):
         s = b.global_avgpool(x, name="avgpool")
         s = b.swish(b.conv(s, squeeze, 1, padding=0, name="fc1"), name="swish")
-        s = b.sigmoid(b.conv(s, x.shape[1], 1, padding=0, name="fc2"), name="sigmoid")
+        s = b.sigmoid(b.conv(s, x.dim(1), 1, padding=0, name="fc2"), name="sigmoid")
         return b.mul(x, s, name="scale")
 
 
 def mbconv(b: GraphBuilder, x: Value, out: int, kernel: int, stride: int, expand: int) -> Value:
-    cin = x.shape[1]
+    cin = x.dim(1)
     stride = capped_stride(x, stride)
     hidden = make_divisible(cin * expand)
     y = conv_bn_act(b, x, hidden, 1, act="swish", name="expand") if hidden != cin else x
@@ -69,6 +69,6 @@ def efficientnet_b0(input_size: int = 224, in_channels: int = 3, num_classes: in
         x = conv_bn_act(b, x, 4 * make_divisible(320 * width_mult), 1, act="swish", name="head")
         y = b.flatten(b.global_avgpool(x, name="avgpool"), name="flatten")
         if dropout:
-            y = b.op("Dropout", y, name="dropout", ratio=float(dropout))
+            y = b.single_op("Dropout", y, name="dropout", ratio=float(dropout))
         y = b.dense(y, num_classes, name="classifier")
     return rec.finish(y)

@@ -33,7 +33,7 @@ def conv_bn_act(b: GraphBuilder, x: Value, out: int, kernel: int, stride: int = 
 
 
 def inverted_residual(b: GraphBuilder, x: Value, out: int, stride: int, expand: int) -> Value:
-    cin = x.shape[1]
+    cin = x.dim(1)
     stride = capped_stride(x, stride)
     hidden = int(round(cin * expand))
     y = conv_bn_act(b, x, hidden, 1, name="expand") if expand != 1 else x
@@ -65,6 +65,6 @@ def mobilenetv2(input_size: int = 224, in_channels: int = 3, num_classes: int = 
         x = conv_bn_act(b, x, make_divisible(1280 * max(1.0, width_mult)), 1, name="head")
         y = b.flatten(b.global_avgpool(x, name="avgpool"), name="flatten")
         if dropout:
-            y = b.op("Dropout", y, name="dropout", ratio=float(dropout))
+            y = b.single_op("Dropout", y, name="dropout", ratio=float(dropout))
         y = b.dense(y, num_classes, name="classifier")
     return rec.finish(y)

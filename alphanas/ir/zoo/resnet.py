@@ -24,7 +24,7 @@ def basic_block(b: GraphBuilder, x: Value, width: int, stride: int) -> Value:
     stride = capped_stride(x, stride)
     y = b.relu(b.batchnorm(b.conv(x, width, 3, stride=stride, bias=False, name="conv1"), name="bn1"), name="relu1")
     y = b.batchnorm(b.conv(y, width, 3, bias=False, name="conv2"), name="bn2")
-    if stride != 1 or x.shape[1] != width:
+    if stride != 1 or x.dims[1] != width:
         x = b.batchnorm(b.conv(x, width, 1, stride=stride, padding=0, bias=False, name="shortcut.0"), name="shortcut.1")
     return b.relu(b.add(y, x, name="add"), name="relu2")
 

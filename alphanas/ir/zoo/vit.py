@@ -29,7 +29,7 @@ from alphanas.ir.zoo.common import BlockRecorder, check_options
 
 def attention(b: GraphBuilder, x: Value, heads: int) -> Value:
     """Multi-head self-attention on ``(N, T, D)``: per-head softmax(q k^T / sqrt(d)) v, then a projection."""
-    _, t, d = x.shape
+    t, d = x.dim(1), x.dim(2)
     dh = d // heads
 
     def split_heads(v: Value, name: str, perm: list[int]) -> Value:
@@ -38,8 +38,8 @@ def attention(b: GraphBuilder, x: Value, heads: int) -> Value:
     q = split_heads(b.dense(x, d, name="q"), "q", [0, 2, 1, 3])
     k = split_heads(b.dense(x, d, name="k"), "k", [0, 2, 3, 1])
     v = split_heads(b.dense(x, d, name="v"), "v", [0, 2, 1, 3])
-    scores = b.scale(b.op("MatMul", q, k, name="scores"), dh**-0.5, name="scale")
-    y = b.op("MatMul", b.softmax(scores, -1, name="softmax"), v, name="context")
+    scores = b.scale(b.single_op("MatMul", q, k, name="scores"), dh**-0.5, name="scale")
+    y = b.single_op("MatMul", b.softmax(scores, -1, name="softmax"), v, name="context")
     y = b.reshape(b.transpose(y, [0, 2, 1, 3], name="merge.transpose"), [0, t, d], name="merge.reshape")
     return b.dense(y, d, name="proj")
 
@@ -68,8 +68,8 @@ def vit_ti16(input_size: int = 224, in_channels: int = 3, num_classes: int = 100
         y = b.transpose(b.reshape(y, [0, dim, grid * grid], name="patch_embed.flatten"), [0, 2, 1],
                         name="patch_embed.transpose")
         cls = b.const("cls_token", b.rng.normal(0.0, 0.02, (1, 1, dim)).astype(np.float32))
-        y = b.op("Sub", y, cls, name="cls.sub")
-        y = b.op("Pad", y, name="cls.pad", pads=[0, 1, 0, 0, 0, 0])
+        y = b.single_op("Sub", y, cls, name="cls.sub")
+        y = b.single_op("Pad", y, name="cls.pad", pads=[0, 1, 0, 0, 0, 0])
         y = b.add(y, cls, name="cls.add")
         y = b.add(y, b.const("pos_embed", b.rng.normal(0.0, 0.02, (1, tokens, dim)).astype(np.float32)), name="pos.add")
     for i in range(depth):
@@ -80,6 +80,6 @@ def vit_ti16(input_size: int = 224, in_channels: int = 3, num_classes: int = 100
             y = b.add(y, b.dense(h, dim, name="fc2"), name="add")
     with rec.block("head", "head", scope=False):
         y = b.layernorm(y, name="norm")
-        y = b.flatten(b.op("Slice", y, name="cls.select", starts=[0], ends=[1], axes=[1]), name="cls.flatten")
+        y = b.flatten(b.single_op("Slice", y, name="cls.select", starts=[0], ends=[1], axes=[1]), name="cls.flatten")
         y = b.dense(y, num_classes, name="head")
     return rec.finish(y)

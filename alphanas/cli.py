@@ -15,10 +15,12 @@ from pathlib import Path
 
 from alphanas.console import check_output_path, console, parse_int_list, rich_progress, run_main
 from alphanas.errors import AlphanasError, ParameterError
+from alphanas.ir.cost import graph_flops, graph_params
 
 #: The command-line spelling of library parameters that errors name (:class:`~alphanas.errors.ParameterError`).
 FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "objectives": "--objectives",
-         "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo"}
+         "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo",
+         "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider"}
 
 #: (name, help, function adding arguments and setting ``func``) for every sub-command.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = []
@@ -189,7 +191,7 @@ def cmd_zoo_export(args) -> int:
     opts = {k: getattr(args, k) for k in ("input_size", "in_channels", "num_classes") if getattr(args, k) is not None}
     graph = zoo.build(args.name, seed=args.seed, **opts)
     save_onnx(graph, out)
-    console().print(f"wrote {out}: {args.name}, {graph.num_params():,} params, {graph.flops():,} FLOPs, "
+    console().print(f"wrote {out}: {args.name}, {graph_params(graph):,} params, {graph_flops(graph):,} FLOPs, "
                     f"input {list(graph.inputs[0].shape)}")
     return 0
 

@@ -107,3 +107,40 @@ def test_allowed_imports_are_not_reported(tmp_path):
                                "bench/nb201/__init__.py": "from .space import Cell\nfrom alphanas.console import run_main\n",
                                "search/run.py": "from alphanas.benchmarks_elsewhere import x\nfrom alphanas.client import y\n"})
     assert violations(root) == []
+
+
+def flag_mentions(root: Path = PACKAGE_ROOT) -> list[str]:
+    """Error messages raised by library modules that name a command-line flag (``--something``).
+
+    The library names its parameters; only the front ends (``alphanas/cli.py``, ``alphanas/console.py``
+    and the benchmark scripts in ``alphanas/bench``) speak in flags."""
+    import re
+
+    flag = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]+")
+    top = root.name
+    bad: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        mod = module_name(path, root)
+        if mod in (f"{top}.cli", f"{top}.console") or _is(mod, f"{top}.bench"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Raise) or node.exc is None:
+                continue
+            for const in ast.walk(node.exc):
+                if isinstance(const, ast.Constant) and isinstance(const.value, str) and flag.search(const.value):
+                    bad.append(f"{mod} (line {node.lineno}): {flag.search(const.value).group()}")
+    return bad
+
+
+def test_library_errors_name_parameters_not_flags():
+    bad = flag_mentions()
+    assert not bad, "library errors naming command-line flags:\n" + "\n".join(bad)
+
+
+def test_flag_mentions_are_found(tmp_path):
+    root = _package(tmp_path, {
+        "core.py": 'def f(x):\n    raise ValueError(f"use --max-rounds {x}")\n',
+        "cli.py": 'def g():\n    raise SystemExit("--help")\n',
+        "ok.py": 'def h():\n    raise ValueError("max_rounds must be >= 1 (x-y--z)")\n',
+    })
+    assert flag_mentions(root) == ["alphanas.core (line 2): --max-rounds"]

@@ -5,7 +5,7 @@ export with :func:`alphanas.ir.to_onnx` (``onnx.checker`` full check), and compa
 the exported model with the original on a seeded random input, the stored reference output, and the
 original again after :func:`randomize_light_weights` (the light models fill every weight with 0.02,
 which hides most errors; random weights make the output depend on the input). For every zoo model:
-IR -> ONNX -> onnxruntime against IR -> torch (``Graph.to_torch``). Differences are
+IR -> ONNX -> onnxruntime against IR -> torch (``alphanas.ir.to_torch``). Differences are
 ``max |ours - theirs| / max |theirs|``.
 
     alphanas benchmark onnx_parity [--light NAMES] [--zoo NAMES] [--json PATH]
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from alphanas.errors import AlphanasError
+from alphanas.ir.cost import graph_params
 
 LIGHT_NAMES = ["bvlc_alexnet", "densenet121", "inception_v1", "inception_v2", "resnet50", "shufflenet",
                "squeezenet", "vgg19", "zfnet512"]
@@ -128,7 +129,7 @@ def light_row(name: str, seed: int = 0) -> dict[str, Any]:
     r_ours, r_theirs = run(to_onnx(rgraph), rfeeds)[-1], run(randomized, rfeeds)[-1]
     return {
         "model": name, "nodes_onnx": len(original.graph.node), "nodes_ir": len(graph.nodes),
-        "opaque": sum(n.is_opaque for n in graph.nodes), "params": graph.num_params(),
+        "opaque": sum(n.is_opaque for n in graph.nodes), "params": graph_params(graph),
         "import_s": t_import, "export_s": t_export,
         "vs_original": rel_diff(ours, run(original, feeds)[0]),
         "vs_reference": rel_diff(ours, light_reference(name)),
@@ -139,6 +140,7 @@ def light_row(name: str, seed: int = 0) -> dict[str, Any]:
 def zoo_row(name: str, input_size: int = 32, in_channels: int = 3, seed: int = 0) -> dict[str, Any]:
     """IR -> ONNX -> onnxruntime against IR -> torch for one zoo model (batch 2, seeded input)."""
     import torch
+    from alphanas.ir.torch_lowering import to_torch
 
     from alphanas import zoo
     from alphanas.ir import runtime
@@ -146,10 +148,10 @@ def zoo_row(name: str, input_size: int = 32, in_channels: int = 3, seed: int = 0
     graph = zoo.build(name, input_size=input_size, in_channels=in_channels, num_classes=10, seed=seed)
     feeds = runtime.random_feeds(graph, batch=2, seed=seed)
     ort = runtime.session(graph, "cpu").run(None, feeds)[0]
-    module = graph.to_torch().eval()
+    module = to_torch(graph).eval()
     with torch.no_grad():
         out = module(*[torch.from_numpy(feeds[v.name]) for v in graph.inputs]).numpy()
-    return {"model": name, "input": f"{input_size}x{input_size}x{in_channels}", "params": graph.num_params(),
+    return {"model": name, "input": f"{input_size}x{input_size}x{in_channels}", "params": graph_params(graph),
             "torch_vs_onnxruntime": rel_diff(out, ort)}
 
 

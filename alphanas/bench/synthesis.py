@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from alphanas.errors import AlphanasError
+from alphanas.ir.hashing import structural_hash
 
 MODELS = ("resnet34", "mobilenetv2", "efficientnet_b0", "vit_ti16")
 #: The benchmark's models at CIFAR size.
@@ -94,7 +95,7 @@ def solve(i: int, name: str, problem, synthesizer: str, verify: bool = True) -> 
     except SynthesisFailed as e:
         return Outcome(i, name, False, (time.perf_counter() - t0) * 1e3, reason=e.reason,
                        best_distance=e.best_distance)
-    out = Outcome(i, name, True, res.synth_ms, hash=res.new.structural_hash(), best_distance=0.0)
+    out = Outcome(i, name, True, res.synth_ms, hash=structural_hash(res.new), best_distance=0.0)
     if verify:
         t1 = time.perf_counter()
         try:

@@ -401,16 +401,6 @@ class Graph:
     def const_value(self, v: Value | None) -> np.ndarray | None:
         return None if v is None else v.const
 
-    def num_params(self) -> int:
-        from alphanas.ir.cost import graph_params
-
-        return graph_params(self)
-
-    def flops(self) -> int:
-        from alphanas.ir.cost import graph_flops
-
-        return graph_flops(self)
-
     # -- rewiring ----------------------------------------------------------------------------------
 
     def replace_all_uses(self, old: Value, new: Value) -> None:
@@ -565,18 +555,6 @@ class Graph:
             g.append_node(nn_)
         g.outputs = [clone(v) for v in self.outputs]
         return g
-
-    def structural_hash(self, *, with_weights: bool = False) -> str:
-        """Isomorphism-invariant hash (names and node order ignored); see :mod:`alphanas.ir.hashing`."""
-        from alphanas.ir.hashing import structural_hash
-
-        return structural_hash(self, with_weights=with_weights)
-
-    def to_torch(self):
-        """Lower to a ``torch.fx.GraphModule`` holding this graph's weights as parameters."""
-        from alphanas.ir.torch_lowering import to_torch
-
-        return to_torch(self)
 
     def summary(self) -> str:
         lines = [f"graph {self.name}("]

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from alphanas.errors import AlphanasError, MissingDependencyError
+from alphanas.errors import AlphanasError, MissingDependencyError, ParameterError
 
 
 def ort():
@@ -31,9 +31,9 @@ def providers(provider: str = "auto") -> list[str]:
         return ["CPUExecutionProvider"]
     if provider == "cuda":
         if "CUDAExecutionProvider" not in available:
-            raise AlphanasError(
-                "the CUDA provider of onnxruntime is not available here (installed providers: "
-                f"{', '.join(available)}); install onnxruntime-gpu on a machine with a GPU, or use --provider cpu"
+            raise ParameterError(
+                "provider", "the CUDA provider of onnxruntime is not available here (installed providers: "
+                f"{', '.join(available)}); install onnxruntime-gpu on a machine with a GPU, or use {{provider}}=cpu"
             )
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if provider == "auto":

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from alphanas.errors import AlphanasError, InvalidGraphError
+from alphanas.errors import AlphanasError, InvalidGraphError, ParameterError
 from alphanas.ir.graph import Graph
 from alphanas.passes.base import Pass, PassResult
 
@@ -24,7 +24,7 @@ class PassFailedError(AlphanasError):
     """A pass raised an unexpected exception (a bug in the pass); the message names the pass."""
 
 
-class FixedPointError(AlphanasError):
+class FixedPointError(ParameterError):
     """The passes still changed the graph in the last of ``max_rounds`` rounds (no fixed point)."""
 
 
@@ -103,9 +103,10 @@ class PassManager(Pass):
                 break
         else:
             raise FixedPointError(
+                "max_rounds",
                 f"no fixed point after {self.max_rounds} round(s): "
                 f"{', '.join(r.name for r in self.history if r.round == self.max_rounds and r.modified)} "
-                "still changed the graph in the last round; raise the round limit (--max-rounds) or drop a pass "
+                "still changed the graph in the last round; raise the round limit ({max_rounds}) or drop a pass "
                 "that undoes another")
         return PassResult(g, any_change)
 

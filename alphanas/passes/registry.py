@@ -12,7 +12,7 @@ import importlib
 import inspect
 from importlib import metadata
 
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, ParameterError
 from alphanas.passes.base import Pass
 
 ENTRY_POINT_GROUP = "alphanas.passes"
@@ -72,12 +72,12 @@ def load_plugin(module: str) -> list[str]:
     try:
         mod = importlib.import_module(module)
     except ImportError as e:
-        raise AlphanasError(
-            f"--plugin {module}: cannot import it ({e}); give a dotted module path importable from here "
+        raise ParameterError(
+            "plugin", f"{{plugin}} {module}: cannot import it ({e}); give a dotted module path importable from here "
             "(install the package or add its folder to PYTHONPATH)"
         ) from None
     except Exception as e:  # the module itself is broken: say which, without a traceback
-        raise AlphanasError(f"--plugin {module}: importing it raised {type(e).__name__}: {e}") from None
+        raise ParameterError("plugin", f"{{plugin}} {module}: importing it raised {type(e).__name__}: {e}") from None
     found = [c for c in vars(mod).values() if inspect.isclass(c) and issubclass(c, Pass) and c is not Pass
              and c.__module__ == mod.__name__ and c.name]
     for cls in getattr(mod, "ALPHANAS_PASSES", found):
@@ -85,8 +85,8 @@ def load_plugin(module: str) -> list[str]:
             register_pass(cls, origin=f"plugin {module}")
     names = sorted((set(_PASSES) - before) | {c.name for c in getattr(mod, "ALPHANAS_PASSES", found)})
     if not names:
-        raise AlphanasError(f"--plugin {module}: the module defines no alphanas pass (subclass alphanas.passes.Pass "
-                            "and set `name`)")
+        raise ParameterError("plugin", f"{{plugin}} {module}: the module defines no alphanas pass "
+                             "(subclass alphanas.passes.Pass and set `name`)")
     return names
 
 
@@ -115,5 +115,6 @@ def get_pass(name: str, **options) -> Pass:
     """An instance of the pass registered as ``name``."""
     passes = available()
     if name not in passes:
-        raise AlphanasError(f"unknown pass {name!r}; available: {', '.join(passes)} (plug-ins: --plugin MODULE)")
+        raise ParameterError("pass", f"unknown pass {name!r}; available: {', '.join(passes)} (plug-ins: {{plugin}} MODULE)",
+                             others=("plugin",))
     return passes[name](**options)

@@ -106,8 +106,9 @@ def _inputs(graph: Graph, rng, batch: int, positive: bool):
 
 def _module(graph: Graph):
     import torch
+    from alphanas.ir.torch_lowering import to_torch
 
-    m = graph.to_torch().double()
+    m = to_torch(graph).double()
     m.eval()
     for p in m.parameters():
         p.requires_grad_(False)
@@ -227,10 +228,11 @@ TORCH_NONLINEAR = ("torch.relu/sigmoid/tanh/softmax/clamp/exp/log/sqrt/erf/recip
 def concrete_depth(graph_or_subgraph) -> list[list[int | None]]:
     """``depth[i][j]`` of the executed torch program (see the module docstring)."""
     import torch
+    from alphanas.ir.torch_lowering import to_torch
     from torch import nn
 
     g = _standalone(graph_or_subgraph)
-    m = g.to_torch()
+    m = to_torch(g)
     nonlinear, neutral_methods = _torch_tables()
     params = {name for name, _ in m.named_parameters()} | {name for name, _ in m.named_buffers()}
     placeholders = [n for n in m.graph.nodes if n.op == "placeholder"]

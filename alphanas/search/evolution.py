@@ -53,6 +53,7 @@ from alphanas.search.protocols import CandidateStore, Evaluator, Executor, Mutat
 from alphanas.search.selection import SELECTIONS, select_parent
 from alphanas.search.store import Store
 from alphanas.strenum import StrEnum
+from alphanas.ir.hashing import structural_hash
 
 #: how many candidate graphs the driver keeps in memory (the rest are reloaded from the store)
 GRAPH_CACHE = 16
@@ -180,7 +181,7 @@ class Evolution:
     def settings(self) -> dict[str, Any]:
         """Everything that determines the search's candidates (checked against the store on resume)."""
         return {
-            "search.seed": self.seed, "search.seed_hash": self.seed_graph.structural_hash(),
+            "search.seed": self.seed, "search.seed_hash": structural_hash(self.seed_graph),
             "search.objectives": self.objectives, "search.constraints": self.constraints.to_dict(),
             "search.selection": self.selection, "search.selection_options": self.selection_options,
             "search.strategy": self.mutator.strategy, "search.probabilities": self.mutator.probabilities,
@@ -241,7 +242,7 @@ class Evolution:
     def _generate(self, k: int, cands: list[Candidate]) -> tuple[Candidate, bytes | None]:
         """Trial ``k``'s candidate (not yet stored) and its ONNX bytes (None when mutation failed)."""
         if k == 0:
-            return Candidate(graph=self.seed_graph, hash=self.seed_graph.structural_hash(), mutation="seed",
+            return Candidate(graph=self.seed_graph, hash=structural_hash(self.seed_graph), mutation="seed",
                              description="the seed model", trial=0), self._seed_bytes
         rng = np.random.default_rng([self.seed, k])
         population = [c for c in cands if c.status == CandidateStatus.DONE and c.trial <= k - self.window]
@@ -270,7 +271,7 @@ class Evolution:
                 failures += 1
                 errors.append(f"{type(e).__name__}: {str(e)[:200]}")
                 continue
-            h = child.structural_hash()
+            h = structural_hash(child)
             if h in known:
                 duplicates += 1
                 continue
@@ -334,7 +335,7 @@ class Evolution:
         """Run (or resume) the search until ``trials`` trials have a final status."""
         self._t0 = time.perf_counter()
         cands = self.store.candidates()
-        if cands and cands[0].trial == 0 and cands[0].hash != self.seed_graph.structural_hash():
+        if cands and cands[0].trial == 0 and cands[0].hash != structural_hash(self.seed_graph):
             raise AlphanasError(f"{self.store.dir}: trial 0 is another seed model; choose another output folder")
         self._resumed = sum(c.final for c in cands)
         inflight: dict[int, tuple[Candidate, Future]] = {}

@@ -29,6 +29,7 @@ from torch import nn
 
 from alphanas.errors import AlphanasError
 from alphanas.ir.graph import Graph
+from alphanas.ir.torch_lowering import to_torch
 
 __all__ = ["PROXIES", "ProxyScreen", "grad_norm", "input_shape", "proxy_batch", "score", "synflow"]
 
@@ -50,7 +51,7 @@ def input_shape(graph: Graph) -> tuple[int, ...]:
 
 def synflow(graph: Graph) -> float:
     """Synaptic-flow score of ``graph`` (see the module docstring); data-free and deterministic."""
-    model = graph.to_torch().double()
+    model = to_torch(graph).double()
     model.eval()
     with torch.no_grad():
         for m in model.modules():
@@ -75,7 +76,7 @@ def grad_norm(graph: Graph, batch: tuple[np.ndarray, np.ndarray] | tuple[torch.T
     """Sum of the L2 norms of the weight gradients (tensors with ndim >= 2) of the cross-entropy loss
     of ``graph`` on ``batch = (images, labels)``, in training mode (batch norm uses batch statistics)."""
     x, y = batch
-    model = graph.to_torch()
+    model = to_torch(graph)
     model.train()
     model.zero_grad(set_to_none=True)
     xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)

@@ -20,6 +20,7 @@ from alphanas.synth.select import block_nodes, random_subgraph
 from alphanas.synth.term import Materializer, describe, encode
 from alphanas.ir.subgraph import fragment
 from alphanas.synth.verify import check_graph, copy_with_subgraph
+from alphanas.ir.hashing import structural_hash
 
 #: synthesizer names: the e-graph synthesizer (default); αNAS's progressive synthesizer, scoring every
 #: candidate by a full property inference as αNAS does; the same with the memoised term evaluator.
@@ -95,7 +96,7 @@ def synthesize(problem: SynthesisProblem, synthesizer: str = "egraph", *, verify
         raise SynthesisFailed(f"{synthesizer}: materialising the result failed: {e}") from e
     new_frag = fragment("new", sub2.inputs, m.nodes, outs)
     old_frag = sub2.to_graph("old")
-    if new_frag.structural_hash() == old_frag.structural_hash():
+    if structural_hash(new_frag) == structural_hash(old_frag):
         raise SynthesisFailed(f"{synthesizer}: the result is structurally identical to the original subgraph", 0.0)
     try:
         achieved = P.infer(new_frag, problem.names)

@@ -25,6 +25,7 @@ def check_graph(graph: Graph, seed: int = 0, batch: int = 2) -> None:
     """Run every check on a whole graph; raises SynthesisFailed naming the failed check."""
     import onnx
     import torch
+    from alphanas.ir.torch_lowering import to_torch
 
     from alphanas.ir.onnx_io import to_onnx
     from alphanas.ir.runtime import random_feeds, session
@@ -42,7 +43,7 @@ def check_graph(graph: Graph, seed: int = 0, batch: int = 2) -> None:
         if not all(np.isfinite(o).all() for o in outs if o.dtype.kind == "f"):
             raise ValueError("non-finite output")
         stage = "torch forward/backward"
-        module = graph.to_torch()
+        module = to_torch(graph)
         module.train()
         args = [torch.from_numpy(feeds[v.name]) for v in graph.inputs]
         res = module(*args)

@@ -16,6 +16,7 @@ from alphanas.errors import AlphanasError
 from alphanas.fileio import atomic_path
 from alphanas.ir.graph import Graph
 from alphanas.train.config import TrainConfig
+from alphanas.ir.hashing import structural_hash
 
 #: Version of the checkpoint layout; a checkpoint of another version is refused.
 CHECKPOINT_FORMAT = 1
@@ -24,7 +25,7 @@ CHECKPOINT_FORMAT = 1
 def fingerprint(graph: Graph, dataset, config: TrainConfig) -> str:
     """A digest of what determines a run (graph, weights, options, data): a checkpoint resumes only its own run."""
     h = hashlib.sha256()
-    h.update(graph.structural_hash().encode())
+    h.update(structural_hash(graph).encode())
     for name, v in graph.initializers.items():
         h.update(name.encode())
         h.update(np.ascontiguousarray(v.const).tobytes())

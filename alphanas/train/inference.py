@@ -9,6 +9,7 @@ from torch import nn
 from alphanas.errors import AlphanasError
 from alphanas.ir.graph import Graph
 from alphanas.train.device import resolve_device
+from alphanas.ir.torch_lowering import to_torch
 
 
 def check_compatible(graph: Graph, dataset) -> None:
@@ -45,7 +46,7 @@ def predict(model: Graph | nn.Module, x: np.ndarray | torch.Tensor, *, batch_siz
             device: str | torch.device = "auto") -> np.ndarray:
     """Logits of ``model`` (a graph or a lowered module, run in eval mode) for images ``x``, as numpy."""
     dev = resolve_device(device) if not isinstance(device, torch.device) else device
-    module = model.to_torch() if isinstance(model, Graph) else model
+    module = to_torch(model) if isinstance(model, Graph) else model
     module = module.to(dev)
     xt = torch.as_tensor(x)
     outs = []

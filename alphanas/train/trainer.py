@@ -48,6 +48,9 @@ from alphanas.train.device import describe as describe_device
 from alphanas.train.device import resolve_device
 from alphanas.train.inference import check_compatible
 from alphanas.train.results import EpochStats, StopReason, TrainingInterrupted, TrainProgress, TrainResult
+from alphanas.ir.cost import graph_flops
+from alphanas.ir.cost import graph_params
+from alphanas.ir.torch_lowering import to_torch
 
 
 def train(graph: Graph, dataset, epochs: int, *, batch_size: int = 128, lr: float | None = None,
@@ -177,7 +180,7 @@ class _Run:
     def _prepare_model_and_data(self) -> None:
         """Lower a copy of the graph to torch; put the train and validation splits on the device; size the batches."""
         self.work = self.graph.copy()
-        self.model = self.work.to_torch().to(self.device)
+        self.model = to_torch(self.work).to(self.device)
         self.model.train()
         ds = self.dataset
         self.x_tr, self.y_tr = self._tensor(ds.x_train, torch.float32), self._tensor(ds.y_train, torch.int64)
@@ -358,7 +361,7 @@ class _Run:
         return TrainResult(graph=work, config=cfg, history=self.history, best_epoch=self.best_epoch, val_acc=val_acc,
                            test_acc=test_acc, diverged=self.diverged, stopped=self.stopped, wall_time=self._elapsed(),
                            device=describe_device(self.device), resumed_from_epoch=self.resumed_from,
-                           params=work.num_params(), flops=work.flops())
+                           params=graph_params(work), flops=graph_flops(work))
 
 
 __all__ = ["train"]

@@ -132,9 +132,9 @@ def test_without_onnxruntime_a_clear_message(folder):
         import alphanas
         from alphanas.cli import main
         from alphanas.errors import MissingDependencyError
-        from alphanas.ir import runtime
+        from alphanas.ir import runtime, to_torch
         g = alphanas.load_onnx({str(folder / "good.onnx")!r})
-        g.to_torch()
+        to_torch(g)
         assert main(["inspect", {str(folder / "good.onnx")!r}, "--json"]) == 0
         try:
             runtime.session(g)

@@ -16,6 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from alphanas import zoo
 from alphanas.cli import main
 from alphanas.ir import load_onnx
+from alphanas.ir.torch_lowering import to_torch
 
 
 def test_zoo_list_names_every_model(capsys):
@@ -35,7 +36,7 @@ def test_zoo_export_then_inspect_matches_torch_counts(tmp_path, capsys, name, si
     assert list(g.inputs[0].shape) == ["N", channels, size, size] and list(g.outputs[0].shape) == ["N", 7]
     assert main(["inspect", str(out), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
-    module = g.to_torch().eval()
+    module = to_torch(g).eval()
     assert rep["params"] == sum(p.numel() for p in module.parameters())
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         module(torch.zeros(1, channels, size, size))

@@ -17,6 +17,7 @@ from torch import nn
 from alphanas.ir import from_onnx, load_onnx, runtime, to_onnx
 from alphanas.ir.shape_values import Unknown, evaluate, reshape_target
 from tests.ir.test_zoo_util import rel_err
+from alphanas.ir.torch_lowering import to_torch
 
 pytestmark = [pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export"),
               pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")]
@@ -58,7 +59,7 @@ def test_dynamic_batch_reshapes_become_static(tmp_path):
     assert g.inputs[0].shape[0] == "batch" and g.outputs[0].shape == ("batch", 5)
     exported = to_onnx(g)
     onnx.checker.check_model(exported, full_check=True)
-    lowered = g.to_torch().eval()
+    lowered = to_torch(g).eval()
     for batch in (1, 3):
         x = np.random.default_rng(batch).standard_normal((batch, 2, 4, 4)).astype(np.float32)
         with torch.no_grad():

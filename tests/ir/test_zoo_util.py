@@ -9,6 +9,7 @@ import torch
 from alphanas.ir.graph import Graph
 from alphanas.ir.onnx_io import to_onnx
 from alphanas.ir.runtime import random_feeds, session
+from alphanas.ir.torch_lowering import to_torch
 
 
 def perturb_weights(graph: Graph, seed: int = 0) -> Graph:
@@ -36,7 +37,7 @@ def ort_output(graph_or_model, feeds: dict) -> np.ndarray:
 
 
 def torch_output(graph: Graph, feeds: dict) -> np.ndarray:
-    module = graph.to_torch().eval()
+    module = to_torch(graph).eval()
     with torch.no_grad():
         out = module(*[torch.from_numpy(feeds[v.name]) for v in graph.inputs])
     out = out[0] if isinstance(out, (tuple, list)) else out

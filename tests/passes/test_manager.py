@@ -181,9 +181,9 @@ def test_load_plugin_module(clean_registry, tmp_path, monkeypatch):
     assert registry.origin("test-plugin-nothing") == "plugin my_passes"
     assert get_pass("test-plugin-nothing").description() == "Does nothing."
     assert load_plugin("my_passes") == ["test-plugin-nothing"], "loading twice is harmless"
-    with pytest.raises(AlphanasError, match="--plugin no_passes: the module defines no alphanas pass"):
+    with pytest.raises(AlphanasError, match="plugin no_passes: the module defines no alphanas pass"):
         load_plugin("no_passes")
-    with pytest.raises(AlphanasError, match="--plugin broken_passes: importing it raised RuntimeError: half-written"):
+    with pytest.raises(AlphanasError, match="plugin broken_passes: importing it raised RuntimeError: half-written"):
         load_plugin("broken_passes")
     with pytest.raises(AlphanasError, match="--plugin not_a_module_anywhere: cannot import it"):
         load_plugin("not_a_module_anywhere")

@@ -12,6 +12,7 @@ from alphanas.search.executors import InProcessExecutor, TaskResult, evaluate_ta
 from alphanas.search.mutations import Mutator
 from alphanas.search.protocols import Evaluator, TrainingEvaluator
 from alphanas.search.store import Store
+from alphanas.ir.cost import graph_params
 
 
 class CountingExecutor:
@@ -36,7 +37,7 @@ class ParamsEvaluator:
     """A home-made evaluator: accuracy falls with size, so the front is not trivial."""
 
     def evaluate(self, graph, *, seed, parent=None):
-        params = float(graph.num_params())
+        params = float(graph_params(graph))
         return {"val_acc": 1.0 / (1.0 + params / 1e4), "params": params}
 
 

@@ -11,6 +11,7 @@ from alphanas.errors import AlphanasError
 from alphanas.ir import zoo
 from alphanas.search.candidate import Candidate
 from alphanas.search.store import DB_NAME, Store
+from alphanas.ir.hashing import structural_hash
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def graph():
 
 def test_round_trip_of_every_field(tmp_path, graph):
     with Store(tmp_path / "s", {"dataset": "digits", "epochs": 3}) as st:
-        c = Candidate(graph, graph.structural_hash(), mutation="seed", trial=0, description="the seed",
+        c = Candidate(graph, structural_hash(graph), mutation="seed", trial=0, description="the seed",
                       properties={"depth": [[2]]}, metrics={"params": 123.0, "val_acc": math.nan},
                       timings={"mutate_s": 0.5})
         cid = st.add(c, model=graph)
@@ -36,7 +37,7 @@ def test_round_trip_of_every_field(tmp_path, graph):
         assert a.metrics["params"] == 123.0 and math.isnan(a.metrics["val_acc"])  # non-finite floats survive JSON
         assert (b.parent_id, b.status, b.error, b.key) == (1, "failed", "training diverged", ["arch", 3])
         assert b.metrics == {"val_acc": 0.25, "loss": math.inf}
-        assert st.by_hash(graph.structural_hash()).id == 1 and st.by_hash("nope") is None
+        assert st.by_hash(structural_hash(graph)).id == 1 and st.by_hash("nope") is None
         assert st.get(2).mutation == "random_edit"
         assert [c.id for c in st.candidates("failed")] == [2] and st.count() == 2 and st.count("pending") == 1
         assert st.config() == {"dataset": "digits", "epochs": 3, "schema_version": 1}
@@ -75,12 +76,12 @@ def test_incompatible_settings_are_refused_and_compatible_ones_updated(tmp_path)
 
 def test_model_files_are_written_atomically_and_load_back(tmp_path, graph):
     st = Store(tmp_path)
-    cid = st.add(Candidate(graph, graph.structural_hash(), trial=0), model=graph)
+    cid = st.add(Candidate(graph, structural_hash(graph), trial=0), model=graph)
     path = st.model_path(cid)
     assert path.name == f"{cid}.onnx" and path.is_file()
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
     back = st.load_model(cid)
-    assert back.structural_hash() == graph.structural_hash()
+    assert structural_hash(back) == structural_hash(graph)
     x = np.random.default_rng(0).standard_normal((2, 1, 8, 8)).astype(np.float32)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     ref = ort.InferenceSession(str(st.save_model(cid, graph, trained=True)), providers=["CPUExecutionProvider"])

@@ -16,6 +16,7 @@ from alphanas.synth.problem import Vocabulary
 from alphanas.synth.rules import FAMILIES
 from alphanas.synth.term import Materializer, T, Term, encode
 from alphanas.synth.verify import check_graph, copy_with_subgraph
+from alphanas.ir.torch_lowering import to_torch
 
 
 def alternatives(graph, names, family, limit=400, depth=7):
@@ -69,8 +70,8 @@ def materialise_and_check(graph, sub, term):
     check_graph(g2)
     x = torch.randn(2, *graph.inputs[0].shape[1:])
     with torch.no_grad():
-        want = graph.to_torch().eval()(x).shape
-        got = g2.to_torch().eval()(x).shape
+        want = to_torch(graph).eval()(x).shape
+        got = to_torch(g2).eval()(x).shape
     assert got == want
     return g2
 

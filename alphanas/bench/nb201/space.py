@@ -36,6 +36,7 @@ from alphanas.errors import AlphanasError
 from alphanas.ir.builder import GraphBuilder
 from alphanas.ir.graph import Graph, Value
 from alphanas.properties import DepthProperty, MixingProperty, PropertySet
+from alphanas.ir.hashing import structural_hash
 
 #: the five edge ops of NAS-Bench-201: the vocabulary of every synthesis in this space
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -154,7 +155,7 @@ def cell_hash(cell: Cell) -> str:
     of that node's single input (the same computation). The 15,625 cells fall into 5,366 classes."""
     from alphanas.passes import get_pass
 
-    return get_pass("identity-elim").run(cell_graph(cell, channels=4, size=8)).graph.structural_hash()
+    return structural_hash(get_pass("identity-elim").run(cell_graph(cell, channels=4, size=8)).graph)
 
 
 @functools.lru_cache(maxsize=None)

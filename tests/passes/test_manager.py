@@ -185,7 +185,7 @@ def test_load_plugin_module(clean_registry, tmp_path, monkeypatch):
         load_plugin("no_passes")
     with pytest.raises(AlphanasError, match="plugin broken_passes: importing it raised RuntimeError: half-written"):
         load_plugin("broken_passes")
-    with pytest.raises(AlphanasError, match="--plugin not_a_module_anywhere: cannot import it"):
+    with pytest.raises(AlphanasError, match="plugin not_a_module_anywhere: cannot import it"):
         load_plugin("not_a_module_anywhere")
 
 

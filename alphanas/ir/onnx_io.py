@@ -598,7 +598,9 @@ class _Exporter:
                 if o.domain not in ("", "ai.onnx"):
                     self.extra_domains.setdefault(o.domain, o.version)
         output_names = {v.name for v in g.outputs}
-        value_info = [_value_info(v) for n in g.nodes for v in n.outputs
+        # (the outputs of opaque nodes are left to onnxruntime's own inference: what ONNX inferred for
+        # them at import can be looser than the truth, e.g. an If whose branches differ in rank)
+        value_info = [_value_info(v) for n in g.nodes if not n.is_opaque for v in n.outputs
                       if (v.shape is not None or v.onnx_type is not None) and v.name not in output_names]
         gp = helper.make_graph(self.nodes, g.name, [_value_info(v) for v in g.inputs],
                                [_value_info(v) for v in g.outputs], [], doc_string=g.doc_string or None,

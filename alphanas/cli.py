@@ -386,7 +386,8 @@ def cmd_rewrite(args) -> int:
             raise AlphanasError(f"verification failed, {out} not written: {eq.message} "
                                 "(report the pass sequence above, or run without the offending --pass)")
         c.print(f"verified with onnxruntime: {eq.message}")
-    save_onnx(rewritten, out, target_opset=args.target_opset)  # atomic (temporary file + rename), weights beside it when over 2 GB
+    # atomic (temporary file + rename), weights beside it when over 2 GB
+    save_onnx(rewritten, out, target_opset=args.target_opset)
     c.print(f"wrote {out}")
     return 0
 

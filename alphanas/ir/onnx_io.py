@@ -605,12 +605,12 @@ class _Exporter:
         gp = helper.make_graph(self.nodes, g.name, [_value_info(v) for v in g.inputs],
                                [_value_info(v) for v in g.outputs], [], doc_string=g.doc_string or None,
                                value_info=value_info)
-        domains = {d: v for d, v in g.domain_versions.items() if d}
-        for d, v in self.extra_domains.items():
-            domains.setdefault(d, v)
+        domains = {d: version for d, version in g.domain_versions.items() if d}
+        for d, version in self.extra_domains.items():
+            domains.setdefault(d, version)
         default_used = "" in g.domain_versions or not domains or any(p.domain in ("", "ai.onnx") for p in self.nodes)
         opsets = [helper.make_opsetid("", self.opset)] if default_used else []
-        opsets += [helper.make_opsetid(d, v) for d, v in sorted(domains.items())]
+        opsets += [helper.make_opsetid(d, version) for d, version in sorted(domains.items())]
         info = g.model_info
         model = helper.make_model(gp, opset_imports=opsets, functions=list(self.functions.values()))
         model.producer_name = info.get("producer_name") or "alphanas"

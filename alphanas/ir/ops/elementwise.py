@@ -232,7 +232,8 @@ class Clip(OpDef):
         if exp.opset < 11:  # bounds were attributes
             lo, hi = node.attrs["min"], node.attrs["max"]
             big = float(np.finfo(np.float32).max)
-            exp.node(node, "Clip", [exp.name(x)], {"min": -big if lo is None else float(lo), "max": big if hi is None else float(hi)})
+            exp.node(node, "Clip", [exp.name(x)],
+                     {"min": -big if lo is None else float(lo), "max": big if hi is None else float(hi)})
             return
         names = [exp.name(x)]
         for key in ("min", "max"):

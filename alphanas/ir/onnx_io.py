@@ -75,7 +75,10 @@ def load_onnx(path: str | os.PathLike, *, keep_dropout: bool = False) -> Graph:
     if p.is_dir():
         raise AlphanasError(f"{p}: is a directory, not an .onnx model file")
     try:
-        model = onnx.load(str(p), load_external_data=True)
+        model = onnx.load(str(p), load_external_data=False)
+        external = any(onnx.external_data_helper.uses_external_data(t) for t in model.graph.initializer)
+        if external:
+            onnx.load_external_data_for_model(model, str(p.parent))
     except Exception as e:  # protobuf DecodeError, truncated file, missing external data
         raise AlphanasError(
             f"{p}: not a readable ONNX model ({type(e).__name__}: {str(e).strip() or 'decode error'}); "
@@ -83,7 +86,9 @@ def load_onnx(path: str | os.PathLike, *, keep_dropout: bool = False) -> Graph:
         ) from None
     if not model.graph.node and not model.graph.output:
         raise AlphanasError(f"{p}: not an ONNX model (no graph found); check the file is an .onnx model")
-    return from_onnx(model, source=str(p), keep_dropout=keep_dropout)
+    graph = from_onnx(model, source=str(p), keep_dropout=keep_dropout)
+    graph.model_info["external_data"] = external  # save_onnx keeps the weights in a side file too
+    return graph
 
 
 def from_onnx(model: onnx.ModelProto, *, source: str = "<model>", keep_dropout: bool = False) -> Graph:
@@ -738,15 +743,16 @@ def save_onnx(graph: Graph, path: str | os.PathLike, *, external_data: bool | No
               external_data_threshold: int = EXTERNAL_DATA_THRESHOLD, target_opset: int | None = None) -> None:
     """Write ``graph`` to ``path`` atomically (temp file + rename).
 
-    ``external_data=None`` stores the weights in a side file ``<name>.data`` (beside ``path``) only
-    when they exceed ``external_data_threshold`` bytes (default: protobuf's 2 GB limit); ``True``
+    ``external_data=None`` stores the weights in a side file ``<name>.data`` (beside ``path``) when the
+    graph was loaded from a model with external data, or when they exceed ``external_data_threshold``
+    bytes (default: protobuf's 2 GB limit); ``True``
     forces it, ``False`` forbids it. Tensors under 1 KiB stay inside the model file. ``target_opset``: as
     in :func:`to_onnx`.
     """
     model = to_onnx(graph, target_opset=target_opset)
     weight_bytes = sum(v.array.nbytes for v in graph.initializers.values())
     if external_data is None:
-        external_data = weight_bytes > external_data_threshold
+        external_data = weight_bytes > external_data_threshold or bool(graph.model_info.get("external_data"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not external_data:

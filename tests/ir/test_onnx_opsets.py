@@ -368,3 +368,28 @@ def test_target_opset_out_of_range_is_refused():
     graph = from_onnx(_canonical_zoo_model())
     with pytest.raises(AlphanasError, match="target opset"):
         to_onnx(graph, target_opset=MAX_IMPORT_OPSET + 1)
+
+
+def test_a_model_with_external_data_is_saved_with_external_data(tmp_path):
+    from alphanas.ir import load_onnx, save_onnx
+
+    w = numpy_helper.from_array(np.random.default_rng(4).normal(size=(64, 64)).astype(np.float32), "w")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "ext", [_vi("x", shape=[1, 64])],
+                          [_vi("y", shape=[1, 64])], [w])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    src = tmp_path / "src.onnx"
+    onnx.save_model(onnx.ModelProto.FromString(m.SerializeToString()), str(src), save_as_external_data=True,
+                    location="src.bin", size_threshold=0)
+    dst = tmp_path / "out" / "dst.onnx"
+    save_onnx(load_onnx(src), dst)
+    stored = onnx.load(str(dst), load_external_data=False)
+    assert [t.name for t in stored.graph.initializer if t.data_location == TensorProto.EXTERNAL] == ["w"]
+    assert (dst.parent / "dst.onnx.data").exists()
+    x = np.ones((1, 64), np.float32)
+    np.testing.assert_allclose(_session_path(dst).run(None, {"x": x})[0], _run(m, {"x": x})[0], rtol=1e-6)
+
+
+def _session_path(path):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

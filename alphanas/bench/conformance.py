@@ -75,13 +75,15 @@ def load_cases() -> list:
 
 
 def case_op(case) -> str:
-    """The op a case tests: the op type whose name the case's name spells, else its last node's."""
+    """The op a case tests: the op type whose name the case's name spells (for an expanded function, the
+    name itself, e.g. ``affine_grid_2d (expanded)``)."""
     nodes = case.model.graph.node
     key = case.name.removeprefix("test_").replace("_", "").lower()
     matches = [n.op_type for n in nodes if key.startswith(n.op_type.lower())]
     if matches:
         return max(matches, key=len)
-    return nodes[-1].op_type if nodes else "?"
+    stem, expanded, _ = case.name.removeprefix("test_").partition("_expanded")
+    return f"{stem} (expanded)" if expanded else (nodes[-1].op_type if nodes else "?")
 
 
 def _session(model_bytes: bytes):

@@ -326,6 +326,8 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs of --verify")
     p.add_argument("--max-rounds", type=int, default=10,
                    help="most rounds of the pass sequence (default 10); still changing after the last is an error")
+    p.add_argument("--target-opset", type=int, default=None, metavar="N",
+                   help="write the default-domain opset N (converted with onnx.version_converter); default: the model's own")
     p.add_argument("--list", action="store_true", help="list the available passes (plug-ins included) and exit")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=cmd_rewrite)
@@ -384,7 +386,8 @@ def cmd_rewrite(args) -> int:
             raise AlphanasError(f"verification failed, {out} not written: {eq.message} "
                                 "(report the pass sequence above, or run without the offending --pass)")
         c.print(f"verified with onnxruntime: {eq.message}")
-    save_onnx(rewritten, out)  # atomic (temporary file + rename), weights beside it when over 2 GB
+    # atomic (temporary file + rename), weights beside it when over 2 GB
+    save_onnx(rewritten, out, target_opset=args.target_opset)
     c.print(f"wrote {out}")
     return 0
 
@@ -406,6 +409,8 @@ def _mutate_args(p: argparse.ArgumentParser) -> None:
                    "(names as 'alphanas inspect' lists them)")
     p.add_argument("--budget-ms", type=float, default=1000.0, help="synthesis time budget (default 1000)")
     p.add_argument("--p", type=float, default=0.5, help="property mutation probability (αNAS CIFAR: 0.5)")
+    p.add_argument("--target-opset", type=int, default=None, metavar="N",
+                   help="write the default-domain opset N (converted with onnx.version_converter); default: the model's own")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.set_defaults(func=cmd_mutate)
@@ -439,7 +444,7 @@ def cmd_mutate(args) -> int:
     res = mutate(graph, seed=args.seed, synthesizer=args.synth, block=args.block, p=args.p,
                  budget_s=args.budget_ms / 1e3)
     before, after = cost.summary(graph), cost.summary(res.graph)
-    save_onnx(res.graph, out)
+    save_onnx(res.graph, out, target_opset=args.target_opset)
     if args.json:
         nodes = lambda g: [{"name": n.name, "op": n.op_type, "shape": list(n.outputs[0].shape or ())}  # noqa: E731
                            for n in g.nodes]

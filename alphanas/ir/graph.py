@@ -39,7 +39,7 @@ def _element_count(shape, batch: int) -> int:
 class Value:
     """A tensor in the graph: its name, shape, dtype, producer and uses."""
 
-    __slots__ = ("name", "shape", "dtype", "producer", "index", "uses", "const")
+    __slots__ = ("name", "shape", "dtype", "producer", "index", "uses", "const", "onnx_type")
 
     def __init__(
         self,
@@ -58,6 +58,9 @@ class Value:
         self.producer: Node | None = None
         self.index = 0
         self.uses: list[tuple[Node, int]] = []
+        #: the ONNX ``TypeProto`` as imported, for values the IR does not model as a dense tensor (optional,
+        #: sequence, map, sparse) or whose element type has no numpy equivalent; ``None`` otherwise
+        self.onnx_type: Any = None
 
     @property
     def is_const(self) -> bool:
@@ -222,6 +225,8 @@ class Graph:
         #: that such nodes round-trip.
         self.functions: list = []
         self.domain_versions: dict[str, int] = {}
+        #: model-level ONNX fields kept for export (ir_version, producer, model doc string, ...), see onnx_io
+        self.model_info: dict[str, Any] = {}
         self._counter = itertools.count()
         self._names: set[str] = set()
         self._node_names: set[str] = set()
@@ -538,11 +543,13 @@ class Graph:
         g = Graph(self.name)
         g.doc_string, g.metadata = self.doc_string, dict(self.metadata)
         g.functions, g.domain_versions = list(self.functions), dict(self.domain_versions)
+        g.model_info = dict(self.model_info)
         vmap: dict[int, Value] = {}
 
         def clone(v: Value) -> Value:
             if id(v) not in vmap:
                 nv = Value(v.name, v.shape, v.dtype, v.const)
+                nv.onnx_type = v.onnx_type
                 vmap[id(v)] = nv
                 g.claim_name(v.name)
             return vmap[id(v)]

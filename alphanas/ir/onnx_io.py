@@ -1,13 +1,22 @@
 """ONNX import and export.
 
-Import reads opsets 9 to 21 and normalises legacy forms into the canonical IR (static attributes
-instead of constant inputs, ``Sum`` as a chain of ``Add``, ``Constant``/``ConstantOfShape`` and other
-constant sub-expressions folded to initializers, ``Identity``/``Dropout`` removed, initializers
-listed as graph inputs dropped from the inputs). Ops without an :class:`OpDef` become opaque nodes
-with shapes from ONNX shape inference.
+Import reads every opset the installed ``onnx`` knows (:data:`MAX_IMPORT_OPSET`) and every domain. From
+opset :data:`MIN_CANONICAL_OPSET` on, known ops are normalised into the canonical IR whatever their
+opset (static attributes instead of constant inputs, ``Sum`` as a chain of ``Add``,
+``Constant``/``ConstantOfShape`` and other constant sub-expressions folded to initializers,
+``Identity``/``Dropout`` removed, initializers listed as graph inputs dropped from the inputs): each
+:class:`OpDef`'s ``from_onnx`` reads the node at its opset. Everything else (other domains, ops without
+an ``OpDef``, forms the IR has no canonical form for, older opsets) becomes an opaque node carried
+with its attributes, subgraphs, domain and types exactly as given; the values its subgraphs read from
+the outer scope are tracked as hidden inputs so that they stay alive and named. Optional, sequence and
+map typed values pass through with their ``TypeProto``.
 
-Export writes one modern opset (:data:`EXPORT_OPSET`) and passes ``onnx.checker`` with
-``full_check=True``. Models whose weights exceed protobuf's 2 GB limit are saved with external data.
+Export keeps the model's own opset imports (a graph built in code gets :data:`EXPORT_OPSET`); each
+``OpDef.to_onnx`` emits its node in the form valid at the export opset (``exporter.opset``).
+``target_opset=N`` asks for another default-domain opset: a graph of canonical nodes only is emitted
+directly at ``N``, one with opaque nodes is emitted at its own opset and converted with
+``onnx.version_converter``. Model-local functions, metadata, doc strings, producer fields and value
+names are kept. Models whose weights exceed protobuf's 2 GB limit are saved with external data.
 """
 
 from __future__ import annotations
@@ -29,9 +38,20 @@ from alphanas.ir import shape_values
 from alphanas.ir.graph import Graph, Node, Value
 from alphanas.ir.opdef import lookup
 
+#: the default-domain opset of graphs that do not come from an ONNX model (built in code)
 EXPORT_OPSET = 21
-MIN_IMPORT_OPSET = 9
-MAX_IMPORT_OPSET = 21
+#: the oldest default-domain opset read (older models import with every node opaque)
+MIN_IMPORT_OPSET = 1
+#: the newest opset read: the newest the installed onnx package defines
+MAX_IMPORT_OPSET = onnx.defs.onnx_opset_version()
+#: from this default-domain opset on, known ops are put in canonical form (before it they stay opaque:
+#: legacy broadcast attributes, ``consumed_inputs``)
+MIN_CANONICAL_OPSET = 7
+#: the attribute of an opaque node that lists the outer-scope names its subgraphs read, in the order of
+#: the hidden inputs appended after its ONNX inputs
+CAPTURED = "__onnx_captured__"
+#: the model fields kept in ``Graph.model_info`` and written back on export
+_MODEL_FIELDS = ("ir_version", "producer_name", "producer_version", "domain", "model_version", "doc_string")
 ALPHANAS_DOMAIN = "alphanas"
 _PROTOBUF_LIMIT = 2**31 - 1
 #: Constant sub-expressions larger than this many elements are not folded at import.
@@ -55,7 +75,10 @@ def load_onnx(path: str | os.PathLike, *, keep_dropout: bool = False) -> Graph:
     if p.is_dir():
         raise AlphanasError(f"{p}: is a directory, not an .onnx model file")
     try:
-        model = onnx.load(str(p), load_external_data=True)
+        model = onnx.load(str(p), load_external_data=False)
+        external = any(onnx.external_data_helper.uses_external_data(t) for t in model.graph.initializer)
+        if external:
+            onnx.load_external_data_for_model(model, str(p.parent))
     except Exception as e:  # protobuf DecodeError, truncated file, missing external data
         raise AlphanasError(
             f"{p}: not a readable ONNX model ({type(e).__name__}: {str(e).strip() or 'decode error'}); "
@@ -63,7 +86,9 @@ def load_onnx(path: str | os.PathLike, *, keep_dropout: bool = False) -> Graph:
         ) from None
     if not model.graph.node and not model.graph.output:
         raise AlphanasError(f"{p}: not an ONNX model (no graph found); check the file is an .onnx model")
-    return from_onnx(model, source=str(p), keep_dropout=keep_dropout)
+    graph = from_onnx(model, source=str(p), keep_dropout=keep_dropout)
+    graph.model_info["external_data"] = external  # save_onnx keeps the weights in a side file too
+    return graph
 
 
 def from_onnx(model: onnx.ModelProto, *, source: str = "<model>", keep_dropout: bool = False) -> Graph:
@@ -88,7 +113,27 @@ def _dims(type_proto: onnx.TypeProto) -> tuple | None:
 def _np_dtype(elem_type: int) -> np.dtype:
     if elem_type == 0:
         return np.dtype(np.float32)
-    return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+    try:
+        return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+    except Exception:  # an element type this onnx has no numpy type for: the TypeProto is kept
+        return np.dtype(object)
+
+
+def _typed_value(name: str, type_proto: onnx.TypeProto | None) -> Value:
+    """A value of ONNX type ``type_proto``: a tensor with its shape and dtype, or (optional, sequence, map,
+    sparse, or a tensor of unknown rank or element type) a value that keeps the ``TypeProto`` itself."""
+    if type_proto is None or type_proto.WhichOneof("value") is None:
+        return Value(name)
+    if type_proto.HasField("tensor_type") and type_proto.tensor_type.elem_type:
+        shape = _dims(type_proto)
+        v = Value(name, shape, _np_dtype(type_proto.tensor_type.elem_type))
+        if shape is not None and v.dtype != np.dtype(object):
+            return v
+    else:
+        v = Value(name, None, np.dtype(object))
+    v.onnx_type = onnx.TypeProto()
+    v.onnx_type.CopyFrom(type_proto)
+    return v
 
 
 class _Importer:
@@ -99,7 +144,7 @@ class _Importer:
         self.graph = Graph(model.graph.name or Path(source).stem or "graph")
         self.values: dict[str, Value] = {}
         self.opset = self._opset()
-        self.inferred: dict[str, tuple[tuple | None, np.dtype]] = {}
+        self.inferred: dict[str, onnx.TypeProto] = {}
         self.consumers: dict[str, int] = {}
         #: id(Value) -> (the value, kept alive so that its id stays unique; its shape vector: an object
         #: array of ints and symbolic dimensions computed from symbolic shapes)
@@ -112,20 +157,13 @@ class _Importer:
             self.graph.claim_name(name)
 
     def _opset(self) -> int:
+        """The default-domain opset (0 when the model imports none, e.g. an ``ai.onnx.ml``-only model)."""
         versions = {o.domain or "": o.version for o in self.model.opset_import}
-        if "" not in versions and "ai.onnx" not in versions:
-            raise UnsupportedModelError(f"{self.source}: the model declares no default-domain opset")
-        v = versions[""] if "" in versions else versions["ai.onnx"]
+        v = versions.get("", versions.get("ai.onnx", 0))
         if v > MAX_IMPORT_OPSET:
             raise UnsupportedModelError(
-                f"{self.source}: opset {v} is newer than alphanas reads (opsets {MIN_IMPORT_OPSET} to "
-                f"{MAX_IMPORT_OPSET}); export the model at opset {MAX_IMPORT_OPSET} or lower"
-            )
-        if v < MIN_IMPORT_OPSET:
-            raise UnsupportedModelError(
-                f"{self.source}: opset {v} is not supported; alphanas reads opsets "
-                f"{MIN_IMPORT_OPSET} to {MAX_IMPORT_OPSET} (convert it first, e.g. with "
-                f"onnx.version_converter.convert_version(model, {EXPORT_OPSET}))"
+                f"{self.source}: opset {v} is newer than the installed onnx package defines (opsets up to "
+                f"{MAX_IMPORT_OPSET}); upgrade onnx or export the model at opset {MAX_IMPORT_OPSET} or lower"
             )
         return v
 
@@ -186,10 +224,7 @@ class _Importer:
         for inp in g.input:
             if inp.name in init_names:
                 continue  # legacy: initializers listed as graph inputs
-            shape = _dims(inp.type)
-            if shape is None:
-                raise UnsupportedModelError(f"{self.source}: graph input {inp.name!r} is not a tensor with a shape")
-            v = Value(self._bind(inp.name), shape, _np_dtype(inp.type.tensor_type.elem_type))
+            v = _typed_value(self._bind(inp.name), inp.type)
             self.graph.inputs.append(v)
             self.values[inp.name] = v
         for proto in self._sorted_nodes():
@@ -197,13 +232,16 @@ class _Importer:
         for o in g.output:
             if o.name not in self.values:
                 raise InvalidGraphError(f"{self.source}: graph output {o.name!r} is not produced by any node")
-            self.graph.outputs.append(self.values[o.name])
+            v = self.values[o.name]
+            if v.onnx_type is None and v.shape is None and not v.is_const and o.type.WhichOneof("value") is not None:
+                v.onnx_type = o.type  # an output of an opaque node ONNX could not infer: keep the declared type
+            self.graph.outputs.append(v)
         for p in self.model.metadata_props:
             self.graph.metadata[p.key] = p.value
-        used = {(n.domain, n.op_type) for n in self.graph.nodes if n.is_opaque}
-        self.graph.functions = [f for f in self.model.functions if (f.domain, f.name) in used]
-        self.graph.domain_versions = {o.domain: o.version for o in self.model.opset_import
-                                      if o.domain not in ("", "ai.onnx", ALPHANAS_DOMAIN)}
+        self.graph.functions = list(self.model.functions)
+        self.graph.domain_versions = {("" if o.domain == "ai.onnx" else o.domain): o.version
+                                      for o in self.model.opset_import if o.domain != ALPHANAS_DOMAIN}
+        self.graph.model_info = {k: getattr(self.model, k) for k in _MODEL_FIELDS}
         self.graph.doc_string = g.doc_string
         self.graph.eliminate_dead_nodes()
         self.graph.toposort()
@@ -235,7 +273,7 @@ class _Importer:
         except Exception:
             return
         for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
-            self.inferred[vi.name] = (_dims(vi.type), _np_dtype(vi.type.tensor_type.elem_type))
+            self.inferred[vi.name] = vi.type
 
     def _sorted_nodes(self) -> list[onnx.NodeProto]:
         g = self.model.graph
@@ -332,15 +370,19 @@ class _Importer:
     def _convert_node(self, proto: onnx.NodeProto, inputs: list, attrs: dict, domain: str) -> None:
         outputs = list(proto.output)
         op = proto.op_type
+        canonical = domain != "" or self.opset >= MIN_CANONICAL_OPSET
         if domain == "":
-            if op == "Constant":
+            if op == "Constant" and len(proto.attribute) == 1 and proto.attribute[0].name != "sparse_value":
                 self.values[outputs[0]] = self.constant(outputs[0], _constant_value(proto))
                 return
-            if op in ("Identity",) or (op == "Dropout" and not self.keep_dropout):
+            if op == "Identity" and inputs and inputs[0] is not None and inputs[0].onnx_type is None:
+                self.alias(outputs[0], inputs[0])
+                return
+            if op == "Dropout" and not self.keep_dropout and canonical and _inference_dropout(inputs):
                 if all(not self.consumers.get(o, 0) for o in outputs[1:]):
                     self.alias(outputs[0], inputs[0])
                     return
-            if op == "Sum":
+            if op == "Sum" and canonical and len(inputs) > 1 and all(v is not None and v.shape is not None for v in inputs):
                 acc = inputs[0]
                 for i, x in enumerate(inputs[1:]):
                     last = i == len(inputs) - 2
@@ -350,31 +392,42 @@ class _Importer:
                 return
             if self._fold(proto, inputs, attrs, outputs):
                 return
-        opdef = lookup(op, domain)
+        opdef = lookup(op, domain) if canonical else None
         if opdef is None and domain == ALPHANAS_DOMAIN:
             opdef = lookup(op)  # our own export: ops newer than the export opset are model-local functions
-        if opdef is not None and any(v is not None and v.shape is None for v in inputs):
-            # An input of unknown shape (after an opaque op ONNX cannot infer): our shape function has
-            # nothing to work on, so the node stays opaque too, with whatever ONNX inferred.
+        if opdef is not None and any(v is not None and (v.shape is None or v.onnx_type is not None) for v in inputs):
+            # An input of unknown shape (after an opaque op ONNX cannot infer) or not a plain tensor: our
+            # shape function has nothing to work on, so the node stays opaque, with whatever ONNX inferred.
+            opdef = None
+        if opdef is not None and any(a.type in _SUBGRAPH_KINDS for a in proto.attribute):
             opdef = None
         if opdef is not None:
-            mark = (len(self.graph.nodes), dict(self.values))
+            mark = (len(self.graph.nodes), dict(self.values), dict(self.graph.initializers), set(self._bound))
             try:
                 opdef.from_onnx(self, inputs, attrs, self.opset, outputs)
                 return
-            except NotCanonical:
+            except (NotCanonical, AlphanasError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+                # no canonical form for this node (a dynamic operand, an attribute the IR does not model,
+                # shapes our shape function rejects): it stays opaque, exactly as given
                 self.graph.remove_nodes_from(mark[0])
                 self.values = mark[1]
+                self.graph.initializers = mark[2]
+                self._bound = mark[3]
         self._add_opaque(proto, inputs, outputs, domain)
 
     def _add_opaque(self, proto: onnx.NodeProto, inputs: list, outputs: list[str], domain: str) -> None:
         outs = []
         for name in outputs:
-            shape, dtype = self.inferred.get(name, (None, np.dtype(np.float32)))
-            v = Value(self._bind(name) if name else self.graph.unique_name(f"{proto.op_type.lower()}_out"), shape, dtype)
-            outs.append(v)
-        node = Node(proto.op_type, inputs, outs, {}, self.graph.unique_node_name(proto.name or proto.op_type.lower()),
-                    domain, onnx_attrs=list(proto.attribute))
+            base = self._bind(name) if name else self.graph.unique_name(f"{proto.op_type.lower()}_out")
+            outs.append(_typed_value(base, self.inferred.get(name)))
+        attrs: dict[str, Any] = {}
+        captured = [x for x in dict.fromkeys(_subgraph_inputs(proto)) if x in self.values]
+        if captured:
+            # values the subgraphs read from the outer scope: hidden inputs, so that they stay alive
+            attrs[CAPTURED] = captured
+        node = Node(proto.op_type, list(inputs) + [self.values[x] for x in captured], outs, attrs,
+                    self.graph.unique_node_name(proto.name or proto.op_type.lower()), domain,
+                    onnx_attrs=list(proto.attribute))
         self.graph.append_node(node)
         for name, v in zip(outputs, outs):
             if name:
@@ -383,8 +436,9 @@ class _Importer:
     def _fold(self, proto: onnx.NodeProto, inputs: list, attrs: dict, outputs: list[str]) -> bool:
         """Fold a node whose inputs are all constant (or only read static shapes) into initializers."""
         op = proto.op_type
-        subgraph_kinds = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-        if op in _NONDETERMINISTIC or any(a.type in subgraph_kinds for a in proto.attribute):
+        if op in _NONDETERMINISTIC or any(a.type in _SUBGRAPH_KINDS for a in proto.attribute):
+            return False
+        if any(v is not None and v.onnx_type is not None for v in inputs):
             return False
         if op == "Shape":
             x = inputs[0]
@@ -426,6 +480,15 @@ class _Importer:
         return True
 
 
+_SUBGRAPH_KINDS = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+
+
+def _inference_dropout(inputs: list) -> bool:
+    """Whether a ``Dropout`` is the identity: no ``training_mode`` input, or a constant false one."""
+    mode = inputs[2] if len(inputs) > 2 else None
+    return mode is None or (mode.is_const and not bool(np.asarray(mode.const).any()))
+
+
 _NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
                      "Dropout"}
 
@@ -463,8 +526,12 @@ def _constant_value(proto: onnx.NodeProto) -> np.ndarray:
 
 
 class _Exporter:
-    def __init__(self, graph: Graph) -> None:
+    """Writes a :class:`Graph` as a ``ModelProto`` whose default-domain opset is :attr:`opset`; each
+    ``OpDef.to_onnx`` reads ``exporter.opset`` to emit the form valid there."""
+
+    def __init__(self, graph: Graph, opset: int) -> None:
         self.graph = graph
+        self.opset = opset
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.functions: dict[tuple[str, str], onnx.FunctionProto] = {}
@@ -501,21 +568,33 @@ class _Exporter:
 
     def function(self, proto: onnx.FunctionProto) -> None:
         if (proto.domain, proto.name) not in self.functions:
-            proto = _function_at_export_opset(proto)
+            proto = _function_at_opset(proto, self.opset)
         self.functions.setdefault((proto.domain, proto.name), proto)
         self.extra_domains.setdefault(proto.domain, self.graph.domain_versions.get(proto.domain, 1))
 
+    def opaque(self, n: Node) -> None:
+        """Write an opaque node as imported; outer-scope values its subgraphs read keep their names."""
+        captured = n.attrs.get(CAPTURED, [])
+        explicit = n.inputs[:len(n.inputs) - len(captured)]
+        for onnx_name, v in zip(captured, n.inputs[len(explicit):]):
+            if v is not None and v.name != onnx_name:  # renamed since import: the subgraph reads the old name
+                self.nodes.append(helper.make_node("Identity", [v.name], [onnx_name], name=self.fresh(f"{n.name}_capture")))
+        p = helper.make_node(n.op_type, [self.name(v) for v in explicit], [v.name for v in n.outputs],
+                             name=n.name, domain=n.domain or None)
+        p.attribute.extend(n.onnx_attrs or [])
+        self.nodes.append(p)
+        if n.domain:
+            self.extra_domains.setdefault(n.domain, self.graph.domain_versions.get(n.domain, 1))
+
     def run(self) -> onnx.ModelProto:
         g = self.graph
+        if self.opset < MIN_CANONICAL_OPSET and any(not n.is_opaque for n in g.nodes):
+            raise UnsupportedModelError(f"graph {g.name!r}: alphanas writes its ops at opset {MIN_CANONICAL_OPSET} or "
+                                        f"newer, not at opset {self.opset}")
         for n in g.nodes:
             opdef = n.opdef
             if opdef is None:
-                p = helper.make_node(n.op_type, [self.name(v) for v in n.inputs], [v.name for v in n.outputs],
-                                     name=n.name, domain=n.domain or None)
-                p.attribute.extend(n.onnx_attrs or [])
-                self.nodes.append(p)
-                if n.domain:
-                    self.extra_domains.setdefault(n.domain, g.domain_versions.get(n.domain, 1))
+                self.opaque(n)
             else:
                 opdef.to_onnx(n, self)
         for f in g.functions:
@@ -524,41 +603,59 @@ class _Exporter:
                 if o.domain not in ("", "ai.onnx"):
                     self.extra_domains.setdefault(o.domain, o.version)
         output_names = {v.name for v in g.outputs}
-        value_info = [_value_info(v) for n in g.nodes for v in n.outputs
-                      if v.shape is not None and v.name not in output_names]
+        # (the outputs of opaque nodes are left to onnxruntime's own inference: what ONNX inferred for
+        # them at import can be looser than the truth, e.g. an If whose branches differ in rank)
+        value_info = [_value_info(v) for n in g.nodes if not n.is_opaque for v in n.outputs
+                      if (v.shape is not None or v.onnx_type is not None) and v.name not in output_names]
         gp = helper.make_graph(self.nodes, g.name, [_value_info(v) for v in g.inputs],
                                [_value_info(v) for v in g.outputs], [], doc_string=g.doc_string or None,
                                value_info=value_info)
-        opsets = [helper.make_opsetid("", EXPORT_OPSET)]
-        opsets += [helper.make_opsetid(d, v) for d, v in sorted(self.extra_domains.items())]
-        model = helper.make_model(gp, opset_imports=opsets, producer_name="alphanas",
-                                  functions=list(self.functions.values()))
+        domains = {d: version for d, version in g.domain_versions.items() if d}
+        for d, version in self.extra_domains.items():
+            domains.setdefault(d, version)
+        default_used = "" in g.domain_versions or not domains or any(p.domain in ("", "ai.onnx") for p in self.nodes)
+        opsets = [helper.make_opsetid("", self.opset)] if default_used else []
+        opsets += [helper.make_opsetid(d, version) for d, version in sorted(domains.items())]
+        info = g.model_info
+        model = helper.make_model(gp, opset_imports=opsets, functions=list(self.functions.values()))
+        model.producer_name = info.get("producer_name") or "alphanas"
+        for key in ("producer_version", "domain", "model_version", "doc_string"):
+            if info.get(key):
+                setattr(model, key, info[key])
         # Weights go straight into the model: make_graph/make_model would copy every tensor twice.
         for v in g.initializers.values():
             _fill_tensor(model.graph.initializer.add(), np.asarray(v.const), v.name)
         model.graph.initializer.extend(self.initializers)
-        model.ir_version = 10
+        model.ir_version = max(int(info.get("ir_version") or 0), _min_ir_version(opsets))
         for k, text in g.metadata.items():
             model.metadata_props.add(key=k, value=text)
         return model
 
 
-def _function_at_export_opset(f: onnx.FunctionProto) -> onnx.FunctionProto:
-    """``f`` with its body converted to :data:`EXPORT_OPSET` (a model-local function must import the
+def _min_ir_version(opsets: list[onnx.OperatorSetIdProto]) -> int:
+    """The oldest IR version that can hold ``opsets`` (at least 7, so that initializers need not be inputs)."""
+    try:
+        return max(7, helper.find_min_ir_version_for(opsets, ignore_unknown=True))
+    except Exception:
+        return 10
+
+
+def _function_at_opset(f: onnx.FunctionProto, opset: int) -> onnx.FunctionProto:
+    """``f`` with its body converted to default-domain ``opset`` (a model-local function must import the
     same default-domain opset as the model that holds it)."""
     versions = {o.domain or "": o.version for o in f.opset_import}
     version = versions.get("", versions.get("ai.onnx"))
-    if version is None or version == EXPORT_OPSET:
+    if version is None or version == opset:
         return f
     untyped = lambda names: [helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None) for n in names]  # noqa: E731
     wrapper = helper.make_model(helper.make_graph(list(f.node), f.name, untyped(f.input), untyped(f.output)),
                                 opset_imports=list(f.opset_import))
     try:
-        converted = version_converter.convert_version(wrapper, EXPORT_OPSET)
+        converted = version_converter.convert_version(wrapper, opset)
     except Exception as e:
         raise UnsupportedModelError(
             f"model-local function {f.domain}::{f.name} uses opset {version} and could not be converted to "
-            f"opset {EXPORT_OPSET} for export ({type(e).__name__}: {e})"
+            f"opset {opset} for export ({type(e).__name__}: {e})"
         ) from None
     nodes = list(converted.graph.node)
     # the converter drops references to the function's attributes (``ref_attr_name``): put them back
@@ -572,7 +669,7 @@ def _function_at_export_opset(f: onnx.FunctionProto) -> onnx.FunctionProto:
         if not set(refs) <= set(attrs):
             raise UnsupportedModelError(
                 f"model-local function {f.domain}::{f.name} uses opset {version} and refers to its attributes; "
-                f"it cannot be converted to opset {EXPORT_OPSET} for export")
+                f"it cannot be converted to opset {opset} for export")
         for name, ref in refs.items():
             attrs[name].ref_attr_name = ref
     out = onnx.FunctionProto()
@@ -586,7 +683,8 @@ def _function_at_export_opset(f: onnx.FunctionProto) -> onnx.FunctionProto:
 
 def _fill_tensor(t: onnx.TensorProto, a: np.ndarray, name: str) -> None:
     """Write ``a`` into ``t`` with a single copy of its bytes (numpy_helper.from_array makes more)."""
-    if a.dtype.kind in "fiub" and a.dtype.byteorder in "=|<" and np.little_endian:
+    if a.dtype.kind in "fiub" and a.dtype.byteorder in "=|<" and np.little_endian and a.dtype.itemsize * 8 == \
+            _ELEMENT_BITS.get(a.dtype, -1):
         t.name = name
         t.data_type = helper.np_dtype_to_tensor_dtype(a.dtype)
         t.dims.extend(a.shape)
@@ -595,14 +693,45 @@ def _fill_tensor(t: onnx.TensorProto, a: np.ndarray, name: str) -> None:
         t.CopyFrom(numpy_helper.from_array(a, name))
 
 
+#: numpy dtypes stored one element per ``itemsize`` bytes in ONNX raw data (4-bit types are packed)
+_ELEMENT_BITS = {np.dtype(t): np.dtype(t).itemsize * 8 for t in
+                 (np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+                  np.uint32, np.uint64, np.bool_)}
+
+
 def _value_info(v: Value) -> onnx.ValueInfoProto:
+    if v.onnx_type is not None and (v.shape is None or not v.onnx_type.HasField("tensor_type")
+                                    or v.dtype == np.dtype(object) and v.onnx_type.tensor_type.elem_type != 8):
+        return helper.make_value_info(v.name, v.onnx_type)
     shape = None if v.shape is None else [d if isinstance(d, int) else str(d) for d in v.shape]
     return helper.make_tensor_value_info(v.name, helper.np_dtype_to_tensor_dtype(v.dtype), shape)
 
 
-def to_onnx(graph: Graph) -> onnx.ModelProto:
-    """Convert a :class:`Graph` to an ONNX ``ModelProto`` at :data:`EXPORT_OPSET`."""
-    return _Exporter(graph).run()
+def graph_opset(graph: Graph) -> int:
+    """The default-domain opset ``graph`` is written at by default: its model's own, else :data:`EXPORT_OPSET`."""
+    return graph.domain_versions.get("") or EXPORT_OPSET
+
+
+def to_onnx(graph: Graph, *, target_opset: int | None = None) -> onnx.ModelProto:
+    """Convert a :class:`Graph` to an ONNX ``ModelProto`` at its own opsets, or at default-domain opset
+    ``target_opset`` (opaque nodes are converted with ``onnx.version_converter``)."""
+    own = graph_opset(graph)
+    if target_opset is None or target_opset == own:
+        return _Exporter(graph, own).run()
+    if not MIN_CANONICAL_OPSET <= target_opset <= MAX_IMPORT_OPSET:
+        raise UnsupportedModelError(f"target opset {target_opset} is outside the opsets alphanas writes "
+                                    f"({MIN_CANONICAL_OPSET} to {MAX_IMPORT_OPSET})")
+    if not any(n.is_opaque and n.domain in ("", "ai.onnx") for n in graph.nodes) and not graph.functions:
+        return _Exporter(graph, target_opset).run()
+    model = _Exporter(graph, own).run()
+    try:
+        converted = version_converter.convert_version(model, target_opset)
+    except Exception as e:
+        raise UnsupportedModelError(
+            f"graph {graph.name!r}: onnx.version_converter cannot convert it from opset {own} to opset "
+            f"{target_opset} ({type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else 'no reason given'})"
+        ) from None
+    return converted
 
 
 #: Weight bytes above which :func:`save_onnx` switches to external data (protobuf's 2 GB limit, less
@@ -611,17 +740,19 @@ EXTERNAL_DATA_THRESHOLD = _PROTOBUF_LIMIT - (64 << 20)
 
 
 def save_onnx(graph: Graph, path: str | os.PathLike, *, external_data: bool | None = None, check: bool = True,
-              external_data_threshold: int = EXTERNAL_DATA_THRESHOLD) -> None:
+              external_data_threshold: int = EXTERNAL_DATA_THRESHOLD, target_opset: int | None = None) -> None:
     """Write ``graph`` to ``path`` atomically (temp file + rename).
 
-    ``external_data=None`` stores the weights in a side file ``<name>.data`` (beside ``path``) only
-    when they exceed ``external_data_threshold`` bytes (default: protobuf's 2 GB limit); ``True``
-    forces it, ``False`` forbids it. Tensors under 1 KiB stay inside the model file.
+    ``external_data=None`` stores the weights in a side file ``<name>.data`` (beside ``path``) when the
+    graph was loaded from a model with external data, or when they exceed ``external_data_threshold``
+    bytes (default: protobuf's 2 GB limit); ``True``
+    forces it, ``False`` forbids it. Tensors under 1 KiB stay inside the model file. ``target_opset``: as
+    in :func:`to_onnx`.
     """
-    model = to_onnx(graph)
+    model = to_onnx(graph, target_opset=target_opset)
     weight_bytes = sum(v.array.nbytes for v in graph.initializers.values())
     if external_data is None:
-        external_data = weight_bytes > external_data_threshold
+        external_data = weight_bytes > external_data_threshold or bool(graph.model_info.get("external_data"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not external_data:

@@ -44,7 +44,7 @@ def _check(model: onnx.ModelProto, *, original: onnx.ModelProto | None = None, b
     assert not [n.op_type for n in g.nodes if n.is_opaque]
     present = {n.op_type for n in g.nodes}
     assert not present & set(banned), present & set(banned)
-    exported = to_onnx(g)
+    exported = to_onnx(g, target_opset=EXPORT_OPSET)
     assert exported.opset_import[0].version == EXPORT_OPSET
     onnx.checker.check_model(exported, full_check=True)
     feeds = runtime.random_feeds(g, seed=0)

@@ -43,7 +43,7 @@ def light(request):
     name = request.param
     original = onnx.load(_path(name))
     graph = load_onnx(_path(name))
-    exported = to_onnx(graph)
+    exported = to_onnx(graph, target_opset=21)
     return name, original, graph, exported
 
 

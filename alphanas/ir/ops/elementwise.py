@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -34,12 +35,41 @@ class Unary(OpDef):
 
 
 def _unary(op_type: str, fn, groups: frozenset[OpGroup] = NONLINEAR_UNARY, attributes: dict | None = None, kwargs=None,
-           synth: dict[str, dict] | None = None, synth_order: int = 100) -> type:
+           synth: dict[str, dict] | None = None, synth_order: int = 100, to_onnx=None) -> type:
     body: dict[str, Any] = {"op_type": op_type, "fn": staticmethod(fn), "groups": groups, "attributes": attributes or {},
                             "synth_kinds": synth or {}, "synth_order": synth_order}
     if kwargs is not None:
         body["torch_kwargs"] = lambda self, attrs: kwargs(attrs)
+    if to_onnx is not None:
+        body["to_onnx"] = to_onnx
     return register(type(op_type, (Unary,), body))
+
+
+def _gelu_to_onnx(self, node, exp):
+    """``Gelu`` from opset 20; before it, its formula (``Erf`` or the tanh approximation)."""
+    x = exp.name(node.inputs[0])
+    approximate = node.attrs["approximate"]
+    if exp.opset >= 20:
+        exp.node(node, "Gelu", [x], {"approximate": approximate})
+        return
+    dtype = node.inputs[0].dtype
+
+    def c(value, what):
+        return exp.const(np.array(value, dtype=dtype), f"{node.name}_{what}")
+
+    def step(op, ins, what):
+        out = exp.fresh(f"{node.name}_{what}")
+        exp.node(node, op, ins, {}, outputs=[out], name=exp.fresh(node.name))
+        return out
+
+    if approximate == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        cube = step("Mul", [step("Mul", [x, x], "sq"), x], "cube")
+        inner = step("Add", [x, step("Mul", [cube, c(0.044715, "k")], "kcube")], "inner")
+        core = step("Tanh", [step("Mul", [inner, c(math.sqrt(2 / math.pi), "s")], "scaled")], "tanh")
+    else:  # 0.5 x (1 + erf(x / sqrt 2))
+        core = step("Erf", [step("Div", [x, c(math.sqrt(2.0), "sqrt2")], "scaled")], "erf")
+    half = step("Mul", [x, c(0.5, "half")], "half")
+    exp.node(node, "Mul", [half, step("Add", [core, c(1.0, "one")], "onep")], {})
 
 
 # (synth_order: the synthesizer's default activations are relu, gelu, swish, sigmoid, tanh, relu6)
@@ -47,7 +77,7 @@ Relu = _unary("Relu", torch.relu, ACTIVATION, synth={"relu": {}}, synth_order=0)
 Sigmoid = _unary("Sigmoid", torch.sigmoid, ACTIVATION, synth={"sigmoid": {}}, synth_order=3)
 Tanh = _unary("Tanh", torch.tanh, ACTIVATION, synth={"tanh": {}}, synth_order=4)
 Gelu = _unary("Gelu", F.gelu, ACTIVATION, attributes={"approximate": "none"}, kwargs=lambda a: {"approximate": a["approximate"]},
-              synth={"gelu": {"approximate": "none"}}, synth_order=1)
+              synth={"gelu": {"approximate": "none"}}, synth_order=1, to_onnx=_gelu_to_onnx)
 LeakyRelu = _unary("LeakyRelu", F.leaky_relu, ACTIVATION, attributes={"alpha": 0.01},
                    kwargs=lambda a: {"negative_slope": a["alpha"]})
 Elu = _unary("Elu", F.elu, ACTIVATION, attributes={"alpha": 1.0}, kwargs=lambda a: {"alpha": a["alpha"]})
@@ -94,6 +124,21 @@ class Swish(Unary):
     def to_onnx(self, node, exp):
         from alphanas.ir.onnx_io import ALPHANAS_DOMAIN
 
+        x = exp.name(node.inputs[0])
+        alpha = float(node.attrs["alpha"])
+        if exp.opset >= 24:
+            exp.node(node, "Swish", [x], {"alpha": alpha})
+            return
+        if exp.opset < 12:  # no float attribute on Constant to refer to: written out inline
+            ax = x
+            if alpha != 1.0:
+                ax = exp.fresh(f"{node.name}_ax")
+                exp.node(node, "Mul", [x, exp.const(np.array(alpha, dtype=node.inputs[0].dtype), f"{node.name}_alpha")],
+                         {}, outputs=[ax], name=exp.fresh(node.name))
+            s = exp.fresh(f"{node.name}_sigmoid")
+            exp.node(node, "Sigmoid", [ax], {}, outputs=[s], name=exp.fresh(node.name))
+            exp.node(node, "Mul", [x, s], {})
+            return
         body = [
             helper.make_node("Mul", ["X", "alpha_t"], ["ax"]),
             helper.make_node("Sigmoid", ["ax"], ["s"]),
@@ -102,8 +147,8 @@ class Swish(Unary):
         alpha_const = helper.make_node("Constant", [], ["alpha_t"], value_float=1.0)
         alpha_const.attribute[0].ref_attr_name = "alpha"
         exp.function(helper.make_function(ALPHANAS_DOMAIN, "Swish", ["X"], ["Y"], [alpha_const] + body,
-                                          [helper.make_opsetid("", 21)], attributes=["alpha"]))
-        exp.node(node, "Swish", [exp.name(node.inputs[0])], {"alpha": float(node.attrs["alpha"])}, domain=ALPHANAS_DOMAIN)
+                                          [helper.make_opsetid("", exp.opset)], attributes=["alpha"]))
+        exp.node(node, "Swish", [x], {"alpha": alpha}, domain=ALPHANAS_DOMAIN)
 
 
 @register
@@ -131,6 +176,25 @@ class Softmax(OpDef):
                 imp.add("Reshape", [sm], {"shape": target}, outputs)
                 return
         imp.add("Softmax", [x], {"axis": axis}, outputs)
+
+    def to_onnx(self, node, exp):
+        x = node.inputs[0]
+        rank = len(x.shape) if x.shape is not None else None
+        axis = node.attrs["axis"]
+        if exp.opset >= 13 or rank is None:
+            exp.node(node, "Softmax", [exp.name(x)], {"axis": axis})
+            return
+        # before opset 13 softmax coerces its input to 2-D at ``axis``: the same over the last axis only
+        axis = normalize_axis(axis, rank)
+        if axis == rank - 1:
+            exp.node(node, "Softmax", [exp.name(x)], {"axis": axis})
+            return
+        perm = [i for i in range(rank) if i != axis] + [axis]
+        inverse = [perm.index(i) for i in range(rank)]
+        moved, soft = exp.fresh(f"{node.name}_moved"), exp.fresh(f"{node.name}_soft")
+        exp.node(node, "Transpose", [exp.name(x)], {"perm": perm}, outputs=[moved], name=exp.fresh(node.name))
+        exp.node(node, "Softmax", [moved], {"axis": rank - 1}, outputs=[soft], name=exp.fresh(node.name))
+        exp.node(node, "Transpose", [soft], {"perm": inverse})
 
     def lower(self, node, ctx):
         return [ctx.call(torch.softmax, ctx.input(0), dim=node.attrs["axis"])]
@@ -165,6 +229,12 @@ class Clip(OpDef):
 
     def to_onnx(self, node, exp):
         x = node.inputs[0]
+        if exp.opset < 11:  # bounds were attributes
+            lo, hi = node.attrs["min"], node.attrs["max"]
+            big = float(np.finfo(np.float32).max)
+            exp.node(node, "Clip", [exp.name(x)],
+                     {"min": -big if lo is None else float(lo), "max": big if hi is None else float(hi)})
+            return
         names = [exp.name(x)]
         for key in ("min", "max"):
             val = node.attrs[key]
@@ -262,12 +332,24 @@ class Dropout(OpDef):
     access = "unary"
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        from alphanas.ir.onnx_io import NotCanonical
+
         ratio = attrs.get("ratio", 0.5)
         if len(inputs) > 1 and inputs[1] is not None:
-            ratio = float(imp.const(inputs[1]))
+            if not inputs[1].is_const:
+                raise NotCanonical("a dropout ratio computed in the graph")
+            ratio = float(np.asarray(inputs[1].const).reshape(-1)[0])
+        mode = inputs[2] if len(inputs) > 2 else None
+        if mode is not None and not (mode.is_const and not np.asarray(mode.const).any()):
+            raise NotCanonical("dropout in training mode")
+        if attrs.get("seed") is not None:
+            raise NotCanonical("a seeded dropout")
         imp.add("Dropout", inputs[:1], {"ratio": float(ratio)}, outputs)
 
     def to_onnx(self, node, exp):
+        if exp.opset < 12:  # the ratio was an attribute
+            exp.node(node, "Dropout", [exp.name(node.inputs[0])], {"ratio": float(node.attrs["ratio"])})
+            return
         ratio = exp.const(np.array(node.attrs["ratio"], dtype=np.float32), f"{node.name}_ratio")
         exp.node(node, "Dropout", [exp.name(node.inputs[0]), ratio], {})
 

@@ -99,6 +99,33 @@ class LayerNormalization(_Norm):
     def num_outputs(self, attrs):
         return 1
 
+    def to_onnx(self, node, exp):
+        """``LayerNormalization`` from opset 17; before it, its formula over the normalised axes."""
+        if exp.opset >= 17:
+            super().to_onnx(node, exp)
+            return
+        from alphanas.ir.ops.pool import emit_reduce
+
+        x = node.inputs[0]
+        rank = len(x.dims)
+        axes = list(range(normalize_axis(node.attrs["axis"], rank), rank))
+
+        def step(op, ins, what, outputs=None):
+            out = outputs or [exp.fresh(f"{node.name}_{what}")]
+            exp.node(node, op, ins, {}, outputs=out, name=exp.fresh(node.name))
+            return out[0]
+
+        mean = emit_reduce(exp, node, "ReduceMean", exp.name(x), axes, 1, exp.fresh(f"{node.name}_mean"))
+        centred = step("Sub", [exp.name(x), mean], "centred")
+        var = emit_reduce(exp, node, "ReduceMean", step("Mul", [centred, centred], "sq"), axes, 1, exp.fresh(f"{node.name}_var"))
+        eps = exp.const(np.array(node.attrs["epsilon"], dtype=x.dtype), f"{node.name}_eps")
+        normed = step("Div", [centred, step("Sqrt", [step("Add", [var, eps], "vareps")], "std")], "normed")
+        bias = node.inputs[2] if len(node.inputs) > 2 else None
+        final = [v.name for v in node.outputs]
+        scaled = step("Mul", [normed, exp.name(node.inputs[1])], "scaled", None if bias is not None else final)
+        if bias is not None:
+            step("Add", [scaled, exp.name(bias)], "biased", final)
+
     def flops(self, node):
         return 5 * node.outputs[0].numel()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -41,6 +42,17 @@ class _Pool(OpDef):
         spatial = [conv_out(x.shape[2 + i], a["kernel_shape"][i], a["strides"][i], a["pads"][i], a["pads"][n + i],
                             a["dilations"][i], bool(a["ceil_mode"])) for i in range(n)]
         return [((*x.shape[:2], *spatial), x.dtype)]
+
+    def to_onnx(self, node, exp):
+        # dilations and ceil_mode are newer than the ops: written only where set, and only where they exist
+        attrs = dict(node.attrs)
+        if all(d == 1 for d in attrs["dilations"]) and (exp.opset < 10 or self.op_type == "AveragePool" and exp.opset < 19):
+            del attrs["dilations"]
+        if not attrs["ceil_mode"] and exp.opset < 10:
+            del attrs["ceil_mode"]
+        if self.op_type == "MaxPool" and not attrs.get("storage_order") and exp.opset < 8:
+            del attrs["storage_order"]
+        exp.node(node, self.op_type, [exp.name(v) for v in node.inputs], attrs)
 
     def flops(self, node):
         k = 1
@@ -135,6 +147,24 @@ class GlobalMaxPool(_GlobalPool):
         return [ctx.call(_amax, ctx.input(0), dims, True)]
 
 
+#: the opset from which a reduction reads its axes from an input rather than an attribute
+AXES_INPUT_SINCE = {"ReduceSum": 13}
+
+
+def emit_reduce(exp, node, op_type: str, x: str, axes, keepdims: int, output: str, name: str | None = None) -> str:
+    """Write reduction ``op_type`` of ``x`` over ``axes`` (``None``: all) in the form valid at the export
+    opset (axes an attribute before opset 18, 13 for ``ReduceSum``; an input since); returns ``output``."""
+    if exp.opset < AXES_INPUT_SINCE.get(op_type, 18):
+        exp.node(node, op_type, [x], {"axes": None if axes is None else list(axes), "keepdims": keepdims},
+                 outputs=[output], name=name or exp.fresh(node.name))
+        return output
+    ins = [x]
+    if axes is not None:
+        ins.append(exp.const(np.array(axes, dtype=np.int64), f"{node.name}_axes"))
+    exp.node(node, op_type, ins, {"keepdims": keepdims}, outputs=[output], name=name or exp.fresh(node.name))
+    return output
+
+
 class _Reduce(OpDef):
     """Reduction over static ``axes`` (``None`` = all axes); axes were an input from opset 18 (13 for Sum)."""
 
@@ -162,12 +192,8 @@ class _Reduce(OpDef):
                                            "keepdims": int(attrs.get("keepdims", 1))}, outputs)
 
     def to_onnx(self, node, exp):
-        import numpy as np
-
-        ins = [exp.name(node.inputs[0])]
-        if node.attrs["axes"] is not None:
-            ins.append(exp.const(np.array(node.attrs["axes"], dtype=np.int64), f"{node.name}_axes"))
-        exp.node(node, self.op_type, ins, {"keepdims": node.attrs["keepdims"]})
+        emit_reduce(exp, node, self.op_type, exp.name(node.inputs[0]), node.attrs["axes"], node.attrs["keepdims"],
+                    node.outputs[0].name, name=node.name)
 
     def axes(self, node) -> list[int]:
         rank = len(node.inputs[0].shape)

@@ -101,6 +101,10 @@ class Reshape(OpDef):
     def to_onnx(self, node, exp):
         shape = exp.const(np.array(node.attrs["shape"], dtype=np.int64), f"{node.name}_shape")
         attrs = {"allowzero": 1} if node.attrs["allowzero"] else {}
+        if attrs and exp.opset < 14:
+            from alphanas.errors import UnsupportedModelError
+
+            raise UnsupportedModelError(f"node {node.name!r} (Reshape): allowzero needs opset 14 or newer")
         exp.node(node, "Reshape", [exp.name(node.inputs[0]), shape], attrs)
 
     def infer(self, node):
@@ -183,6 +187,9 @@ class Split(OpDef):
         imp.add("Split", [x], {"axis": given, "split": list(split)}, outputs)
 
     def to_onnx(self, node, exp):
+        if exp.opset < 13:  # the sizes were an attribute
+            exp.node(node, "Split", [exp.name(node.inputs[0])], {"axis": node.attrs["axis"], "split": list(node.attrs["split"])})
+            return
         split = exp.const(np.array(node.attrs["split"], dtype=np.int64), f"{node.name}_split")
         exp.node(node, "Split", [exp.name(node.inputs[0]), split], {"axis": node.attrs["axis"]})
 
@@ -224,6 +231,14 @@ class Slice(OpDef):
 
     def to_onnx(self, node, exp):
         a = node.attrs
+        if exp.opset < 10:  # attributes, and no steps
+            if a["steps"] is not None and any(s != 1 for s in a["steps"]):
+                from alphanas.errors import UnsupportedModelError
+
+                raise UnsupportedModelError(f"node {node.name!r} (Slice): steps other than 1 need opset 10 or newer")
+            exp.node(node, "Slice", [exp.name(node.inputs[0])], {"starts": list(a["starts"]), "ends": list(a["ends"]),
+                                                                 "axes": None if a["axes"] is None else list(a["axes"])})
+            return
         ins = [exp.name(node.inputs[0])]
         for key in ("starts", "ends", "axes", "steps"):
             ins.append("" if a[key] is None else exp.const(np.array(a[key], dtype=np.int64), f"{node.name}_{key}"))
@@ -338,6 +353,10 @@ class Pad(OpDef):
 
     def to_onnx(self, node, exp):
         x = node.inputs[0]
+        if exp.opset < 11:  # pads and value were attributes
+            exp.node(node, "Pad", [exp.name(x)], {"pads": list(node.attrs["pads"]), "mode": node.attrs["mode"],
+                                                  "value": float(node.attrs["value"])})
+            return
         pads = exp.const(np.array(node.attrs["pads"], dtype=np.int64), f"{node.name}_pads")
         ins = [exp.name(x), pads]
         if node.attrs["mode"] == "constant" and node.attrs["value"] != 0.0:
@@ -377,6 +396,10 @@ class _AxesOp(OpDef):
         imp.add(self.op_type, inputs[:1], {"axes": None if axes is None else list(axes)}, outputs)
 
     def to_onnx(self, node, exp):
+        if exp.opset < 13:  # the axes were an attribute
+            axes = node.attrs["axes"]
+            exp.node(node, self.op_type, [exp.name(node.inputs[0])], {"axes": None if axes is None else list(axes)})
+            return
         ins = [exp.name(node.inputs[0])]
         if node.attrs["axes"] is not None:
             ins.append(exp.const(np.array(node.attrs["axes"], dtype=np.int64), f"{node.name}_axes"))
@@ -422,7 +445,11 @@ class Cast(OpDef):
         return [(node.inputs[0].shape, helper.tensor_dtype_to_np_dtype(node.attrs["to"]))]
 
     def to_onnx(self, node, exp):
-        exp.node(node, "Cast", [exp.name(node.inputs[0])], {"to": node.attrs["to"]})
+        # ``saturate`` (float8 targets) exists from opset 19; 1 is its default
+        attrs = {"to": node.attrs["to"]}
+        if exp.opset >= 19 and node.attrs["saturate"] != 1:
+            attrs["saturate"] = node.attrs["saturate"]
+        exp.node(node, "Cast", [exp.name(node.inputs[0])], attrs)
 
     def lower(self, node, ctx):
         dt = torch.from_numpy(np.zeros(1, dtype=helper.tensor_dtype_to_np_dtype(node.attrs["to"]))).dtype

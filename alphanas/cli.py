@@ -1,7 +1,8 @@
 """The ``alphanas`` command. Each sub-command is a thin layer over the library API.
 
 User errors (:class:`~alphanas.errors.AlphanasError`, bad options) print one line and exit with
-status 2; Ctrl-C exits with 130 after saying how to resume where that applies.
+status 2; Ctrl-C exits with 130 after saying how to resume where that applies. Anything else is a bug:
+one line naming the exception, the model and the node, exit status 1 (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -651,6 +652,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="alphanas", description="Neural architecture search by property-guided synthesis, on ONNX models.")
     parser.add_argument("--version", action="version", version=f"alphanas {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an unexpected error (a bug) instead of one line")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, help_, setup in COMMANDS:
         setup(sub.add_parser(name, help=help_, description=help_))
@@ -660,7 +663,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command (see the module docstring for the exit statuses)."""
     args = build_parser().parse_args(argv)
-    return run_main(lambda: _run_command(args))
+    model = getattr(args, "model", None) or getattr(args, "models", None) or getattr(args, "seed_model", None)
+    return run_main(lambda: _run_command(args), model=model, debug=args.debug)
 
 
 def _run_command(args) -> int:

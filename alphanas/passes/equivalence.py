@@ -48,7 +48,8 @@ def output_error(reference: np.ndarray, got: np.ndarray) -> float:
     finite_r = np.isfinite(r)
     peak = float(np.max(np.abs(r[finite_r]))) if finite_r.any() else 0.0
     scale = peak if peak > 0 else 1.0
-    diff = np.where(same, 0.0, np.abs(r - g))
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where ``same`` already decided
+        diff = np.where(same, 0.0, np.abs(r - g))
     worst = float(np.max(diff)) if diff.size else 0.0
     return float("inf") if np.isnan(worst) else worst / scale
 

@@ -6,6 +6,7 @@ offers them as the extras ``[cpu]`` and ``[gpu]``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -53,7 +54,7 @@ def session(model: Any, provider: str = "auto", *, optimize: bool = True, thread
 
     rt = ort()
     so = rt.SessionOptions()
-    so.log_severity_level = 3
+    so.log_severity_level = 4  # fatal only: its errors reach the caller as exceptions, not as log lines on stderr
     if not optimize:
         so.graph_optimization_level = rt.GraphOptimizationLevel.ORT_DISABLE_ALL
     if threads:
@@ -139,10 +140,17 @@ def _attribute(node, key: str, default: int) -> int:
     return default
 
 
+#: The most elements random data is made for, per input (beyond it the shape is surely not meant).
+MAX_RANDOM_ELEMENTS = 1 << 28
+
+
 def random_array(shape: list[int], dtype: np.dtype, rng: np.random.Generator, index_bound: int | None = None) -> np.ndarray:
     """Realistic random data of ``dtype``: normal floats, random booleans, indices below ``index_bound``
     (when the input indexes something) or else small non-negative integers, random strings."""
     dtype = np.dtype(dtype)
+    if any(d < 0 for d in shape) or math.prod(shape) > MAX_RANDOM_ELEMENTS:
+        raise AlphanasError(f"an input of shape {shape} is too large (or negative) to make random data for; "
+                            "give its input shape")
     if dtype.kind == "f":
         return rng.standard_normal(shape).astype(dtype)
     if dtype.kind == "c":

@@ -54,6 +54,11 @@ def output_error(reference: np.ndarray, got: np.ndarray) -> float:
     return float("inf") if np.isnan(worst) else worst / scale
 
 
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def compare(original: Graph, rewritten: Graph, *, trials: int = 1, batch: int | None = None, seed: int = 0,
             tolerance: float = DEFAULT_TOLERANCE, provider: str = "cpu",
             reference: list[list[np.ndarray]] | None = None,
@@ -74,8 +79,21 @@ def compare(original: Graph, rewritten: Graph, *, trials: int = 1, batch: int | 
     if len(original.outputs) != len(rewritten.outputs):
         return Equivalence(False, float("inf"), "", "the rewritten graph has a different number of outputs")
     feeds_list = verification_feeds(original, trials=trials, seed=seed, batch=batch, input_shapes=input_shapes)
-    ref = reference if reference is not None else reference_outputs(original, feeds_list, provider)
-    got = reference_outputs(rewritten, feeds_list, provider)
+    if reference is not None:
+        ref = reference
+    else:
+        try:
+            ref = reference_outputs(original, feeds_list, provider)
+        except AlphanasError:
+            raise
+        except Exception as e:  # onnxruntime's errors (Fail, InvalidGraph, InvalidArgument, ...)
+            raise AlphanasError(f"cannot verify: the original model fails in onnxruntime ({_one_line(e)})") from None
+    try:
+        got = reference_outputs(rewritten, feeds_list, provider)
+    except AlphanasError:
+        raise
+    except Exception as e:
+        return Equivalence(False, float("inf"), "", f"the rewritten model fails in onnxruntime ({_one_line(e)})")
     worst, worst_name = 0.0, ""
     for r_list, g_list in zip(ref, got):
         for v, r, g in zip(original.outputs, r_list, g_list):
@@ -147,7 +165,7 @@ def rewrite_guard(original: Graph, *, verify: bool = True, tolerance: float = DE
         try:
             onnx.checker.check_model(model, full_check=True)
         except Exception as e:  # ValidationError, InferenceError
-            return f"fails the ONNX checker: {' '.join(str(e).split())[:300]}"
+            return f"fails the ONNX checker: {_one_line(e)}"
         if not with_ort:
             return None
         try:
@@ -156,7 +174,7 @@ def rewrite_guard(original: Graph, *, verify: bool = True, tolerance: float = DE
                 return None
             got = [sess.run(None, f) for f in feeds]
         except Exception as e:  # onnxruntime's own errors (Fail, InvalidGraph, RuntimeException)
-            return f"fails in onnxruntime: {' '.join(str(e).split())[:300]}"
+            return f"fails in onnxruntime: {_one_line(e)}"
         for r_list, g_list in zip(reference, got):
             for v, r, out in zip(original.outputs, r_list, g_list):
                 r, out = np.asarray(r), np.asarray(out)
@@ -181,7 +199,7 @@ def rewrite_guard(original: Graph, *, verify: bool = True, tolerance: float = DE
             reference = reference_outputs(original, feeds, provider)
         except Exception as e:
             raise AlphanasError(f"cannot verify: the original model fails in onnxruntime on random inputs "
-                                f"({' '.join(str(e).split())[:300]}); give its input shapes") from None
+                                f"({_one_line(e)}); give its input shapes") from None
         if reference is None:
             feeds = None
     return lambda g: problem(g, with_ort=with_ort, feeds=feeds, reference=reference)

@@ -14,7 +14,7 @@ from alphanas.ir.runtime import index_bounds, session, session_feeds, verificati
 from alphanas.passes.equivalence import compare, output_error
 
 
-def _attention_mask_model() -> onnx.ModelProto:
+def attention_mask_model() -> onnx.ModelProto:
     """Masked softmax over an embedding: ids [batch, seq] -> Gather(table[50, 8]) -> scores; positions where
     ``mask`` is false get -inf; softmax over the sequence. An all-false row gives NaN."""
     table = numpy_helper.from_array(np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32), "table")
@@ -31,7 +31,7 @@ def _attention_mask_model() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
 
 
-def _strided_convnet() -> onnx.ModelProto:
+def strided_convnet() -> onnx.ModelProto:
     """Two 3x3 stride-2 convolutions without padding over a symbolic height and width: invalid at 1x1."""
     w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
     w2 = numpy_helper.from_array(np.ones((4, 4, 3, 3), np.float32), "w2")
@@ -55,7 +55,7 @@ def test_dynamic_model_runs_at_two_sizes_with_one_size_per_symbol():
     feeds = verification_feeds(g)
     assert [f["x"].shape for f in feeds] == [(1, 3, 32, 32), (3, 3, 64, 64)]
     assert [f["y"].shape for f in feeds] == [(1, 32), (3, 64)]  # the same symbol, the same size
-    sess = session(_strided_convnet(), "cpu")
+    sess = session(strided_convnet(), "cpu")
     outs = [sess.run(None, {"x": f["x"]})[0].shape for f in feeds]
     assert outs == [(1, 4, 7, 7), (3, 4, 15, 15)]
 
@@ -74,7 +74,7 @@ def test_input_shapes_override():
 
 
 def test_realistic_values_per_dtype():
-    graph = from_onnx(_attention_mask_model())
+    graph = from_onnx(attention_mask_model())
     assert index_bounds(graph) == {"ids": 50}
     for feeds in verification_feeds(graph, seed=3):
         ids, mask = feeds["ids"], feeds["mask"]
@@ -82,7 +82,7 @@ def test_realistic_values_per_dtype():
         assert mask.dtype == np.bool_ and mask.any() and not mask.all()
     big = verification_feeds(graph)[1]["ids"]
     assert big.max() >= 4  # indices spread over the table, not only 0 and 1
-    sess = session(_attention_mask_model(), "cpu")
+    sess = session(attention_mask_model(), "cpu")
     feeds = session_feeds(sess, 2, length=16, index_bounds={"ids": 50})
     assert feeds["ids"].shape == (2, 16) and feeds["ids"].max() < 50 and feeds["mask"].dtype == np.bool_
 
@@ -98,9 +98,9 @@ def test_nan_in_both_outputs_at_the_same_place_is_equal():
 
 
 def test_masked_attention_with_an_all_false_row_verifies():
-    graph = from_onnx(_attention_mask_model())
+    graph = from_onnx(attention_mask_model())
     assert compare(graph, graph.copy()).ok
-    ref = session(_attention_mask_model(), "cpu").run(None, {"ids": np.zeros((1, 4), np.int64),
+    ref = session(attention_mask_model(), "cpu").run(None, {"ids": np.zeros((1, 4), np.int64),
                                                                "mask": np.zeros((1, 4), bool)})[0]
     assert np.isnan(ref).all()  # what an all-false mask gives; both models give it, so it is equal
     one = {"ids": [1, 1], "mask": [1, 1]}

@@ -48,7 +48,7 @@ def test_debug_shows_the_traceback(demo_model, buggy_inspect):
 
 
 def test_real_process_exit_status_and_debug_traceback(demo_model):
-    script = textwrap.dedent(f"""
+    script = textwrap.dedent("""
         import sys
         import alphanas.cli
         from tests.cli.test_internal_errors import _buggy_report

@@ -646,10 +646,19 @@ def save_onnx(graph: Graph, path: str | os.PathLike, *, external_data: bool | No
         shutil.rmtree(staging, ignore_errors=True)
 
 
+class ExportValidationError(InvalidGraphError, onnx.checker.ValidationError):
+    """The exported model fails ``onnx.checker``: a one-line user error that is also onnx's own error class."""
+
+
+class ExportInferenceError(InvalidGraphError, onnx.shape_inference.InferenceError):
+    """The exported model fails the checker's shape inference (also onnx's own error class)."""
+
+
 def _check(model: onnx.ModelProto | str, path: Path) -> None:
     """``onnx.checker`` (full check), its failures as one-line :class:`InvalidGraphError`s."""
     try:
         onnx.checker.check_model(model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        raise InvalidGraphError(f"{path}: not written, the exported model fails the ONNX checker ({first})") from None
+        kind = ExportInferenceError if isinstance(e, onnx.shape_inference.InferenceError) else ExportValidationError
+        raise kind(f"{path}: not written, the exported model fails the ONNX checker ({first})") from None

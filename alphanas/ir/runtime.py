@@ -99,6 +99,9 @@ def run(model: Any, feeds: dict[str, np.ndarray], provider: str = "auto") -> lis
 #: rewrite that froze a dynamic dimension; 32 and 64 suit conv nets with strides up to 32.
 VERIFICATION_SIZES: tuple[tuple[int, int], ...] = ((1, 32), (3, 64))
 
+#: The size of a symbolic dimension other than the leading (batch-like) one when none is given.
+DEFAULT_LENGTH = VERIFICATION_SIZES[0][1]
+
 #: Ops whose input at the given index selects entries of their data input along an axis (an index).
 _INDEX_INPUTS = {"Gather": 1}
 #: Ops an integer input can pass through on its way to an index input (they keep its values).
@@ -188,7 +191,8 @@ def random_feeds(graph, batch: int = 1, seed: int = 0, *, length: int | None = N
     """Random inputs for every graph input (see :func:`random_array`).
 
     Symbolic dimensions are set to ``batch`` (the leading one) and ``length`` (the others; default
-    ``batch`` as well); ``input_shapes`` gives whole shapes by input name.
+    :data:`DEFAULT_LENGTH`, a size conv nets and sequence models accept); ``input_shapes`` gives whole
+    shapes by input name.
     """
     rng = np.random.default_rng(seed)
     bounds = index_bounds(graph)
@@ -198,7 +202,7 @@ def random_feeds(graph, batch: int = 1, seed: int = 0, *, length: int | None = N
         if v.shape is None:
             raise AlphanasError(f"graph input {v.name!r} has no known shape; cannot make random data for it "
                                 "(give its shape as an input shape)")
-        shape = concrete_shape(v.name, v.shape, sizes, batch, batch if length is None else length, input_shapes)
+        shape = concrete_shape(v.name, v.shape, sizes, batch, DEFAULT_LENGTH if length is None else length, input_shapes)
         feeds[v.name] = random_array(shape, v.dtype, rng, bounds.get(v.name))
     return feeds
 
@@ -237,7 +241,7 @@ def session_feeds(sess, batch: int = 1, seed: int = 0, *, length: int | None = N
         if i.type not in _ORT_NUMPY:
             raise AlphanasError(f"input {i.name!r} is of type {i.type}; random data can only be made for tensors")
         shape = concrete_shape(i.name, [d if d is not None else "" for d in i.shape], sizes, batch,
-                               batch if length is None else length, input_shapes)
+                               DEFAULT_LENGTH if length is None else length, input_shapes)
         feeds[i.name] = random_array(shape, np.dtype(_ORT_NUMPY[i.type]), rng, (index_bounds or {}).get(i.name))
     return feeds
 

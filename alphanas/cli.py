@@ -1,7 +1,8 @@
 """The ``alphanas`` command. Each sub-command is a thin layer over the library API.
 
 User errors (:class:`~alphanas.errors.AlphanasError`, bad options) print one line and exit with
-status 2; Ctrl-C exits with 130 after saying how to resume where that applies.
+status 2; Ctrl-C exits with 130 after saying how to resume where that applies. Anything else is a bug:
+one line naming the exception, the model and the node, exit status 1 (``--debug`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -320,7 +321,8 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",
                    help="import MODULE and register the passes it defines (repeatable)")
     p.add_argument("--verify", action="store_true",
-                   help="compare outputs with the original under onnxruntime on random inputs; refuse to write on mismatch")
+                   help="compare outputs with the original under onnxruntime on random inputs (a dynamic model at two sizes); "
+                   "a pass whose result differs is undone and named; refuse to write on mismatch")
     p.add_argument("--tolerance", type=float, default=None, help="largest scaled output difference --verify accepts "
                    "(default 1e-4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs of --verify")
@@ -340,7 +342,7 @@ def cmd_rewrite(args) -> int:
     from alphanas.ir import load_onnx, save_onnx
     from alphanas.passes import report
     from alphanas.passes.builtin import DEFAULT_PIPELINE
-    from alphanas.passes.equivalence import DEFAULT_TOLERANCE, compare
+    from alphanas.passes.equivalence import DEFAULT_TOLERANCE, compare, rewrite_guard
 
     for mod in args.plugin:
         passes.load_plugin(mod)
@@ -364,6 +366,11 @@ def cmd_rewrite(args) -> int:
     names = args.passes or list(DEFAULT_PIPELINE)
     pm = passes.pipeline(names, max_rounds=args.max_rounds)
     graph = load_onnx(args.model)
+    tol = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    input_shapes = getattr(args, "input_shapes", None)  # from --input-shape, where the command has it
+    # every graph a pass changes must pass the checker and load in onnxruntime (with --verify: compute
+    # the same outputs); a pass whose result does not is undone and named below
+    pm.guard = rewrite_guard(graph, verify=args.verify, tolerance=tol, seed=args.seed, input_shapes=input_shapes)
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} passes"), console=c, transient=True) as bar:
         task = bar.add_task("rewriting", total=len(names))
@@ -379,14 +386,23 @@ def cmd_rewrite(args) -> int:
     rounds = max((r.round for r in pm.history), default=0)
     changed = sorted({r.name for r in pm.history if r.modified})
     c.print(f"passes: {', '.join(names)}; {rounds} round(s); changed the graph: {', '.join(changed) or 'none'}")
+    for p in pm.passes:
+        for node, why in getattr(p, "refused_nodes", {}).items():
+            c.print(f"[yellow]{p.name} left node {node!r} as it was[/]: {why}")
+    named = [name for name in pm.refused if args.passes and name in args.passes]
+    if named:  # the user asked for this pass by name: leaving it out silently would not be what was asked
+        what = "verification failed" if args.verify else "the rewrite is refused"
+        raise AlphanasError(f"{what}, {out} not written: pass {named[0]!r} {pm.refused[named[0]]} "
+                            "(report the pass sequence above, or run without the offending --pass)")
+    for name, why in pm.refused.items():
+        c.print(f"[yellow]pass {name!r} refused (its result was undone)[/]: {why}")
     if args.verify:
-        tol = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
-        eq = compare(graph, rewritten, seed=args.seed, tolerance=tol)
+        eq = compare(graph, rewritten, seed=args.seed, tolerance=tol, input_shapes=input_shapes)
         if not eq.ok:
             raise AlphanasError(f"verification failed, {out} not written: {eq.message} "
                                 "(report the pass sequence above, or run without the offending --pass)")
         c.print(f"verified with onnxruntime: {eq.message}")
-    # atomic (temporary file + rename), weights beside it when over 2 GB
+    # atomic (temporary file + rename); weights beside it when the input kept them there, or over 2 GB
     save_onnx(rewritten, out, target_opset=args.target_opset)
     c.print(f"wrote {out}")
     return 0
@@ -656,6 +672,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="alphanas", description="Neural architecture search by property-guided synthesis, on ONNX models.")
     parser.add_argument("--version", action="version", version=f"alphanas {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an unexpected error (a bug) instead of one line")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name, help_, setup in COMMANDS:
         setup(sub.add_parser(name, help=help_, description=help_))
@@ -665,7 +683,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command (see the module docstring for the exit statuses)."""
     args = build_parser().parse_args(argv)
-    return run_main(lambda: _run_command(args))
+    model = getattr(args, "model", None) or getattr(args, "models", None) or getattr(args, "seed_model", None)
+    return run_main(lambda: _run_command(args), model=model, debug=args.debug)
 
 
 def _run_command(args) -> int:

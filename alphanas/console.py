@@ -2,7 +2,8 @@
 
 A rich console, the output-path check, integer lists, the training progress bar, and
 :func:`run_main`: the one place where a user error (:class:`~alphanas.errors.AlphanasError`) becomes one
-line on stderr and its exit status (2).
+line on stderr and its exit status (2), and an unexpected exception (a bug) one line naming it, the model
+and the node involved, with exit status 1 (the traceback only with ``--debug``).
 """
 
 from __future__ import annotations
@@ -57,11 +58,18 @@ def report_error(error: AlphanasError) -> int:
     return error.exit_code
 
 
-def run_main(main: Callable[[], int | None]) -> int:
+#: Where an unexpected exception (a bug in alphanas) should be reported.
+REPORT_BUGS = "please report it to the alphanas maintainers with the model file and the command line"
+
+
+def run_main(main: Callable[[], int | None], *, model: str | Sequence[str] | None = None, debug: bool = False) -> int:
     """Call ``main`` and return its exit status, the way every ``alphanas`` entry point ends.
 
     A user error (:class:`AlphanasError`) prints one line and gives its exit status (2); Ctrl-C gives 130;
     a reader that went away (``alphanas inspect --json | head``) stops the output quietly, as Unix tools do.
+    Any other exception is a bug: one line naming the exception, ``model`` (the file(s) the command
+    read) and the graph node being processed when that can be told, and how to report it; exit status 1.
+    ``debug`` re-raises it instead, for the full traceback.
     """
     try:
         return int(main() or 0)
@@ -73,6 +81,43 @@ def run_main(main: Callable[[], int | None]) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as e:
+        if debug:
+            raise
+        return report_internal_error(e, model)
+
+
+def report_internal_error(error: BaseException, model: str | Sequence[str] | None = None) -> int:
+    """Print an unexpected exception as one line on stderr (what, on which model and node, how to
+    report it) and return exit status 1."""
+    where = []
+    if model:
+        where.append(f"model {model if isinstance(model, str) else ', '.join(map(str, model))}")
+    node = _node_in_traceback(error)
+    if node:
+        where.append(f"node {node}")
+    text = " ".join(f"{type(error).__name__}: {error}".split())  # one line, whatever the message holds
+    if len(text) > 500:
+        text = text[:500] + "..."
+    sys.stderr.write(f"alphanas: internal error: {text}" + (f" ({', '.join(where)})" if where else "")
+                     + f"; this is a bug in alphanas, {REPORT_BUGS} (rerun with --debug for the traceback)\n")
+    return 1
+
+
+def _node_in_traceback(error: BaseException) -> str | None:
+    """The graph node (an IR ``Node`` or an ONNX ``NodeProto``) the innermost frame of the traceback was
+    working on, as ``'name' (OpType)``; ``None`` when no frame holds one."""
+    tb, frames = error.__traceback__, []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        for key in ("node", "proto", "n"):
+            obj = frame.f_locals.get(key)
+            op, name = getattr(obj, "op_type", None), getattr(obj, "name", None)
+            if isinstance(op, str) and isinstance(name, str):
+                return f"{name!r} ({op})" if name else op
+    return None
 
 
 @contextlib.contextmanager
@@ -103,4 +148,5 @@ def rich_progress(console=None, description: str = "training") -> Iterator[Calla
             bar.stop()
 
 
-__all__ = ["check_output_path", "console", "parse_int_list", "report_error", "rich_progress", "run_main"]
+__all__ = ["check_output_path", "console", "parse_int_list", "report_error", "report_internal_error", "rich_progress",
+           "run_main"]

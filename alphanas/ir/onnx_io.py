@@ -757,7 +757,7 @@ def save_onnx(graph: Graph, path: str | os.PathLike, *, external_data: bool | No
     path.parent.mkdir(parents=True, exist_ok=True)
     if not external_data:
         if check:
-            onnx.checker.check_model(model, full_check=True)
+            _check(model, path)
         with atomic_path(path) as tmp:
             onnx.save_model(model, tmp)
         return
@@ -769,9 +769,27 @@ def save_onnx(graph: Graph, path: str | os.PathLike, *, external_data: bool | No
         onnx.save_model(model, str(staging / path.name), save_as_external_data=True, all_tensors_to_one_file=True,
                         location=location, size_threshold=1024)
         if check:
-            onnx.checker.check_model(str(staging / path.name), full_check=True)
+            _check(str(staging / path.name), path)
         if (staging / location).exists():
             os.replace(staging / location, path.parent / location)
         os.replace(staging / path.name, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+class ExportValidationError(InvalidGraphError, onnx.checker.ValidationError):
+    """The exported model fails ``onnx.checker``: a one-line user error that is also onnx's own error class."""
+
+
+class ExportInferenceError(InvalidGraphError, onnx.shape_inference.InferenceError):
+    """The exported model fails the checker's shape inference (also onnx's own error class)."""
+
+
+def _check(model: onnx.ModelProto | str, path: Path) -> None:
+    """``onnx.checker`` (full check), its failures as one-line :class:`InvalidGraphError`s."""
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+        first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        kind = ExportInferenceError if isinstance(e, onnx.shape_inference.InferenceError) else ExportValidationError
+        raise kind(f"{path}: not written, the exported model fails the ONNX checker ({first})") from None

@@ -6,6 +6,8 @@ offers them as the extras ``[cpu]`` and ``[gpu]``.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,7 +54,7 @@ def session(model: Any, provider: str = "auto", *, optimize: bool = True, thread
 
     rt = ort()
     so = rt.SessionOptions()
-    so.log_severity_level = 3
+    so.log_severity_level = 4  # fatal only: its errors reach the caller as exceptions, not as log lines on stderr
     if not optimize:
         so.graph_optimization_level = rt.GraphOptimizationLevel.ORT_DISABLE_ALL
     if threads:
@@ -92,39 +94,155 @@ def run(model: Any, feeds: dict[str, np.ndarray], provider: str = "auto") -> lis
     return session(model, provider).run(None, feeds)
 
 
-def random_feeds(graph, batch: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random inputs for every graph input (symbolic dimensions set to ``batch``)."""
+#: The sizes symbolic dimensions take in verification runs, one pair per run: (a leading, batch-like
+#: dimension; any other: a sequence length, height or width). Two runs with different sizes catch a
+#: rewrite that froze a dynamic dimension; 32 and 64 suit conv nets with strides up to 32.
+VERIFICATION_SIZES: tuple[tuple[int, int], ...] = ((1, 32), (3, 64))
+
+#: The size of a symbolic dimension other than the leading (batch-like) one when none is given.
+DEFAULT_LENGTH = VERIFICATION_SIZES[0][1]
+
+#: Ops whose input at the given index selects entries of their data input along an axis (an index).
+_INDEX_INPUTS = {"Gather": 1}
+#: Ops an integer input can pass through on its way to an index input (they keep its values).
+_VALUE_PRESERVING = frozenset({"Cast", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity", "Transpose"})
+
+
+def index_bounds(graph) -> dict[str, int]:
+    """For each integer graph input used as indices (``Gather``, as embeddings are), the exclusive upper
+    bound of a valid index: the smallest size of the axis it indexes, over its uses."""
+    bounds: dict[str, int] = {}
+    for v in graph.inputs:
+        if v.dtype.kind not in "iu":
+            continue
+        todo, seen = [v], set()
+        while todo:
+            cur = todo.pop()
+            if id(cur) in seen:
+                continue
+            seen.add(id(cur))
+            for node, i in cur.uses:
+                if _INDEX_INPUTS.get(node.op_type) == i and node.inputs[0] is not None:
+                    data = node.inputs[0]
+                    axis = _attribute(node, "axis", 0)
+                    if data.shape is not None and -len(data.shape) <= axis < len(data.shape):
+                        size = data.shape[axis]
+                        if isinstance(size, int) and size > 0:
+                            bounds[v.name] = min(bounds.get(v.name, size), size)
+                elif node.op_type in _VALUE_PRESERVING and i == 0:
+                    todo.extend(node.outputs)
+    return bounds
+
+
+def _attribute(node, key: str, default: int) -> int:
+    if key in node.attrs:
+        return int(node.attrs[key])
+    for a in node.onnx_attrs or ():
+        if a.name == key:
+            return int(a.i)
+    return default
+
+
+#: The most elements random data is made for, per input (beyond it the shape is surely not meant).
+MAX_RANDOM_ELEMENTS = 1 << 28
+
+
+def random_array(shape: list[int], dtype: np.dtype, rng: np.random.Generator, index_bound: int | None = None) -> np.ndarray:
+    """Realistic random data of ``dtype``: normal floats, random booleans, indices below ``index_bound``
+    (when the input indexes something) or else small non-negative integers, random strings."""
+    dtype = np.dtype(dtype)
+    if any(d < 0 for d in shape) or math.prod(shape) > MAX_RANDOM_ELEMENTS:
+        raise AlphanasError(f"an input of shape {shape} is too large (or negative) to make random data for; "
+                            "give its input shape")
+    if dtype.kind == "f":
+        return rng.standard_normal(shape).astype(dtype)
+    if dtype.kind == "c":
+        return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    if dtype.kind in "iu":
+        return rng.integers(0, index_bound or 4, size=shape).astype(dtype)
+    if dtype.kind in "OUS":
+        return rng.integers(0, 10, size=shape).astype(str).astype(object)
+    return np.zeros(shape, dtype=dtype)
+
+
+def concrete_shape(name: str, shape, sizes: dict[str, int], batch: int, length: int,
+                   input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[int]:
+    """``shape`` with its symbolic (or unknown) dimensions made concrete: the leading one ``batch``,
+    the others ``length``; the same symbol always the same size (``sizes`` remembers them).
+    ``input_shapes[name]``, when given, is used as it is."""
+    if input_shapes and name in input_shapes:
+        return [int(d) for d in input_shapes[name]]
+    out = []
+    for i, d in enumerate(shape):
+        if isinstance(d, (int, np.integer)) and d >= 0:
+            out.append(int(d))
+            continue
+        size = batch if i == 0 else length
+        if isinstance(d, str) and d:
+            size = sizes.setdefault(d, size)
+        out.append(size)
+    return out
+
+
+def random_feeds(graph, batch: int = 1, seed: int = 0, *, length: int | None = None,
+                 input_shapes: Mapping[str, Sequence[int]] | None = None) -> dict[str, np.ndarray]:
+    """Random inputs for every graph input (see :func:`random_array`).
+
+    Symbolic dimensions are set to ``batch`` (the leading one) and ``length`` (the others; default
+    :data:`DEFAULT_LENGTH`, a size conv nets and sequence models accept); ``input_shapes`` gives whole
+    shapes by input name.
+    """
     rng = np.random.default_rng(seed)
+    bounds = index_bounds(graph)
+    sizes: dict[str, int] = {}
     feeds = {}
     for v in graph.inputs:
-        shape = [d if isinstance(d, int) else batch for d in v.shape]
-        if v.dtype.kind == "f":
-            feeds[v.name] = rng.standard_normal(shape).astype(v.dtype)
-        elif v.dtype.kind in "iu":
-            feeds[v.name] = rng.integers(0, 2, size=shape).astype(v.dtype)
-        else:
-            feeds[v.name] = np.zeros(shape, dtype=v.dtype)
+        if v.shape is None:
+            raise AlphanasError(f"graph input {v.name!r} has no known shape; cannot make random data for it "
+                                "(give its shape as an input shape)")
+        shape = concrete_shape(v.name, v.shape, sizes, batch, DEFAULT_LENGTH if length is None else length, input_shapes)
+        feeds[v.name] = random_array(shape, v.dtype, rng, bounds.get(v.name))
     return feeds
 
 
+def verification_feeds(graph, *, trials: int = 1, seed: int = 0, batch: int | None = None,
+                       input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[dict[str, np.ndarray]]:
+    """The inputs a verification runs: ``trials`` random draws at each size of :data:`VERIFICATION_SIZES`
+    when the graph has symbolic dimensions (one size when it has none, or when ``batch`` fixes them
+    all to ``batch``)."""
+    dynamic = any(v.shape is None or not all(isinstance(d, int) and d >= 0 for d in v.shape)
+                  for v in graph.inputs if not (input_shapes and v.name in input_shapes))
+    if batch is not None:
+        sizes: tuple[tuple[int, int], ...] = ((batch, batch),)
+    else:
+        sizes = VERIFICATION_SIZES if dynamic else VERIFICATION_SIZES[:1]
+    return [random_feeds(graph, b, seed + 1000 * k + t, length=n, input_shapes=input_shapes)
+            for k, (b, n) in enumerate(sizes) for t in range(trials)]
+
+
 _ORT_NUMPY = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
-              "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int8)": np.int8,
-              "tensor(uint8)": np.uint8, "tensor(bool)": np.bool_}
+              "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int16)": np.int16,
+              "tensor(int8)": np.int8, "tensor(uint64)": np.uint64, "tensor(uint32)": np.uint32,
+              "tensor(uint16)": np.uint16, "tensor(uint8)": np.uint8, "tensor(bool)": np.bool_,
+              "tensor(string)": np.object_, "tensor(complex64)": np.complex64, "tensor(complex128)": np.complex128}
 
 
-def session_feeds(sess, batch: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random inputs for an ``InferenceSession`` (symbolic dimensions set to ``batch``)."""
+def session_feeds(sess, batch: int = 1, seed: int = 0, *, length: int | None = None,
+                  input_shapes: Mapping[str, Sequence[int]] | None = None,
+                  index_bounds: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
+    """Random inputs for an ``InferenceSession`` (see :func:`random_array` and :func:`random_feeds`);
+    ``index_bounds`` (from :func:`index_bounds` of the graph) keeps index inputs in range."""
     rng = np.random.default_rng(seed)
+    sizes: dict[str, int] = {}
     feeds = {}
     for i in sess.get_inputs():
-        shape = [d if isinstance(d, int) and d > 0 else batch for d in i.shape]
-        dtype = np.dtype(_ORT_NUMPY.get(i.type, np.float32))
-        if dtype.kind == "f":
-            feeds[i.name] = rng.standard_normal(shape).astype(dtype)
-        elif dtype.kind in "iu":
-            feeds[i.name] = rng.integers(0, 2, size=shape).astype(dtype)
-        else:
-            feeds[i.name] = np.zeros(shape, dtype=dtype)
+        if i.type not in _ORT_NUMPY:
+            raise AlphanasError(f"input {i.name!r} is of type {i.type}; random data can only be made for tensors")
+        shape = concrete_shape(i.name, [d if d is not None else "" for d in i.shape], sizes, batch,
+                               DEFAULT_LENGTH if length is None else length, input_shapes)
+        feeds[i.name] = random_array(shape, np.dtype(_ORT_NUMPY[i.type]), rng, (index_bounds or {}).get(i.name))
     return feeds
 
 

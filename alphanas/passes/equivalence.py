@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from alphanas.errors import AlphanasError
 from alphanas.ir.graph import Graph
 from alphanas.ir.opdef import WeightRole, lookup
 
@@ -24,47 +26,84 @@ class Equivalence:
 
 
 def reference_outputs(graph: Graph, feeds_list: list[dict], provider: str = "cpu") -> list[list[np.ndarray]]:
+    """The outputs of ``graph`` under onnxruntime (no graph optimizations) for each of ``feeds_list``."""
     from alphanas.ir.runtime import session
 
     sess = session(graph, provider, optimize=False)
     return [sess.run(None, feeds) for feeds in feeds_list]
 
 
-def compare(original: Graph, rewritten: Graph, *, trials: int = 1, batch: int = 2, seed: int = 0,
+def output_error(reference: np.ndarray, got: np.ndarray) -> float:
+    """``max |got - reference| / max |reference|`` (the scale of the output; 1 when it is all zeros).
+
+    NaN where both have NaN, and equal infinities, count as equal; any other NaN or infinity is an
+    infinite error. Non-numeric outputs must be identical.
+    """
+    r, g = reference, got
+    if r.dtype.kind not in "fc" or g.dtype.kind not in "fc":
+        return 0.0 if np.array_equal(r, g) else float("inf")
+    r, g = r.astype(np.complex128 if "c" in r.dtype.kind + g.dtype.kind else np.float64), g.astype(
+        np.complex128 if "c" in r.dtype.kind + g.dtype.kind else np.float64)
+    same = (np.isnan(r) & np.isnan(g)) | (r == g)
+    finite_r = np.isfinite(r)
+    peak = float(np.max(np.abs(r[finite_r]))) if finite_r.any() else 0.0
+    scale = peak if peak > 0 else 1.0
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf where ``same`` already decided
+        diff = np.where(same, 0.0, np.abs(r - g))
+    worst = float(np.max(diff)) if diff.size else 0.0
+    return float("inf") if np.isnan(worst) else worst / scale
+
+
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def compare(original: Graph, rewritten: Graph, *, trials: int = 1, batch: int | None = None, seed: int = 0,
             tolerance: float = DEFAULT_TOLERANCE, provider: str = "cpu",
-            reference: list[list[np.ndarray]] | None = None) -> Equivalence:
+            reference: list[list[np.ndarray]] | None = None,
+            input_shapes: Mapping[str, Sequence[int]] | None = None) -> Equivalence:
     """Run both graphs on the same random inputs and compare every output.
 
-    The error of an output is ``max |a - b| / max |b|`` (relative to its scale) with ``b`` the original's value; NaN
-    or shape mismatches fail. ``reference`` (outputs of ``original`` on the same feeds) skips
-    re-running the original.
+    The inputs are :func:`~alphanas.ir.runtime.verification_feeds`: a dynamic model runs at two sizes
+    (``batch`` fixes every symbolic dimension instead; ``input_shapes`` gives whole input shapes by
+    name), with realistic values per dtype. The error of an output is :func:`output_error` with the
+    original's value as reference (NaN in both at the same place is equal); shape mismatches fail.
+    ``reference`` (outputs of ``original`` on those same feeds) skips re-running the original.
     """
-    from alphanas.ir.runtime import random_feeds
+    from alphanas.ir.runtime import verification_feeds
 
     if [v.name for v in original.inputs] != [v.name for v in rewritten.inputs]:
         return Equivalence(False, float("inf"), "", "the rewritten graph has different inputs "
                            f"({[v.name for v in rewritten.inputs]} vs {[v.name for v in original.inputs]})")
     if len(original.outputs) != len(rewritten.outputs):
         return Equivalence(False, float("inf"), "", "the rewritten graph has a different number of outputs")
-    feeds_list = [random_feeds(original, batch=batch, seed=seed + t) for t in range(trials)]
-    ref = reference if reference is not None else reference_outputs(original, feeds_list, provider)
-    got = reference_outputs(rewritten, feeds_list, provider)
+    feeds_list = verification_feeds(original, trials=trials, seed=seed, batch=batch, input_shapes=input_shapes)
+    if reference is not None:
+        ref = reference
+    else:
+        try:
+            ref = reference_outputs(original, feeds_list, provider)
+        except AlphanasError:
+            raise
+        except Exception as e:  # onnxruntime's errors (Fail, InvalidGraph, InvalidArgument, ...)
+            raise AlphanasError(f"cannot verify: the original model fails in onnxruntime ({_one_line(e)})") from None
+    try:
+        got = reference_outputs(rewritten, feeds_list, provider)
+    except AlphanasError:
+        raise
+    except Exception as e:
+        return Equivalence(False, float("inf"), "", f"the rewritten model fails in onnxruntime ({_one_line(e)})")
     worst, worst_name = 0.0, ""
     for r_list, g_list in zip(ref, got):
         for v, r, g in zip(original.outputs, r_list, g_list):
+            r, g = np.asarray(r), np.asarray(g)
             if r.shape != g.shape:
                 return Equivalence(False, float("inf"), v.name, f"output {v.name!r}: shape {list(g.shape)} "
                                    f"instead of {list(r.shape)}")
             if r.size == 0:
                 continue
-            if r.dtype.kind in "fc":
-                peak = float(np.nanmax(np.abs(r))) if np.isfinite(r).any() else 0.0
-                scale = peak if peak > 0 else 1.0
-                same_nan = np.array_equal(np.isnan(r), np.isnan(g))
-                diff = np.abs(r.astype(np.float64) - g.astype(np.float64))
-                err = float(np.nanmax(diff)) / scale if same_nan else float("inf")
-            else:
-                err = 0.0 if np.array_equal(r, g) else float("inf")
+            err = output_error(r, g)
             if err > worst or not worst_name:
                 worst, worst_name = err, v.name
     ok = worst <= tolerance
@@ -103,3 +142,64 @@ def randomize_weights(graph: Graph, seed: int = 0) -> Graph:
             new = 0.1 * rng.standard_normal(a.shape)
         v.const = new.astype(a.dtype)
     return g
+
+
+def rewrite_guard(original: Graph, *, verify: bool = True, tolerance: float = DEFAULT_TOLERANCE, seed: int = 0,
+                  provider: str = "cpu", input_shapes: Mapping[str, Sequence[int]] | None = None,
+                  ) -> Callable[[Graph], str | None]:
+    """A :class:`~alphanas.passes.PassManager` ``guard`` keeping a rewrite of ``original`` writable and
+    (with ``verify``) equivalent: a graph is refused when it fails the ONNX checker, when onnxruntime
+    cannot load it, or (``verify``) when its outputs on the verification inputs differ from the
+    original's by more than ``tolerance``. Each check applies only where the original passes it (a
+    model with ops onnxruntime lacks is still checked against the ONNX checker)."""
+    import onnx
+
+    from alphanas.ir.onnx_io import to_onnx
+    from alphanas.ir.runtime import ort, session, verification_feeds
+
+    def problem(g: Graph, *, with_ort: bool, feeds=None, reference=None) -> str | None:
+        try:
+            model = to_onnx(g)
+        except AlphanasError as e:
+            return f"cannot be exported: {e}"
+        try:
+            onnx.checker.check_model(model, full_check=True)
+        except Exception as e:  # ValidationError, InferenceError
+            return f"fails the ONNX checker: {_one_line(e)}"
+        if not with_ort:
+            return None
+        try:
+            sess = session(model, provider, optimize=False)
+            if feeds is None:
+                return None
+            got = [sess.run(None, f) for f in feeds]
+        except Exception as e:  # onnxruntime's own errors (Fail, InvalidGraph, RuntimeException)
+            return f"fails in onnxruntime: {_one_line(e)}"
+        for r_list, g_list in zip(reference, got):
+            for v, r, out in zip(original.outputs, r_list, g_list):
+                r, out = np.asarray(r), np.asarray(out)
+                if r.shape != out.shape:
+                    return f"output {v.name!r} has shape {list(out.shape)} instead of {list(r.shape)}"
+                err = output_error(r, out) if r.size else 0.0
+                if err > tolerance:
+                    return f"output {v.name!r} differs: max scaled error {err:.2e} > {tolerance:g}"
+        return None
+
+    if problem(original, with_ort=False) is not None:
+        return lambda g: None  # the original fails the checker itself: nothing to hold a rewrite to
+    try:
+        ort()
+        with_ort = problem(original, with_ort=True) is None
+    except AlphanasError:  # onnxruntime is not installed
+        with_ort = False
+    feeds = reference = None
+    if with_ort and verify:
+        feeds = verification_feeds(original, seed=seed, input_shapes=input_shapes)
+        try:
+            reference = reference_outputs(original, feeds, provider)
+        except Exception as e:
+            raise AlphanasError(f"cannot verify: the original model fails in onnxruntime on random inputs "
+                                f"({_one_line(e)}); give its input shapes") from None
+        if reference is None:
+            feeds = None
+    return lambda g: problem(g, with_ort=with_ort, feeds=feeds, reference=reference)

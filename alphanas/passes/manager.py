@@ -36,6 +36,8 @@ class PassRecord:
     round: int
     modified: bool
     nodes_after: int
+    #: Why the ``guard`` refused this pass's result (the graph was left as it was before the pass), or ``None``.
+    refused: str | None = None
 
 
 @dataclass
@@ -48,6 +50,11 @@ class PassManager(Pass):
     :class:`~alphanas.errors.AlphanasError` becomes a :class:`PassFailedError` naming it.
 
     ``on_pass`` (optional) is called with each :class:`PassRecord` (e.g. to drive a progress bar).
+
+    ``guard`` (optional) checks every graph a pass changed: it returns ``None`` when the graph is
+    acceptable, or why not (e.g. :func:`~alphanas.passes.equivalence.rewrite_guard`: the ONNX checker,
+    onnxruntime, equal outputs). A refused pass is undone, recorded in :attr:`refused` with the reason,
+    and not run again; the other passes go on.
 
     Copies follow the passes' declarations: an in-place step mutates the manager's working graph, a
     functional step returns a new one. :meth:`run` copies the caller's graph once, and only when a step
@@ -62,7 +69,10 @@ class PassManager(Pass):
     max_rounds: int = 10
     verify: bool = True
     on_pass: Callable[[PassRecord], None] | None = None
+    guard: Callable[[Graph], str | None] | None = None
     history: list[PassRecord] = field(default_factory=list)
+    #: Pass name -> why ``guard`` refused its result (filled by :meth:`run`).
+    refused: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.in_place = all(p.in_place for p in self.passes)
@@ -74,10 +84,14 @@ class PassManager(Pass):
             raise AlphanasError(f"PassManager: max_rounds must be >= 1, got {self.max_rounds}")
         g = graph.copy() if copy and any(p.in_place for p in self.passes) else graph
         self.history = []
+        self.refused = {}
         any_change = False
         for rnd in range(1, self.max_rounds + 1):
             changed = False
             for p in self.passes:
+                if p.name in self.refused:
+                    continue
+                before = g.copy() if self.guard is not None and p.in_place else g
                 try:
                     result = p(g)
                 except AlphanasError:
@@ -93,11 +107,15 @@ class PassManager(Pass):
                         g.verify()
                     except InvalidGraphError as e:
                         raise PassVerificationError(f"pass {p.name!r} (round {rnd}) left an invalid graph: {e}") from e
-                rec = PassRecord(p.name, rnd, bool(result.modified), len(g.nodes))
+                problem = self.guard(g) if self.guard is not None and result.modified else None
+                if problem is not None:
+                    g = before
+                    self.refused[p.name] = problem
+                rec = PassRecord(p.name, rnd, bool(result.modified) and problem is None, len(g.nodes), problem)
                 self.history.append(rec)
                 if self.on_pass is not None:
                     self.on_pass(rec)
-                changed |= bool(result.modified)
+                changed |= rec.modified
             any_change |= changed
             if not self.fixed_point or not changed:
                 break

@@ -53,8 +53,12 @@ def parse_int_list(text: str, what: str) -> list[int]:
 
 
 def report_error(error: AlphanasError) -> int:
-    """Print ``error`` as one line on stderr and return its exit status (2 for user errors)."""
-    sys.stderr.write(f"alphanas: error: {error}\n")
+    """Print ``error`` as one line on stderr and return its exit status (2 for user errors).
+
+    Messages that quote another tool (the ONNX checker, onnxruntime) may hold line breaks: they are
+    folded into spaces so that the error stays one line."""
+    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    sys.stderr.write(f"alphanas: error: {text}\n")
     return error.exit_code
 
 

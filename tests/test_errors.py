@@ -20,3 +20,10 @@ def test_library_messages_name_parameters_not_flags():
     with pytest.raises(ParameterError) as info:
         make_executor("process", address="10.0.0.1:6379")
     assert "--" not in str(info.value) and info.value.parameter == "address"
+
+
+def test_an_error_quoting_a_multi_line_message_prints_one_line(capsys):
+    from alphanas.console import report_error
+
+    assert report_error(AlphanasError("checker said: first\n  second\n\nthird")) == 2
+    assert capsys.readouterr().err == "alphanas: error: checker said: first second third\n"

@@ -64,11 +64,15 @@ class ConstantFolding(Pass):
                 continue
             if any(graph.is_output(v) for v in node.outputs):
                 continue  # a graph output must stay computed by a node
-            if any(v.shape is None or not v.static_shape or v.numel() > self.max_elements for v in node.outputs):
+            # an output whose shape the graph does not know (an opaque op's) is tried too: the size limit
+            # then applies to what the evaluation gives
+            if any(v.shape is not None and (not v.static_shape or v.numel() > self.max_elements) for v in node.outputs):
                 continue
             values, problem = self._fold(node)
             if problem is not None:
                 self.refused_nodes[node.name] = problem
+                continue
+            if any(arr.size > self.max_elements for arr in values):
                 continue
             for v, arr in zip(node.outputs, values):
                 c = graph.add_initializer(v.name + "_folded", arr.astype(v.dtype, copy=False))

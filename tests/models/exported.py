@@ -37,6 +37,15 @@ class Spec:
     #: axis names -> the multiple the size must be (torch.export needs it where strided and upsampled
     #: maps are joined)
     multiple: dict[str, int] = field(default_factory=dict)
+    #: axis names the legacy exporter bakes in at the size traced (``sizes[0]``)
+    legacy_fixed: tuple[str, ...] = ()
+
+    def check_sizes(self, exporter: str) -> tuple[dict[str, int], dict[str, int]]:
+        """The two bindings at which the export of ``exporter`` is valid."""
+        if exporter != "legacy":
+            return self.sizes
+        first, second = self.sizes
+        return first, {**second, **{d: first[d] for d in self.legacy_fixed}}
 
     def shape(self, input_name: str, binding: dict[str, int]) -> tuple[int, ...]:
         return tuple(d if isinstance(d, int) else binding[d] for d in self.inputs[input_name][0])
@@ -155,7 +164,7 @@ class TinyYolo(nn.Module):
 
 SPECS: dict[str, Spec] = {s.name: s for s in [
     Spec("transformer", TransformerEncoder, {"x": (("batch", "seq", 8), "float32")},
-         ({"batch": 2, "seq": 5}, {"batch": 3, "seq": 9})),
+         ({"batch": 2, "seq": 5}, {"batch": 3, "seq": 9}), legacy_fixed=("seq",)),
     Spec("lstm", lambda: Recurrent(nn.LSTM), {"x": (("batch", "seq", 4), "float32")},
          ({"batch": 2, "seq": 5}, {"batch": 3, "seq": 9})),
     Spec("gru", lambda: Recurrent(nn.GRU), {"x": (("batch", "seq", 4), "float32")},

@@ -166,10 +166,11 @@ def is_exportable(d: Dim, input_symbols: set[str]) -> bool:
 
 
 def input_symbols(shapes: Iterable[Iterable[Dim]]) -> set[str]:
-    """The plain (non-expression, non-unknown) symbols of the graph input shapes."""
+    """The symbols the graph input shapes determine (those of ``height`` and of ``16*height_16``;
+    unknowns left out)."""
     out: set[str] = set()
     for shape in shapes:
         for d in shape:
-            if isinstance(d, str) and not is_unknown(d) and to_expr(d).is_Symbol:
-                out.add(d)
+            if isinstance(d, str) and not is_unknown(d):
+                out |= symbols_of(d)
     return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -227,3 +228,20 @@ def export(spec: Spec, exporter: str, path: Path, static: dict[str, int] | None 
             path.write_bytes(buf.getvalue())
         torch.backends.mha.set_fastpath_enabled(fastpath)
     return path
+
+
+@pytest.fixture(scope="session")
+def exported_model(tmp_path_factory) -> Callable[..., Path]:
+    """``exported_model(name, exporter, static=None)``: the path of ``SPECS[name]`` exported with
+    ``exporter``, written once per test session."""
+    folder = tmp_path_factory.mktemp("exported")
+    cache: dict[tuple, Path] = {}
+
+    def get(name: str, exporter: str, static: dict[str, int] | None = None) -> Path:
+        key = (name, exporter, tuple(sorted((static or {}).items())))
+        if key not in cache:
+            suffix = "" if static is None else "_" + "_".join(f"{k}{v}" for k, v in sorted(static.items()))
+            cache[key] = export(SPECS[name], exporter, folder / f"{name}_{exporter}{suffix}.onnx", static=static)
+        return cache[key]
+
+    return get

@@ -180,7 +180,8 @@ class Gemm(OpDef):
 
     def macs(self, node):
         m, k, n = self._mkn(node)
-        return (m if isinstance(m, int) else 1) * k * n
+        # a symbolic size counts as 1 here (a batch); ir.cost reports counts that depend on one as unknown
+        return math.prod(d if isinstance(d, int) else 1 for d in (m, k, n))
 
     def lower(self, node, ctx):
         at = node.attrs

@@ -56,7 +56,7 @@ def overwrite_input_shapes(model: onnx.ModelProto, shapes: InputShapes, source: 
     for name, dims in shapes.items():
         if name not in inputs or name in initializers:
             names = ", ".join(n for n in inputs if n not in initializers) or "none"
-            raise AlphanasError(f"{source}: --input-shape names {name!r}, which is not an input of the model "
+            raise AlphanasError(f"{source}: the input shapes name {name!r}, which is not an input of the model "
                                 f"(inputs: {names})")
         tt = inputs[name].type.tensor_type
         if not inputs[name].type.HasField("tensor_type"):

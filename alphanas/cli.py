@@ -52,11 +52,13 @@ def graph_report(graph) -> dict:
         "outputs": [{"name": v.name, "shape": None if v.shape is None else list(v.shape), "dtype": str(v.dtype)}
                     for v in graph.outputs],
         **cost.summary(graph),
+        "symbolic_dims": cost.symbolic_dims(graph),
         "ops": dict(ops.most_common()),
         "opaque_ops": dict(opaque.most_common()),
         "nodes_table": [
             {"name": n.name, "op": n.op_type, "shape": None if n.outputs[0].shape is None else list(n.outputs[0].shape),
-             "params": 0 if n.is_opaque else n.opdef.params(n), "flops": cost.node_flops(n), "opaque": n.is_opaque}
+             "params": 0 if n.is_opaque else n.opdef.params(n), "flops": cost.node_flops_or_none(n, graph),
+             "opaque": n.is_opaque}
             for n in graph.nodes
         ],
     }
@@ -69,15 +71,32 @@ def _inspect_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nodes", action="store_true", help="list every node")
     p.add_argument("--properties", action="store_true",
                    help="program properties (shape, depth, mixing, cost and plug-ins) of the model and of each block")
+    _input_shape_option(p)
     p.set_defaults(func=cmd_inspect)
+
+
+def _input_shape_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME:DIMS",
+                   help="give input NAME the static shape DIMS, e.g. images:1,3,320,320 (repeatable); shapes and "
+                   "costs are then exact")
+
+
+def _load(path, args):
+    """``load_onnx`` with the ``--input-shape`` options of ``args``."""
+    from alphanas.ir import load_onnx, parse_input_shapes
+
+    return load_onnx(path, input_shapes=parse_input_shapes(getattr(args, "input_shape", None)))
+
+
+def _count(n: int | None) -> str:
+    """A cost count, ``?`` when unknown (it depends on a symbolic dimension)."""
+    return "?" if n is None else f"{n:,}"
 
 
 def cmd_inspect(args) -> int:
     from rich.table import Table
 
-    from alphanas.ir import load_onnx
-
-    graph = load_onnx(args.model)
+    graph = _load(args.model, args)
     rep = graph_report(graph)
     extra = {}
     for hook in INSPECT_HOOKS:
@@ -92,21 +111,25 @@ def cmd_inspect(args) -> int:
         c.print(f"  input  {v['name']}: {v['dtype']} {v['shape']}")
     for v in rep["outputs"]:
         c.print(f"  output {v['name']}: {v['dtype']} {v['shape']}")
-    c.print(f"  nodes {rep['nodes']}   params {rep['params']:,}   MACs {rep['macs']:,}   FLOPs {rep['flops']:,}   "
-            f"peak activations {rep['peak_activation_bytes'] / 2**20:.2f} MiB (batch 1)")
+    peak = rep["peak_activation_bytes"]
+    c.print(f"  nodes {rep['nodes']}   params {rep['params']:,}   MACs {_count(rep['macs'])}   FLOPs {_count(rep['flops'])}   "
+            f"peak activations {'?' if peak is None else f'{peak / 2**20:.2f} MiB'} (batch 1)")
+    if rep["symbolic_dims"]:
+        c.print(f"  [yellow]? depends on the symbolic dimensions {', '.join(rep['symbolic_dims'])}[/]: "
+                "give --input-shape NAME:DIMS for exact counts")
     t = Table(title="ops")
     t.add_column("op")
     t.add_column("count", justify="right")
     t.add_column("params", justify="right")
     t.add_column("FLOPs", justify="right")
-    per_op: dict[str, list[int]] = {}
+    per_op: dict[str, list] = {}
     for row in rep["nodes_table"]:
         acc = per_op.setdefault(row["op"], [0, 0])
         acc[0] += row["params"]
-        acc[1] += row["flops"]
+        acc[1] = None if acc[1] is None or row["flops"] is None else acc[1] + row["flops"]
     for op, count in rep["ops"].items():
         label = f"{op} [yellow](opaque)[/]" if op in rep["opaque_ops"] else op
-        t.add_row(label, str(count), f"{per_op[op][0]:,}", f"{per_op[op][1]:,}")
+        t.add_row(label, str(count), f"{per_op[op][0]:,}", _count(per_op[op][1]))
     c.print(t)
     if rep["opaque_ops"]:
         c.print("[yellow]opaque nodes[/] (kept as-is, never mutated, not lowerable to torch): "
@@ -116,7 +139,7 @@ def cmd_inspect(args) -> int:
         for col in ("name", "op", "output shape", "params", "FLOPs"):
             nt.add_column(col)
         for row in rep["nodes_table"]:
-            nt.add_row(row["name"], row["op"], str(row["shape"]), f"{row['params']:,}", f"{row['flops']:,}")
+            nt.add_row(row["name"], row["op"], str(row["shape"]), f"{row['params']:,}", _count(row["flops"]))
         c.print(nt)
     for hook in INSPECT_PRINTERS:
         hook(c, extra, args)
@@ -332,6 +355,7 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
                    help="write the default-domain opset N (converted with onnx.version_converter); default: the model's own")
     p.add_argument("--list", action="store_true", help="list the available passes (plug-ins included) and exit")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    _input_shape_option(p)
     p.set_defaults(func=cmd_rewrite)
 
 
@@ -339,7 +363,7 @@ def cmd_rewrite(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn
 
     from alphanas import passes
-    from alphanas.ir import load_onnx, save_onnx
+    from alphanas.ir import save_onnx
     from alphanas.passes import report
     from alphanas.passes.builtin import DEFAULT_PIPELINE
     from alphanas.passes.equivalence import DEFAULT_TOLERANCE, compare, rewrite_guard
@@ -365,12 +389,11 @@ def cmd_rewrite(args) -> int:
     out = check_output_path(args.output, [args.model], args.force)
     names = args.passes or list(DEFAULT_PIPELINE)
     pm = passes.pipeline(names, max_rounds=args.max_rounds)
-    graph = load_onnx(args.model)
+    graph = _load(args.model, args)  # with --input-shape, the graph's inputs (and so its shapes) are static
     tol = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
-    input_shapes = getattr(args, "input_shapes", None)  # from --input-shape, where the command has it
     # every graph a pass changes must pass the checker and load in onnxruntime (with --verify: compute
     # the same outputs); a pass whose result does not is undone and named below
-    pm.guard = rewrite_guard(graph, verify=args.verify, tolerance=tol, seed=args.seed, input_shapes=input_shapes)
+    pm.guard = rewrite_guard(graph, verify=args.verify, tolerance=tol, seed=args.seed)
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} passes"), console=c, transient=True) as bar:
         task = bar.add_task("rewriting", total=len(names))
@@ -429,6 +452,7 @@ def _mutate_args(p: argparse.ArgumentParser) -> None:
                    help="write the default-domain opset N (converted with onnx.version_converter); default: the model's own")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    _input_shape_option(p)
     p.set_defaults(func=cmd_mutate)
 
 
@@ -443,12 +467,12 @@ def _nodes_table(graph, title: str):
     for n in graph.nodes:
         shape = n.outputs[0].shape
         t.add_row(n.name, n.op_type, "?" if shape is None else "x".join(str(d) for d in shape),
-                  str(0 if n.is_opaque else n.opdef.params(n)), str(cost.node_flops(n)))
+                  str(0 if n.is_opaque else n.opdef.params(n)), _count(cost.node_flops_or_none(n, graph)))
     return t
 
 
 def cmd_mutate(args) -> int:
-    from alphanas.ir import cost, load_onnx, save_onnx
+    from alphanas.ir import cost, save_onnx
     from alphanas.synth import mutate
 
     if args.budget_ms <= 0:
@@ -456,7 +480,7 @@ def cmd_mutate(args) -> int:
     if not 0 <= args.p <= 1:
         raise AlphanasError("--p: give a probability between 0 and 1")
     out = check_output_path(args.output, [args.model], args.force)
-    graph = load_onnx(args.model)
+    graph = _load(args.model, args)
     res = mutate(graph, seed=args.seed, synthesizer=args.synth, block=args.block, p=args.p,
                  budget_s=args.budget_ms / 1e3)
     before, after = cost.summary(graph), cost.summary(res.graph)
@@ -486,7 +510,7 @@ def cmd_mutate(args) -> int:
         t.add_column(col, justify="left" if not col else "right")
     for key in ("nodes", "params", "flops"):
         b, a = before[key], after[key]
-        t.add_row(key, f"{b:,}", f"{a:,}", f"{100 * (a - b) / b:+.1f}%" if b else "n/a")
+        t.add_row(key, _count(b), _count(a), f"{100 * (a - b) / b:+.1f}%" if b and a is not None else "n/a")
     c.print(t)
     c.print(f"synthesis {res.synth_ms:.0f} ms ({args.synth}), splice-and-verify {res.verify_ms:.0f} ms; wrote {out}")
     return 0
@@ -508,6 +532,7 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-ort-optimize", dest="optimize", action="store_false",
                    help="turn off onnxruntime's own graph optimizations (to see what a rewrite alone changes)")
     p.add_argument("--json", action="store_true", help="print a JSON list of rows instead of a table")
+    _input_shape_option(p)
     p.set_defaults(func=cmd_bench)
 
 
@@ -515,7 +540,9 @@ def cmd_bench(args) -> int:
     from rich.progress import Progress
 
     from alphanas import latency
+    from alphanas.ir import parse_input_shapes
 
+    input_shapes = parse_input_shapes(args.input_shape)
     batches = parse_int_list(args.batch, "--batch")
     if not batches:
         raise AlphanasError("--batch: give at least one batch size, e.g. --batch 1,32")
@@ -525,7 +552,7 @@ def cmd_bench(args) -> int:
         task = bar.add_task("measuring", total=total)
         rows = latency.benchmark(args.models, providers=[args.provider], batches=batches, warmup=args.warmup,
                                  repeats=args.repeats, threads=args.threads, optimize=args.optimize,
-                                 on_step=lambda name: bar.advance(task))
+                                 input_shapes=input_shapes, on_step=lambda name: bar.advance(task))
     if args.json:
         print(latency.to_json(rows))
     else:

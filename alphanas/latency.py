@@ -7,7 +7,7 @@ x providers x batch sizes and relates every model to the first one measured in t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +46,14 @@ def _load(model: Any) -> Any:
 
 def benchmark(models: Sequence[Any], *, providers: Sequence[str] = ("cpu",), batches: Sequence[int] = (1,),
               warmup: int = 5, repeats: int = 30, threads: int | None = None, optimize: bool = True,
-              labels: Sequence[str] | None = None,
+              labels: Sequence[str] | None = None, input_shapes: Mapping[str, Sequence[int]] | None = None,
               on_step: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
     """Measure every model under every provider and batch size.
 
     Returns one row per (provider, batch, model) with the keys :data:`ROW_KEYS`; ``ratio`` is the
     model's median latency divided by the first model's median for the same provider and batch
     (below 1 means faster than the first model). ``on_step`` is called after each measurement.
+    ``input_shapes`` (input name -> dims) fixes those inputs' shapes in every model (as ``--input-shape``).
     """
     from alphanas.ir.runtime import measure_latency, providers as resolve
 
@@ -65,6 +66,10 @@ def benchmark(models: Sequence[Any], *, providers: Sequence[str] = ("cpu",), bat
         resolve(p)  # a clear error now if the provider is missing, before anything is measured
     names = list(labels) if labels is not None else [_label(m, i) for i, m in enumerate(models)]
     loaded = [_load(m) for m in models]
+    if input_shapes:
+        from alphanas.ir.input_shapes import with_input_shapes
+
+        loaded = [with_input_shapes(m, input_shapes, name) for m, name in zip(loaded, names)]
     rows: list[dict[str, Any]] = []
     for provider in providers:
         for batch in batches:

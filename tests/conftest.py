@@ -5,6 +5,9 @@ import pytest
 import torch
 
 torch.set_num_threads(1)
+
+#: fixtures of the models exported from PyTorch (tests/models/exported.py)
+pytest_plugins = ["tests.models.exported"]
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 

@@ -1,8 +1,21 @@
-"""Exact cost counts of a graph: parameters, MACs, FLOPs and peak activation memory (batch 1)."""
+"""Exact cost counts of a graph: parameters, MACs, FLOPs and peak activation memory (batch 1).
+
+Counts are per sample: the symbols at axis 0 of the graph inputs (the batch) count as 1. Any other
+symbolic dimension (a dynamic height, width or sequence length) makes the shape-dependent counts
+unknown: :func:`counts` and :func:`summary` report ``None`` for them (give the model static input
+shapes, ``load_onnx(..., input_shapes=...)`` or ``--input-shape``, for exact counts). The plain
+``graph_macs``/``graph_flops``/``node_flops`` keep returning numbers for the search's heuristics, and
+count such dimensions as 1.
+"""
 
 from __future__ import annotations
 
-from alphanas.ir.graph import Graph, Node
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from alphanas.ir import symbolic
+from alphanas.ir.graph import Graph, Node, Value
+from alphanas.ir.opdef import OpGroup
 
 
 def param_values(graph: Graph):
@@ -88,28 +101,94 @@ def peak_activation_bytes(graph: Graph, batch: int = 1) -> int:
     return peak
 
 
-def counts(graph: Graph) -> dict[str, int]:
-    """``params``, ``macs`` and ``flops`` of :func:`graph_params`, :func:`graph_macs`, :func:`graph_flops`
-    in one pass over the nodes (what the cost property and ``inspect`` need)."""
-    params: dict = {}
-    macs = flops = 0
+def batch_symbols(graph: Graph) -> set[str]:
+    """The symbols at axis 0 of the graph inputs: the batch, which the counts take as 1."""
+    return {v.shape[0] for v in graph.inputs
+            if v.shape and isinstance(v.shape[0], str) and symbolic.to_expr(v.shape[0]).is_Symbol}
+
+
+def symbolic_dims(graph: Graph) -> list[str]:
+    """The symbolic dimensions, other than the batch, that some value's shape depends on (sorted)."""
+    batch = batch_symbols(graph)
+    found: set[str] = set()
+    for v in _activations(graph):
+        for d in v.shape or ():
+            if isinstance(d, str):
+                found |= {d} if symbolic.is_unknown(d) else symbolic.symbols_of(d) - batch
+    return sorted(found)
+
+
+def _activations(graph: Graph) -> Iterator[Value]:
+    yield from graph.inputs
     for node in graph.nodes:
-        opdef = node.opdef
-        if opdef is None:
-            continue
-        ins = node.inputs
-        for i in opdef.param_inputs(node):
-            v = ins[i]
-            if v not in params:  # a weight shared by several nodes counts once
-                params[v] = int(v.const.size)
-        macs += int(opdef.macs(node))
-        for v in node.outputs:
-            if v.shape is None:
-                break
-        else:
+        yield from node.outputs
+
+
+@contextmanager
+def _per_sample(graph: Graph) -> Iterator[None]:
+    """Within the block, every activation's shape has the batch symbols set to 1."""
+    binding = dict.fromkeys(batch_symbols(graph), 1)
+    saved = [(v, v.shape) for v in _activations(graph)]
+    try:
+        for v, shape in saved:
+            if shape is not None and not all(isinstance(d, int) for d in shape):
+                v.shape = symbolic.evaluate_shape(shape, binding)
+        yield
+    finally:
+        for v, shape in saved:
+            v.shape = shape
+
+
+def _static(v: Value | None) -> bool:
+    return v is None or v.const is not None or (v.shape is not None and all(isinstance(d, int) and d >= 0 for d in v.shape))
+
+
+def counts(graph: Graph) -> dict[str, int | None]:
+    """``params``, ``macs`` and ``flops`` in one pass over the nodes (what the cost property and
+    ``inspect`` need), per sample; ``macs`` and ``flops`` are ``None`` (unknown) when a costed node's
+    shapes depend on a symbolic dimension other than the batch."""
+    params: dict = {}
+    macs: int | None = 0
+    flops: int | None = 0
+    with _per_sample(graph):
+        for node in graph.nodes:
+            opdef = node.opdef
+            if opdef is None:
+                continue
+            ins = node.inputs
+            for i in opdef.param_inputs(node):
+                v = ins[i]
+                if v not in params:  # a weight shared by several nodes counts once
+                    params[v] = int(v.const.size)
+            if macs is None or flops is None or OpGroup.SHAPE in opdef.groups:
+                continue
+            if not all(_static(v) for v in (*ins, *node.outputs)):
+                macs = flops = None
+                continue
+            macs += int(opdef.macs(node))
             flops += int(opdef.flops(node))
     return {"params": sum(params.values()), "macs": macs, "flops": flops}
 
 
-def summary(graph: Graph) -> dict[str, int]:
-    return {"nodes": len(graph.nodes), **counts(graph), "peak_activation_bytes": peak_activation_bytes(graph)}
+def node_flops_or_none(node: Node, graph: Graph) -> int | None:
+    """FLOPs of one node of ``graph`` per sample; ``None`` when they depend on a symbolic dimension."""
+    opdef = node.opdef
+    if opdef is None or OpGroup.SHAPE in opdef.groups:
+        return 0
+    with _per_sample(graph):
+        if not all(_static(v) for v in (*node.inputs, *node.outputs)):
+            return None
+        return int(opdef.flops(node))
+
+
+def peak_activation_bytes_or_none(graph: Graph) -> int | None:
+    """:func:`peak_activation_bytes` per sample; ``None`` when a shape depends on a symbolic dimension."""
+    with _per_sample(graph):
+        if not all(v.shape is None or _static(v) for v in _activations(graph)):
+            return None
+        return peak_activation_bytes(graph)
+
+
+def summary(graph: Graph) -> dict[str, int | None]:
+    """Nodes, :func:`counts` and the peak activation memory (``None`` where unknown)."""
+    return {"nodes": len(graph.nodes), **counts(graph), "peak_activation_bytes": peak_activation_bytes_or_none(graph)}

@@ -34,8 +34,9 @@ from onnx import helper, numpy_helper, version_converter
 
 from alphanas.errors import AlphanasError, InvalidGraphError, UnsupportedModelError
 from alphanas.fileio import atomic_path
-from alphanas.ir import shape_values
+from alphanas.ir import shape_values, symbolic
 from alphanas.ir.graph import Graph, Node, Value
+from alphanas.ir.input_shapes import InputShapes, overwrite_input_shapes
 from alphanas.ir.opdef import lookup
 
 #: the default-domain opset of graphs that do not come from an ONNX model (built in code)
@@ -67,8 +68,9 @@ class NotCanonical(Exception):
 # ---------------------------------------------------------------------------------------------------
 
 
-def load_onnx(path: str | os.PathLike, *, keep_dropout: bool = False) -> Graph:
-    """Read an ONNX file (external data included) into a :class:`Graph`."""
+def load_onnx(path: str | os.PathLike, *, keep_dropout: bool = False, input_shapes: InputShapes | None = None) -> Graph:
+    """Read an ONNX file (external data included) into a :class:`Graph`; ``input_shapes`` (input name
+    -> static dims) fixes the shapes of those inputs first (:func:`~alphanas.ir.input_shapes.overwrite_input_shapes`)."""
     p = Path(path)
     if not p.exists():
         raise AlphanasError(f"{p}: no such file; give the path of an .onnx model")
@@ -86,6 +88,8 @@ def load_onnx(path: str | os.PathLike, *, keep_dropout: bool = False) -> Graph:
         ) from None
     if not model.graph.node and not model.graph.output:
         raise AlphanasError(f"{p}: not an ONNX model (no graph found); check the file is an .onnx model")
+    if input_shapes:
+        model = overwrite_input_shapes(model, input_shapes, source=str(p))
     graph = from_onnx(model, source=str(p), keep_dropout=keep_dropout)
     graph.model_info["external_data"] = external  # save_onnx keeps the weights in a side file too
     return graph
@@ -605,10 +609,11 @@ class _Exporter:
         output_names = {v.name for v in g.outputs}
         # (the outputs of opaque nodes are left to onnxruntime's own inference: what ONNX inferred for
         # them at import can be looser than the truth, e.g. an If whose branches differ in rank)
-        value_info = [_value_info(v) for n in g.nodes if not n.is_opaque for v in n.outputs
+        exportable = symbolic.input_symbols(v.shape for v in g.inputs if v.shape is not None)
+        value_info = [_value_info(v, exportable) for n in g.nodes if not n.is_opaque for v in n.outputs
                       if (v.shape is not None or v.onnx_type is not None) and v.name not in output_names]
         gp = helper.make_graph(self.nodes, g.name, [_value_info(v) for v in g.inputs],
-                               [_value_info(v) for v in g.outputs], [], doc_string=g.doc_string or None,
+                               [_value_info(v, exportable) for v in g.outputs], [], doc_string=g.doc_string or None,
                                value_info=value_info)
         domains = {d: version for d, version in g.domain_versions.items() if d}
         for d, version in self.extra_domains.items():
@@ -699,11 +704,15 @@ _ELEMENT_BITS = {np.dtype(t): np.dtype(t).itemsize * 8 for t in
                   np.uint32, np.uint64, np.bool_)}
 
 
-def _value_info(v: Value) -> onnx.ValueInfoProto:
+def _value_info(v: Value, symbols: set[str] | None = None) -> onnx.ValueInfoProto:
+    """``v``'s type; with ``symbols``, a symbolic dimension is written only where it is an expression over
+    those (the graph inputs' symbols), else left unknown (see :func:`symbolic.is_exportable`); unknowns
+    (``?...``) are never written. A value with a non-tensor or unusual ONNX type keeps that type."""
     if v.onnx_type is not None and (v.shape is None or not v.onnx_type.HasField("tensor_type")
                                     or v.dtype == np.dtype(object) and v.onnx_type.tensor_type.elem_type != 8):
         return helper.make_value_info(v.name, v.onnx_type)
-    shape = None if v.shape is None else [d if isinstance(d, int) else str(d) for d in v.shape]
+    keep = lambda d: not symbolic.is_unknown(d) if symbols is None else symbolic.is_exportable(d, symbols)  # noqa: E731
+    shape = None if v.shape is None else [d if isinstance(d, int) else (str(d) if keep(d) else None) for d in v.shape]
     return helper.make_tensor_value_info(v.name, helper.np_dtype_to_tensor_dtype(v.dtype), shape)
 
 

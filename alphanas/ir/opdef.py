@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from alphanas.errors import InvalidGraphError
+from alphanas.ir import symbolic
 
 if TYPE_CHECKING:
     from alphanas.ir.graph import Node, Value
@@ -322,41 +323,43 @@ def _ensure_loaded() -> None:
 
 
 def broadcast_shapes(*shapes: tuple) -> tuple:
-    """Numpy broadcasting over shapes that may contain symbolic (str) dimensions."""
+    """Numpy broadcasting over shapes that may contain symbolic (str) dimensions.
+
+    A static size other than 1 wins over symbols (a valid model broadcasts them to it); equal symbols
+    stay; different symbols give their maximum (one of them is 1 at run time, or both are equal)."""
     rank = max(len(s) for s in shapes)
     out: list[int | str] = []
     for i in range(rank):
         dims = [s[i - rank + len(s)] for s in shapes if i - rank + len(s) >= 0]
-        sym = [d for d in dims if isinstance(d, str)]
+        sym = list(dict.fromkeys(d for d in dims if isinstance(d, str)))
         ints = {d for d in dims if isinstance(d, int) and d != 1}
         if len(ints) > 1:
             raise ValueError(f"shapes {list(map(list, shapes))} do not broadcast")
         if ints:
             out.append(ints.pop())
-        elif sym:
+        elif len(sym) == 1:
             out.append(sym[0])
+        elif sym:
+            out.append(symbolic.maximum(*sym))
         else:
             out.append(1)
     return tuple(out)
 
 
 def dim_product(dims) -> int | str:
-    """Product of dimensions; symbolic if any dimension is symbolic."""
-    ints = int(np.prod([d for d in dims if isinstance(d, int)], dtype=np.int64))
-    syms = [d for d in dims if isinstance(d, str)]
-    if not syms:
-        return ints
-    expr = "*".join(syms)
-    return expr if ints == 1 else f"{expr}*{ints}"
+    """Product of dimensions; a symbolic expression (``"4*height*width"``) if any dimension is symbolic."""
+    dims = list(dims)
+    if all(isinstance(d, int) for d in dims):
+        return int(np.prod(dims, dtype=np.int64))
+    return symbolic.mul(*dims)
 
 
 def dim_sum(dims) -> int | str:
-    """Sum of dimensions; symbolic (e.g. ``"N+N+3"``) if any dimension is symbolic."""
-    total = sum(d for d in dims if isinstance(d, int))
-    syms = [d for d in dims if isinstance(d, str)]
-    if not syms:
-        return total
-    return "+".join(syms + ([str(total)] if total else []))
+    """Sum of dimensions; a symbolic expression (e.g. ``"2*N + 3"``) if any dimension is symbolic."""
+    dims = list(dims)
+    if all(isinstance(d, int) for d in dims):
+        return sum(dims)
+    return symbolic.add(*dims)
 
 
 def normalize_axis(axis: int, rank: int) -> int:

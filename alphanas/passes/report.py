@@ -9,9 +9,10 @@ from alphanas.ir.graph import Graph
 
 
 def summary(graph: Graph) -> dict[str, Any]:
-    from alphanas.ir.cost import graph_flops, graph_params
+    from alphanas.ir.cost import counts
 
-    return {"nodes": len(graph.nodes), "params": graph_params(graph), "flops": graph_flops(graph),
+    c = counts(graph)  # flops None: unknown, they depend on a symbolic dimension
+    return {"nodes": len(graph.nodes), "params": c["params"], "flops": c["flops"],
             "ops": dict(Counter(n.op_type for n in graph.nodes))}
 
 
@@ -26,8 +27,11 @@ def table(comparison: dict[str, Any], title: str = "rewrite"):
     """A rich Table of :func:`compare_summaries`."""
     from rich.table import Table
 
-    def delta(x: int, y: int) -> str:
-        return "" if x == y else f"{y - x:+,}"
+    def delta(x: int | None, y: int | None) -> str:
+        return "" if x == y or x is None or y is None else f"{y - x:+,}"
+
+    def count(x: int | None) -> str:
+        return "?" if x is None else f"{x:,}"
 
     t = Table(title=title)
     columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
@@ -39,5 +43,5 @@ def table(comparison: dict[str, Any], title: str = "rewrite"):
     t.add_section()
     for key, label in (("nodes", "nodes"), ("params", "params"), ("flops", "FLOPs (batch 1)")):
         x, y = comparison["before"][key], comparison["after"][key]
-        t.add_row(f"[bold]{label}[/]", f"{x:,}", f"{y:,}", delta(x, y))
+        t.add_row(f"[bold]{label}[/]", count(x), count(y), delta(x, y))
     return t

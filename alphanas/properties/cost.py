@@ -1,5 +1,8 @@
 """The cost property: parameters, MACs, FLOPs and peak activation memory (exact counts, batch 1).
 
+A count that depends on a symbolic dimension other than the batch is ``None`` (unknown): it neither
+satisfies nor violates a budget.
+
 Cost is a property of the whole (sub)graph rather than of (input, output) pairs, so it has no
 per-value domain: :meth:`CostProperty.infer` counts directly with :mod:`alphanas.ir.cost`. As a
 target it is a budget: a candidate satisfies it when every count is at most the target's. Distance:
@@ -36,7 +39,7 @@ class CostProperty(Property):
 
         g = graph if isinstance(graph, Graph) else graph.to_graph("cost")
         c = ir_cost.counts(g)
-        return cls(c["params"], c["macs"], c["flops"], ir_cost.peak_activation_bytes(g))
+        return cls(c["params"], c["macs"], c["flops"], ir_cost.peak_activation_bytes_or_none(g))
 
     @classmethod
     def from_states(cls, graph_inputs, output_states):
@@ -69,5 +72,6 @@ class CostProperty(Property):
     def describe(self) -> str:
         v = self.values()
         peak = v["peak_activation_bytes"]
-        return (f"cost params {v['params']:,}  MACs {v['macs']:,}  FLOPs {v['flops']:,}  peak activations "
+        count = lambda n: "?" if n is None else f"{n:,}"  # noqa: E731  (None: unknown, symbolic shapes)
+        return (f"cost params {count(v['params'])}  MACs {count(v['macs'])}  FLOPs {count(v['flops'])}  peak activations "
                 f"{'?' if peak is None else f'{peak / 2**20:.2f} MiB'}")

@@ -8,13 +8,18 @@ import operator
 import torch
 import torch.nn.functional as F
 
+from alphanas.ir import symbolic
 from alphanas.ir.opdef import OpDef, OpGroup, WeightRole, broadcast_shapes, dim_product, register
 
 
 def conv_out(size, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation: int, ceil: bool = False):
-    """Output length of a sliding window (symbolic sizes pass through unchanged)."""
+    """Output length of a sliding window; over a symbolic size, ONNX's expression
+    ``floor((size + pads - span) / stride) + 1`` (the size itself only where the window keeps it), and
+    a fresh unknown in ceil mode (whether the last window starts inside the input depends on the size)."""
     if isinstance(size, str):
-        return size
+        if ceil and stride > 1:
+            return None
+        return symbolic.window_length(size, kernel, stride, pad_lo, pad_hi, dilation)
     span = dilation * (kernel - 1) + 1
     num = size + pad_lo + pad_hi - span
     if num < 0:
@@ -23,6 +28,11 @@ def conv_out(size, kernel: int, stride: int, pad_lo: int, pad_hi: int, dilation:
     if ceil and (out - 1) * stride >= size + pad_lo:
         out -= 1  # the last window must start inside the input or left padding
     return out
+
+
+def known_or_fresh(dims, node, first_axis: int) -> list:
+    """``dims`` (axes ``first_axis`` on of ``node``'s first output) with ``None`` made fresh unknowns."""
+    return [symbolic.fresh(node.name, first_axis + i) if d is None else d for i, d in enumerate(dims)]
 
 
 def resolve_auto_pad(auto_pad: str, sizes, kernel, strides, dilations) -> list[int]:
@@ -111,7 +121,7 @@ class Conv(OpDef):
             raise ValueError(f"input has {cin} channels but weight expects {w.shape[1]} x group {a['group']}")
         spatial = [conv_out(x.shape[2 + i], a["kernel_shape"][i], a["strides"][i], a["pads"][i], a["pads"][n + i],
                             a["dilations"][i]) for i in range(n)]
-        return [((x.shape[0], w.shape[0], *spatial), x.dtype)]
+        return [((x.shape[0], w.shape[0], *known_or_fresh(spatial, node, 2)), x.dtype)]
 
     def macs(self, node):
         w = node.inputs[1]
@@ -170,7 +180,8 @@ class Gemm(OpDef):
 
     def macs(self, node):
         m, k, n = self._mkn(node)
-        return (m if isinstance(m, int) else 1) * k * n
+        # a symbolic size counts as 1 here (a batch); ir.cost reports counts that depend on one as unknown
+        return math.prod(d if isinstance(d, int) else 1 for d in (m, k, n))
 
     def lower(self, node, ctx):
         at = node.attrs

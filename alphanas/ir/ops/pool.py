@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from alphanas.ir.opdef import OpDef, OpGroup, normalize_axis, register
-from alphanas.ir.ops.linear import conv_out, torch_padding, window_attrs
+from alphanas.ir.ops.linear import conv_out, known_or_fresh, torch_padding, window_attrs
 
 
 class _Pool(OpDef):
@@ -41,7 +41,7 @@ class _Pool(OpDef):
         n = len(a["kernel_shape"])
         spatial = [conv_out(x.shape[2 + i], a["kernel_shape"][i], a["strides"][i], a["pads"][i], a["pads"][n + i],
                             a["dilations"][i], bool(a["ceil_mode"])) for i in range(n)]
-        return [((*x.shape[:2], *spatial), x.dtype)]
+        return [((*x.shape[:2], *known_or_fresh(spatial, node, 2)), x.dtype)]
 
     def to_onnx(self, node, exp):
         # dilations and ceil_mode are newer than the ops: written only where set, and only where they exist

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from onnx import helper
 
 from alphanas.errors import InvalidGraphError
+from alphanas.ir import symbolic
 from alphanas.ir.opdef import OpDef, OpGroup, dim_product, dim_sum, normalize_axis, register
 
 SHAPE = frozenset({OpGroup.SHAPE})
@@ -52,21 +51,17 @@ class Flatten(OpDef):
 
 
 def reshape_target(in_shape, target, allowzero=0):
-    """Resolve 0 (copy) and -1 (infer) in a reshape target, symbolic dimensions included."""
+    """Resolve 0 (copy) and -1 (infer) in a reshape target, symbolic dimensions included (the inferred
+    size is the exact quotient of the element counts, an expression when it involves symbols)."""
     out = [in_shape[i] if (d == 0 and not allowzero) else d for i, d in enumerate(target)]
     if -1 in out:
-        num = Counter(d for d in in_shape if isinstance(d, str))
-        den = Counter(d for d in out if isinstance(d, str))
-        if den - num:
-            raise ValueError(f"cannot infer -1 reshaping {list(in_shape)} to {list(target)}")
-        left = num - den
-        total = int(np.prod([d for d in in_shape if isinstance(d, int)], dtype=np.int64))
-        known = int(np.prod([d for d in out if isinstance(d, int) and d != -1], dtype=np.int64))
-        if known == 0 or total % known:
+        known = [d for d in out if d != -1]
+        if any(isinstance(d, int) and d == 0 for d in known):
+            raise ValueError(f"cannot infer -1 reshaping {list(in_shape)} to {list(target)} (a zero-sized axis)")
+        rest = symbolic.exact_div(dim_product(in_shape), dim_product(known))
+        if rest is None or (isinstance(rest, int) and rest < 0):
             raise ValueError(f"cannot reshape {list(in_shape)} to {list(target)}")
-        rest = total // known
-        syms = list(left.elements())
-        out[out.index(-1)] = dim_product([*syms, rest]) if syms else rest
+        out[out.index(-1)] = rest
     elif all(isinstance(d, int) for d in (*in_shape, *out)) and np.prod(in_shape) != np.prod(out):
         raise ValueError(f"cannot reshape {list(in_shape)} ({int(np.prod(in_shape))} elements) to {list(target)}")
     return tuple(out)
@@ -96,7 +91,8 @@ class Reshape(OpDef):
                 target = shape_values.reshape_target(inputs[0].shape, computed)
             except shape_values.Unknown as e:
                 raise NotCanonical(f"computed reshape target {computed}: {e}") from None
-        imp.add("Reshape", inputs[:1], {"shape": target, "allowzero": allowzero}, outputs)
+        # a computed target holds no literal 0 (refused above): its 0s are reshape_target's copies
+        imp.add("Reshape", inputs[:1], {"shape": target, "allowzero": allowzero if computed is None else 0}, outputs)
 
     def to_onnx(self, node, exp):
         shape = exp.const(np.array(node.attrs["shape"], dtype=np.int64), f"{node.name}_shape")
@@ -257,14 +253,13 @@ class Slice(OpDef):
 
     def infer(self, node):
         x = node.inputs[0]
-        out = []
-        for d, s in zip(x.shape, self.slices(node)):
-            if s == slice(None) or (isinstance(d, str) and s.start in (0, None) and s.stop is None and s.step in (1, None)):
-                out.append(d)
-            elif isinstance(d, str):
-                raise ValueError("slicing a symbolic dimension")
-            else:
-                out.append(len(range(d)[s]))
+        a = node.attrs
+        rank = len(x.shape)
+        out = list(x.shape)
+        axes = [normalize_axis(i, rank) for i in (a["axes"] or range(len(a["starts"])))]
+        for ax, start, end, step in zip(axes, a["starts"], a["ends"], a["steps"] or [1] * len(axes)):
+            length = symbolic.slice_length(x.shape[ax], start, end, step)
+            out[ax] = symbolic.fresh(node.name, ax) if length is None else length
         return [(tuple(out), x.dtype)]
 
     def lower(self, node, ctx):
@@ -367,7 +362,8 @@ class Pad(OpDef):
         x = node.inputs[0]
         p = node.attrs["pads"]
         rank = len(x.shape)
-        out = tuple(d if isinstance(d, str) else d + p[i] + p[rank + i] for i, d in enumerate(x.shape))
+        out = tuple(d + p[i] + p[rank + i] if isinstance(d, int) else symbolic.add(d, p[i], p[rank + i])
+                    for i, d in enumerate(x.shape))
         return [(out, x.dtype)]
 
     def lower(self, node, ctx):

@@ -420,7 +420,7 @@ def cmd_rewrite(args) -> int:
     for name, why in pm.refused.items():
         c.print(f"[yellow]pass {name!r} refused (its result was undone)[/]: {why}")
     if args.verify:
-        eq = compare(graph, rewritten, seed=args.seed, tolerance=tol, input_shapes=input_shapes)
+        eq = compare(graph, rewritten, seed=args.seed, tolerance=tol)
         if not eq.ok:
             raise AlphanasError(f"verification failed, {out} not written: {eq.message} "
                                 "(report the pass sequence above, or run without the offending --pass)")

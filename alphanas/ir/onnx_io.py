@@ -114,6 +114,16 @@ def _dims(type_proto: onnx.TypeProto) -> tuple | None:
     return tuple(out)
 
 
+def _tensor_array(t: onnx.TensorProto, where: str) -> np.ndarray:
+    """The numpy value of ``t``; a malformed tensor (data that does not fit its dims, an undefined element
+    type) is a one-line :class:`InvalidGraphError` naming ``where`` instead of numpy's exception."""
+    try:
+        return numpy_helper.to_array(t)
+    except Exception as e:  # ValueError (reshape), TypeError (UNDEFINED type), KeyError, ...
+        raise InvalidGraphError(f"{where} is malformed and cannot be read: {type(e).__name__}: "
+                                f"{' '.join(str(e).split())[:200]}") from None
+
+
 def _np_dtype(elem_type: int) -> np.dtype:
     if elem_type == 0:
         return np.dtype(np.float32)
@@ -219,7 +229,7 @@ class _Importer:
             self.consumers[o.name] = self.consumers.get(o.name, 0) + 1
         init_names = set()
         for t in g.initializer:
-            v = Value(self._bind(t.name), const=numpy_helper.to_array(t))
+            v = Value(self._bind(t.name), const=_tensor_array(t, f"initializer {t.name!r}"))
             self.graph.initializers[v.name] = v
             self.values[t.name] = v
             init_names.add(t.name)
@@ -461,7 +471,8 @@ class _Importer:
         if op == "ConstantOfShape":
             dims = [int(d) for d in inputs[0].array]
             value = attrs.get("value")
-            fill = numpy_helper.to_array(value).reshape(-1)[0] if value is not None else np.float32(0)
+            fill = (_tensor_array(value, f"the value of ConstantOfShape {outputs[0]!r}").reshape(-1)[0]
+                    if value is not None else np.float32(0))
             self.values[outputs[0]] = self.constant(outputs[0], np.full(dims, fill, dtype=np.asarray(fill).dtype))
             return True
         if sum(v.array.size for v in present) > _FOLD_LIMIT:
@@ -514,7 +525,7 @@ def _subgraph_inputs(n: onnx.NodeProto) -> list[str]:
 def _constant_value(proto: onnx.NodeProto) -> np.ndarray:
     a = proto.attribute[0]
     if a.name == "value":
-        return numpy_helper.to_array(a.t)
+        return _tensor_array(a.t, f"the value of Constant node {proto.name or proto.output[0]!r}")
     v = helper.get_attribute_value(a)
     dtypes = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64, "value_ints": np.int64}
     if a.name in dtypes:

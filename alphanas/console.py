@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, one_line
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -57,8 +57,7 @@ def report_error(error: AlphanasError) -> int:
 
     Messages that quote another tool (the ONNX checker, onnxruntime) may hold line breaks: they are
     folded into spaces so that the error stays one line."""
-    text = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
-    sys.stderr.write(f"alphanas: error: {text}\n")
+    sys.stderr.write(f"alphanas: error: {one_line(error)}\n")
     return error.exit_code
 
 
@@ -100,7 +99,7 @@ def report_internal_error(error: BaseException, model: str | Sequence[str] | Non
     node = _node_in_traceback(error)
     if node:
         where.append(f"node {node}")
-    text = " ".join(f"{type(error).__name__}: {error}".split())  # one line, whatever the message holds
+    text = one_line(f"{type(error).__name__}: {error}")
     if len(text) > 500:
         text = text[:500] + "..."
     sys.stderr.write(f"alphanas: internal error: {text}" + (f" ({', '.join(where)})" if where else "")

@@ -7,6 +7,13 @@ the CLI prints its message on one line and exits with status 2, never a tracebac
 from __future__ import annotations
 
 
+def one_line(text: object, limit: int | None = None) -> str:
+    """``text`` with every run of white space (line breaks included) folded into one space, cut to ``limit``
+    characters: how a message that quotes another tool (the ONNX checker, numpy) stays one line."""
+    folded = " ".join(str(text).split())
+    return folded if limit is None or len(folded) <= limit else folded[:limit]
+
+
 class AlphanasError(Exception):
     """An error caused by user input: message says what, where, and how to fix it."""
 

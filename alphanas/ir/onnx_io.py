@@ -32,7 +32,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, version_converter
 
-from alphanas.errors import AlphanasError, InvalidGraphError, UnsupportedModelError
+from alphanas.errors import AlphanasError, InvalidGraphError, UnsupportedModelError, one_line
 from alphanas.fileio import atomic_path
 from alphanas.ir import shape_values, symbolic
 from alphanas.ir.graph import Graph, Node, Value
@@ -121,7 +121,7 @@ def _tensor_array(t: onnx.TensorProto, where: str) -> np.ndarray:
         return numpy_helper.to_array(t)
     except Exception as e:  # ValueError (reshape), TypeError (UNDEFINED type), KeyError, ...
         raise InvalidGraphError(f"{where} is malformed and cannot be read: {type(e).__name__}: "
-                                f"{' '.join(str(e).split())[:200]}") from None
+                                f"{one_line(e, 200)}") from None
 
 
 def _np_dtype(elem_type: int) -> np.dtype:

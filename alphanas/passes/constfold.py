@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from alphanas.errors import one_line
 from alphanas.ir.graph import Graph, Node, Value
 from alphanas.passes.base import Pass, PassResult
 from alphanas.passes.registry import register_pass
@@ -89,7 +90,7 @@ class ConstantFolding(Pass):
         try:
             values = evaluate(node)
         except Exception as e:  # the reference evaluator lacks the op, or rejects the node
-            return [], f"evaluation failed ({type(e).__name__}: {' '.join(str(e).split())[:200]})"
+            return [], f"evaluation failed ({type(e).__name__}: {one_line(e, 200)})"
         if len(values) != len(node.outputs):
             return [], f"evaluation gave {len(values)} outputs instead of {len(node.outputs)}"
         for v, arr in zip(node.outputs, values):

@@ -186,29 +186,78 @@ def concrete_shape(name: str, shape, sizes: dict[str, int], batch: int, length: 
     return out
 
 
+#: Scalar inputs whose meaning fixes their value, by name: an audio model's sampling rate takes one of a
+#: few rates (Silero VAD accepts 8000 and 16000, and fails on a random integer). ``input_values`` overrides.
+NAMED_INPUT_VALUES: dict[str, float] = {"sr": 16000, "sample_rate": 16000, "sampling_rate": 16000}
+
+
+def parse_input_values(texts: Sequence[str] | None) -> dict[str, np.ndarray]:
+    """``["NAME:VALUE", ...]`` -> ``{name: array}``: VALUE is a number or comma-separated numbers (a
+    vector); the array takes the input's dtype when fed. One-line :class:`AlphanasError` on bad text."""
+    out: dict[str, np.ndarray] = {}
+    for text in texts or ():
+        name, sep, value = text.rpartition(":")
+        if not sep or not name or not value:
+            raise AlphanasError(f"input value {text!r}: write NAME:VALUE, e.g. sr:16000")
+        try:
+            numbers = [float(x) for x in value.split(",")]
+        except ValueError:
+            raise AlphanasError(f"input value {text!r}: the value must be a number or numbers separated by "
+                                "commas, e.g. sr:16000") from None
+        out[name] = np.array(numbers[0] if len(numbers) == 1 else numbers)
+    return out
+
+
+def _given_value(v, value, shape: list[int]) -> np.ndarray:
+    """``value`` as the input ``v`` takes it: its dtype, broadcast to ``shape`` where it is a scalar."""
+    a = np.asarray(value)
+    dtype = np.dtype(v.dtype)
+    a = a.astype(dtype) if dtype.kind != "O" else a.astype(str).astype(object)
+    if a.shape == tuple(shape):
+        return a
+    if a.size == 1:
+        return np.full(shape, a.reshape(()), dtype=a.dtype)
+    if a.size == math.prod(shape):
+        return a.reshape(shape)
+    raise AlphanasError(f"input value for {v.name!r} has {a.size} elements; the input's shape is {shape}")
+
+
 def random_feeds(graph, batch: int = 1, seed: int = 0, *, length: int | None = None,
-                 input_shapes: Mapping[str, Sequence[int]] | None = None) -> dict[str, np.ndarray]:
+                 input_shapes: Mapping[str, Sequence[int]] | None = None,
+                 input_values: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
     """Random inputs for every graph input (see :func:`random_array`).
 
     Symbolic dimensions are set to ``batch`` (the leading one) and ``length`` (the others; default
     :data:`DEFAULT_LENGTH`, a size conv nets and sequence models accept); ``input_shapes`` gives whole
-    shapes by input name.
+    shapes by input name. ``input_values`` gives an input's value by name (a scalar fills its shape);
+    a numeric input of at most one element named in :data:`NAMED_INPUT_VALUES` takes that value.
     """
     rng = np.random.default_rng(seed)
     bounds = index_bounds(graph)
     sizes: dict[str, int] = {}
     feeds = {}
     for v in graph.inputs:
+        if input_values and v.name in input_values:
+            given = np.asarray(input_values[v.name])
+            if v.shape is None or (given.size > 1 and not (input_shapes and v.name in input_shapes)):
+                feeds[v.name] = given.astype(np.dtype(v.dtype))
+                continue
         if v.shape is None:
             raise AlphanasError(f"graph input {v.name!r} has no known shape; cannot make random data for it "
                                 "(give its shape as an input shape)")
         shape = concrete_shape(v.name, v.shape, sizes, batch, DEFAULT_LENGTH if length is None else length, input_shapes)
-        feeds[v.name] = random_array(shape, v.dtype, rng, bounds.get(v.name))
+        if input_values and v.name in input_values:
+            feeds[v.name] = _given_value(v, input_values[v.name], shape)
+        elif v.name in NAMED_INPUT_VALUES and v.dtype.kind in "iuf" and math.prod(shape) <= 1:
+            feeds[v.name] = _given_value(v, NAMED_INPUT_VALUES[v.name], shape)
+        else:
+            feeds[v.name] = random_array(shape, v.dtype, rng, bounds.get(v.name))
     return feeds
 
 
 def verification_feeds(graph, *, trials: int = 1, seed: int = 0, batch: int | None = None,
-                       input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[dict[str, np.ndarray]]:
+                       input_shapes: Mapping[str, Sequence[int]] | None = None,
+                       input_values: Mapping[str, Any] | None = None) -> list[dict[str, np.ndarray]]:
     """The inputs a verification runs: ``trials`` random draws at each size of :data:`VERIFICATION_SIZES`
     when the graph has symbolic dimensions (one size when it has none, or when ``batch`` fixes them
     all to ``batch``)."""
@@ -218,7 +267,7 @@ def verification_feeds(graph, *, trials: int = 1, seed: int = 0, batch: int | No
         sizes: tuple[tuple[int, int], ...] = ((batch, batch),)
     else:
         sizes = VERIFICATION_SIZES if dynamic else VERIFICATION_SIZES[:1]
-    return [random_feeds(graph, b, seed + 1000 * k + t, length=n, input_shapes=input_shapes)
+    return [random_feeds(graph, b, seed + 1000 * k + t, length=n, input_shapes=input_shapes, input_values=input_values)
             for k, (b, n) in enumerate(sizes) for t in range(trials)]
 
 

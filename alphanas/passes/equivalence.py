@@ -62,12 +62,13 @@ def _one_line(error: BaseException, limit: int = 300) -> str:
 def compare(original: Graph, rewritten: Graph, *, trials: int = 1, batch: int | None = None, seed: int = 0,
             tolerance: float = DEFAULT_TOLERANCE, provider: str = "cpu",
             reference: list[list[np.ndarray]] | None = None,
-            input_shapes: Mapping[str, Sequence[int]] | None = None) -> Equivalence:
+            input_shapes: Mapping[str, Sequence[int]] | None = None,
+            input_values: Mapping[str, object] | None = None) -> Equivalence:
     """Run both graphs on the same random inputs and compare every output.
 
     The inputs are :func:`~alphanas.ir.runtime.verification_feeds`: a dynamic model runs at two sizes
     (``batch`` fixes every symbolic dimension instead; ``input_shapes`` gives whole input shapes by
-    name), with realistic values per dtype. The error of an output is :func:`output_error` with the
+    name; ``input_values`` whole input values by name), with realistic values per dtype. The error of an output is :func:`output_error` with the
     original's value as reference (NaN in both at the same place is equal); shape mismatches fail.
     ``reference`` (outputs of ``original`` on those same feeds) skips re-running the original.
     """
@@ -78,7 +79,8 @@ def compare(original: Graph, rewritten: Graph, *, trials: int = 1, batch: int | 
                            f"({[v.name for v in rewritten.inputs]} vs {[v.name for v in original.inputs]})")
     if len(original.outputs) != len(rewritten.outputs):
         return Equivalence(False, float("inf"), "", "the rewritten graph has a different number of outputs")
-    feeds_list = verification_feeds(original, trials=trials, seed=seed, batch=batch, input_shapes=input_shapes)
+    feeds_list = verification_feeds(original, trials=trials, seed=seed, batch=batch, input_shapes=input_shapes,
+                                    input_values=input_values)
     if reference is not None:
         ref = reference
     else:
@@ -146,7 +148,7 @@ def randomize_weights(graph: Graph, seed: int = 0) -> Graph:
 
 def rewrite_guard(original: Graph, *, verify: bool = True, tolerance: float = DEFAULT_TOLERANCE, seed: int = 0,
                   provider: str = "cpu", input_shapes: Mapping[str, Sequence[int]] | None = None,
-                  ) -> Callable[[Graph], str | None]:
+                  input_values: Mapping[str, object] | None = None) -> Callable[[Graph], str | None]:
     """A :class:`~alphanas.passes.PassManager` ``guard`` keeping a rewrite of ``original`` writable and
     (with ``verify``) equivalent: a graph is refused when it fails the ONNX checker, when onnxruntime
     cannot load it, or (``verify``) when its outputs on the verification inputs differ from the
@@ -194,7 +196,7 @@ def rewrite_guard(original: Graph, *, verify: bool = True, tolerance: float = DE
         with_ort = False
     feeds = reference = None
     if with_ort and verify:
-        feeds = verification_feeds(original, seed=seed, input_shapes=input_shapes)
+        feeds = verification_feeds(original, seed=seed, input_shapes=input_shapes, input_values=input_values)
         try:
             reference = reference_outputs(original, feeds, provider)
         except Exception as e:

@@ -113,7 +113,8 @@ def check_model(path: str | os.PathLike, *, seed: int = 0, tolerance: float = 1e
 
     from alphanas.errors import AlphanasError
     from alphanas.ir import cost, load_onnx, save_onnx, to_torch
-    from alphanas.ir.runtime import session_feeds, verification_feeds
+    from alphanas.ir.runtime import session_feeds
+    from alphanas.passes.equivalence import reference_feeds
 
     path = Path(path)
     res = ModelResult(path.name, path.stat().st_size / 2**20)
@@ -128,23 +129,21 @@ def check_model(path: str | os.PathLike, *, seed: int = 0, tolerance: float = 1e
     # the inputs: the verification feeds of the imported graph (index ranges, sizes, values); without it,
     # onnxruntime's own view of the inputs
     feeds_list: list[dict] | None = None
+    reference = None
     try:
         if graph is not None:
-            feeds_list = verification_feeds(graph, seed=seed, input_values=input_values)
+            feeds_list, reference = reference_feeds(graph, seed=seed, input_values=input_values)
         else:
             from alphanas.ir.runtime import session
 
             feeds_list = [session_feeds(session(str(path), "cpu", optimize=False), seed=seed)]
-    except Exception as e:
-        steps["ort"] = ("fail", f"no inputs: {_line(e)}")
-    reference = None
-    if feeds_list is not None:
-        try:
             reference = _run_all(str(path), feeds_list)
-            sizes = sorted({tuple(a.shape) for f in feeds_list for a in f.values() if a.ndim})
-            steps["ort"] = ("ok", f"{len(feeds_list)} run(s), input shapes {', '.join(map(str, map(list, sizes[:4])))}")
-        except Exception as e:
-            steps["ort"] = ("fail", f"onnxruntime cannot run the original: {_line(e)}")
+        sizes = sorted({tuple(a.shape) for f in feeds_list for a in f.values() if a.ndim})
+        steps["ort"] = ("ok", f"{len(feeds_list)} run(s), input shapes {', '.join(map(str, map(list, sizes[:4])))}")
+    except AlphanasError as e:
+        steps["ort"] = ("fail", f"no inputs: {_line(e)}")
+    except Exception as e:
+        steps["ort"] = ("fail", f"onnxruntime cannot run the original: {_line(e)}")
     if graph is None:
         res.seconds = time.perf_counter() - t0
         return res
@@ -308,9 +307,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     s = summary(results)
     if args.json:
-        from alphanas.fileio import atomic_write_text
+        from alphanas.fileio import write_bytes_atomic
 
-        atomic_write_text(args.json, json.dumps(s, indent=1, default=str) + "\n")
+        write_bytes_atomic(args.json, (json.dumps(s, indent=1, default=str) + "\n").encode())
     if args.markdown:
         print(markdown(results))
         return 0

@@ -100,18 +100,26 @@ def from_onnx(model: onnx.ModelProto, *, source: str = "<model>", keep_dropout: 
     return _Importer(model, source, keep_dropout).run()
 
 
-def _dims(type_proto: onnx.TypeProto) -> tuple | None:
+def _dims(type_proto: onnx.TypeProto, owner: str) -> tuple | None:
+    """The shape of a tensor type; an unnamed, negative or unknown (``?``) dimension is a fresh unknown of
+    ``owner`` (the value's name) and axis: two such dimensions never share a symbol."""
     if not type_proto.HasField("tensor_type") or not type_proto.tensor_type.HasField("shape"):
         return None
     out: list[int | str] = []
     for i, d in enumerate(type_proto.tensor_type.shape.dim):
-        if d.HasField("dim_value"):
+        if d.HasField("dim_value") and d.dim_value >= 0:
             out.append(int(d.dim_value))
-        elif d.dim_param:
+        elif _named_dim(d.dim_param):
             out.append(d.dim_param)
         else:
-            out.append(f"?{i}")
+            out.append(symbolic.fresh(owner, i))
     return tuple(out)
+
+
+def _named_dim(param: str) -> bool:
+    """Whether a ``dim_param`` names a size (not empty, not ``?``/``unk``-style unknown, not a number)."""
+    p = param.strip()
+    return bool(p) and not p.startswith("?") and not p.lstrip("-").isdigit()
 
 
 def _tensor_array(t: onnx.TensorProto, where: str) -> np.ndarray:
@@ -139,7 +147,7 @@ def _typed_value(name: str, type_proto: onnx.TypeProto | None) -> Value:
     if type_proto is None or type_proto.WhichOneof("value") is None:
         return Value(name)
     if type_proto.HasField("tensor_type") and type_proto.tensor_type.elem_type:
-        shape = _dims(type_proto)
+        shape = _dims(type_proto, name)
         v = Value(name, shape, _np_dtype(type_proto.tensor_type.elem_type))
         if shape is not None and v.dtype != np.dtype(object):
             return v

@@ -99,6 +99,11 @@ def run(model: Any, feeds: dict[str, np.ndarray], provider: str = "auto") -> lis
 #: rewrite that froze a dynamic dimension; 32 and 64 suit conv nets with strides up to 32.
 VERIFICATION_SIZES: tuple[tuple[int, int], ...] = ((1, 32), (3, 64))
 
+#: Longer sizes, tried in turn (by :func:`alphanas.passes.equivalence.reference_feeds`) when a dynamic model
+#: fails in onnxruntime at :data:`VERIFICATION_SIZES`: models that need a long sequence (Silero VAD
+#: reflect-pads its audio by 64 samples, so it needs more than 64) or a large image.
+LONGER_SIZES: tuple[tuple[tuple[int, int], ...], ...] = (((1, 256), (2, 512)), ((1, 1024), (2, 2048)))
+
 #: The size of a symbolic dimension other than the leading (batch-like) one when none is given.
 DEFAULT_LENGTH = VERIFICATION_SIZES[0][1]
 
@@ -224,13 +229,17 @@ def _given_value(v, value, shape: list[int]) -> np.ndarray:
 
 def random_feeds(graph, batch: int = 1, seed: int = 0, *, length: int | None = None,
                  input_shapes: Mapping[str, Sequence[int]] | None = None,
-                 input_values: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+                 input_values: Mapping[str, Any] | None = None, states_follow_batch: bool = False,
+                 ) -> dict[str, np.ndarray]:
     """Random inputs for every graph input (see :func:`random_array`).
 
     Symbolic dimensions are set to ``batch`` (the leading one) and ``length`` (the others; default
     :data:`DEFAULT_LENGTH`, a size conv nets and sequence models accept); ``input_shapes`` gives whole
     shapes by input name. ``input_values`` gives an input's value by name (a scalar fills its shape);
     a numeric input of at most one element named in :data:`NAMED_INPUT_VALUES` takes that value.
+    ``states_follow_batch``: the unnamed (unknown) dimensions of every input after the first take the
+    size ``batch`` (a recurrent state such as Silero VAD's ``[2, batch, 128]``, whose batch axis is not
+    the leading one and shares no symbol with the audio input's).
     """
     rng = np.random.default_rng(seed)
     bounds = index_bounds(graph)
@@ -245,7 +254,10 @@ def random_feeds(graph, batch: int = 1, seed: int = 0, *, length: int | None = N
         if v.shape is None:
             raise AlphanasError(f"graph input {v.name!r} has no known shape; cannot make random data for it "
                                 "(give its shape as an input shape)")
-        shape = concrete_shape(v.name, v.shape, sizes, batch, DEFAULT_LENGTH if length is None else length, input_shapes)
+        dims = v.shape
+        if states_follow_batch and v is not graph.inputs[0]:
+            dims = [batch if isinstance(d, str) and d.startswith("?") else d for d in dims]  # fresh unknowns
+        shape = concrete_shape(v.name, dims, sizes, batch, DEFAULT_LENGTH if length is None else length, input_shapes)
         if input_values and v.name in input_values:
             feeds[v.name] = _given_value(v, input_values[v.name], shape)
         elif v.name in NAMED_INPUT_VALUES and v.dtype.kind in "iuf" and math.prod(shape) <= 1:
@@ -257,18 +269,26 @@ def random_feeds(graph, batch: int = 1, seed: int = 0, *, length: int | None = N
 
 def verification_feeds(graph, *, trials: int = 1, seed: int = 0, batch: int | None = None,
                        input_shapes: Mapping[str, Sequence[int]] | None = None,
-                       input_values: Mapping[str, Any] | None = None) -> list[dict[str, np.ndarray]]:
+                       input_values: Mapping[str, Any] | None = None,
+                       sizes: Sequence[tuple[int, int]] | None = None,
+                       states_follow_batch: bool = False) -> list[dict[str, np.ndarray]]:
     """The inputs a verification runs: ``trials`` random draws at each size of :data:`VERIFICATION_SIZES`
-    when the graph has symbolic dimensions (one size when it has none, or when ``batch`` fixes them
-    all to ``batch``)."""
-    dynamic = any(v.shape is None or not all(isinstance(d, int) and d >= 0 for d in v.shape)
-                  for v in graph.inputs if not (input_shapes and v.name in input_shapes))
+    (or ``sizes``: (batch, length) pairs) when the graph has symbolic dimensions (one size when it has
+    none, or when ``batch`` fixes them all to ``batch``); ``states_follow_batch`` as :func:`random_feeds`."""
     if batch is not None:
-        sizes: tuple[tuple[int, int], ...] = ((batch, batch),)
+        pairs: Sequence[tuple[int, int]] = ((batch, batch),)
     else:
-        sizes = VERIFICATION_SIZES if dynamic else VERIFICATION_SIZES[:1]
-    return [random_feeds(graph, b, seed + 1000 * k + t, length=n, input_shapes=input_shapes, input_values=input_values)
-            for k, (b, n) in enumerate(sizes) for t in range(trials)]
+        pairs = VERIFICATION_SIZES if sizes is None else sizes
+        pairs = pairs if is_dynamic(graph, input_shapes) else pairs[:1]
+    return [random_feeds(graph, b, seed + 1000 * k + t, length=n, input_shapes=input_shapes, input_values=input_values,
+                         states_follow_batch=states_follow_batch)
+            for k, (b, n) in enumerate(pairs) for t in range(trials)]
+
+
+def is_dynamic(graph, input_shapes: Mapping[str, Sequence[int]] | None = None) -> bool:
+    """Whether an input of ``graph`` (other than those ``input_shapes`` gives) has a symbolic dimension."""
+    return any(v.shape is None or not all(isinstance(d, int) and d >= 0 for d in v.shape)
+               for v in graph.inputs if not (input_shapes and v.name in input_shapes))
 
 
 _ORT_NUMPY = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,

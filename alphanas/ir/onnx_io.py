@@ -168,6 +168,7 @@ class _Importer:
         self.opset = self._opset()
         self.inferred: dict[str, onnx.TypeProto] = {}
         self.consumers: dict[str, int] = {}
+        self.output_names = {o.name for o in model.graph.output}
         #: id(Value) -> (the value, kept alive so that its id stays unique; its shape vector: an object
         #: array of ints and symbolic dimensions computed from symbolic shapes)
         self.shape_vectors: dict[int, tuple[Value, np.ndarray]] = {}
@@ -397,10 +398,12 @@ class _Importer:
             if op == "Constant" and len(proto.attribute) == 1 and proto.attribute[0].name != "sparse_value":
                 self.values[outputs[0]] = self.constant(outputs[0], _constant_value(proto))
                 return
-            if op == "Identity" and inputs and inputs[0] is not None and inputs[0].onnx_type is None:
+            # (a graph output keeps its name: there the node stays, and identity-elim renames where it can)
+            passthrough = outputs[0] not in self.output_names
+            if op == "Identity" and passthrough and inputs and inputs[0] is not None and inputs[0].onnx_type is None:
                 self.alias(outputs[0], inputs[0])
                 return
-            if op == "Dropout" and not self.keep_dropout and canonical and _inference_dropout(inputs):
+            if op == "Dropout" and passthrough and not self.keep_dropout and canonical and _inference_dropout(inputs):
                 if all(not self.consumers.get(o, 0) for o in outputs[1:]):
                     self.alias(outputs[0], inputs[0])
                     return

@@ -89,6 +89,11 @@ def _run_all(model: Any, feeds_list: list[dict]) -> list[list[np.ndarray]]:
     return [sess.run(None, {k: v for k, v in f.items() if k in names}) for f in feeds_list]
 
 
+#: the smallest output scale the round trip's error is relative to: an output of random inputs that is
+#: all but zero (a saturated sigmoid, peak 3e-8) differs by float rounding alone, relative to itself by 2
+MIN_SCALE = 1e-3
+
+
 def _max_error(ref: list[list[np.ndarray]], got: list[list[np.ndarray]], names: list[str]) -> tuple[float, str]:
     from alphanas.passes.equivalence import output_error
 
@@ -101,6 +106,10 @@ def _max_error(ref: list[list[np.ndarray]], got: list[list[np.ndarray]], names: 
             if r.shape != g.shape:
                 return float("inf"), f"output {name!r} has shape {list(g.shape)} instead of {list(r.shape)}"
             err = output_error(r, g) if r.size else 0.0
+            if 0 < err < float("inf") and r.dtype.kind == "f":
+                finite = np.abs(r[np.isfinite(r)])
+                peak = float(finite.max()) if finite.size else 0.0
+                err = err * peak / max(peak, MIN_SCALE) if peak > 0 else err
             if err > worst or not where:
                 worst, where = err, f"output {name!r}"
     return worst, where

@@ -349,6 +349,9 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tolerance", type=float, default=None, help="largest scaled output difference --verify accepts "
                    "(default 1e-4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs of --verify")
+    p.add_argument("--input-value", action="append", default=[], metavar="NAME:VALUE",
+                   help="--verify feeds input NAME this value (a number, or numbers separated by commas), e.g. "
+                   "sr:8000 (repeatable; default: random, and 16000 for an audio model's scalar sr)")
     p.add_argument("--max-rounds", type=int, default=10,
                    help="most rounds of the pass sequence (default 10); still changing after the last is an error")
     p.add_argument("--target-opset", type=int, default=None, metavar="N",
@@ -393,7 +396,10 @@ def cmd_rewrite(args) -> int:
     tol = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
     # every graph a pass changes must pass the checker and load in onnxruntime (with --verify: compute
     # the same outputs); a pass whose result does not is undone and named below
-    pm.guard = rewrite_guard(graph, verify=args.verify, tolerance=tol, seed=args.seed)
+    from alphanas.ir.runtime import parse_input_values
+
+    values = parse_input_values(args.input_value)
+    pm.guard = rewrite_guard(graph, verify=args.verify, tolerance=tol, seed=args.seed, input_values=values)
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} passes"), console=c, transient=True) as bar:
         task = bar.add_task("rewriting", total=len(names))
@@ -420,7 +426,7 @@ def cmd_rewrite(args) -> int:
     for name, why in pm.refused.items():
         c.print(f"[yellow]pass {name!r} refused (its result was undone)[/]: {why}")
     if args.verify:
-        eq = compare(graph, rewritten, seed=args.seed, tolerance=tol)
+        eq = compare(graph, rewritten, seed=args.seed, tolerance=tol, input_values=values)
         if not eq.ok:
             raise AlphanasError(f"verification failed, {out} not written: {eq.message} "
                                 "(report the pass sequence above, or run without the offending --pass)")

@@ -326,9 +326,9 @@ def main(argv: list[str] | None = None) -> int:
 
     t = Table(title=f"{s['models']} models, {s['ort_runs']} run by onnxruntime, {s['all_required_ok']} pass "
                     f"{', '.join(REQUIRED)}")
-    t.add_column("model")
+    t.add_column("model", overflow="fold", min_width=24)
     for x in STEPS:
-        t.add_column(x, justify="center")
+        t.add_column(x, justify="center", overflow="fold")
     t.add_column("s", justify="right")
     for r in results:
         t.add_row(r.name, *(_MARK[r.status(x)] for x in STEPS), f"{r.seconds:.0f}")

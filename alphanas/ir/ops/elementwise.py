@@ -267,7 +267,33 @@ class Binary(OpDef):
         return 0
 
     def lower(self, node, ctx):
+        dtype = node.outputs[0].dtype
+        if dtype is not None and np.dtype(dtype).kind == "u" and np.dtype(dtype).itemsize > 1:
+            # torch's unsigned types wider than 8 bits have no arithmetic kernels: compute in int64 (the
+            # same bits modulo 2**64) and cast back
+            return [ctx.call(unsigned_op, self.op_type, ctx.input(0), ctx.input(1), _torch_dtype(dtype))]
         return [ctx.call(type(self).fn, ctx.input(0), ctx.input(1))]
+
+
+def _torch_dtype(dtype) -> torch.dtype:
+    return torch.from_numpy(np.zeros(1, dtype=dtype)).dtype
+
+
+def unsigned_op(op_type: str, a, b, dtype: torch.dtype):
+    """ONNX ``op_type`` (``Add``, ``Sub``, ``Mul``, ``Div``) of unsigned operands, computed in int64 and cast
+    back to ``dtype`` (wrapping as ONNX does)."""
+    fn = {"Add": operator.add, "Sub": operator.sub, "Mul": operator.mul, "Div": int_div, "Pow": int_pow}[op_type]
+    return fn(a.to(torch.int64), b.to(torch.int64)).to(dtype)
+
+
+def int_div(a, b):
+    """ONNX integer ``Div``: the quotient truncated toward zero, in the operands' type."""
+    return torch.div(a, b, rounding_mode="trunc")
+
+
+def int_pow(a, b):
+    """ONNX ``Pow`` of an integer base: computed in float64, the result in the base's integer type."""
+    return torch.pow(a.to(torch.float64), b.to(torch.float64)).to(a.dtype)
 
 
 class _Scaling(Binary):
@@ -289,6 +315,14 @@ class Div(_Scaling):
     op_type = "Div"
     fn = staticmethod(operator.truediv)
 
+    def lower(self, node, ctx):
+        dtype = node.outputs[0].dtype
+        if dtype is not None and np.dtype(dtype).kind in "iu":
+            if np.dtype(dtype).kind == "u" and np.dtype(dtype).itemsize > 1:
+                return [ctx.call(unsigned_op, "Div", ctx.input(0), ctx.input(1), _torch_dtype(dtype))]
+            return [ctx.call(int_div, ctx.input(0), ctx.input(1))]
+        return super().lower(node, ctx)
+
     def is_nonlinear(self, node):
         d = node.inputs[1]
         return not (d is not None and d.is_const)
@@ -300,6 +334,12 @@ class Pow(Binary):
 
     op_type = "Pow"
     fn = staticmethod(torch.pow)
+
+    def lower(self, node, ctx):
+        base = node.inputs[0].dtype
+        if base is not None and np.dtype(base).kind in "iu":
+            return [ctx.call(int_pow, ctx.input(0), ctx.input(1))]
+        return super().lower(node, ctx)
 
     def is_nonlinear(self, node):
         e = node.inputs[1]

@@ -244,7 +244,11 @@ class Clip(OpDef):
     def lower(self, node, ctx):
         if node.attrs["min"] is None and node.attrs["max"] is None:
             return [ctx.input(0)]
-        return [ctx.call(torch.clamp, ctx.input(0), min=node.attrs["min"], max=node.attrs["max"])]
+        lo, hi = node.attrs["min"], node.attrs["max"]
+        dtype = node.inputs[0].dtype
+        if dtype is not None and np.dtype(dtype).kind in "iub":  # integer bounds keep an integer result
+            lo, hi = (None if b is None else int(b) for b in (lo, hi))
+        return [ctx.call(torch.clamp, ctx.input(0), min=lo, max=hi)]
 
 
 class Binary(OpDef):

@@ -256,7 +256,18 @@ class ReduceSum(_Reduce):
     torch_fn = staticmethod(torch.sum)
 
 
+def reduce_max(x, dim, keepdim: bool):
+    """ONNX ReduceMax: ``torch.amax``, and over an empty set the lowest value of the type (as ONNX)."""
+    if x.numel() or not dim:
+        return torch.amax(x, dim=dim, keepdim=keepdim)
+    shape = [1 if i in dim or i - x.dim() in dim else d for i, d in enumerate(x.shape)]
+    if not keepdim:
+        shape = [d for i, d in enumerate(x.shape) if not (i in dim or i - x.dim() in dim)]
+    low = False if x.dtype == torch.bool else (-float("inf") if x.dtype.is_floating_point else torch.iinfo(x.dtype).min)
+    return torch.full(shape, low, dtype=x.dtype)
+
+
 @register
 class ReduceMax(_Reduce):
     op_type = "ReduceMax"
-    torch_fn = staticmethod(torch.amax)
+    torch_fn = staticmethod(reduce_max)

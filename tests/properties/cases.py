@@ -68,6 +68,17 @@ def _gather(xshape, axis, indices):
     return b.build(b.op("Gather", x, b.const("idx", np.asarray(indices, np.int64)), axis=axis))
 
 
+def _select(*compare: str, swap: bool = False):
+    """``Where(cmp(x, y), x, y)`` through the comparison/logic ops ``compare`` (applied innermost first):
+    the logic ops' outputs are bool, so their reads are checked through the selection they steer."""
+    b = GraphBuilder("select", seed=0)
+    x, y = b.input("x", ("N", 4, 6)), b.input("y", ("N", 1, 6))
+    cond = b.op(compare[0], x, y)
+    for op in compare[1:]:
+        cond = b.op(op, cond) if op == "Not" else b.op(op, cond, b.op("Less", x, y))
+    return b.build(b.op("Where", cond, y, x) if swap else b.op("Where", cond, x, y))
+
+
 def _split():
     b = GraphBuilder("split", seed=0)
     x = b.input("x", ("N", 5, 4))
@@ -81,7 +92,7 @@ def _concat():
 
 
 UNARY = ["Relu", "Sigmoid", "Tanh", "Gelu", "LeakyRelu", "Elu", "Softplus", "Exp", "Erf", "Neg", "Abs", "HardSigmoid",
-         "Swish", "Identity", "Dropout"]
+         "Swish", "Identity", "Dropout", "HardSwish", "Mish", "Softsign", "Selu"]
 POSITIVE = {"Log", "Sqrt", "Reciprocal", "Pow"}
 
 #: op type -> list of (label, graph builder); every registered op type must appear
@@ -142,6 +153,12 @@ CASES.update({
                ("gather_stride", lambda: _gather(("N", 6, 4), 1, [0, 2, 4])),
                ("gather_2d", lambda: _gather(("N", 3, 5), 2, [[0, 4], [2, 2]])),
                ("gather_one", lambda: _gather(("N", 3, 5), -1, [-1]))],
+    "PRelu": [("prelu", lambda: _one("PRelu", consts=[np.full((4, 1, 1), 0.25)]))],
+    "Where": [("where_max", lambda: _select("Greater")), ("where_min", lambda: _select("Greater", swap=True))],
+    **{op: [(op.lower(), lambda op=op: _select(op))] for op in ("Less", "Greater", "LessOrEqual", "GreaterOrEqual")},
+    "Equal": [("equal", lambda: _select("Greater", "Equal"))],
+    "Not": [("not", lambda: _select("Greater", "Not"))],
+    **{op: [(op.lower(), lambda op=op: _select("Greater", op))] for op in ("And", "Or", "Xor")},
     "Squeeze": [("squeeze", lambda: _one("Squeeze", ("N", 4, 1, 6), axes=[2]))],
     "Unsqueeze": [("unsqueeze", lambda: _one("Unsqueeze", ("N", 4, 6), axes=[1]))],
 })

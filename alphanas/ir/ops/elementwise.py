@@ -399,3 +399,56 @@ class Dropout(OpDef):
 
     def lower(self, node, ctx):
         return [ctx.module(nn.Dropout(node.attrs["ratio"]), ctx.input(0))]
+
+
+def hard_swish(x):
+    """ONNX HardSwish: ``x * max(0, min(1, x / 6 + 1 / 2))`` (torch's ``hardswish``)."""
+    return F.hardswish(x)
+
+
+def mish(x):
+    """ONNX Mish: ``x * tanh(softplus(x))``."""
+    return x * torch.tanh(F.softplus(x))
+
+
+HardSwish = _unary("HardSwish", hard_swish, ACTIVATION)
+Mish = _unary("Mish", mish, ACTIVATION)
+Softsign = _unary("Softsign", F.softsign, ACTIVATION)
+
+
+def selu(x, alpha: float, gamma: float):
+    """ONNX Selu with its (float32) alpha and gamma attributes."""
+    return gamma * torch.where(x > 0, x, alpha * (torch.exp(x) - 1))
+
+
+Selu = _unary("Selu", selu, ACTIVATION, attributes={"alpha": 1.67326319217681884765625, "gamma": 1.05070102214813232421875},
+              kwargs=lambda a: {"alpha": a["alpha"], "gamma": a["gamma"]})
+
+
+def prelu(x, slope):
+    """ONNX PRelu: ``x`` where positive, ``slope * x`` elsewhere (``slope`` broadcasts to ``x``)."""
+    return torch.where(x < 0, x * slope, x)
+
+
+@register
+class PRelu(OpDef):
+    """Leaky ReLU with a learned slope (input 1, broadcast to the data; trainable when constant)."""
+
+    op_type = "PRelu"
+    min_inputs = max_inputs = 2
+    weight_inputs = (1,)
+    groups = frozenset({OpGroup.ELEMENTWISE, OpGroup.NONLINEAR})
+    access = "elementwise"
+
+    def infer(self, node):
+        x, slope = node.inputs
+        return [(broadcast_shapes(x.shape, slope.shape), x.dtype)]
+
+    def weight_role(self, node, index):
+        return WeightRole.SCALE if index == 1 else WeightRole.OFFSET
+
+    def init_weight(self, node, index, rng):
+        return np.full(node.inputs[index].array.shape, 0.25)  # (the usual PReLU initialisation)
+
+    def lower(self, node, ctx):
+        return [ctx.call(prelu, ctx.input(0), ctx.input(1))]

@@ -110,6 +110,8 @@ for _op, _attrs in {
     "Clip": [{"min": -0.5, "max": 0.7}, {"min": 0.1}, {"max": -0.2}, {}],
     "Identity": [{}],
     "Dropout": [{}, {"ratio": 0.2}],
+    "HardSwish": [{}], "Mish": [{}], "Softsign": [{}],
+    "Selu": [{}, {"alpha": 1.5, "gamma": 2.0}],
 }.items():
     _unary_case(_op, _attrs)
 
@@ -139,6 +141,36 @@ def _binary_case(op_type: str, positive: bool = False):
 for _op in ("Add", "Sub", "Mul", "Div"):
     _binary_case(_op)
 _binary_case("Pow", positive=True)
+
+
+@case("PRelu")
+def prelu_variants(b):
+    x = b.input("x", ("N", 3, 4))
+    return [b.op("PRelu", x, w(b, "slope_c", 3, 1)), b.op("PRelu", x, w(b, "slope_w", 4)),
+            b.op("PRelu", x, b.input("slope", (1, 3, 4)))]
+
+
+for _op in ("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"):
+    @case(_op)
+    def _compare(b, op=_op):
+        x, y = b.input("x", ("N", 3, 4)), b.input("y", (4,))
+        xr = b.op("Cast", b.op("Cast", x, to=onnx.TensorProto.INT32), to=onnx.TensorProto.FLOAT)  # (ties for Equal)
+        return [b.op(op, x, y), b.op(op, xr, b.const("z", np.zeros((3, 1), np.float32)))]
+
+
+for _op in ("And", "Or", "Xor", "Not"):
+    @case(_op)
+    def _logic(b, op=_op):
+        x, y = b.input("x", ("N", 3, 4)), b.input("y", (4,))
+        p, q = b.op("Greater", x, y), b.op("Less", y, b.const("h", np.float32(0.3)))
+        return [b.op(op, p)] if op == "Not" else [b.op(op, p, q)]
+
+
+@case("Where")
+def where_variants(b):
+    x, y = b.input("x", ("N", 3, 4)), b.input("y", (4,))
+    cond = b.op("Greater", x, y)
+    return [b.op("Where", cond, x, y), b.op("Where", cond, w(b, "k", 3, 1), x)]
 
 
 # -- normalisation --------------------------------------------------------------------------------

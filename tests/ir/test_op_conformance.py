@@ -110,7 +110,7 @@ for _op, _attrs in {
     "Clip": [{"min": -0.5, "max": 0.7}, {"min": 0.1}, {"max": -0.2}, {}],
     "Identity": [{}],
     "Dropout": [{}, {"ratio": 0.2}],
-    "HardSwish": [{}], "Mish": [{}], "Softsign": [{}],
+    "HardSwish": [{}], "Mish": [{}],
     "Selu": [{}, {"alpha": 1.5, "gamma": 2.0}],
 }.items():
     _unary_case(_op, _attrs)
@@ -141,6 +141,17 @@ def _binary_case(op_type: str, positive: bool = False):
 for _op in ("Add", "Sub", "Mul", "Div"):
     _binary_case(_op)
 _binary_case("Pow", positive=True)
+
+
+@case("ConvTranspose")
+def conv_transpose_variants(b):
+    x = b.input("x", ("N", 4, 5, 5))
+    ct = lambda name, wshape, bias=True, **a: b.op(  # noqa: E731
+        "ConvTranspose", x, w(b, name, *wshape), *([w(b, name + "_b", wshape[1] * a.get("group", 1))] if bias else []), **a)
+    return [ct("up2", (4, 3, 2, 2), strides=[2, 2]),
+            ct("up3p", (4, 2, 3, 3), strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1]),
+            ct("asym", (4, 3, 3, 3), bias=False, pads=[0, 1, 2, 0], dilations=[2, 1]),
+            ct("grouped", (4, 2, 3, 3), strides=[1, 2], group=2)]
 
 
 @case("PRelu")

@@ -92,7 +92,7 @@ def _concat():
 
 
 UNARY = ["Relu", "Sigmoid", "Tanh", "Gelu", "LeakyRelu", "Elu", "Softplus", "Exp", "Erf", "Neg", "Abs", "HardSigmoid",
-         "Swish", "Identity", "Dropout", "HardSwish", "Mish", "Softsign", "Selu"]
+         "Swish", "Identity", "Dropout", "HardSwish", "Mish", "Selu"]
 POSITIVE = {"Log", "Sqrt", "Reciprocal", "Pow"}
 
 #: op type -> list of (label, graph builder); every registered op type must appear
@@ -153,6 +153,8 @@ CASES.update({
                ("gather_stride", lambda: _gather(("N", 6, 4), 1, [0, 2, 4])),
                ("gather_2d", lambda: _gather(("N", 3, 5), 2, [[0, 4], [2, 2]])),
                ("gather_one", lambda: _gather(("N", 3, 5), -1, [-1]))],
+    "ConvTranspose": [("convT_up2", lambda: _one("ConvTranspose", consts=[np.ones((4, 3, 2, 2))], strides=[2, 2])),
+                      ("convT_pad", lambda: _one("ConvTranspose", consts=[np.ones((4, 2, 3, 3))], pads=[1, 1, 1, 1]))],
     "PRelu": [("prelu", lambda: _one("PRelu", consts=[np.full((4, 1, 1), 0.25)]))],
     "Where": [("where_max", lambda: _select("Greater")), ("where_min", lambda: _select("Greater", swap=True))],
     **{op: [(op.lower(), lambda op=op: _select(op))] for op in ("Less", "Greater", "LessOrEqual", "GreaterOrEqual")},

@@ -413,7 +413,6 @@ def mish(x):
 
 HardSwish = _unary("HardSwish", hard_swish, ACTIVATION)
 Mish = _unary("Mish", mish, ACTIVATION)
-Softsign = _unary("Softsign", F.softsign, ACTIVATION)
 
 
 def selu(x, alpha: float, gamma: float):

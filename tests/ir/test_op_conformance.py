@@ -154,6 +154,18 @@ def conv_transpose_variants(b):
             ct("grouped", (4, 2, 3, 3), strides=[1, 2], group=2)]
 
 
+@case("Resize")
+def resize_variants(b):
+    x = b.input("x", ("N", 2, 4, 5))
+    return [b.op("Resize", x, mode="nearest", scales=[1.0, 1.0, 2.0, 2.0]),
+            b.op("Resize", x, mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor",
+                 scales=[1.0, 1.0, 1.5, 0.6]),
+            b.op("Resize", x, mode="linear", scales=[2.0, 3.0], axes=[2, 3]),
+            b.op("Resize", x, mode="linear", coordinate_transformation_mode="align_corners", sizes=[7, 3], axes=[2, 3]),
+            b.op("Resize", x, mode="cubic", coordinate_transformation_mode="pytorch_half_pixel", sizes=[6, 9], axes=[2, 3]),
+            b.op("Resize", x, mode="cubic", exclude_outside=1, cubic_coeff_a=-0.5, scales=[1.0, 1.0, 0.8, 1.7])]
+
+
 @case("PRelu")
 def prelu_variants(b):
     x = b.input("x", ("N", 3, 4))

@@ -155,6 +155,8 @@ CASES.update({
                ("gather_one", lambda: _gather(("N", 3, 5), -1, [-1]))],
     "ConvTranspose": [("convT_up2", lambda: _one("ConvTranspose", consts=[np.ones((4, 3, 2, 2))], strides=[2, 2])),
                       ("convT_pad", lambda: _one("ConvTranspose", consts=[np.ones((4, 2, 3, 3))], pads=[1, 1, 1, 1]))],
+    "Resize": [("resize_nearest2", lambda: _one("Resize", scales=[1.0, 1.0, 2.0, 2.0])),
+               ("resize_linear", lambda: _one("Resize", mode="linear", sizes=[4, 9], axes=[2, 3]))],
     "PRelu": [("prelu", lambda: _one("PRelu", consts=[np.full((4, 1, 1), 0.25)]))],
     "Where": [("where_max", lambda: _select("Greater")), ("where_min", lambda: _select("Greater", swap=True))],
     **{op: [(op.lower(), lambda op=op: _select(op))] for op in ("Less", "Greater", "LessOrEqual", "GreaterOrEqual")},

@@ -134,6 +134,21 @@ class ConvTranspose(OpDef):
         attrs = dict(node.attrs)
         if not any(attrs["output_padding"]):
             del attrs["output_padding"]
+        pads = attrs["pads"]
+        if any(p < 0 for p in pads):  # ONNX forbids negative pads: the same crop spelled as output_shape
+            from alphanas.errors import UnsupportedModelError
+
+            n = len(pads) // 2
+            out = node.outputs[0].shape[2:]
+            total = [pads[i] + pads[n + i] for i in range(n)]
+            if any(isinstance(d, str) for d in out):
+                raise UnsupportedModelError(f"node {node.name!r} (ConvTranspose): negative pads over symbolic sizes")
+            del attrs["pads"]
+            attrs["output_shape"] = list(out)
+            if pads != [t - t // 2 for t in total] + [t // 2 for t in total]:
+                if pads != [t // 2 for t in total] + [t - t // 2 for t in total]:
+                    raise UnsupportedModelError(f"node {node.name!r} (ConvTranspose): negative pads {pads} have no ONNX form")
+                attrs["auto_pad"] = "SAME_UPPER"
         exp.node(node, "ConvTranspose", [exp.name(v) for v in node.inputs], attrs)
 
     def lower(self, node, ctx):

@@ -166,6 +166,51 @@ def resize_variants(b):
             b.op("Resize", x, mode="cubic", exclude_outside=1, cubic_coeff_a=-0.5, scales=[1.0, 1.0, 0.8, 1.7])]
 
 
+@case("ArgMax")
+def argmax_variants(b):
+    x = b.input("x", ("N", 3, 4))
+    return [b.op("ArgMax", x, axis=1), b.op("ArgMax", x, axis=-1, keepdims=0, select_last_index=1)]
+
+
+@case("ArgMin")
+def argmin_variants(b):
+    x = b.input("x", ("N", 3, 4))
+    return [b.op("ArgMin", x, axis=2), b.op("ArgMin", x, axis=0, keepdims=0)]
+
+
+@case("TopK")
+def topk_variants(b):
+    x = b.input("x", ("N", 3, 5))
+    return [*b.op("TopK", x, k=2), *b.op("TopK", x, k=3, axis=1, largest=0)]
+
+
+@case("CumSum")
+def cumsum_variants(b):
+    x = b.input("x", ("N", 3, 4))
+    return [b.op("CumSum", x, axis=1), b.op("CumSum", x, axis=-1, exclusive=1, reverse=1)]
+
+
+@case("GatherElements")
+def gather_elements_variants(b):
+    x = b.input("x", ("N", 3, 4))
+    idx = b.const("idx", np.array([[[0, 2, 1, 1]], [[2, -1, 0, 0]]], np.int64))
+    return [b.op("GatherElements", x, idx, axis=1)]
+
+
+@case("ScatterElements")
+def scatter_elements_variants(b):
+    x, u = b.input("x", (2, 3, 4)), b.input("u", (2, 1, 4))
+    idx = b.const("idx", np.array([[[0, 2, 1, 1]], [[2, -1, 0, 0]]], np.int64))
+    return [b.op("ScatterElements", x, idx, u, axis=1), b.op("ScatterElements", x, idx, u, axis=1, reduction="add")]
+
+
+@case("ScatterND")
+def scatter_nd_variants(b):
+    x, u = b.input("x", (4, 3, 2)), b.input("u", (2, 3, 2))
+    idx = b.const("idx", np.array([[2], [0]], np.int64))
+    return [b.op("ScatterND", x, idx, u), b.op("ScatterND", x, idx, u, reduction="mul")]
+
+
 @case("PRelu")
 def prelu_variants(b):
     x = b.input("x", ("N", 3, 4))

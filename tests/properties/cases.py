@@ -79,6 +79,29 @@ def _select(*compare: str, swap: bool = False):
     return b.build(b.op("Where", cond, y, x) if swap else b.op("Where", cond, x, y))
 
 
+def _arg(op: str):
+    """The extreme itself, picked by ``op``'s index: ``GatherElements(x, ArgMax(x))`` (indices carry no derivative)."""
+    b = GraphBuilder("arg", seed=0)
+    x = b.input("x", ("N", 4, 6))
+    return b.build(b.op("GatherElements", x, b.op(op, x, axis=1), axis=1))
+
+
+def _indexed(op: str, **attrs):
+    b = GraphBuilder("idx", seed=0)
+    x, u = b.input("x", (2, 3, 4)), b.input("u", (2, 1, 4))
+    if op == "ScatterND":
+        return b.build(b.op(op, x, b.const("i", np.array([[1], [0]], np.int64)), b.input("v", (2, 3, 4)), **attrs))
+    idx = b.const("i", np.array([[[0, 2, 1, 1]], [[2, -1, 0, 0]]], np.int64))
+    ins = (x, idx, u) if op == "ScatterElements" else (x, idx)
+    return b.build(b.op(op, *ins, axis=1, **attrs))
+
+
+def _topk():
+    b = GraphBuilder("topk", seed=0)
+    x = b.input("x", ("N", 4, 6))
+    return b.build(b.op("TopK", x, k=3)[0])
+
+
 def _split():
     b = GraphBuilder("split", seed=0)
     x = b.input("x", ("N", 5, 4))
@@ -157,6 +180,14 @@ CASES.update({
                       ("convT_pad", lambda: _one("ConvTranspose", consts=[np.ones((4, 2, 3, 3))], pads=[1, 1, 1, 1]))],
     "Resize": [("resize_nearest2", lambda: _one("Resize", scales=[1.0, 1.0, 2.0, 2.0])),
                ("resize_linear", lambda: _one("Resize", mode="linear", sizes=[4, 9], axes=[2, 3]))],
+    "ArgMax": [("argmax", lambda: _arg("ArgMax"))],
+    "ArgMin": [("argmin", lambda: _arg("ArgMin"))],
+    "TopK": [("topk", _topk)],
+    "CumSum": [("cumsum", lambda: _one("CumSum", axis=2)), ("cumsum_rev", lambda: _one("CumSum", axis=1, exclusive=1, reverse=1))],
+    "GatherElements": [("gather_elements", lambda: _indexed("GatherElements"))],
+    "ScatterElements": [("scatter_elements", lambda: _indexed("ScatterElements")),
+                        ("scatter_add", lambda: _indexed("ScatterElements", reduction="add"))],
+    "ScatterND": [("scatter_nd", lambda: _indexed("ScatterND"))],
     "PRelu": [("prelu", lambda: _one("PRelu", consts=[np.full((4, 1, 1), 0.25)]))],
     "Where": [("where_max", lambda: _select("Greater")), ("where_min", lambda: _select("Greater", swap=True))],
     **{op: [(op.lower(), lambda op=op: _select(op))] for op in ("Less", "Greater", "LessOrEqual", "GreaterOrEqual")},

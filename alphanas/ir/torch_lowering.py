@@ -132,9 +132,14 @@ class _Lowering:
         for node in self.graph.nodes:
             opdef = node.opdef
             if opdef is None:
+                from alphanas.ir.opdef import lookup
+
+                why = ("in a form alphanas does not model (a computed operand, an attribute, output or opset it "
+                       "does not support)" if lookup(node.op_type, getattr(node, "domain", "")) is not None
+                       else "(no alphanas definition)")
                 raise UnsupportedModelError(
-                    f"node {node.name!r}: op {node.op_type!r} is opaque (no alphanas definition) and cannot "
-                    "be lowered to torch; it still runs under onnxruntime"
+                    f"node {node.name!r}: op {node.op_type!r} is opaque {why} and cannot be lowered to torch; "
+                    "it still runs under onnxruntime"
                 )
             for v in [*node.inputs, *node.outputs]:
                 if v is not None:

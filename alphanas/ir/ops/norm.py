@@ -99,6 +99,27 @@ class LayerNormalization(_Norm):
     def num_outputs(self, attrs):
         return 1
 
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        """The normalised output is this op; the optional ``Mean`` and ``InvStdDev`` outputs (over the
+        normalised axes, kept as size 1, in the stash type) are their formula in canonical ops."""
+        imp.add("LayerNormalization", inputs, attrs, outputs[:1])
+        if not any(outputs[1:]):
+            return
+        from onnx import helper
+
+        x = inputs[0]
+        rank = len(x.shape)
+        axes = list(range(normalize_axis(attrs.get("axis", -1), rank), rank))
+        stash = helper.tensor_dtype_to_np_dtype(int(attrs.get("stash_type", 1)))
+        xs = x if x.dtype == stash else imp.add("Cast", [x], {"to": int(attrs.get("stash_type", 1))}, 1)[0]
+        mean = imp.add("ReduceMean", [xs], {"axes": axes, "keepdims": 1}, [outputs[1]] if outputs[1] else 1)[0]
+        if len(outputs) > 2 and outputs[2]:
+            d = imp.add("Sub", [xs, mean], {}, 1)[0]
+            var = imp.add("ReduceMean", [imp.add("Mul", [d, d], {}, 1)[0]], {"axes": axes, "keepdims": 1}, 1)[0]
+            eps = imp.constant(f"{outputs[2]}_epsilon", np.array(attrs.get("epsilon", 1e-5), dtype=stash))
+            std = imp.add("Sqrt", [imp.add("Add", [var, eps], {}, 1)[0]], {}, 1)[0]
+            imp.add("Reciprocal", [std], {}, [outputs[2]])
+
     def to_onnx(self, node, exp):
         """``LayerNormalization`` from opset 17; before it, its formula over the normalised axes."""
         if exp.opset >= 17:

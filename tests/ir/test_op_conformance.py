@@ -211,6 +211,18 @@ def scatter_nd_variants(b):
     return [b.op("ScatterND", x, idx, u), b.op("ScatterND", x, idx, u, reduction="mul")]
 
 
+@case("Expand")
+def expand_variants(b):
+    x, y = b.input("x", ("N", 3, 1)), b.input("y", (3, 1))
+    return [b.op("Expand", x, shape=[1, 3, 4]), b.op("Expand", y, shape=[2, 1, 5])]
+
+
+@case("Tile")
+def tile_variants(b):
+    x = b.input("x", ("N", 3, 2))
+    return [b.op("Tile", x, repeats=[1, 2, 3]), b.op("Tile", x, repeats=[2, 1, 1])]
+
+
 @case("PRelu")
 def prelu_variants(b):
     x = b.input("x", ("N", 3, 4))

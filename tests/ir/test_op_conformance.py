@@ -223,6 +223,20 @@ def tile_variants(b):
     return [b.op("Tile", x, repeats=[1, 2, 3]), b.op("Tile", x, repeats=[2, 1, 1])]
 
 
+@case("Einsum")
+def einsum_variants(b):
+    x, y = b.input("x", ("N", 3, 4)), b.input("y", ("N", 4, 5))
+    return [b.op("Einsum", x, y, equation="bij,bjk->bik"), b.op("Einsum", x, equation="bij->bji"),
+            b.op("Einsum", x, w(b, "wq", 4, 2), equation="...j,jk"), b.op("Einsum", x, equation="bij->b")]
+
+
+@case("GroupNormalization")
+def groupnorm_variants(b):
+    x = b.input("x", ("N", 6, 3, 4))
+    return [b.op("GroupNormalization", x, w(b, "s", 6), w(b, "bb", 6), num_groups=3),
+            b.op("GroupNormalization", x, w(b, "s1", 6), w(b, "b1", 6), num_groups=6, epsilon=1e-3)]
+
+
 @case("PRelu")
 def prelu_variants(b):
     x = b.input("x", ("N", 3, 4))

@@ -184,3 +184,50 @@ class LRN(OpDef):
 
 
 __all__ = ["BatchNormalization", "LayerNormalization", "InstanceNormalization", "LRN", "torch"]
+
+
+@register
+class GroupNormalization(_Norm):
+    """Normalise each group of ``num_groups`` channel groups over its channels and positions; scale and
+    bias per channel (opset 21; opset 18's per-group constants are repeated per channel at import)."""
+
+    op_type = "GroupNormalization"
+    attributes = {"num_groups": None, "epsilon": 1e-5, "stash_type": 1}
+    min_inputs = max_inputs = 3
+    weight_inputs = (1, 2)
+    access = "opaque"
+
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        from alphanas.ir.onnx_io import NotCanonical
+
+        x, scale, bias = inputs
+        groups = int(attrs["num_groups"])
+        channels = x.shape[1]
+        if opset < 21 and groups != channels:
+            if not (scale.is_const and bias.is_const and isinstance(channels, int)):
+                raise NotCanonical("opset-18 GroupNormalization with computed scale or bias")
+            per = channels // groups
+            scale = imp.constant(f"{scale.name}_per_channel", np.repeat(np.asarray(scale.const), per))
+            bias = imp.constant(f"{bias.name}_per_channel", np.repeat(np.asarray(bias.const), per))
+        imp.add("GroupNormalization", [x, scale, bias], {k: attrs[k] for k in self.attributes if k in attrs}, outputs)
+
+    def to_onnx(self, node, exp):
+        if exp.opset < 21:
+            from alphanas.errors import UnsupportedModelError
+
+            raise UnsupportedModelError(f"node {node.name!r} (GroupNormalization): per-channel scale needs opset 21")
+        exp.node(node, "GroupNormalization", [exp.name(v) for v in node.inputs],
+                 {k: v for k, v in node.attrs.items() if k != "stash_type" or v != 1})
+
+    def flops(self, node):
+        return 5 * node.outputs[0].numel()
+
+    def lower(self, node, ctx):
+        return [ctx.call(group_norm, ctx.input(0), node.attrs["num_groups"], ctx.input(1), ctx.input(2),
+                         node.attrs["epsilon"])]
+
+
+def group_norm(x, groups: int, weight, bias, eps: float):
+    """ONNX GroupNormalization (per-channel scale and bias), computed in float32 at least (stash type)."""
+    xc = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    return F.group_norm(xc, groups, weight.to(xc.dtype), bias.to(xc.dtype), eps).to(x.dtype)

@@ -102,6 +102,14 @@ def _topk():
     return b.build(b.op("TopK", x, k=3)[0])
 
 
+def _scaled_by(make):
+    """``x * float(make(b, x))``: a shape-valued op's result steering a float output (its own output
+    carries no derivative)."""
+    b = GraphBuilder("sized", seed=0)
+    x = b.input("x", ("N", 4, 6))
+    return b.build(b.op("Mul", x, b.op("Cast", make(b, x), to=1)))
+
+
 def _split():
     b = GraphBuilder("split", seed=0)
     x = b.input("x", ("N", 5, 4))
@@ -194,6 +202,12 @@ CASES.update({
     "Einsum": [("einsum_bmm", lambda: _two("Einsum", ("N", 3, 4), ("N", 4, 5), equation="bij,bjk->bik")),
                ("einsum_w", lambda: _one("Einsum", ("N", 3, 4), consts=[np.ones((4, 2))], equation="...j,jk"))],
     "GroupNormalization": [("groupnorm", lambda: _one("GroupNormalization", consts=[np.ones(4), np.zeros(4)], num_groups=2))],
+    "Shape": [("shape", lambda: _scaled_by(lambda b, x: b.op("Shape", x, start=2)))],
+    "Size": [("size", lambda: _scaled_by(lambda b, x: b.op("Size", x)))],
+    "ConstantOfShape": [("constant_of_shape", lambda: _scaled_by(
+        lambda b, x: b.op("ConstantOfShape", b.op("Shape", x, start=2), value=2.0, dtype=1)))],
+    "Range": [("range", lambda: _scaled_by(lambda b, x: b.op(
+        "Range", *[b.const(k, np.array(v, np.int64)) for k, v in (("a", 1), ("l", 7), ("d", 1))])))],
     "PRelu": [("prelu", lambda: _one("PRelu", consts=[np.full((4, 1, 1), 0.25)]))],
     "Where": [("where_max", lambda: _select("Greater")), ("where_min", lambda: _select("Greater", swap=True))],
     **{op: [(op.lower(), lambda op=op: _select(op))] for op in ("Less", "Greater", "LessOrEqual", "GreaterOrEqual")},

@@ -64,7 +64,7 @@ def _torch_outputs(module, graph, inputs: list) -> list:
     import torch
 
     feeds = []
-    for v, a in zip(graph.inputs, inputs):
+    for a in inputs:
         a = np.asarray(a)
         feeds.append(torch.from_numpy(np.array(a, copy=True)) if a.dtype != object else a)
     with torch.no_grad():

@@ -141,9 +141,9 @@ class _Lowering:
                     f"node {node.name!r}: op {node.op_type!r} is opaque {why} and cannot be lowered to torch; "
                     "it still runs under onnxruntime"
                 )
-            for v in [*node.inputs, *node.outputs]:
-                if v is not None:
-                    check_dtype(v, node)
+            for operand in [*node.inputs, *node.outputs]:
+                if operand is not None:
+                    check_dtype(operand, node)
             try:
                 outs = opdef.lower(node, LowerCtx(self, node))
             except NotImplementedError as e:

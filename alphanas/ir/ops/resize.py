@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from alphanas.ir import symbolic
-from alphanas.ir.opdef import OpDef, OpGroup, register
+from alphanas.ir.opdef import OpDef, register
 
 _ATTRS: dict[str, Any] = {
     "mode": "nearest", "coordinate_transformation_mode": "half_pixel", "nearest_mode": "round_prefer_floor",
@@ -131,10 +131,9 @@ def resize_axis(x, axis: int, idx: list, wts: list, outside: list, value: float,
     else:
         w = torch.tensor(wts, dtype=torch.float64, device=x.device)
         xf = x.to(torch.float64)
-        y = None
-        for k in range(index.shape[1]):
-            term = torch.index_select(xf, axis, index[:, k]) * w[:, k].reshape(shape)
-            y = term if y is None else y + term
+        y = torch.index_select(xf, axis, index[:, 0]) * w[:, 0].reshape(shape)
+        for k in range(1, index.shape[1]):
+            y = y + torch.index_select(xf, axis, index[:, k]) * w[:, k].reshape(shape)
         y = y.to(x.dtype) if x.dtype.is_floating_point else torch.round(y).to(x.dtype)
     if any(outside):
         mask = torch.tensor(outside, device=x.device).reshape(shape)

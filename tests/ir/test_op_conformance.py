@@ -433,7 +433,8 @@ def slice_variants(b):
     return [b.op("Slice", x, starts=[1, 2], ends=[5, -1], axes=[1, 2]),
             b.op("Slice", x, starts=[0], ends=[big], axes=[-1], steps=[2]),
             b.op("Slice", x, starts=[-3], ends=[6], axes=[1], steps=[1]),
-            b.op("Slice", x, starts=[0, 1, 0], ends=[big, 4, 3])]
+            b.op("Slice", x, starts=[0, 1, 0], ends=[big, 4, 3]),
+            b.op("Slice", x, starts=[-1, 5], ends=[-big, 0], axes=[2, 1], steps=[-2, -1])]
 
 
 @case("Gather")

@@ -240,7 +240,9 @@ def property_mutation(graph: Graph, rng: np.random.Generator, *, synthesizer: st
     from alphanas.ir.onnx_io import from_onnx, to_onnx
     from alphanas.search.sandbox import SANDBOX
 
-    blocks = [b for b in find_blocks(graph) if not all(n.is_opaque for n in b.nodes)]
+    from alphanas.synth.select import eligible
+
+    blocks = [b for b in find_blocks(graph) if any(eligible(n) for n in b.nodes)]
     block = choose_block(blocks, rng, focus) if blocks else None
     limit = hard_limit_s if hard_limit_s is not None else 4 * budget_s + 20
     out = SANDBOX.call(limit, to_onnx(graph).SerializeToString(), _seed_of(rng), synthesizer,

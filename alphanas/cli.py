@@ -22,6 +22,8 @@ from alphanas.ir.cost import graph_flops, graph_params
 FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "objectives": "--objectives",
          "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo",
          "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider"}
+FLAGS.update({"num_classes": "--num-classes", "input_size": "--input-size", "in_channels": "--in-channels",
+              "dataset": "--dataset"})
 
 #: (name, help, function adding arguments and setting ``func``) for every sub-command.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = []

@@ -75,9 +75,10 @@ def dataset_options(cfg: SearchConfig) -> dict[str, Any]:
     sized = {k: v for k, v in (("input_size", cfg.input_size), ("in_channels", cfg.in_channels)) if v is not None}
     if cfg.dataset.strip().lower() != "synthetic":
         if sized:
-            flags = ", ".join("--" + k.replace("_", "-") for k in sized)
-            raise ParameterError(next(iter(sized)), f"{flags}: dataset {cfg.dataset!r} has fixed images; "
-                                 "these options size the synthetic dataset (--dataset synthetic)")
+            keys = list(sized)
+            flags = ", ".join("{" + k + "}" for k in keys)
+            raise ParameterError(keys[0], f"{flags}: dataset {cfg.dataset!r} has fixed images; these options size "
+                                 "the synthetic dataset ({dataset} synthetic)", others=(*keys[1:], "dataset"))
         return {}
     opts: dict[str, Any] = {}
     if sized:

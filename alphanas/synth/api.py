@@ -56,6 +56,7 @@ class MutationResult:
     synth_ms: float
     verify_ms: float
     original: Any = None  # the properties of the old subgraph, before mutation
+    draws: int = 1  # subgraph and target draws it took (a synthesis that found nothing is followed by another)
 
 
 def _terms(problem: SynthesisProblem, synthesizer: str):
@@ -212,7 +213,7 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
         verify_ms = res.verify_ms + (time.perf_counter() - t1) * 1e3
         return MutationResult(graph=res.graph, old=res.old, new=res.new, target=problem.target,
                               achieved=res.achieved, description=res.description, synth_ms=res.synth_ms,
-                              verify_ms=verify_ms, original=original)
+                              verify_ms=verify_ms, original=original, draws=draw + 1)
     last = errors[-1] if errors else "no time left"
     raise SynthesisFailed(f"{last} ({len(errors)} draw(s) in {time.perf_counter() - t0:.1f} s)"
                           if len(errors) > 1 else last)

@@ -184,3 +184,16 @@ def test_nothing_eligible_says_what_was_considered():
     graph = b.build(b.single_op("Neg", x))
     with pytest.raises(AlphanasError, match=r"considered 1 node\(s\), ineligible: 1 not float"):
         random_subgraph(graph, np.random.default_rng(0))
+
+
+def test_blocks_of_published_architectures(model_path):
+    """Inverted residuals, squeeze-and-excite gates, ConvNeXt and attention residuals and the U-Net's
+    concatenation are found as blocks, and a mutation can be confined to each of them."""
+    from alphanas.ir.blocks import find_blocks
+
+    kinds = {name: [b.kind for b in find_blocks(load_onnx(model_path(name)))]
+             for name in ("mobilenetv3", "convnext", "transformer", "unet")}
+    assert kinds["mobilenetv3"].count("residual") == 2 and "gate" in kinds["mobilenetv3"]
+    assert kinds["convnext"].count("residual") == 2
+    assert "residual" in kinds["transformer"]
+    assert "concat" in kinds["unet"]

@@ -62,7 +62,9 @@ def check_graph(graph: Graph, seed: int = 0, batch: int = 2) -> None:
         stage = "torch forward/backward"
         module = to_torch(graph)
         module.train()
+        # float inputs take gradients too, so that a region without weights is still checked backward
         args = [torch.from_numpy(feeds[v.name]) for v in graph.inputs]
+        args = [a.requires_grad_(True) if torch.is_floating_point(a) else a for a in args]
         res = module(*args)
         res = res if isinstance(res, (tuple, list)) else [res]
         loss = sum(r.float().mean() for r in res if torch.is_floating_point(r))

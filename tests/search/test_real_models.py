@@ -197,3 +197,25 @@ def test_blocks_of_published_architectures(model_path):
     assert kinds["convnext"].count("residual") == 2
     assert "residual" in kinds["transformer"]
     assert "concat" in kinds["unet"]
+
+
+def test_region_verification_above_the_flop_threshold(model_path, monkeypatch):
+    """Above REGION_VERIFY_FLOPS the new region is verified end to end in context, the whole model by
+    the IR and ONNX checks; the child is still a valid model that onnxruntime runs."""
+    from alphanas.synth import api
+
+    monkeypatch.setattr(api, "REGION_VERIFY_FLOPS", 0)
+    graph = load_onnx(model_path("cnn3"))
+    res = mutate(graph, seed=1, budget_s=0.5)
+    feeds = random_feeds(res.graph, batch=2, seed=0)
+    (y,) = session(to_onnx(res.graph).SerializeToString(), "cpu").run(None, feeds)
+    assert y.shape == (2, 10) and np.isfinite(y).all()
+
+
+def test_mutate_cli_refuses_a_model_that_does_not_lower(model_path, blockers, tmp_path, capsys):
+    refused = [n for n in MODELS if blockers(n) is not None]
+    if not refused:
+        pytest.skip("every exported model lowers to torch")
+    rc = main(["mutate", str(model_path(refused[0])), "-o", str(tmp_path / "c.onnx")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "does not lower to torch" in err and len(err.splitlines()) == 1

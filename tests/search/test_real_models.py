@@ -219,3 +219,12 @@ def test_mutate_cli_refuses_a_model_that_does_not_lower(model_path, blockers, tm
     rc = main(["mutate", str(model_path(refused[0])), "-o", str(tmp_path / "c.onnx")])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "does not lower to torch" in err and len(err.splitlines()) == 1
+
+
+def test_mixing_reach_of_an_empty_or_unknown_axis_is_conservative():
+    """``max() arg is an empty sequence`` on an output axis of size 0: the window's size is returned."""
+    from alphanas.properties.mixing import _clipped_reach
+
+    assert _clipped_reach((0, 1, -1, 1), 5, (0,)) == 3
+    assert _clipped_reach((0, 1, -1, 1), 5, ("H",)) == 3
+    assert _clipped_reach((0, 1, -1, 1), 5, (5,)) == 3

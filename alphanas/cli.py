@@ -22,6 +22,8 @@ from alphanas.ir.cost import graph_flops, graph_params
 FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "objectives": "--objectives",
          "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo",
          "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider"}
+FLAGS.update({"num_classes": "--num-classes", "input_size": "--input-size", "in_channels": "--in-channels",
+              "dataset": "--dataset"})
 
 #: (name, help, function adding arguments and setting ``func``) for every sub-command.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = []
@@ -633,6 +635,10 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads in this process (default 1: fastest for "
                    "small candidates; 0: torch's default)")
     p.add_argument("--json", action="store_true", help="print the front as JSON")
+    p.add_argument("--num-classes", type=int, help="re-target the seed model's classifier head to this many classes "
+                   "(other weights kept); with --dataset synthetic, also its class count")
+    p.add_argument("--input-size", type=int, help="--dataset synthetic: image height and width (default 8)")
+    p.add_argument("--in-channels", type=int, help="--dataset synthetic: image channels (default 1)")
     p.set_defaults(func=cmd_search)
 
 
@@ -649,7 +655,8 @@ def cmd_search(args) -> int:
                        max_flops=args.max_flops, max_latency_ms=args.max_latency_ms, executor=args.executor,
                        workers=args.workers, address=args.address, inherit=args.inherit, proxy=args.proxy,
                        proxy_keep=args.proxy_keep, device=args.device, threads=args.threads or None,
-                       pick=args.pick, focus=None if args.focus == "none" else args.focus)
+                       pick=args.pick, focus=None if args.focus == "none" else args.focus,
+                       num_classes=args.num_classes, input_size=args.input_size, in_channels=args.in_channels)
     if args.seed_model and not Path(args.seed_model).is_file():
         raise AlphanasError(f"{args.seed_model}: no such file")
     with SearchProgress(Console(stderr=True, highlight=False), args.trials) as bar:

@@ -61,14 +61,39 @@ class SearchConfig:
     proxy_keep: float = 0.5
     device: str = "auto"
     threads: int | None = 1  # torch threads of the driver and the in-process executor (None: torch's default)
+    num_classes: int | None = None  # re-target the seed model's classifier head (and size synthetic data)
+    input_size: int | None = None  # synthetic data: image height and width (default 8)
+    in_channels: int | None = None  # synthetic data: image channels (default 1)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def dataset_options(cfg: SearchConfig) -> dict[str, Any]:
+    """The dataset loader's options from ``--input-size``, ``--in-channels`` and ``--num-classes``: the
+    synthetic dataset is made to fit them; the other datasets have fixed images and classes."""
+    sized = {k: v for k, v in (("input_size", cfg.input_size), ("in_channels", cfg.in_channels)) if v is not None}
+    if cfg.dataset.strip().lower() != "synthetic":
+        if sized:
+            keys = list(sized)
+            flags = ", ".join("{" + k + "}" for k in keys)
+            raise ParameterError(keys[0], f"{flags}: dataset {cfg.dataset!r} has fixed images; these options size "
+                                 "the synthetic dataset ({dataset} synthetic)", others=(*keys[1:], "dataset"))
+        return {}
+    opts: dict[str, Any] = {}
+    if sized:
+        size = int(cfg.input_size or 8)
+        opts["input_shape"] = (int(cfg.in_channels or 1), size, size)
+    if cfg.num_classes is not None:
+        opts["num_classes"] = int(cfg.num_classes)
+    return opts
+
+
 def load_seed(cfg: SearchConfig, dataset) -> Graph:
-    """The seed graph: the ONNX file, or the zoo model built for the dataset's input and classes."""
-    from alphanas.train import check_compatible
+    """The seed graph: the ONNX file (its classifier head re-targeted with ``num_classes``), or the zoo
+    model built for the dataset's input and classes; checked to fit the dataset
+    (:func:`~alphanas.search.seeding.check_seed_fits` says what to change otherwise)."""
+    from alphanas.search.seeding import check_seed_fits, retarget_head
 
     if cfg.seed_model and cfg.zoo:
         raise ParameterError("zoo", "give either a seed ONNX file or {zoo} NAME, not both")
@@ -76,13 +101,15 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
         from alphanas.ir import load_onnx
 
         graph = load_onnx(cfg.seed_model)
+        if cfg.num_classes is not None:
+            retarget_head(graph, int(cfg.num_classes), seed=cfg.seed)
     else:
         from alphanas.ir import zoo
 
         c, h, _ = dataset.input_shape
         graph = zoo.build(cfg.zoo or "resnet_small", input_size=h, in_channels=c, num_classes=dataset.num_classes,
                           seed=cfg.seed)
-    check_compatible(graph, dataset)
+    check_seed_fits(graph, dataset)
     return graph
 
 
@@ -91,7 +118,8 @@ def make_evaluator(cfg: SearchConfig) -> Evaluator:
     from alphanas.search.evaluators import TrainEvaluator
 
     return TrainEvaluator(dataset_name=cfg.dataset, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                          inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=0)
+                          inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=0,
+                          dataset_options=dataset_options(cfg))
 
 
 def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator: Evaluator | None = None) -> SearchResult:
@@ -106,7 +134,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     constraints = Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms)
     mutator = Mutator(strategy=cfg.strategy, probabilities=cfg.probabilities, synthesizer=cfg.synthesizer,
                       budget_s=cfg.synth_budget_s, pick=cfg.pick, focus=cfg.focus)
-    dataset = cached_dataset(cfg.dataset, cfg.data_dir, 0, {})
+    dataset = cached_dataset(cfg.dataset, cfg.data_dir, 0, dataset_options(cfg))
     seed_graph = load_seed(cfg, dataset)
     screen = None
     if cfg.proxy:
@@ -115,7 +143,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir)
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
-    for key, default in (("pick", "random"), ("focus", None)):  # stores made before these options existed
+    for key, default in (("pick", "random"), ("focus", None), ("num_classes", None), ("input_size", None),
+                         ("in_channels", None)):  # stores made before these options existed
         if settings.get(key) == default:
             settings.pop(key)
     if cfg.seed_model:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from alphanas.console import check_output_path, console, parse_int_list, rich_progress, run_main
 from alphanas.errors import AlphanasError, ParameterError
-from alphanas.ir.cost import graph_flops, graph_params
 
 #: The command-line spelling of library parameters that errors name (:class:`~alphanas.errors.ParameterError`).
 FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "objectives": "--objectives",
@@ -210,6 +209,7 @@ def cmd_zoo_list(args) -> int:
 def cmd_zoo_export(args) -> int:
     from alphanas import zoo
     from alphanas.ir import save_onnx
+    from alphanas.ir.cost import graph_flops, graph_params
 
     out = check_output_path(args.output, [], args.force)
     opts = {k: getattr(args, k) for k in ("input_size", "in_channels", "num_classes") if getattr(args, k) is not None}
@@ -436,10 +436,13 @@ def cmd_rewrite(args) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
+#: the synthesizers of :data:`alphanas.synth.SYNTHESIZERS`, spelled out so that ``--help`` does not import
+#: the synthesizers (egglog); a test keeps the two equal
+SYNTHESIZERS = ("egraph", "progressive", "progressive-cached")
+
+
 @command("mutate", "one property-guided mutation: select a subgraph, mutate its properties, synthesize, splice, verify")
 def _mutate_args(p: argparse.ArgumentParser) -> None:
-    from alphanas.synth import SYNTHESIZERS
-
     p.add_argument("model", help="input ONNX model (never modified)")
     p.add_argument("-o", "--output", required=True, help="output .onnx path")
     p.add_argument("--seed", type=int, default=0, help="seed of the subgraph choice, property mutation and synthesis")

@@ -93,7 +93,7 @@ def _count(n: int | None) -> str:
 
 
 def cmd_inspect(args) -> int:
-    from rich.table import Table
+    from alphanas.table import Table
 
     graph = _load(args.model, args)
     rep = graph_report(graph)
@@ -191,13 +191,13 @@ def _zoo_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_zoo_list(args) -> int:
-    from rich.table import Table
+    from alphanas.table import Table
 
     from alphanas import zoo
 
     t = Table(title="alphanas zoo")
     t.add_column("name")
-    t.add_column("description")
+    t.add_column("description", wrap=True)
     from rich.markup import escape
 
     for name, doc in zoo.describe().items():
@@ -256,7 +256,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_train(args) -> int:
     from rich.console import Console
-    from rich.table import Table
+    from alphanas.table import Table
 
     from alphanas.data import load_dataset
     from alphanas.ir import load_onnx, save_onnx
@@ -354,9 +354,16 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-opset", type=int, default=None, metavar="N",
                    help="write the default-domain opset N (converted with onnx.version_converter); default: the model's own")
     p.add_argument("--list", action="store_true", help="list the available passes (plug-ins included) and exit")
+    p.add_argument("--json", action="store_true", help="print the result (counts, per-pass effects) as JSON")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     _input_shape_option(p)
     p.set_defaults(func=cmd_rewrite)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def cmd_rewrite(args) -> int:
@@ -372,13 +379,13 @@ def cmd_rewrite(args) -> int:
         passes.load_plugin(mod)
     c = console()
     if args.list:
-        from rich.table import Table
+        from alphanas.table import Table
 
         from alphanas.passes.registry import origin
 
         t = Table(title="passes")
         for col in ("name", "description", "from"):
-            t.add_column(col)
+            t.add_column(col, wrap=col == "description")
         for name, cls in passes.available().items():
             t.add_row(name + (" *" if name in DEFAULT_PIPELINE else ""), cls.description(), origin(name))
         c.print(t)
@@ -405,28 +412,39 @@ def cmd_rewrite(args) -> int:
         pm.on_pass = step
         result = pm.run(graph)
     rewritten = result.graph
-    c.print(report.table(report.compare_summaries(graph, rewritten), title=f"rewrite {args.model}"))
+    warn = _stderr_console() if args.json else c  # (with --json, stdout holds only the JSON)
+    comparison = report.compare_summaries(graph, rewritten)
+    effects = report.pass_effects(pm.history)
     rounds = max((r.round for r in pm.history), default=0)
-    changed = sorted({r.name for r in pm.history if r.modified})
-    c.print(f"passes: {', '.join(names)}; {rounds} round(s); changed the graph: {', '.join(changed) or 'none'}")
+    if not args.json:
+        c.print(report.table(comparison, title=f"rewrite {args.model}"))
+        c.print(f"passes ({rounds} round{'s' if rounds != 1 else ''}):")
+        for e in effects:
+            c.print(f"  {report.explain(e)}")
     for p in pm.passes:
         for node, why in getattr(p, "refused_nodes", {}).items():
-            c.print(f"[yellow]{p.name} left node {node!r} as it was[/]: {why}")
+            warn.print(f"[yellow]{p.name} left node {node!r} as it was[/]: {why}")
     named = [name for name in pm.refused if args.passes and name in args.passes]
     if named:  # the user asked for this pass by name: leaving it out silently would not be what was asked
         what = "verification failed" if args.verify else "the rewrite is refused"
         raise AlphanasError(f"{what}, {out} not written: pass {named[0]!r} {pm.refused[named[0]]} "
                             "(report the pass sequence above, or run without the offending --pass)")
     for name, why in pm.refused.items():
-        c.print(f"[yellow]pass {name!r} refused (its result was undone)[/]: {why}")
+        warn.print(f"[yellow]pass {name!r} refused (its result was undone)[/]: {why}")
     if args.verify:
         eq = compare(graph, rewritten, seed=args.seed, tolerance=tol)
         if not eq.ok:
             raise AlphanasError(f"verification failed, {out} not written: {eq.message} "
                                 "(report the pass sequence above, or run without the offending --pass)")
-        c.print(f"verified with onnxruntime: {eq.message}")
+        if not args.json:
+            c.print(f"verified with onnxruntime: {eq.message}")
     # atomic (temporary file + rename); weights beside it when the input kept them there, or over 2 GB
     save_onnx(rewritten, out, target_opset=args.target_opset)
+    if args.json:
+        print(json.dumps({"input": args.model, "output": str(out), "before": comparison["before"],
+                          "after": comparison["after"], "rounds": rounds, "passes": effects,
+                          "refused": pm.refused, "verified": bool(args.verify)}, indent=2, default=str))
+        return 0
     c.print(f"wrote {out}")
     return 0
 
@@ -460,7 +478,7 @@ def _mutate_args(p: argparse.ArgumentParser) -> None:
 
 
 def _nodes_table(graph, title: str):
-    from rich.table import Table
+    from alphanas.table import Table
 
     from alphanas.ir import cost
 
@@ -472,6 +490,25 @@ def _nodes_table(graph, title: str):
         t.add_row(n.name, n.op_type, "?" if shape is None else "x".join(str(d) for d in shape),
                   str(0 if n.is_opaque else n.opdef.params(n)), _count(cost.node_flops_or_none(n, graph)))
     return t
+
+
+def _described(prop, empty: str = "none") -> str:
+    """A property's description, ``empty`` when it requires nothing (no blank ``target:`` line)."""
+    text = prop.describe()
+    return text if text.strip() else empty
+
+
+def _change(before: int | None, after: int | None) -> str:
+    """The exact change in a count beside its percentage: ``+1,536 (+0.15%)``; ``0`` when unchanged."""
+    if before is None or after is None:
+        return "?"
+    d = after - before
+    if d == 0:
+        return "0"
+    if not before:
+        return f"{d:+,}"
+    pct = 100 * d / before
+    return f"{d:+,} ({pct:+.2g}%)" if abs(pct) < 0.1 else f"{d:+,} ({pct:+.1f}%)"
 
 
 def cmd_mutate(args) -> int:
@@ -499,21 +536,22 @@ def cmd_mutate(args) -> int:
                           "before": before, "after": after, "synth_ms": res.synth_ms,
                           "verify_ms": res.verify_ms}, indent=2, default=str))
         return 0
-    from rich.table import Table
+    from alphanas.table import Table
 
     c = console()
     c.print(_nodes_table(res.old, "old subgraph"))
     c.print(_nodes_table(res.new, "new subgraph"))
     c.print(f"new: {res.description}")
     for name in res.target:
-        c.print(f"[bold]{name}[/bold]\n  original: {res.original[name].describe()}\n"
-                f"  target:   {res.target[name].describe()}\n  achieved: {res.achieved[name].describe()}")
+        c.print(f"[bold]{name}[/bold]\n  original: {_described(res.original[name])}\n"
+                f"  target:   {_described(res.target[name], 'none (the mutation relaxed every requirement away)')}\n"
+                f"  achieved: {_described(res.achieved[name])}")
     t = Table(title=f"{args.model} -> {out}")
     for col in ("", "before", "after", "change"):
         t.add_column(col, justify="left" if not col else "right")
     for key in ("nodes", "params", "flops"):
         b, a = before[key], after[key]
-        t.add_row(key, _count(b), _count(a), f"{100 * (a - b) / b:+.1f}%" if b and a is not None else "n/a")
+        t.add_row(key, _count(b), _count(a), _change(b, a))
     c.print(t)
     c.print(f"synthesis {res.synth_ms:.0f} ms ({args.synth}), splice-and-verify {res.verify_ms:.0f} ms; wrote {out}")
     return 0

@@ -100,7 +100,7 @@ def to_json(rows: list[dict[str, Any]]) -> str:
 def table(rows: list[dict[str, Any]], title: str = "onnxruntime latency"):
     """A rich Table of the rows (ratio against the first model of each provider/batch group); models are shown
     by file name when those are unique."""
-    from rich.table import Table
+    from alphanas.table import Table
 
     models = list(dict.fromkeys(r["model"] for r in rows))
     short = {m: Path(m).name for m in models}

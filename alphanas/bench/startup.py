@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         p.error("--runs: give at least 1")
     from rich.console import Console
-    from rich.table import Table
+    from alphanas.table import Table
 
     results = {label: measure(cmd, args.runs) for label, cmd in commands().items()}
     t = Table(title=f"alphanas start-up, median of {args.runs} fresh processes ({os.cpu_count()} cores)")

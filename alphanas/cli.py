@@ -687,8 +687,20 @@ def cmd_search(args) -> int:
                        pick=args.pick, focus=None if args.focus == "none" else args.focus)
     if args.seed_model and not Path(args.seed_model).is_file():
         raise AlphanasError(f"{args.seed_model}: no such file")
-    with SearchProgress(Console(stderr=True, highlight=False), args.trials) as bar:
-        result = run_search(cfg, on_event=bar)
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AlphanasError(f"{out_dir}: is a file; give a folder for --out (it is created when missing)")
+    from alphanas.console import check_writable_folder
+
+    check_writable_folder(out_dir if out_dir.exists() else out_dir.parent, f"--out {out_dir}: cannot be written")
+    try:
+        with SearchProgress(Console(stderr=True, highlight=False), args.trials) as bar:
+            result = run_search(cfg, on_event=bar)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"alphanas: interrupted; every finished trial is saved in {out_dir}; resume with the "
+                         "same command (e.g. alphanas search ... --out " + str(out_dir) + ")\n")
+        return 130
+    check_search_folder(out_dir)  # (all trials failed: say why, not "run the search first")
     report = write_report(args.out)
     if args.json:
         print(json.dumps({"out": args.out, "front": [{"id": c.id, "trial": c.trial, "mutation": c.mutation,
@@ -699,7 +711,7 @@ def cmd_search(args) -> int:
         return 0
     c = console()
     c.print(front_table(result))
-    c.print(f"{result.counts} · mutation failures {result.mutation_failures} · duplicates skipped "
+    c.print(f"candidates: {_in_words(result.counts)} · mutation failures {result.mutation_failures} · duplicates skipped "
             f"{result.duplicates} · {result.wall_s:.0f} s")
     c.print(f"wrote {report.png}, {report.markdown}, {report.html} and {len(report.models)} front "
             f"model(s) in {Path(args.out) / 'front'}")
@@ -712,9 +724,54 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def check_search_folder(path: str | Path) -> None:
+    """Refuse, in one line and before anything is written, a path that is not the folder of a search with a
+    trained candidate: missing, a file, no or an empty/foreign database, or only failed trials (then the
+    most common reasons are named). The database is opened read-only, so a bad one is never modified."""
+    import sqlite3
+
+    from alphanas.search.store import DB_NAME
+
+    p = Path(path)
+    if not p.exists():
+        raise AlphanasError(f"{p}: no such folder; give the --out folder of 'alphanas search'")
+    if not p.is_dir():
+        raise AlphanasError(f"{p}: is a file, not a folder; give the --out folder of 'alphanas search'")
+    db = p / DB_NAME
+    if not db.is_file():
+        raise AlphanasError(f"{p}: not a search folder (no {DB_NAME}); give the --out folder of 'alphanas search'")
+    if db.stat().st_size == 0:
+        raise AlphanasError(f"{db}: is empty, not a search database; run 'alphanas search --out {p}' to start one")
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT status, error FROM candidates").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        raise AlphanasError(f"{db}: not a readable search database ({e})") from None
+    if any(status == "done" for status, _ in rows):
+        return
+    if not rows:
+        raise AlphanasError(f"{p}: the search has no candidate yet; run 'alphanas search --out {p}'")
+    errors = Counter((err or "no reason recorded").strip().splitlines()[0][:200] for status, err in rows
+                     if status == "failed")
+    if errors:
+        why = "; ".join(f"{e} (x{n})" for e, n in errors.most_common(2))
+        raise AlphanasError(f"{p}: no trained candidate: {sum(errors.values())} of {len(rows)} trial(s) failed: {why}")
+    counts = Counter(status for status, _ in rows)
+    raise AlphanasError(f"{p}: no trained candidate yet ({_in_words(counts)}); run or resume the search")
+
+
+def _in_words(counts) -> str:
+    """``{'done': 28, 'failed': 2}`` as ``28 done, 2 failed``."""
+    return ", ".join(f"{n} {status}" for status, n in sorted(dict(counts).items(), key=lambda kv: -kv[1])) or "none"
+
+
 def cmd_report(args) -> int:
     from alphanas.search.report import write_report
 
+    check_search_folder(args.dir)
     rep = write_report(args.dir)
     c = console()
     c.print(f"{len(rep.candidates)} candidates, front of {len(rep.front)} on {', '.join(rep.objectives)}")
@@ -748,9 +805,65 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _device_ok(v: str) -> bool:
+    import re
+
+    return re.fullmatch(r"auto|cpu|cuda(:\d+)?", v.strip().lower()) is not None
+
+
+#: Every numeric or enumerated option's rule, checked before any work starts (:func:`validate_options`):
+#: argparse ``dest`` -> (accepts the value, what to give instead). ``None`` (an option left at its
+#: default) is always accepted.
+OPTION_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "threads": (lambda v: v >= 0, "a number of threads >= 0 (0: the default)"),
+    "tolerance": (lambda v: v >= 0, "a tolerance >= 0"),
+    "lr": (lambda v: v > 0, "a learning rate > 0"),
+    "batch_size": (lambda v: v >= 1, "a batch size >= 1"),
+    "epochs": (lambda v: v >= 1, "a number of epochs >= 1"),
+    "trials": (lambda v: v >= 1, "a number of trials >= 1"),
+    "workers": (lambda v: v >= 1, "a number of workers >= 1"),
+    "device": (_device_ok, "auto, cpu, cuda or cuda:N"),
+    "warmup": (lambda v: v >= 0, "a number of warm-up runs >= 0"),
+    "repeats": (lambda v: v >= 1, "a number of timed runs >= 1"),
+    "weight_decay": (lambda v: v >= 0, "a weight decay >= 0"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "a label smoothing in [0, 1)"),
+    "warmup_epochs": (lambda v: v >= 0, "a number of warm-up epochs >= 0"),
+    "max_minutes": (lambda v: v > 0, "a time limit > 0 minutes"),
+    "max_params": (lambda v: v > 0, "a parameter limit > 0"),
+    "max_flops": (lambda v: v > 0, "a FLOPs limit > 0"),
+    "max_latency_ms": (lambda v: v > 0, "a latency limit > 0 ms"),
+    "proxy_keep": (lambda v: 0 < v <= 1, "a fraction in (0, 1]"),
+    "max_rounds": (lambda v: v >= 1, "a number of rounds >= 1"),
+    "budget_ms": (lambda v: v > 0, "a positive time budget in milliseconds"),
+    "p": (lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
+    "input_size": (lambda v: v >= 1, "an input size >= 1"),
+    "in_channels": (lambda v: v >= 1, "a number of channels >= 1"),
+    "num_classes": (lambda v: v >= 1, "a number of classes >= 1"),
+    "target_opset": (lambda v: v >= 1, "an opset version >= 1"),
+}
+
+
+def validate_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Check every option of :data:`OPTION_RULES` that ``args`` holds; the first bad one is a one-line
+    argument error (exit status 2) naming the option, before the command does anything."""
+    for dest, (ok, want) in OPTION_RULES.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        try:
+            good = ok(value)
+        except TypeError:
+            good = False
+        if not good or (isinstance(value, float) and value != value):
+            flag = FLAGS.get(dest, "--" + dest.replace("_", "-"))
+            parser.error(f"{flag}: got {value}; give {want}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command (see the module docstring for the exit statuses)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    validate_options(args, parser)
     model = getattr(args, "model", None) or getattr(args, "models", None) or getattr(args, "seed_model", None)
     return run_main(lambda: _run_command(args), model=model, debug=args.debug)
 

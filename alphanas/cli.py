@@ -843,9 +843,9 @@ OPTION_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
 }
 
 
-def validate_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
-    """Check every option of :data:`OPTION_RULES` that ``args`` holds; the first bad one is a one-line
-    argument error (exit status 2) naming the option, before the command does anything."""
+def validate_options(args: argparse.Namespace) -> None:
+    """Check every option of :data:`OPTION_RULES` that ``args`` holds; the first bad one raises an
+    :class:`AlphanasError` naming the option (one line, exit status 2), before the command does anything."""
     for dest, (ok, want) in OPTION_RULES.items():
         value = getattr(args, dest, None)
         if value is None:
@@ -856,20 +856,20 @@ def validate_options(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             good = False
         if not good or (isinstance(value, float) and value != value):
             flag = FLAGS.get(dest, "--" + dest.replace("_", "-"))
-            parser.error(f"{flag}: got {value}; give {want}")
+            raise AlphanasError(f"{flag}: got {value}; give {want}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command (see the module docstring for the exit statuses)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    validate_options(args, parser)
+    args = build_parser().parse_args(argv)
     model = getattr(args, "model", None) or getattr(args, "models", None) or getattr(args, "seed_model", None)
     return run_main(lambda: _run_command(args), model=model, debug=args.debug)
 
 
 def _run_command(args) -> int:
-    """The sub-command; a library error about a parameter names the command-line flag instead."""
+    """The sub-command (its options validated first); a library error about a parameter names the
+    command-line flag instead."""
+    validate_options(args)
     try:
         return int(args.func(args) or 0)
     except ParameterError as e:

@@ -45,18 +45,33 @@ def graph_report(graph) -> dict:
 
     ops = Counter(n.op_type for n in graph.nodes)
     opaque = Counter(n.op_type for n in graph.nodes if n.is_opaque)
+    summary = cost.summary(graph)
+    # weights that only opaque nodes read are parameters too (the cost model cannot see what the op does
+    # with them, but they are in the file): counted once each, and added to the total
+    known = {id(v) for n in graph.nodes if not n.is_opaque for v in n.inputs if v is not None}
+    opaque_weights = {id(v): v for n in graph.nodes if n.is_opaque for v in n.inputs
+                      if v is not None and v.is_const and id(v) not in known}
+    opaque_params = sum(int(v.const.size) for v in opaque_weights.values())
+    summary["params"] += opaque_params
+
+    def node_params(n) -> int:
+        if not n.is_opaque:
+            return n.opdef.params(n)
+        return sum(int(v.const.size) for v in n.inputs if v is not None and id(v) in opaque_weights)
+
     return {
         "name": graph.name,
         "inputs": [{"name": v.name, "shape": list(v.shape), "dtype": str(v.dtype)} for v in graph.inputs],
         "outputs": [{"name": v.name, "shape": None if v.shape is None else list(v.shape), "dtype": str(v.dtype)}
                     for v in graph.outputs],
-        **cost.summary(graph),
+        **summary,
+        "opaque_params": opaque_params,
         "symbolic_dims": cost.symbolic_dims(graph),
         "ops": dict(ops.most_common()),
         "opaque_ops": dict(opaque.most_common()),
         "nodes_table": [
             {"name": n.name, "op": n.op_type, "shape": None if n.outputs[0].shape is None else list(n.outputs[0].shape),
-             "params": 0 if n.is_opaque else n.opdef.params(n), "flops": cost.node_flops_or_none(n, graph),
+             "params": node_params(n), "flops": cost.node_flops_or_none(n, graph),
              "opaque": n.is_opaque}
             for n in graph.nodes
         ],
@@ -156,6 +171,12 @@ def _properties_section(graph, args) -> dict:
         return {}
     from alphanas.properties.report import properties_report
 
+    for n in graph.nodes:  # the abstract interpretation needs every shape
+        if any(v is not None and v.shape is None for v in n.outputs):
+            domain = getattr(n, "domain", "") or ""
+            raise AlphanasError(f"--properties: node {n.name!r} ({domain + '.' if domain else ''}{n.op_type}) has an "
+                                "output of unknown shape (an op alphanas does not know, kept opaque); the properties "
+                                "cannot be inferred past it (inspect without --properties shows the rest)")
     return {"properties": properties_report(graph)}
 
 

@@ -34,6 +34,24 @@ def static_batch(model: bytes) -> int | None:
     return firsts.pop() if len(firsts) == 1 else None
 
 
+def check_static_sizes(model: bytes, name: str) -> None:
+    """Refuse a model whose inputs have symbolic dimensions besides the batch (height, width, sequence
+    length): timing it at some made-up size would be a silent wrong number; ``--input-shape`` fixes them."""
+    import onnx
+
+    proto = onnx.load_from_string(model)
+    inits = {t.name for t in proto.graph.initializer}
+    for vi in proto.graph.input:
+        if vi.name in inits or not vi.type.tensor_type.HasField("shape"):
+            continue
+        dims = list(vi.type.tensor_type.shape.dim)
+        free = [d.dim_param or "?" for d in dims[1:] if not d.HasField("dim_value")]
+        if free:
+            example = ",".join(["1"] + [str(d.dim_value) if d.HasField("dim_value") else "SIZE" for d in dims[1:]])
+            raise AlphanasError(f"{name}: input {vi.name!r} has symbolic dimensions besides the batch "
+                                f"({', '.join(free)}); give them sizes with --input-shape {vi.name}:{example}")
+
+
 def rebatch(model: bytes, batch: int, name: str) -> bytes:
     """``model`` (serialized) with its static batch ``b`` replaced by ``batch``, through the IR: the inputs'
     first dimension is set, the IR import re-infers every shape (refusing a model whose constants fix the
@@ -125,6 +143,9 @@ def benchmark(models: Sequence[Any], *, providers: Sequence[str] = ("cpu",), bat
         from alphanas.ir.input_shapes import with_input_shapes
 
         loaded = [with_input_shapes(m, input_shapes, name) for m, name in zip(loaded, names)]
+    for model, name in zip(loaded, names):
+        if isinstance(model, bytes):
+            check_static_sizes(model, name)
     rows: list[dict[str, Any]] = []
     for provider in providers:
         for batch in batches:

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """The ``alphanas`` command. Each sub-command is a thin layer over the library API.
 
 User errors (:class:`~alphanas.errors.AlphanasError`, bad options) print one line and exit with
@@ -628,9 +629,38 @@ def cmd_bench(args) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
+def list_benchmarks() -> dict[str, str]:
+    """Benchmark name -> the first line of its docstring, for every module of :mod:`alphanas.bench` that
+    defines ``main`` (read from the source: nothing is imported)."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("alphanas.bench")
+    root = Path(list(spec.submodule_search_locations)[0]) if spec and spec.submodule_search_locations else None
+    out: dict[str, str] = {}
+    for path in sorted(root.iterdir()) if root else []:
+        src = path / "__init__.py" if path.is_dir() else path
+        if path.name.startswith("_") or src.suffix != ".py" or not src.is_file():
+            continue
+        tree = ast.parse(src.read_text(encoding="utf-8"))
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        names |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+        if "main" in names:
+            doc = (ast.get_docstring(tree) or "").strip().split("\n\n")[0].replace("\n", " ")
+            out[path.stem] = doc.split(". ")[0].rstrip(".")  # its first sentence
+    return out
+
+
+class _BenchmarkHelp(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 @command("benchmark", "run a benchmark script of alphanas.bench (same as python -m alphanas.bench.NAME)")
 def _benchmark_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help="benchmark module in alphanas.bench (e.g. properties, synthesis, nb201, e2e)")
+    p.formatter_class = _BenchmarkHelp
+    p.epilog = "benchmarks (each takes --help):\n" + "\n".join(
+        f"  {name:<12} {doc}" for name, doc in list_benchmarks().items())
+    p.add_argument("name", help="benchmark module in alphanas.bench (listed below)")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark (see its --help)")
     p.set_defaults(func=cmd_benchmark)
 
@@ -882,7 +912,14 @@ def validate_options(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command (see the module docstring for the exit statuses)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:  # shell completion when the optional extra is installed (docs/cli.md)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    except ImportError:
+        pass
+    args = parser.parse_args(argv)
     model = getattr(args, "model", None) or getattr(args, "models", None) or getattr(args, "seed_model", None)
     return run_main(lambda: _run_command(args), model=model, debug=args.debug)
 

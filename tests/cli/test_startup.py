@@ -50,3 +50,21 @@ def test_mutate_choices_match_the_synthesizers():
     from alphanas.synth import SYNTHESIZERS as real
 
     assert SYNTHESIZERS == real
+
+
+def test_benchmark_help_lists_every_benchmark_in_one_line(capsys):
+    import pkgutil
+
+    import alphanas.bench as bench
+    from alphanas.cli import list_benchmarks, main
+
+    try:
+        main(["benchmark", "--help"])
+    except SystemExit:
+        pass
+    out = capsys.readouterr().out
+    names = [m.name for m in pkgutil.iter_modules(bench.__path__)]
+    assert set(list_benchmarks()) == {"conformance", "e2e", "nb201", "onnx_parity", "properties", "rewrite", "startup",
+                                      "synthesis"} and set(list_benchmarks()) <= set(names)
+    for name, doc in list_benchmarks().items():
+        assert "\n" not in doc and f"  {name:<12} {doc}" in out

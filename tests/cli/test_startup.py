@@ -10,8 +10,9 @@ HEAVY = ("torch", "onnx", "onnxruntime", "egglog", "matplotlib", "sympy")
 
 
 def _imported(code: str) -> list[str]:
-    out = subprocess.run([sys.executable, "-c", code + f"\nimport sys; print('IMPORTED=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"],
-                         capture_output=True, text=True, check=True).stdout.split("IMPORTED=")[-1].strip()
+    probe = f"\nimport sys; print('IMPORTED=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    proc = subprocess.run([sys.executable, "-c", code + probe], capture_output=True, text=True, check=True)
+    out = proc.stdout.split("IMPORTED=")[-1].strip()
     return [m for m in out.split(",") if m]
 
 

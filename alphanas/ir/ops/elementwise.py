@@ -74,11 +74,13 @@ def _gelu_to_onnx(self, node, exp):
 Relu = _unary("Relu", lazy("torch.relu"), ACTIVATION, synth={"relu": {}}, synth_order=0)
 Sigmoid = _unary("Sigmoid", lazy("torch.sigmoid"), ACTIVATION, synth={"sigmoid": {}}, synth_order=3)
 Tanh = _unary("Tanh", lazy("torch.tanh"), ACTIVATION, synth={"tanh": {}}, synth_order=4)
-Gelu = _unary("Gelu", lazy("torch.nn.functional.gelu"), ACTIVATION, attributes={"approximate": "none"}, kwargs=lambda a: {"approximate": a["approximate"]},
+Gelu = _unary("Gelu", lazy("torch.nn.functional.gelu"), ACTIVATION, attributes={"approximate": "none"},
+              kwargs=lambda a: {"approximate": a["approximate"]},
               synth={"gelu": {"approximate": "none"}}, synth_order=1, to_onnx=_gelu_to_onnx)
 LeakyRelu = _unary("LeakyRelu", lazy("torch.nn.functional.leaky_relu"), ACTIVATION, attributes={"alpha": 0.01},
                    kwargs=lambda a: {"negative_slope": a["alpha"]})
-Elu = _unary("Elu", lazy("torch.nn.functional.elu"), ACTIVATION, attributes={"alpha": 1.0}, kwargs=lambda a: {"alpha": a["alpha"]})
+Elu = _unary("Elu", lazy("torch.nn.functional.elu"), ACTIVATION, attributes={"alpha": 1.0},
+             kwargs=lambda a: {"alpha": a["alpha"]})
 Softplus = _unary("Softplus", lazy("torch.nn.functional.softplus"), ACTIVATION)
 Exp = _unary("Exp", lazy("torch.exp"))
 Log = _unary("Log", lazy("torch.log"))

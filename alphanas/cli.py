@@ -21,7 +21,8 @@ from alphanas.errors import AlphanasError, ParameterError
 #: The command-line spelling of library parameters that errors name (:class:`~alphanas.errors.ParameterError`).
 FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "objectives": "--objectives",
          "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo",
-         "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider"}
+         "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider",
+         "batches": "--batch", "input_shapes": "--input-shape"}
 
 #: (name, help, function adding arguments and setting ``func``) for every sub-command.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = []
@@ -200,7 +201,9 @@ INSPECT_PRINTERS.append(_print_properties_section)
 @command("zoo", "built-in seed models: list, export")
 def _zoo_args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="zoo_cmd", required=True)
-    sub.add_parser("list", help="list the models").set_defaults(func=cmd_zoo_list)
+    zl = sub.add_parser("list", help="list the models")
+    zl.add_argument("--json", action="store_true", help="print {name: description} as JSON")
+    zl.set_defaults(func=cmd_zoo_list)
     e = sub.add_parser("export", help="write a model as ONNX")
     e.add_argument("name")
     e.add_argument("-o", "--output", required=True, help="output .onnx path")
@@ -217,6 +220,9 @@ def cmd_zoo_list(args) -> int:
 
     from alphanas import zoo
 
+    if getattr(args, "json", False):
+        print(json.dumps(zoo.describe(), indent=2))
+        return 0
     t = Table(title="alphanas zoo")
     t.add_column("name")
     t.add_column("description", wrap=True)

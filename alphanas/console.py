@@ -46,13 +46,14 @@ def check_output_path(out: str | Path, inputs: Sequence[str | Path], force: bool
 
 
 def check_writable_folder(folder: str | Path, what: str) -> None:
-    """Refuse, naming ``what``, when files cannot be created in ``folder`` (missing, not a folder, or not
-    writable), by creating and removing a temporary file there: nothing is left behind."""
+    """Refuse, naming ``what``, when files cannot be created in ``folder`` (a file, or not writable; a missing
+    folder is judged by the nearest folder above it that exists, where it would be created) by creating and
+    removing a temporary file there: nothing is left behind."""
     import tempfile
 
     folder = Path(folder)
-    if not folder.exists():
-        raise AlphanasError(f"{what}: the folder {folder} does not exist")
+    while not folder.exists() and folder.parent != folder:  # missing folders are created: check the first that exists
+        folder = folder.parent
     if not folder.is_dir():
         raise AlphanasError(f"{what}: {folder} is not a folder")
     try:

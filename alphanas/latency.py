@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, ParameterError
 
 #: Keys of every row (``--json`` prints a list of these objects).
 ROW_KEYS = ("model", "provider", "batch", "median_ms", "p10_ms", "p90_ms", "mean_ms", "throughput_per_s", "ratio",
@@ -48,8 +48,8 @@ def check_static_sizes(model: bytes, name: str) -> None:
         free = [d.dim_param or "?" for d in dims[1:] if not d.HasField("dim_value")]
         if free:
             example = ",".join(["1"] + [str(d.dim_value) if d.HasField("dim_value") else "SIZE" for d in dims[1:]])
-            raise AlphanasError(f"{name}: input {vi.name!r} has symbolic dimensions besides the batch "
-                                f"({', '.join(free)}); give them sizes with --input-shape {vi.name}:{example}")
+            raise ParameterError("input_shapes", f"{name}: input {vi.name!r} has symbolic dimensions besides the "
+                                 f"batch ({', '.join(free)}); give them sizes with {{input_shapes}} {vi.name}:{example}")
 
 
 def rebatch(model: bytes, batch: int, name: str) -> bytes:
@@ -84,9 +84,9 @@ def rebatch(model: bytes, batch: int, name: str) -> bytes:
             raise AlphanasError(f"its output has batch {wrong[0][0]}, not {batch}")
     except Exception as e:
         why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise AlphanasError(f"{name}: the batch dimension is fixed at {b} and the model cannot be re-batched to "
-                            f"{batch} ({why[:300]}); measure it with --batch {b}, or export it with a dynamic "
-                            "batch") from None
+        raise ParameterError("batches", f"{name}: the batch dimension is fixed at {b} and the model cannot be "
+                             f"re-batched to {batch} ({why[:300]}); measure it with {{batches}} {b}, or export it "
+                             "with a dynamic batch") from None
     return out
 
 

@@ -523,6 +523,9 @@ def _nodes_table(graph, title: str):
 def _described(prop, empty: str = "none") -> str:
     """A property's description, ``empty`` when it requires nothing (no blank ``target:`` line)."""
     text = prop.describe()
+    pairs = getattr(prop, "pairs", None)
+    if callable(pairs) and not list(pairs()):  # (a mixing property with no pair left requires nothing)
+        return empty
     return text if text.strip() else empty
 
 

@@ -68,3 +68,14 @@ def test_rewrite_bench_zoo_and_passes_tables_whole(capsys, monkeypatch, models, 
 
     for name in passes.available():
         assert name in whole_lines(text) or f"{name}*" in text.replace(" *", "*")
+
+
+def test_mutate_shows_exact_changes_and_no_empty_target(capsys, monkeypatch, models, tmp_path):
+    m = models / "a_model_with_a_long_name.onnx"
+    rep = json.loads(run(capsys, monkeypatch, ["mutate", m, "-o", tmp_path / "a.onnx", "--seed", "3", "--json"]))
+    text = run(capsys, monkeypatch, ["mutate", m, "-o", tmp_path / "b.onnx", "--seed", "3"])
+    for line in text.splitlines():
+        assert line.strip() not in ("target:", "original:", "achieved:"), text
+    for key in ("nodes", "params", "flops"):  # the exact difference beside the percentage
+        d = rep["after"][key] - rep["before"][key]
+        assert (f"{d:+,}" if d else "0") in text

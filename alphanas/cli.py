@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """The ``alphanas`` command. Each sub-command is a thin layer over the library API.
 
 User errors (:class:`~alphanas.errors.AlphanasError`, bad options) print one line and exit with
@@ -16,12 +17,12 @@ from pathlib import Path
 
 from alphanas.console import check_output_path, console, parse_int_list, rich_progress, run_main
 from alphanas.errors import AlphanasError, ParameterError
-from alphanas.ir.cost import graph_flops, graph_params
 
 #: The command-line spelling of library parameters that errors name (:class:`~alphanas.errors.ParameterError`).
 FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "objectives": "--objectives",
          "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo",
-         "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider"}
+         "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider",
+         "batches": "--batch", "input_shapes": "--input-shape"}
 FLAGS.update({"num_classes": "--num-classes", "input_size": "--input-size", "in_channels": "--in-channels",
               "dataset": "--dataset"})
 
@@ -48,18 +49,33 @@ def graph_report(graph) -> dict:
 
     ops = Counter(n.op_type for n in graph.nodes)
     opaque = Counter(n.op_type for n in graph.nodes if n.is_opaque)
+    summary = cost.summary(graph)
+    # weights that only opaque nodes read are parameters too (the cost model cannot see what the op does
+    # with them, but they are in the file): counted once each, and added to the total
+    known = {id(v) for n in graph.nodes if not n.is_opaque for v in n.inputs if v is not None}
+    opaque_weights = {id(v): v for n in graph.nodes if n.is_opaque for v in n.inputs
+                      if v is not None and v.is_const and id(v) not in known}
+    opaque_params = sum(int(v.const.size) for v in opaque_weights.values())
+    summary["params"] += opaque_params
+
+    def node_params(n) -> int:
+        if not n.is_opaque:
+            return n.opdef.params(n)
+        return sum(int(v.const.size) for v in n.inputs if v is not None and id(v) in opaque_weights)
+
     return {
         "name": graph.name,
         "inputs": [{"name": v.name, "shape": list(v.shape), "dtype": str(v.dtype)} for v in graph.inputs],
         "outputs": [{"name": v.name, "shape": None if v.shape is None else list(v.shape), "dtype": str(v.dtype)}
                     for v in graph.outputs],
-        **cost.summary(graph),
+        **summary,
+        "opaque_params": opaque_params,
         "symbolic_dims": cost.symbolic_dims(graph),
         "ops": dict(ops.most_common()),
         "opaque_ops": dict(opaque.most_common()),
         "nodes_table": [
             {"name": n.name, "op": n.op_type, "shape": None if n.outputs[0].shape is None else list(n.outputs[0].shape),
-             "params": 0 if n.is_opaque else n.opdef.params(n), "flops": cost.node_flops_or_none(n, graph),
+             "params": node_params(n), "flops": cost.node_flops_or_none(n, graph),
              "opaque": n.is_opaque}
             for n in graph.nodes
         ],
@@ -96,7 +112,7 @@ def _count(n: int | None) -> str:
 
 
 def cmd_inspect(args) -> int:
-    from rich.table import Table
+    from alphanas.table import Table
 
     graph = _load(args.model, args)
     rep = graph_report(graph)
@@ -159,6 +175,12 @@ def _properties_section(graph, args) -> dict:
         return {}
     from alphanas.properties.report import properties_report
 
+    for n in graph.nodes:  # the abstract interpretation needs every shape
+        if any(v is not None and v.shape is None for v in n.outputs):
+            domain = getattr(n, "domain", "") or ""
+            raise AlphanasError(f"--properties: node {n.name!r} ({domain + '.' if domain else ''}{n.op_type}) has an "
+                                "output of unknown shape (an op alphanas does not know, kept opaque); the properties "
+                                "cannot be inferred past it (inspect without --properties shows the rest)")
     return {"properties": properties_report(graph)}
 
 
@@ -181,7 +203,9 @@ INSPECT_PRINTERS.append(_print_properties_section)
 @command("zoo", "built-in seed models: list, export")
 def _zoo_args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="zoo_cmd", required=True)
-    sub.add_parser("list", help="list the models").set_defaults(func=cmd_zoo_list)
+    zl = sub.add_parser("list", help="list the models")
+    zl.add_argument("--json", action="store_true", help="print {name: description} as JSON")
+    zl.set_defaults(func=cmd_zoo_list)
     e = sub.add_parser("export", help="write a model as ONNX")
     e.add_argument("name")
     e.add_argument("-o", "--output", required=True, help="output .onnx path")
@@ -194,13 +218,16 @@ def _zoo_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_zoo_list(args) -> int:
-    from rich.table import Table
+    from alphanas.table import Table
 
     from alphanas import zoo
 
+    if getattr(args, "json", False):
+        print(json.dumps(zoo.describe(), indent=2))
+        return 0
     t = Table(title="alphanas zoo")
     t.add_column("name")
-    t.add_column("description")
+    t.add_column("description", wrap=True)
     from rich.markup import escape
 
     for name, doc in zoo.describe().items():
@@ -212,6 +239,7 @@ def cmd_zoo_list(args) -> int:
 def cmd_zoo_export(args) -> int:
     from alphanas import zoo
     from alphanas.ir import save_onnx
+    from alphanas.ir.cost import graph_flops, graph_params
 
     out = check_output_path(args.output, [], args.force)
     opts = {k: getattr(args, k) for k in ("input_size", "in_channels", "num_classes") if getattr(args, k) is not None}
@@ -258,7 +286,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_train(args) -> int:
     from rich.console import Console
-    from rich.table import Table
+    from alphanas.table import Table
 
     from alphanas.data import load_dataset
     from alphanas.ir import load_onnx, save_onnx
@@ -359,9 +387,16 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-opset", type=int, default=None, metavar="N",
                    help="write the default-domain opset N (converted with onnx.version_converter); default: the model's own")
     p.add_argument("--list", action="store_true", help="list the available passes (plug-ins included) and exit")
+    p.add_argument("--json", action="store_true", help="print the result (counts, per-pass effects) as JSON")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     _input_shape_option(p)
     p.set_defaults(func=cmd_rewrite)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def cmd_rewrite(args) -> int:
@@ -377,13 +412,13 @@ def cmd_rewrite(args) -> int:
         passes.load_plugin(mod)
     c = console()
     if args.list:
-        from rich.table import Table
+        from alphanas.table import Table
 
         from alphanas.passes.registry import origin
 
         t = Table(title="passes")
         for col in ("name", "description", "from"):
-            t.add_column(col)
+            t.add_column(col, wrap=col == "description")
         for name, cls in passes.available().items():
             t.add_row(name + (" *" if name in DEFAULT_PIPELINE else ""), cls.description(), origin(name))
         c.print(t)
@@ -413,28 +448,39 @@ def cmd_rewrite(args) -> int:
         pm.on_pass = step
         result = pm.run(graph)
     rewritten = result.graph
-    c.print(report.table(report.compare_summaries(graph, rewritten), title=f"rewrite {args.model}"))
+    warn = _stderr_console() if args.json else c  # (with --json, stdout holds only the JSON)
+    comparison = report.compare_summaries(graph, rewritten)
+    effects = report.pass_effects(pm.history)
     rounds = max((r.round for r in pm.history), default=0)
-    changed = sorted({r.name for r in pm.history if r.modified})
-    c.print(f"passes: {', '.join(names)}; {rounds} round(s); changed the graph: {', '.join(changed) or 'none'}")
+    if not args.json:
+        c.print(report.table(comparison, title=f"rewrite {args.model}"))
+        c.print(f"passes ({rounds} round{'s' if rounds != 1 else ''}):")
+        for e in effects:
+            c.print(f"  {report.explain(e)}")
     for p in pm.passes:
         for node, why in getattr(p, "refused_nodes", {}).items():
-            c.print(f"[yellow]{p.name} left node {node!r} as it was[/]: {why}")
+            warn.print(f"[yellow]{p.name} left node {node!r} as it was[/]: {why}")
     named = [name for name in pm.refused if args.passes and name in args.passes]
     if named:  # the user asked for this pass by name: leaving it out silently would not be what was asked
         what = "verification failed" if args.verify else "the rewrite is refused"
         raise AlphanasError(f"{what}, {out} not written: pass {named[0]!r} {pm.refused[named[0]]} "
                             "(report the pass sequence above, or run without the offending --pass)")
     for name, why in pm.refused.items():
-        c.print(f"[yellow]pass {name!r} refused (its result was undone)[/]: {why}")
+        warn.print(f"[yellow]pass {name!r} refused (its result was undone)[/]: {why}")
     if args.verify:
         eq = compare(graph, rewritten, seed=args.seed, tolerance=tol, input_values=values)
         if not eq.ok:
             raise AlphanasError(f"verification failed, {out} not written: {eq.message} "
                                 "(report the pass sequence above, or run without the offending --pass)")
-        c.print(f"verified with onnxruntime: {eq.message}")
+        if not args.json:
+            c.print(f"verified with onnxruntime: {eq.message}")
     # atomic (temporary file + rename); weights beside it when the input kept them there, or over 2 GB
     save_onnx(rewritten, out, target_opset=args.target_opset)
+    if args.json:
+        print(json.dumps({"input": args.model, "output": str(out), "before": comparison["before"],
+                          "after": comparison["after"], "rounds": rounds, "passes": effects,
+                          "refused": pm.refused, "verified": bool(args.verify)}, indent=2, default=str))
+        return 0
     c.print(f"wrote {out}")
     return 0
 
@@ -444,10 +490,13 @@ def cmd_rewrite(args) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
+#: the synthesizers of :data:`alphanas.synth.SYNTHESIZERS`, spelled out so that ``--help`` does not import
+#: the synthesizers (egglog); a test keeps the two equal
+SYNTHESIZERS = ("egraph", "progressive", "progressive-cached")
+
+
 @command("mutate", "one property-guided mutation: select a subgraph, mutate its properties, synthesize, splice, verify")
 def _mutate_args(p: argparse.ArgumentParser) -> None:
-    from alphanas.synth import SYNTHESIZERS
-
     p.add_argument("model", help="input ONNX model (never modified)")
     p.add_argument("-o", "--output", required=True, help="output .onnx path")
     p.add_argument("--seed", type=int, default=0, help="seed of the subgraph choice, property mutation and synthesis")
@@ -465,7 +514,7 @@ def _mutate_args(p: argparse.ArgumentParser) -> None:
 
 
 def _nodes_table(graph, title: str):
-    from rich.table import Table
+    from alphanas.table import Table
 
     from alphanas.ir import cost
 
@@ -477,6 +526,28 @@ def _nodes_table(graph, title: str):
         t.add_row(n.name, n.op_type, "?" if shape is None else "x".join(str(d) for d in shape),
                   str(0 if n.is_opaque else n.opdef.params(n)), _count(cost.node_flops_or_none(n, graph)))
     return t
+
+
+def _described(prop, empty: str = "none") -> str:
+    """A property's description, ``empty`` when it requires nothing (no blank ``target:`` line)."""
+    text = prop.describe()
+    pairs = getattr(prop, "pairs", None)
+    if callable(pairs) and not list(pairs()):  # (a mixing property with no pair left requires nothing)
+        return empty
+    return text if text.strip() else empty
+
+
+def _change(before: int | None, after: int | None) -> str:
+    """The exact change in a count beside its percentage: ``+1,536 (+0.15%)``; ``0`` when unchanged."""
+    if before is None or after is None:
+        return "?"
+    d = after - before
+    if d == 0:
+        return "0"
+    if not before:
+        return f"{d:+,}"
+    pct = 100 * d / before
+    return f"{d:+,} ({pct:+.2g}%)" if abs(pct) < 0.1 else f"{d:+,} ({pct:+.1f}%)"
 
 
 def cmd_mutate(args) -> int:
@@ -504,21 +575,22 @@ def cmd_mutate(args) -> int:
                           "before": before, "after": after, "synth_ms": res.synth_ms,
                           "verify_ms": res.verify_ms}, indent=2, default=str))
         return 0
-    from rich.table import Table
+    from alphanas.table import Table
 
     c = console()
     c.print(_nodes_table(res.old, "old subgraph"))
     c.print(_nodes_table(res.new, "new subgraph"))
     c.print(f"new: {res.description}")
     for name in res.target:
-        c.print(f"[bold]{name}[/bold]\n  original: {res.original[name].describe()}\n"
-                f"  target:   {res.target[name].describe()}\n  achieved: {res.achieved[name].describe()}")
+        c.print(f"[bold]{name}[/bold]\n  original: {_described(res.original[name])}\n"
+                f"  target:   {_described(res.target[name], 'none (the mutation relaxed every requirement away)')}\n"
+                f"  achieved: {_described(res.achieved[name])}")
     t = Table(title=f"{args.model} -> {out}")
     for col in ("", "before", "after", "change"):
         t.add_column(col, justify="left" if not col else "right")
     for key in ("nodes", "params", "flops"):
         b, a = before[key], after[key]
-        t.add_row(key, _count(b), _count(a), f"{100 * (a - b) / b:+.1f}%" if b and a is not None else "n/a")
+        t.add_row(key, _count(b), _count(a), _change(b, a))
     c.print(t)
     c.print(f"synthesis {res.synth_ms:.0f} ms ({args.synth}), splice-and-verify {res.verify_ms:.0f} ms; wrote {out}")
     return 0
@@ -574,9 +646,38 @@ def cmd_bench(args) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
+def list_benchmarks() -> dict[str, str]:
+    """Benchmark name -> the first line of its docstring, for every module of :mod:`alphanas.bench` that
+    defines ``main`` (read from the source: nothing is imported)."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("alphanas.bench")
+    root = Path(list(spec.submodule_search_locations)[0]) if spec and spec.submodule_search_locations else None
+    out: dict[str, str] = {}
+    for path in sorted(root.iterdir()) if root else []:
+        src = path / "__init__.py" if path.is_dir() else path
+        if path.name.startswith("_") or src.suffix != ".py" or not src.is_file():
+            continue
+        tree = ast.parse(src.read_text(encoding="utf-8"))
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        names |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+        if "main" in names:
+            doc = (ast.get_docstring(tree) or "").strip().split("\n\n")[0].replace("\n", " ")
+            out[path.stem] = doc.split(". ")[0].rstrip(".")  # its first sentence
+    return out
+
+
+class _BenchmarkHelp(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 @command("benchmark", "run a benchmark script of alphanas.bench (same as python -m alphanas.bench.NAME)")
 def _benchmark_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help="benchmark module in alphanas.bench (e.g. properties, synthesis, nb201, e2e)")
+    p.formatter_class = _BenchmarkHelp
+    p.epilog = "benchmarks (each takes --help):\n" + "\n".join(
+        f"  {name:<12} {doc}" for name, doc in list_benchmarks().items())
+    p.add_argument("name", help="benchmark module in alphanas.bench (listed below)")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark (see its --help)")
     p.set_defaults(func=cmd_benchmark)
 
@@ -659,8 +760,20 @@ def cmd_search(args) -> int:
                        num_classes=args.num_classes, input_size=args.input_size, in_channels=args.in_channels)
     if args.seed_model and not Path(args.seed_model).is_file():
         raise AlphanasError(f"{args.seed_model}: no such file")
-    with SearchProgress(Console(stderr=True, highlight=False), args.trials) as bar:
-        result = run_search(cfg, on_event=bar)
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AlphanasError(f"{out_dir}: is a file; give a folder for --out (it is created when missing)")
+    from alphanas.console import check_writable_folder
+
+    check_writable_folder(out_dir if out_dir.exists() else out_dir.parent, f"--out {out_dir}: cannot be written")
+    try:
+        with SearchProgress(Console(stderr=True, highlight=False), args.trials) as bar:
+            result = run_search(cfg, on_event=bar)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"alphanas: interrupted; every finished trial is saved in {out_dir}; resume with the "
+                         "same command (e.g. alphanas search ... --out " + str(out_dir) + ")\n")
+        return 130
+    check_search_folder(out_dir)  # (all trials failed: say why, not "run the search first")
     report = write_report(args.out)
     if args.json:
         print(json.dumps({"out": args.out, "front": [{"id": c.id, "trial": c.trial, "mutation": c.mutation,
@@ -671,7 +784,7 @@ def cmd_search(args) -> int:
         return 0
     c = console()
     c.print(front_table(result))
-    c.print(f"{result.counts} · mutation failures {result.mutation_failures} · duplicates skipped "
+    c.print(f"candidates: {_in_words(result.counts)} · mutation failures {result.mutation_failures} · duplicates skipped "
             f"{result.duplicates} · {result.wall_s:.0f} s")
     c.print(f"wrote {report.png}, {report.markdown}, {report.html} and {len(report.models)} front "
             f"model(s) in {Path(args.out) / 'front'}")
@@ -684,9 +797,54 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def check_search_folder(path: str | Path) -> None:
+    """Refuse, in one line and before anything is written, a path that is not the folder of a search with a
+    trained candidate: missing, a file, no or an empty/foreign database, or only failed trials (then the
+    most common reasons are named). The database is opened read-only, so a bad one is never modified."""
+    import sqlite3
+
+    from alphanas.search.store import DB_NAME
+
+    p = Path(path)
+    if not p.exists():
+        raise AlphanasError(f"{p}: no such folder; give the --out folder of 'alphanas search'")
+    if not p.is_dir():
+        raise AlphanasError(f"{p}: is a file, not a folder; give the --out folder of 'alphanas search'")
+    db = p / DB_NAME
+    if not db.is_file():
+        raise AlphanasError(f"{p}: not a search folder (no {DB_NAME}); give the --out folder of 'alphanas search'")
+    if db.stat().st_size == 0:
+        raise AlphanasError(f"{db}: is empty, not a search database; run 'alphanas search --out {p}' to start one")
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT status, error FROM candidates").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        raise AlphanasError(f"{db}: not a readable search database ({e})") from None
+    if any(status == "done" for status, _ in rows):
+        return
+    if not rows:
+        raise AlphanasError(f"{p}: the search has no candidate yet; run 'alphanas search --out {p}'")
+    errors = Counter((err or "no reason recorded").strip().splitlines()[0][:200] for status, err in rows
+                     if status == "failed")
+    if errors:
+        why = "; ".join(f"{e} (x{n})" for e, n in errors.most_common(2))
+        raise AlphanasError(f"{p}: no trained candidate: {sum(errors.values())} of {len(rows)} trial(s) failed: {why}")
+    counts = Counter(status for status, _ in rows)
+    raise AlphanasError(f"{p}: no trained candidate yet ({_in_words(counts)}); run or resume the search")
+
+
+def _in_words(counts) -> str:
+    """``{'done': 28, 'failed': 2}`` as ``28 done, 2 failed``."""
+    return ", ".join(f"{n} {status}" for status, n in sorted(dict(counts).items(), key=lambda kv: -kv[1])) or "none"
+
+
 def cmd_report(args) -> int:
     from alphanas.search.report import write_report
 
+    check_search_folder(args.dir)
     rep = write_report(args.dir)
     c = console()
     c.print(f"{len(rep.candidates)} candidates, front of {len(rep.front)} on {', '.join(rep.objectives)}")
@@ -720,15 +878,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _device_ok(v: str) -> bool:
+    import re
+
+    return re.fullmatch(r"auto|cpu|cuda(:\d+)?", v.strip().lower()) is not None
+
+
+#: Every numeric or enumerated option's rule, checked before any work starts (:func:`validate_options`):
+#: argparse ``dest`` -> (accepts the value, what to give instead). ``None`` (an option left at its
+#: default) is always accepted.
+OPTION_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "threads": (lambda v: v >= 0, "a number of threads >= 0 (0: the default)"),
+    "tolerance": (lambda v: v >= 0, "a tolerance >= 0"),
+    "lr": (lambda v: v > 0, "a learning rate > 0"),
+    "batch_size": (lambda v: v >= 1, "a batch size >= 1"),
+    "epochs": (lambda v: v >= 1, "a number of epochs >= 1"),
+    "trials": (lambda v: v >= 1, "a number of trials >= 1"),
+    "workers": (lambda v: v >= 1, "a number of workers >= 1"),
+    "device": (_device_ok, "auto, cpu, cuda or cuda:N"),
+    "warmup": (lambda v: v >= 0, "a number of warm-up runs >= 0"),
+    "repeats": (lambda v: v >= 1, "a number of timed runs >= 1"),
+    "weight_decay": (lambda v: v >= 0, "a weight decay >= 0"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "a label smoothing in [0, 1)"),
+    "warmup_epochs": (lambda v: v >= 0, "a number of warm-up epochs >= 0"),
+    "max_minutes": (lambda v: v > 0, "a time limit > 0 minutes"),
+    "max_params": (lambda v: v > 0, "a parameter limit > 0"),
+    "max_flops": (lambda v: v > 0, "a FLOPs limit > 0"),
+    "max_latency_ms": (lambda v: v > 0, "a latency limit > 0 ms"),
+    "proxy_keep": (lambda v: 0 < v <= 1, "a fraction in (0, 1]"),
+    "max_rounds": (lambda v: v >= 1, "a number of rounds >= 1"),
+    "budget_ms": (lambda v: v > 0, "a positive time budget in milliseconds"),
+    "p": (lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
+    "input_size": (lambda v: v >= 1, "an input size >= 1"),
+    "in_channels": (lambda v: v >= 1, "a number of channels >= 1"),
+    "num_classes": (lambda v: v >= 1, "a number of classes >= 1"),
+    "target_opset": (lambda v: v >= 1, "an opset version >= 1"),
+}
+
+
+def validate_options(args: argparse.Namespace) -> None:
+    """Check every option of :data:`OPTION_RULES` that ``args`` holds; the first bad one raises an
+    :class:`AlphanasError` naming the option (one line, exit status 2), before the command does anything."""
+    for dest, (ok, want) in OPTION_RULES.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        try:
+            good = ok(value)
+        except TypeError:
+            good = False
+        if not good or (isinstance(value, float) and value != value):
+            flag = FLAGS.get(dest, "--" + dest.replace("_", "-"))
+            raise AlphanasError(f"{flag}: got {value}; give {want}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command (see the module docstring for the exit statuses)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:  # shell completion when the optional extra is installed (docs/cli.md)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    except ImportError:
+        pass
+    args = parser.parse_args(argv)
     model = getattr(args, "model", None) or getattr(args, "models", None) or getattr(args, "seed_model", None)
     return run_main(lambda: _run_command(args), model=model, debug=args.debug)
 
 
 def _run_command(args) -> int:
-    """The sub-command; a library error about a parameter names the command-line flag instead."""
+    """The sub-command (its options validated first); a library error about a parameter names the
+    command-line flag instead."""
+    validate_options(args)
     try:
         return int(args.func(args) or 0)
     except ParameterError as e:

@@ -37,11 +37,30 @@ def check_output_path(out: str | Path, inputs: Sequence[str | Path], force: bool
     for p in inputs:
         if Path(p).exists() and out.exists() and out.resolve() == Path(p).resolve():
             raise AlphanasError(f"{out}: the output would overwrite the input; choose another -o path")
+    if out.is_dir():
+        raise AlphanasError(f"{out}: is a directory; give a file path for -o (e.g. {out / 'model.onnx'})")
     if out.exists() and not force:
         raise AlphanasError(f"{out}: already exists; pass --force to overwrite it or choose another -o path")
-    if out.exists() and out.is_dir():
-        raise AlphanasError(f"{out}: is a directory; give a file path for -o")
+    check_writable_folder(out.parent if str(out.parent) else Path("."), f"{out}: cannot be written")
     return out
+
+
+def check_writable_folder(folder: str | Path, what: str) -> None:
+    """Refuse, naming ``what``, when files cannot be created in ``folder`` (a file, or not writable; a missing
+    folder is judged by the nearest folder above it that exists, where it would be created) by creating and
+    removing a temporary file there: nothing is left behind."""
+    import tempfile
+
+    folder = Path(folder)
+    while not folder.exists() and folder.parent != folder:  # missing folders are created: check the first that exists
+        folder = folder.parent
+    if not folder.is_dir():
+        raise AlphanasError(f"{what}: {folder} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".alphanas-write-test-"):
+            pass
+    except OSError as e:
+        raise AlphanasError(f"{what}: the folder {folder} is not writable ({e.strerror or type(e).__name__})") from None
 
 
 def parse_int_list(text: str, what: str) -> list[int]:

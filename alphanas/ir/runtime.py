@@ -321,7 +321,7 @@ def measure_latency(model: Any, feeds: dict[str, np.ndarray] | None = None, *, p
     """Latency of one onnxruntime inference of ``model`` (Graph, ModelProto, bytes or path).
 
     Runs ``warmup`` untimed inferences, then ``repeats`` timed ones on the same ``feeds`` (random
-    inputs at ``batch`` when not given). Returns ``median_ms``, ``p90_ms``, ``mean_ms``,
+    inputs at ``batch`` when not given). Returns ``median_ms``, ``p10_ms``, ``p90_ms``, ``mean_ms``,
     ``throughput_per_s`` (samples per second at the median), ``provider`` (the provider that ran),
     ``batch`` and ``repeats``. Numbers are only comparable within one process on one machine.
     ``optimize=False`` turns off onnxruntime's own graph optimizations (to see what a rewrite alone gains).
@@ -333,8 +333,8 @@ def measure_latency(model: Any, feeds: dict[str, np.ndarray] | None = None, *, p
     sess = session(model, provider, threads=threads, optimize=optimize)
     if feeds is None:
         feeds = session_feeds(sess, batch, seed)
-    else:
-        batch = next((a.shape[0] for a in feeds.values() if getattr(a, "ndim", 0) > 0), batch)
+    # throughput is computed from the batch actually run (a static-batch model runs its own batch)
+    batch = next((a.shape[0] for a in feeds.values() if getattr(a, "ndim", 0) > 0), batch)
     for _ in range(warmup):
         sess.run(None, feeds)
     times = np.empty(repeats)
@@ -345,6 +345,7 @@ def measure_latency(model: Any, feeds: dict[str, np.ndarray] | None = None, *, p
     median = float(np.median(times))
     return {
         "median_ms": 1e3 * median,
+        "p10_ms": 1e3 * float(np.percentile(times, 10)),
         "p90_ms": 1e3 * float(np.percentile(times, 90)),
         "mean_ms": 1e3 * float(times.mean()),
         "throughput_per_s": batch / median if median > 0 else float("inf"),

@@ -20,6 +20,7 @@ import torch.fx as fx
 from torch import nn
 
 from alphanas.errors import UnsupportedModelError
+from alphanas.ir._torch import resolve
 from alphanas.ir.graph import Graph, Node, Value
 
 
@@ -75,7 +76,8 @@ class LowerCtx:
         return None if v is None else v.const
 
     def call(self, fn, *args, **kwargs) -> fx.Node:
-        return self.fx.call_function(fn, tuple(args), kwargs)
+        """Call ``fn`` (a torch function, or a :func:`alphanas.ir._torch.lazy` reference to one)."""
+        return self.fx.call_function(resolve(fn), tuple(args), kwargs)
 
     def method(self, name: str, *args, **kwargs) -> fx.Node:
         return self.fx.call_method(name, tuple(args), kwargs)

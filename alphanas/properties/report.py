@@ -95,7 +95,7 @@ def _count(n: int | None) -> str:
 
 def print_report(console, report: dict[str, Any]) -> None:
     """Print the report as rich tables."""
-    from rich.table import Table
+    from alphanas.table import Table
 
     model = report["model"]
     console.print(f"[bold]properties[/] ({', '.join(report['properties'])}); {LEGEND}")

@@ -217,7 +217,7 @@ class SearchProgress:
 
 def front_table(result: SearchResult, title: str = "Pareto front"):
     """The front as a rich Table (validation and test accuracy, cost, lineage)."""
-    from rich.table import Table
+    from alphanas.table import Table
 
     t = Table(title=f"{title} ({len(result.front)} of {len(result.candidates)} candidates)")
     for col, just in (("id", "right"), ("trial", "right"), ("parent", "right"), ("mutation", "left"),

@@ -66,10 +66,10 @@ def test_rerun_resumes_and_other_settings_exit_2(searched, capsys):
     (["search", "--objectives", "accuracy,beauty", "--out", "{tmp}/b"], "unknown objective"),
     (["search", "--dataset", "mnist", "--out", "{tmp}/c"], "unknown dataset"),
     (["search", "--trials", "0", "--out", "{tmp}/d"], "--trials"),
-    (["search", "--max-params", "-5", "--out", "{tmp}/e"], "must be a positive number"),
+    (["search", "--max-params", "-5", "--out", "{tmp}/e"], "--max-params: got -5.0; give a parameter limit > 0"),
     (["search", "--address", "1.2.3.4:6379", "--out", "{tmp}/f"], "--address is for --executor ray"),
     (["report", "{tmp}/nowhere"], "no such folder"),
-    (["report", "{tmp}"], "no search here"),
+    (["report", "{tmp}"], "not a search folder"),
 ])
 def test_user_errors_exit_2(tmp_path, capsys, argv, message):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]

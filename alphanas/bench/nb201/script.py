@@ -125,7 +125,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     """The benchmark; raises :class:`AlphanasError` on user errors (see :func:`main`)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    from rich.table import Table
+    from alphanas.table import Table
 
     args = _parser().parse_args(argv)
     if args.runs < 1 or args.budget < 1:

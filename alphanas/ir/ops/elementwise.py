@@ -7,11 +7,9 @@ import operator
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from onnx import helper
-from torch import nn
 
+from alphanas.ir._torch import F, lazy, nn, torch
 from alphanas.ir.opdef import OpDef, OpGroup, WeightRole, broadcast_shapes, normalize_axis, register
 
 #: the groups of an element-wise function of one input, of a non-linear one, and of an activation
@@ -73,22 +71,24 @@ def _gelu_to_onnx(self, node, exp):
 
 
 # (synth_order: the synthesizer's default activations are relu, gelu, swish, sigmoid, tanh, relu6)
-Relu = _unary("Relu", torch.relu, ACTIVATION, synth={"relu": {}}, synth_order=0)
-Sigmoid = _unary("Sigmoid", torch.sigmoid, ACTIVATION, synth={"sigmoid": {}}, synth_order=3)
-Tanh = _unary("Tanh", torch.tanh, ACTIVATION, synth={"tanh": {}}, synth_order=4)
-Gelu = _unary("Gelu", F.gelu, ACTIVATION, attributes={"approximate": "none"}, kwargs=lambda a: {"approximate": a["approximate"]},
+Relu = _unary("Relu", lazy("torch.relu"), ACTIVATION, synth={"relu": {}}, synth_order=0)
+Sigmoid = _unary("Sigmoid", lazy("torch.sigmoid"), ACTIVATION, synth={"sigmoid": {}}, synth_order=3)
+Tanh = _unary("Tanh", lazy("torch.tanh"), ACTIVATION, synth={"tanh": {}}, synth_order=4)
+Gelu = _unary("Gelu", lazy("torch.nn.functional.gelu"), ACTIVATION, attributes={"approximate": "none"},
+              kwargs=lambda a: {"approximate": a["approximate"]},
               synth={"gelu": {"approximate": "none"}}, synth_order=1, to_onnx=_gelu_to_onnx)
-LeakyRelu = _unary("LeakyRelu", F.leaky_relu, ACTIVATION, attributes={"alpha": 0.01},
+LeakyRelu = _unary("LeakyRelu", lazy("torch.nn.functional.leaky_relu"), ACTIVATION, attributes={"alpha": 0.01},
                    kwargs=lambda a: {"negative_slope": a["alpha"]})
-Elu = _unary("Elu", F.elu, ACTIVATION, attributes={"alpha": 1.0}, kwargs=lambda a: {"alpha": a["alpha"]})
-Softplus = _unary("Softplus", F.softplus, ACTIVATION)
-Exp = _unary("Exp", torch.exp)
-Log = _unary("Log", torch.log)
-Sqrt = _unary("Sqrt", torch.sqrt)
-Erf = _unary("Erf", torch.erf)
-Reciprocal = _unary("Reciprocal", torch.reciprocal)
-Neg = _unary("Neg", torch.neg, UNARY)
-Abs = _unary("Abs", torch.abs)
+Elu = _unary("Elu", lazy("torch.nn.functional.elu"), ACTIVATION, attributes={"alpha": 1.0},
+             kwargs=lambda a: {"alpha": a["alpha"]})
+Softplus = _unary("Softplus", lazy("torch.nn.functional.softplus"), ACTIVATION)
+Exp = _unary("Exp", lazy("torch.exp"))
+Log = _unary("Log", lazy("torch.log"))
+Sqrt = _unary("Sqrt", lazy("torch.sqrt"))
+Erf = _unary("Erf", lazy("torch.erf"))
+Reciprocal = _unary("Reciprocal", lazy("torch.reciprocal"))
+Neg = _unary("Neg", lazy("torch.neg"), UNARY)
+Abs = _unary("Abs", lazy("torch.abs"))
 
 
 def _hard_sigmoid(x, alpha: float, beta: float):
@@ -337,7 +337,7 @@ class Pow(Binary):
     """Power; non-linear (for depth) unless the exponent is the constant 1."""
 
     op_type = "Pow"
-    fn = staticmethod(torch.pow)
+    fn = staticmethod(lazy("torch.pow"))
 
     def lower(self, node, ctx):
         base = node.inputs[0].dtype

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 import numpy as np
 
+from alphanas.ir._torch import F, nn, torch
 from alphanas.ir.opdef import OpDef, OpGroup, WeightRole, normalize_axis, register
 
 

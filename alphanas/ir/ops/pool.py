@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from alphanas.ir._torch import F, lazy, torch
 from alphanas.ir.opdef import OpDef, OpGroup, normalize_axis, register
 from alphanas.ir.ops.linear import conv_out, known_or_fresh, torch_padding, window_attrs
 
@@ -246,18 +245,20 @@ class _Reduce(OpDef):
 @register
 class ReduceMean(_Reduce):
     op_type = "ReduceMean"
-    torch_fn = staticmethod(torch.mean)
+    torch_fn = staticmethod(lazy("torch.mean"))
 
 
 @register
 class ReduceSum(_Reduce):
     op_type = "ReduceSum"
     axes_input_since = 13
-    torch_fn = staticmethod(torch.sum)
+    torch_fn = staticmethod(lazy("torch.sum"))
 
 
 def reduce_max(x, dim, keepdim: bool):
     """ONNX ReduceMax: ``torch.amax``, and over an empty set the lowest value of the type (as ONNX)."""
+    import torch
+
     if x.numel() or not dim:
         return torch.amax(x, dim=dim, keepdim=keepdim)
     shape = [1 if i in dim or i - x.dim() in dim else d for i, d in enumerate(x.shape)]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from onnx import helper
 
+from alphanas.ir._torch import F, torch
 from alphanas.errors import InvalidGraphError
 from alphanas.ir import symbolic
 from alphanas.ir.opdef import OpDef, OpGroup, dim_product, dim_sum, normalize_axis, register

@@ -36,6 +36,8 @@ class SearchConfig:
     zoo: str | None = None  # zoo model name (default resnet_small when no seed_model)
     dataset: str = "digits"
     data_dir: str | None = None
+    split_seed: int = 0  # seed of the train/validation/test split (the same for every candidate)
+    dataset_options: dict[str, Any] = field(default_factory=dict)  # loader options (image_size, channels, ...)
     trials: int = 30
     epochs: int = 5
     batch_size: int = 64
@@ -79,6 +81,11 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
     else:
         from alphanas.ir import zoo
 
+        if len(dataset.input_shape) != 3 or dataset.input_shape[1] != dataset.input_shape[2]:
+            from alphanas.errors import AlphanasError
+
+            raise AlphanasError(f"zoo models take square images [C, H, H]; dataset {dataset.name!r} gives "
+                                f"{'x'.join(map(str, dataset.input_shape))} samples; pass a seed model built for them")
         c, h, _ = dataset.input_shape
         graph = zoo.build(cfg.zoo or "resnet_small", input_size=h, in_channels=c, num_classes=dataset.num_classes,
                           seed=cfg.seed)
@@ -91,7 +98,8 @@ def make_evaluator(cfg: SearchConfig) -> Evaluator:
     from alphanas.search.evaluators import TrainEvaluator
 
     return TrainEvaluator(dataset_name=cfg.dataset, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                          inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=0)
+                          inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=cfg.split_seed,
+                          dataset_options=dict(cfg.dataset_options))
 
 
 def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator: Evaluator | None = None) -> SearchResult:
@@ -106,16 +114,17 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     constraints = Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms)
     mutator = Mutator(strategy=cfg.strategy, probabilities=cfg.probabilities, synthesizer=cfg.synthesizer,
                       budget_s=cfg.synth_budget_s, pick=cfg.pick, focus=cfg.focus)
-    dataset = cached_dataset(cfg.dataset, cfg.data_dir, 0, {})
+    dataset = cached_dataset(cfg.dataset, cfg.data_dir, cfg.split_seed, cfg.dataset_options)
     seed_graph = load_seed(cfg, dataset)
     screen = None
     if cfg.proxy:
         from alphanas.search.proxies import ProxyScreen
 
-        screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir)
+        screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir,
+                            dataset_seed=cfg.split_seed, dataset_options=dict(cfg.dataset_options))
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
-    for key, default in (("pick", "random"), ("focus", None)):  # stores made before these options existed
+    for key, default in (("pick", "random"), ("focus", None), ("split_seed", 0), ("dataset_options", {})):  # stores made before these options existed
         if settings.get(key) == default:
             settings.pop(key)
     if cfg.seed_model:
@@ -130,6 +139,9 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     except BaseException:
         executor.shutdown()
         raise
+    names = list(getattr(dataset, "class_names", []) or [])
+    if names:  # the class list next to the results: label i is line i
+        (Path(cfg.out) / "classes.txt").write_text("".join(f"{n}\n" for n in names))
     import torch
 
     threads_before = torch.get_num_threads()

@@ -312,7 +312,6 @@ def cmd_train(args) -> int:
     if args.checkpoint and args.no_checkpoint:
         raise AlphanasError("--checkpoint and --no-checkpoint contradict each other; give one of them")
     ds = load_dataset(args.dataset, root=args.data_dir, seed=args.split_seed, **_dataset_options(args))
-    _report_skipped(ds)
     dims = "x".join(map(str, ds.input_shape))
     if args.zoo:
         from alphanas import zoo
@@ -327,6 +326,7 @@ def cmd_train(args) -> int:
         graph = load_onnx(args.model)
         source = args.model
     check_compatible(graph, ds)
+    _report_skipped(ds)
     if resolve_device(args.device).type == "cpu":  # (resolving first fails before the progress bar starts)
         import torch
 
@@ -699,6 +699,11 @@ def cmd_search(args) -> int:
     with SearchProgress(Console(stderr=True, highlight=False), args.trials) as bar:
         result = run_search(cfg, on_event=bar)
     report = write_report(args.out)
+    skipped_file = Path(args.out) / "skipped.txt"
+    if skipped_file.is_file():
+        skipped = skipped_file.read_text().split("\n")[:-1]
+        sys.stderr.write(f"alphanas: skipped {len(skipped)} corrupt image(s), listed in {skipped_file}: "
+                         f"{', '.join(skipped)}\n")
     if args.json:
         print(json.dumps({"out": args.out, "front": [{"id": c.id, "trial": c.trial, "mutation": c.mutation,
                                                       "metrics": c.metrics} for c in result.front],

@@ -142,6 +142,9 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     names = list(getattr(dataset, "class_names", []) or [])
     if names:  # the class list next to the results: label i is line i
         (Path(cfg.out) / "classes.txt").write_text("".join(f"{n}\n" for n in names))
+    skipped = list(getattr(dataset, "skipped", []) or [])
+    if skipped:  # the inputs the loader dropped (skip_corrupt), listed for the user
+        (Path(cfg.out) / "skipped.txt").write_text("".join(f"{n}\n" for n in skipped))
     import torch
 
     threads_before = torch.get_num_threads()

@@ -124,7 +124,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
                             dataset_seed=cfg.split_seed, dataset_options=dict(cfg.dataset_options))
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
-    for key, default in (("pick", "random"), ("focus", None), ("split_seed", 0), ("dataset_options", {})):  # stores made before these options existed
+    # stores made before these options existed
+    for key, default in (("pick", "random"), ("focus", None), ("split_seed", 0), ("dataset_options", {})):
         if settings.get(key) == default:
             settings.pop(key)
     if cfg.seed_model:

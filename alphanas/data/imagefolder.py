@@ -99,7 +99,7 @@ class ImageFolder:
             return channels, size
         from PIL import Image
 
-        first = None
+        first: tuple[Path, Exception] | None = None
         for path, _ in (e for entries in self.files.values() for e in entries):
             try:
                 with Image.open(path) as im:
@@ -109,9 +109,10 @@ class ImageFolder:
                     return channels or (1 if grey else 3), size or im.size
             except Exception as e:  # a corrupt file: look further (decode reports it)
                 first = first or (path, e)
-        path, e = first  # type: ignore[misc]
-        raise AlphanasError(f"imagefolder: no image under {self.root} is readable (the first, {path}: "
-                            f"{type(e).__name__}: {' '.join(str(e).split())})")
+        assert first is not None  # scan() refuses folders without images
+        bad, err = first
+        raise AlphanasError(f"imagefolder: no image under {self.root} is readable (the first, {bad}: "
+                            f"{type(err).__name__}: {' '.join(str(err).split())})")
 
     def decode(self, path: Path, channels: int, size: tuple[int, int]) -> np.ndarray:
         """One image as ``uint8 [channels, height, width]`` at ``size`` (``(width, height)``)."""

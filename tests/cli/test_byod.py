@@ -171,3 +171,30 @@ def test_cli_model_output_does_not_fit(data, bad, tmp_path, capsys):
 
 def test_cli_option_of_another_source(data, tmp_path, capsys):
     _refused(capsys, tmp_path, [*data["npz"], "--image-size", "8"], "unknown option(s) --image-size")
+
+
+def test_cli_trains_on_the_dataset_plugin_example(data, tmp_path, capsys, monkeypatch):
+    import sys
+
+    from sklearn.datasets import load_digits as sk_digits
+
+    from tests.plugin_util import fake_distribution
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "alphanas-dataset-example"
+    site = tmp_path / "site"
+    site.mkdir()
+    fake_distribution(site, "alphanas-dataset-example",
+                      "[alphanas.datasets]\ncsv-images = alphanas_dataset_example:load_csv_images\n")
+    monkeypatch.syspath_prepend(str(example))
+    monkeypatch.syspath_prepend(str(site))
+    d = sk_digits()
+    (tmp_path / "csv").mkdir()
+    np.savetxt(tmp_path / "csv" / "train.csv", np.column_stack([d.target, d.images.reshape(len(d.target), -1)]),
+               fmt="%d", delimiter=",")
+    reps = {}
+    for name, args in (("csv", ["--dataset", "csv-images", "--data-dir", str(tmp_path / "csv")]),
+                       ("digits", data["digits"])):
+        rc, reps[name], err = _run(capsys, [*TRAIN, "--zoo", "cnn", *args, "-o", str(tmp_path / f"{name}.onnx")])
+        assert rc == 0, err
+    assert reps["csv"]["test_acc"] == reps["digits"]["test_acc"]  # the same rows, split as digits
+    sys.modules.pop("alphanas_dataset_example", None)

@@ -190,6 +190,14 @@ def test_bad_corrupt_image(folder):
         load_dataset("imagefolder", root=folder, image_size=8)
 
 
+def test_bad_every_image_corrupt(tmp_path):
+    for c in ("a", "b"):
+        (tmp_path / c).mkdir()
+        (tmp_path / c / "x.png").write_bytes(b"junk")
+    with pytest.raises(AlphanasError, match=r"no image under .* is readable \(the first, .*x.png: "):
+        load_dataset("imagefolder", root=tmp_path, skip_corrupt=True)
+
+
 def test_bad_empty_class_folder(tmp_path):
     from PIL import Image
 

@@ -22,7 +22,9 @@ from alphanas.errors import AlphanasError, ParameterError
 FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "objectives": "--objectives",
          "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo",
          "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider",
-         "batches": "--batch", "input_shapes": "--input-shape"}
+         "batches": "--batch", "input_shapes": "--input-shape",
+         "image_size": "--image-size", "channels": "--channels", "skip_corrupt": "--skip-corrupt",
+         "split_seed": "--split-seed"}
 FLAGS.update({"num_classes": "--num-classes", "input_size": "--input-size", "in_channels": "--in-channels",
               "dataset": "--dataset"})
 
@@ -255,13 +257,55 @@ def cmd_zoo_export(args) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
+DATASET_HELP = ("digits or synthetic (built in); cifar10, cifar100, mnist, fashion-mnist (local folder); imagefolder "
+                "(one sub-folder per class), npz (arrays); or an alphanas.datasets plug-in (see docs/data.md)")
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    """The options of the data source, shared by ``train`` and ``search``."""
+    p.add_argument("--data-dir", help="the data folder (imagefolder, cifar10, cifar100, mnist, fashion-mnist) or "
+                                      "file/folder (npz); cifar10 defaults to $ALPHANAS_CIFAR10")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation/test split (default 0)")
+    p.add_argument("--image-size", type=int, metavar="N", help="imagefolder: resize every image to NxN")
+    p.add_argument("--channels", type=int, choices=(1, 3), help="imagefolder: 1 (grey) or 3 (RGB); default: the "
+                                                                "first image's")
+    p.add_argument("--skip-corrupt", action="store_true",
+                   help="imagefolder: skip (count and list) unreadable images instead of stopping")
+
+
+def _dataset_options(args) -> dict:
+    """The data-source options given on the command line (only those, so other sources reject them by name)."""
+    opts: dict = {}
+    if args.image_size is not None:
+        opts["image_size"] = args.image_size
+    if args.channels is not None:
+        opts["channels"] = args.channels
+    if args.skip_corrupt:
+        opts["skip_corrupt"] = True
+    return opts
+
+
+def _report_skipped(ds) -> None:
+    skipped = getattr(ds, "skipped", [])
+    if skipped:
+        sys.stderr.write(f"alphanas: skipped {len(skipped)} corrupt image(s): {', '.join(skipped)}\n")
+
+
+def write_class_list(ds, path: Path) -> Path | None:
+    """The dataset's class names, one a line (label 0 first), written to ``path`` (when it has names)."""
+    names = list(getattr(ds, "class_names", []) or [])
+    if not names:
+        return None
+    path.write_text("".join(f"{n}\n" for n in names))
+    return path
+
+
 @command("train", "train a model (ONNX file or zoo) on a dataset and write it as ONNX with the trained weights")
 def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", help="ONNX model file (or use --zoo NAME)")
     p.add_argument("--zoo", metavar="NAME", help="build zoo model NAME for the dataset's input shape and classes")
-    p.add_argument("--dataset", required=True, help="digits (embedded), cifar10 (local folder) or synthetic")
-    p.add_argument("--data-dir", help="dataset folder for cifar10 (default: $ALPHANAS_CIFAR10)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation/test split (default 0)")
+    p.add_argument("--dataset", required=True, help=DATASET_HELP)
+    _data_options(p)
     p.add_argument("--epochs", type=int, required=True, help="number of epochs")
     p.add_argument("--batch-size", type=int, default=128, help="training batch size (default 128)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 0.1 for sgd, 1e-3 for adam/adamw)")
@@ -297,19 +341,22 @@ def cmd_train(args) -> int:
     out = check_output_path(args.output, [args.model] if args.model else [], args.force)
     if args.checkpoint and args.no_checkpoint:
         raise AlphanasError("--checkpoint and --no-checkpoint contradict each other; give one of them")
-    ds = load_dataset(args.dataset, root=args.data_dir, seed=args.split_seed)
-    c, h, w = ds.input_shape
+    ds = load_dataset(args.dataset, root=args.data_dir, seed=args.split_seed, **_dataset_options(args))
+    dims = "x".join(map(str, ds.input_shape))
     if args.zoo:
         from alphanas import zoo
 
-        if h != w:
-            raise AlphanasError(f"zoo models take square inputs; dataset {ds.name!r} gives {c}x{h}x{w}")
+        if len(ds.input_shape) != 3 or ds.input_shape[1] != ds.input_shape[2]:
+            raise AlphanasError(f"zoo models take square images [C, H, H]; dataset {ds.name!r} gives {dims} samples; "
+                                "pass a model file built for them (or --image-size N for an image folder)")
+        c, h, _ = ds.input_shape
         graph = zoo.build(args.zoo, input_size=h, in_channels=c, num_classes=ds.num_classes, seed=args.seed)
         source = f"zoo:{args.zoo}"
     else:
         graph = load_onnx(args.model)
         source = args.model
     check_compatible(graph, ds)
+    _report_skipped(ds)
     if resolve_device(args.device).type == "cpu":  # (resolving first fails before the progress bar starts)
         import torch
 
@@ -332,7 +379,9 @@ def cmd_train(args) -> int:
     save_onnx(result.graph, out)
     if ckpt is not None and not args.checkpoint:
         ckpt.unlink(missing_ok=True)
-    rep = {"model": source, "dataset": ds.summary(), "output": str(out), **result.to_dict()}
+    classes = write_class_list(ds, out.with_name(out.stem + ".classes.txt"))
+    rep = {"model": source, "dataset": ds.summary(), "output": str(out), **result.to_dict(),
+           "classes": str(classes) if classes else None, "skipped": list(getattr(ds, "skipped", []))}
     if args.json:
         print(json.dumps(rep, indent=2, default=str))
         return 0
@@ -347,7 +396,7 @@ def cmd_train(args) -> int:
         ("params", f"{result.params:,}"),
         ("FLOPs (batch 1)", f"{result.flops:,}"),
         ("wall time", f"{result.wall_time:.1f} s on {result.device}"),
-        ("data (train/val/test)", f"{ds.name} {c}x{h}x{w}, {len(ds.y_train)}/{len(ds.y_val)}/{len(ds.y_test)}"),
+        ("data (train/val/test)", f"{ds.name} {dims}, {len(ds.y_train)}/{len(ds.y_val)}/{len(ds.y_test)}"),
     ]
     for k, v in rows:
         t.add_row(k, v)
@@ -356,7 +405,7 @@ def cmd_train(args) -> int:
     if result.diverged:
         c_.print("[yellow]training diverged (loss became NaN/inf); the weights of the best validation epoch were kept; "
                  "try a lower --lr[/]")
-    c_.print(f"wrote {out}")
+    c_.print(f"wrote {out}" + (f" and its class list {classes}" if classes else ""))
     return 0
 
 
@@ -704,8 +753,8 @@ def cmd_benchmark(args) -> int:
 def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("seed_model", nargs="?", metavar="SEED.onnx", help="seed model (default: --zoo resnet_small)")
     p.add_argument("--zoo", metavar="NAME", help="zoo seed model built for the dataset (default resnet_small)")
-    p.add_argument("--dataset", default="digits", help="digits (default, embedded), cifar10 (local folder) or synthetic")
-    p.add_argument("--data-dir", help="dataset folder for cifar10 (default: $ALPHANAS_CIFAR10)")
+    p.add_argument("--dataset", default="digits", help=DATASET_HELP + " (default digits)")
+    _data_options(p)
     p.add_argument("--trials", type=int, default=30, help="candidates to evaluate, the seed included (default 30)")
     p.add_argument("--epochs", type=int, default=5, help="training epochs per candidate (default 5)")
     p.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
@@ -750,6 +799,7 @@ def cmd_search(args) -> int:
     from alphanas.search.run import SearchConfig, SearchProgress, front_table, run_search
 
     cfg = SearchConfig(seed_model=args.seed_model, zoo=args.zoo, dataset=args.dataset, data_dir=args.data_dir,
+                       split_seed=args.split_seed, dataset_options=_dataset_options(args),
                        trials=args.trials, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        objectives=args.objectives, out=args.out, seed=args.seed, strategy=args.strategy,
                        selection=args.selection, synthesizer=args.synthesizer, max_params=args.max_params,
@@ -775,6 +825,11 @@ def cmd_search(args) -> int:
         return 130
     check_search_folder(out_dir)  # (all trials failed: say why, not "run the search first")
     report = write_report(args.out)
+    skipped_file = Path(args.out) / "skipped.txt"
+    if skipped_file.is_file():
+        skipped = skipped_file.read_text().split("\n")[:-1]
+        sys.stderr.write(f"alphanas: skipped {len(skipped)} corrupt image(s), listed in {skipped_file}: "
+                         f"{', '.join(skipped)}\n")
     if args.json:
         print(json.dumps({"out": args.out, "front": [{"id": c.id, "trial": c.trial, "mutation": c.mutation,
                                                       "metrics": c.metrics} for c in result.front],

@@ -36,6 +36,8 @@ class SearchConfig:
     zoo: str | None = None  # zoo model name (default resnet_small when no seed_model)
     dataset: str = "digits"
     data_dir: str | None = None
+    split_seed: int = 0  # seed of the train/validation/test split (the same for every candidate)
+    dataset_options: dict[str, Any] = field(default_factory=dict)  # loader options (image_size, channels, ...)
     trials: int = 30
     epochs: int = 5
     batch_size: int = 64
@@ -79,8 +81,8 @@ def dataset_options(cfg: SearchConfig) -> dict[str, Any]:
             flags = ", ".join("{" + k + "}" for k in keys)
             raise ParameterError(keys[0], f"{flags}: dataset {cfg.dataset!r} has fixed images; these options size "
                                  "the synthetic dataset ({dataset} synthetic)", others=(*keys[1:], "dataset"))
-        return {}
-    opts: dict[str, Any] = {}
+        return dict(cfg.dataset_options)
+    opts: dict[str, Any] = dict(cfg.dataset_options)
     if sized:
         size = int(cfg.input_size or 8)
         opts["input_shape"] = (int(cfg.in_channels or 1), size, size)
@@ -106,6 +108,11 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
     else:
         from alphanas.ir import zoo
 
+        if len(dataset.input_shape) != 3 or dataset.input_shape[1] != dataset.input_shape[2]:
+            from alphanas.errors import AlphanasError
+
+            raise AlphanasError(f"zoo models take square images [C, H, H]; dataset {dataset.name!r} gives "
+                                f"{'x'.join(map(str, dataset.input_shape))} samples; pass a seed model built for them")
         c, h, _ = dataset.input_shape
         graph = zoo.build(cfg.zoo or "resnet_small", input_size=h, in_channels=c, num_classes=dataset.num_classes,
                           seed=cfg.seed)
@@ -118,7 +125,7 @@ def make_evaluator(cfg: SearchConfig) -> Evaluator:
     from alphanas.search.evaluators import TrainEvaluator
 
     return TrainEvaluator(dataset_name=cfg.dataset, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                          inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=0,
+                          inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=cfg.split_seed,
                           dataset_options=dataset_options(cfg))
 
 
@@ -134,17 +141,19 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     constraints = Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms)
     mutator = Mutator(strategy=cfg.strategy, probabilities=cfg.probabilities, synthesizer=cfg.synthesizer,
                       budget_s=cfg.synth_budget_s, pick=cfg.pick, focus=cfg.focus)
-    dataset = cached_dataset(cfg.dataset, cfg.data_dir, 0, dataset_options(cfg))
+    dataset = cached_dataset(cfg.dataset, cfg.data_dir, cfg.split_seed, dataset_options(cfg))
     seed_graph = load_seed(cfg, dataset)
     screen = None
     if cfg.proxy:
         from alphanas.search.proxies import ProxyScreen
 
-        screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir)
+        screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir,
+                            dataset_seed=cfg.split_seed, dataset_options=dataset_options(cfg))
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
+    # stores made before these options existed
     for key, default in (("pick", "random"), ("focus", None), ("num_classes", None), ("input_size", None),
-                         ("in_channels", None)):  # stores made before these options existed
+                         ("in_channels", None), ("split_seed", 0), ("dataset_options", {})):
         if settings.get(key) == default:
             settings.pop(key)
     if cfg.seed_model:
@@ -159,6 +168,12 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     except BaseException:
         executor.shutdown()
         raise
+    names = list(getattr(dataset, "class_names", []) or [])
+    if names:  # the class list next to the results: label i is line i
+        (Path(cfg.out) / "classes.txt").write_text("".join(f"{n}\n" for n in names))
+    skipped = list(getattr(dataset, "skipped", []) or [])
+    if skipped:  # the inputs the loader dropped (skip_corrupt), listed for the user
+        (Path(cfg.out) / "skipped.txt").write_text("".join(f"{n}\n" for n in skipped))
     import torch
 
     threads_before = torch.get_num_threads()

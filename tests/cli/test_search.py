@@ -64,7 +64,7 @@ def test_rerun_resumes_and_other_settings_exit_2(searched, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["search", "missing.onnx", "--out", "{tmp}/a"], "no such file"),
     (["search", "--objectives", "accuracy,beauty", "--out", "{tmp}/b"], "unknown objective"),
-    (["search", "--dataset", "mnist", "--out", "{tmp}/c"], "unknown dataset"),
+    (["search", "--dataset", "imagenet", "--out", "{tmp}/c"], "unknown dataset"),
     (["search", "--trials", "0", "--out", "{tmp}/d"], "--trials"),
     (["search", "--max-params", "-5", "--out", "{tmp}/e"], "--max-params: got -5.0; give a parameter limit > 0"),
     (["search", "--address", "1.2.3.4:6379", "--out", "{tmp}/f"], "--address is for --executor ray"),

@@ -12,8 +12,12 @@ from alphanas.train.device import resolve_device
 from alphanas.ir.torch_lowering import to_torch
 
 
-def check_compatible(graph: Graph, dataset) -> None:
-    """Raise :class:`AlphanasError` unless ``graph`` takes ``dataset``'s images and predicts its classes."""
+def check_compatible(graph: Graph, dataset, task=None) -> None:
+    """Raise :class:`AlphanasError` unless ``graph`` takes ``dataset``'s images and predicts its classes
+    (or, for another ``task`` of :mod:`alphanas.train.tasks`, its labels or targets)."""
+    from alphanas.train.tasks import get_task
+
+    task = get_task(task)
     want = tuple(int(d) for d in dataset.x_train.shape[1:])
     if len(graph.inputs) != 1:
         raise AlphanasError(f"model {graph.name!r} has {len(graph.inputs)} inputs; training needs exactly one "
@@ -35,10 +39,12 @@ def check_compatible(graph: Graph, dataset) -> None:
         raise AlphanasError(f"model {graph.name!r}: input {v.name!r} is {v.dtype}, not floating point images")
     out = graph.outputs[0]
     oshape = tuple(out.shape or ())
-    if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != dataset.num_classes):
+    width = task.outputs(dataset)
+    if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != width):
+        what = {"classification": "classes", "multilabel": "labels"}.get(task.name, "regression targets")
         raise AlphanasError(
             f"model {graph.name!r} outputs {out.name!r} of shape {list(oshape)} but dataset {dataset.name!r} has "
-            f"{dataset.num_classes} classes; training needs logits of shape [N, {dataset.num_classes}]"
+            f"{width} {what}; training needs outputs of shape [N, {width}]"
         )
 
 

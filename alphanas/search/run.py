@@ -7,6 +7,11 @@
 (``resnet_small``) on ``digits``, 30 trials of 5 epochs, objectives accuracy and parameters. Running
 the same configuration on the same ``out`` folder again resumes the search; other settings for the
 same folder are refused.
+
+``task`` (classification, multilabel, regression) chooses the training loss and metrics; ``evaluator``
+(``module:function`` or an ``alphanas.evaluators`` entry point) replaces training by the user's
+function (:class:`~alphanas.search.evaluators.PluginEvaluator`), whose metrics the objectives and
+``constraints`` (``["val_mae<=0.5"]``) may name.
 """
 
 from __future__ import annotations
@@ -61,13 +66,17 @@ class SearchConfig:
     proxy_keep: float = 0.5
     device: str = "auto"
     threads: int | None = 1  # torch threads of the driver and the in-process executor (None: torch's default)
+    task: str = "classification"
+    evaluator: str | None = None  # "module:function" or an alphanas.evaluators entry point: replaces training
+    constraints: list[str] = field(default_factory=list)  # "METRIC<=X" / "METRIC>=X" on any metric
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def load_seed(cfg: SearchConfig, dataset) -> Graph:
-    """The seed graph: the ONNX file, or the zoo model built for the dataset's input and classes."""
+    """The seed graph: the ONNX file, or the zoo model built for the dataset's input and classes (or
+    targets); ``dataset`` ``None`` (a plug-in evaluator brings its own data): the file as it is."""
     from alphanas.train import check_compatible
 
     if cfg.seed_model and cfg.zoo:
@@ -79,19 +88,44 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
     else:
         from alphanas.ir import zoo
 
+        from alphanas.train.tasks import get_task
+
         c, h, _ = dataset.input_shape
-        graph = zoo.build(cfg.zoo or "resnet_small", input_size=h, in_channels=c, num_classes=dataset.num_classes,
-                          seed=cfg.seed)
-    check_compatible(graph, dataset)
+        graph = zoo.build(cfg.zoo or "resnet_small", input_size=h, in_channels=c,
+                          num_classes=get_task(cfg.task).outputs(dataset), seed=cfg.seed)
+    if dataset is not None:
+        check_compatible(graph, dataset, cfg.task)
     return graph
 
 
 def make_evaluator(cfg: SearchConfig) -> Evaluator:
-    """The training evaluator for ``cfg`` (validation accuracy selects; test accuracy is reported)."""
-    from alphanas.search.evaluators import TrainEvaluator
+    """The training evaluator for ``cfg`` (validation metrics select; test metrics are reported), or the
+    user's evaluator when ``cfg.evaluator`` names one."""
+    from alphanas.search.evaluators import PluginEvaluator, TrainEvaluator, resolve_evaluator
 
+    if cfg.evaluator:
+        resolve_evaluator(cfg.evaluator)  # a bad name fails here, in one line, before the search starts
+        return PluginEvaluator(cfg.evaluator, epochs=cfg.epochs, device=cfg.device, inherit=cfg.inherit)
     return TrainEvaluator(dataset_name=cfg.dataset, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                          inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=0)
+                          inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=0,
+                          task=cfg.task)
+
+
+def check_objectives(cfg: SearchConfig, objectives: list[str]) -> None:
+    """Refuse objectives the task's training cannot report (e.g. ``accuracy`` for regression)."""
+    from alphanas.errors import AlphanasError
+    from alphanas.search.objectives import metric_keys
+    from alphanas.train.tasks import get_task
+
+    if cfg.evaluator:
+        return
+    task = get_task(cfg.task)
+    reported = {f"{split}_{m}" for split in ("val", "test") for m in task.metrics}
+    reported |= {"params", "flops", "latency_ms"}
+    for key in metric_keys(objectives):
+        if key not in reported:
+            raise ParameterError("objectives", f"{{objectives}}: task {task.name} reports no {key}; it reports "
+                                 f"{', '.join(sorted(reported))}")
 
 
 def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator: Evaluator | None = None) -> SearchResult:
@@ -102,12 +136,20 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         raise ParameterError("trials", f"{{trials}} {cfg.trials}: must be a positive integer")
     if not isinstance(cfg.epochs, int) or cfg.epochs < 1:
         raise ParameterError("epochs", f"{{epochs}} {cfg.epochs}: must be a positive integer")
+    from alphanas.search.objectives import parse_constraint
+    from alphanas.train.tasks import get_task
+
+    cfg.task = get_task(cfg.task).name
     objectives = parse_objectives(cfg.objectives)
-    constraints = Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms)
+    check_objectives(cfg, objectives)
+    constraints = Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms,
+                              bounds=tuple(parse_constraint(c) for c in cfg.constraints))
     mutator = Mutator(strategy=cfg.strategy, probabilities=cfg.probabilities, synthesizer=cfg.synthesizer,
                       budget_s=cfg.synth_budget_s, pick=cfg.pick, focus=cfg.focus)
-    dataset = cached_dataset(cfg.dataset, cfg.data_dir, 0, {})
+    plugin_with_file = bool(cfg.evaluator and cfg.seed_model)
+    dataset = None if plugin_with_file else cached_dataset(cfg.dataset, cfg.data_dir, 0, {})
     seed_graph = load_seed(cfg, dataset)
+    the_evaluator = evaluator or make_evaluator(cfg)
     screen = None
     if cfg.proxy:
         from alphanas.search.proxies import ProxyScreen
@@ -115,7 +157,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir)
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
-    for key, default in (("pick", "random"), ("focus", None)):  # stores made before these options existed
+    for key, default in (("pick", "random"), ("focus", None), ("task", "classification"), ("evaluator", None),
+                         ("constraints", [])):  # stores made before these options existed
         if settings.get(key) == default:
             settings.pop(key)
     if cfg.seed_model:
@@ -136,7 +179,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     try:
-        evo = Evolution(seed_graph, evaluator or make_evaluator(cfg), store, trials=cfg.trials, seed=cfg.seed,
+        evo = Evolution(seed_graph, the_evaluator, store, trials=cfg.trials, seed=cfg.seed,
                         objectives=objectives, constraints=constraints, selection=cfg.selection, mutator=mutator,
                         executor=executor, on_event=on_event, screen=screen)
         return evo.run()
@@ -195,10 +238,18 @@ def front_table(result: SearchResult, title: str = "Pareto front"):
                       ("val acc", "right"), ("test acc", "right"), ("params", "right"), ("FLOPs", "right"),
                       ("latency ms", "right")):
         t.add_column(col, justify=just)
-    for c in sorted(result.front, key=lambda c: -c.metrics.get("val_acc", 0.0)):
+    from alphanas.search.objectives import metric_keys, metric_of
+
+    extra = [k for k in metric_keys(result.objectives) if k not in ("val_acc", "params", "flops", "latency_ms")]
+    for k in extra:
+        t.add_column(k, justify="right")
+    first, sense = metric_of(result.objectives[0])
+    sign = -1.0 if sense == "max" else 1.0
+    for c in sorted(result.front, key=lambda c: sign * c.metrics.get(first, 0.0)):
         m = c.metrics
         lat = m.get("latency_ms")
         t.add_row(str(c.id), str(c.trial), "–" if c.parent_id is None else str(c.parent_id), c.mutation,
                   f"{100 * m.get('val_acc', float('nan')):.2f}%", f"{100 * m.get('test_acc', float('nan')):.2f}%",
-                  f"{int(m.get('params', 0)):,}", f"{int(m.get('flops', 0)):,}", "–" if lat is None else f"{lat:.3f}")
+                  f"{int(m.get('params', 0)):,}", f"{int(m.get('flops', 0)):,}", "–" if lat is None else f"{lat:.3f}",
+                  *("–" if m.get(k) is None else f"{m[k]:.6g}" for k in extra))
     return t

@@ -183,13 +183,16 @@ class TrainEvaluator:
             start = graph.copy()
             inherited, total = inherit_weights(start, parent)
         result = self.train(start, seed=seed)
+        from alphanas.train.preprocessing import attach_preprocessing
+
+        trained = attach_preprocessing(result.graph, self.dataset(), task=self.task)
         metrics = {k: float(v) for k, v in result.metrics().items()}
         metrics.update({
             "params": float(result.params), "flops": float(result.flops), "train_s": float(result.wall_time),
             "diverged": float(bool(result.diverged) or not math.isfinite(result.val_acc)),
             "epochs": float(result.epochs_completed), "inherited_frac": inherited / total if total else 0.0,
         })
-        return Evaluation(metrics, result.graph)
+        return Evaluation(metrics, trained)
 
     def evaluate(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> dict[str, float]:
         """Metrics of ``graph`` after training (see the class docstring)."""

@@ -72,10 +72,10 @@ def _html(table: list[dict[str, str]]) -> str:
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
 
 
-def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], path: Path) -> None:
+def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], path: Path) -> tuple[str | None, str]:
     """The first quality objective (accuracy, a task or plug-in metric) against the first cost objective
     (log scale): all candidates grey, the front highlighted, the seed marked. With one objective, it
-    against the trial index."""
+    against the trial index. Returns the metric keys on the axes ``(x or None for the trial, y)``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,6 +125,7 @@ def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], 
     fig.savefig(tmp)
     plt.close(fig)
     tmp.replace(path)
+    return xkey, ykey
 
 
 @dataclass

@@ -139,6 +139,7 @@ class SearchReport:
     front: list[Candidate]  # best first on the first objective
     candidates: list[Candidate]
     objectives: list[str]
+    axes: tuple[str | None, str] = (None, "val_acc")  # metric keys on the plot's x (None: trial) and y axes
 
 
 def write_report(out_dir: str | Path) -> SearchReport:
@@ -170,7 +171,7 @@ def write_report(out_dir: str | Path) -> SearchReport:
             if stale not in models:
                 stale.unlink()
         png = out_dir / "pareto.png"
-        plot(cands, front, objectives, png)
+        axes = plot(cands, front, objectives, png)
         counts = {s: sum(c.status == s for c in cands) for s in ("done", "failed", "rejected", "pending")}
         summary = (f"{len(cands)} trials ({', '.join(f'{v} {k}' for k, v in counts.items() if v)}); objectives "
                    f"{', '.join(objectives)}; dataset {config.get('dataset', '?')}, seed {config.get('seed', '?')}, "
@@ -187,6 +188,6 @@ def write_report(out_dir: str | Path) -> SearchReport:
         write_bytes_atomic(out_dir / "report.md", md.encode())
         write_bytes_atomic(out_dir / "report.html", page.encode())
         return SearchReport(png=png, markdown=out_dir / "report.md", html=out_dir / "report.html", models=models,
-                            front=front, candidates=cands, objectives=objectives)
+                            front=front, candidates=cands, objectives=objectives, axes=axes)
     finally:
         store.close()

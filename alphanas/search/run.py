@@ -113,7 +113,6 @@ def make_evaluator(cfg: SearchConfig) -> Evaluator:
 
 def check_objectives(cfg: SearchConfig, objectives: list[str]) -> None:
     """Refuse objectives the task's training cannot report (e.g. ``accuracy`` for regression)."""
-    from alphanas.errors import AlphanasError
     from alphanas.search.objectives import metric_keys
     from alphanas.train.tasks import get_task
 

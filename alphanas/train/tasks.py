@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, ParameterError
 
 #: metric name -> "max" | "min" (``val_`` / ``test_`` prefixes take the same sense)
 METRIC_SENSES: dict[str, str] = {"acc": "max", "top5": "max", "map": "max", "bce": "min", "mse": "min",
@@ -107,8 +107,9 @@ class Task:
         y = np.asarray(dataset.y_train)
         if self.name == "classification":
             if y.ndim != 1 or y.dtype.kind not in "iu":
-                raise AlphanasError(f"task classification needs integer class labels [N]; dataset {dataset.name!r} has "
-                                    f"{y.dtype} targets of shape {list(y.shape)} (use --task multilabel or regression)")
+                raise ParameterError("task", f"task classification needs integer class labels [N]; dataset "
+                                     f"{dataset.name!r} has {y.dtype} targets of shape {list(y.shape)} (use {{task}} "
+                                     "multilabel or regression)")
         elif self.name == "multilabel":
             if y.ndim != 2 or not np.isin(y, (0, 1)).all():
                 raise AlphanasError(f"task multilabel needs 0/1 targets [N, labels]; dataset {dataset.name!r} has "

@@ -484,7 +484,8 @@ class _Run:
         p = self.task.primary
         return TrainResult(graph=work, config=cfg, history=self.history, best_epoch=self.best_epoch,
                            val_acc=val_metrics[p], test_acc=test_metrics[p], task=self.task.name,
-                           val_metrics=val_metrics, test_metrics=test_metrics, streamed=self.streaming, diverged=self.diverged, stopped=self.stopped, wall_time=self._elapsed(),
+                           val_metrics=val_metrics, test_metrics=test_metrics, streamed=self.streaming,
+                           diverged=self.diverged, stopped=self.stopped, wall_time=self._elapsed(),
                            device=describe_device(self.device), resumed_from_epoch=self.resumed_from,
                            params=graph_params(work), flops=graph_flops(work))
 

@@ -111,3 +111,22 @@ def test_constraints_on_any_metric():
     assert c.violation({"params": 50, "val_mae": 0.2}, after_training=True) is None
     with pytest.raises(AlphanasError, match="METRIC<=VALUE"):
         parse_constraint("val_mae=0.5")
+
+
+def test_search_with_a_regression_task_uses_its_metrics(tmp_path):
+    from alphanas.search.report import write_report
+    from alphanas.search.run import SearchConfig, run_search
+
+    cfg = SearchConfig(zoo="cnn", dataset="synthetic", task="regression", objectives=["val_mse", "params"],
+                       constraints=["val_mae<=1e6"], trials=2, epochs=1, out=str(tmp_path / "s"), device="cpu",
+                       lr=1e-3, synth_budget_s=2.0)
+    res = run_search(cfg)
+    done = [c for c in res.candidates if c.status == "done"]
+    assert done and all({"val_mse", "val_mae", "test_mse", "test_mae"} <= set(c.metrics) for c in done)
+    assert all("val_acc" not in c.metrics for c in done)
+    assert res.objectives == ["val_mse:min", "params"]
+    rep = write_report(tmp_path / "s")
+    assert rep.axes == ("params", "val_mse")
+    # the report's front is best-first on val_mse (minimised)
+    mses = [c.metrics["val_mse"] for c in rep.front]
+    assert mses == sorted(mses)

@@ -323,7 +323,7 @@ class Evolution:
         why = self.constraints.violation(metrics, after_training=True)
         if out.error:
             cand.status, cand.error = CandidateStatus.FAILED, out.error
-        elif metrics.get("diverged", 0.0) or (missing and "val_acc" in missing):
+        elif metrics.get("diverged", 0.0) or any(k in metrics for k in missing):
             cand.status, cand.error = CandidateStatus.FAILED, "training diverged (non-finite loss or accuracy)"
         elif missing:
             cand.status, cand.error = CandidateStatus.FAILED, (

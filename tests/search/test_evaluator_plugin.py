@@ -111,3 +111,16 @@ def test_entry_point_and_bad_names(tmp_path, monkeypatch, capsys, seed_file):
         err = capsys.readouterr().err
         assert rc == 2 and err.count("\n") == 1 and err.startswith("alphanas: "), (argv, err)
         assert not (tmp_path / "bad").exists()
+
+
+def test_an_objective_the_evaluator_does_not_report_fails_the_candidate_clearly(seed_file, tmp_path, monkeypatch):
+    from alphanas.search.run import SearchConfig, run_search
+
+    (tmp_path / "recorder_mod.py").write_text(RECORDER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("RECORD_TO", str(tmp_path / "calls.jsonl"))
+    res = run_search(SearchConfig(seed_model=str(seed_file), evaluator="recorder_mod:evaluate", trials=1, epochs=1,
+                                  out=str(tmp_path / "run"), device="cpu"))  # default objectives: accuracy, params
+    (cand,) = res.candidates
+    assert cand.status == "failed"
+    assert cand.error == "the evaluator reported no finite val_acc (objective); it reported flops, params, score"

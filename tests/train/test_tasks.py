@@ -130,3 +130,9 @@ def test_search_with_a_regression_task_uses_its_metrics(tmp_path):
     # the report's front is best-first on val_mse (minimised)
     mses = [c.metrics["val_mse"] for c in rep.front]
     assert mses == sorted(mses)
+    # searched models carry their preprocessing record
+    from alphanas.ir import load_onnx
+    from alphanas.train.preprocessing import read_preprocessing
+
+    info = read_preprocessing(load_onnx(rep.models[0]))
+    assert info["task"] == "regression" and info["dataset"] == "synthetic" and len(info["mean"]) == 1

@@ -123,12 +123,12 @@ def _flip_crop(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Ten
 def _flip_crop_np(x: np.ndarray, rng: np.random.Generator, pad: int = 4) -> np.ndarray:
     """:func:`_flip_crop` in numpy, for the DataLoader workers of the streaming path."""
     n, c, h, w = x.shape
-    flip = rng.random(n) < 0.5
+    flip = np.asarray(rng.random(n) < 0.5)
     x = np.where(flip.reshape(-1, 1, 1, 1), x[..., ::-1], x)
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    oy = rng.integers(0, 2 * pad + 1, n)
-    ox = rng.integers(0, 2 * pad + 1, n)
-    return np.ascontiguousarray(np.stack([xp[i, :, oy[i]:oy[i] + h, ox[i]:ox[i] + w] for i in range(n)]))
+    oy = rng.integers(0, 2 * pad + 1, size=(n,)).tolist()
+    ox = rng.integers(0, 2 * pad + 1, size=(n,)).tolist()
+    return np.ascontiguousarray(np.stack([xp[i][:, oy[i]:oy[i] + h, ox[i]:ox[i] + w] for i in range(n)]))
 
 
 #: above this many bytes of training and validation arrays, :func:`train` streams batches from them
@@ -275,6 +275,11 @@ class _Run:
         self.model.train()
         ds, task = self.dataset, self.task
         ydt = task.target_dtype
+        # device tensors (in-memory) or the dataset's arrays (streaming)
+        self.x_tr: Any
+        self.y_tr: Any
+        self.x_va: Any
+        self.y_va: Any
         if self.streaming:  # stay where they are (memory-mapped files too); batches are read on demand
             self.x_tr, self.y_tr = ds.x_train, task.targets(ds.y_train)
             self.x_va, self.y_va = ds.x_val, task.targets(ds.y_val)
@@ -473,6 +478,8 @@ class _Run:
             model.load_state_dict(self.best_state)
         model.eval()
         write_back(work, model)
+        x_te: Any
+        y_te: Any
         if self.streaming:
             x_te, y_te = self.dataset.x_test, self.task.targets(self.dataset.y_test)
         else:

@@ -388,7 +388,7 @@ class _Run:
         last = self.history[-1].val_acc if self.history else None
         self.progress(TrainProgress(phase, epoch + 1, self.config.epochs, batch, self.batches,
                                     sums[0] / sums[2] if sums[2] else float("nan"), self.sched.get_last_lr()[0],
-                                    last, self.best_score, self._elapsed()))
+                                    last, self.best_score, self._elapsed(), {"metric": self.task.primary}))
 
     def _run_epoch(self, sigint: _SigintFlag) -> bool:
         """Train the current epoch (from the saved batch when resuming), then validate it; False: stop now (the

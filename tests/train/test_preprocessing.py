@@ -49,11 +49,13 @@ def test_embedded_normalisation_on_raw_input_equals_original_on_normalised(digit
     assert read_preprocessing(load_onnx(tmp_path / "raw.onnx"))["embedded"] is True
 
 
-def test_train_cli_writes_it_and_inspect_shows_it(tmp_path, capsys):
+def test_train_cli_writes_it_and_inspect_shows_it_streaming_on(tmp_path, capsys):
     out = tmp_path / "t.onnx"
     assert main(["train", "--zoo", "resnet_small", "--dataset", "synthetic", "--epochs", "1", "-o", str(out),
-                 "--no-checkpoint", "--embed-preprocessing", "--device", "cpu", "--json"]) == 0
-    capsys.readouterr()
+                 "--no-checkpoint", "--embed-preprocessing", "--device", "cpu", "--json", "--streaming", "on",
+                 "--workers", "0"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["streamed"] is True and res["task"] == "classification" and "val_top5" in res["metrics"]
     assert main(["inspect", str(out), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["preprocessing"]["embedded"] is True and rep["preprocessing"]["dataset"] == "synthetic"

@@ -334,7 +334,9 @@ class _Run:
 
     def _start_or_resume(self) -> None:
         """The loop state of a fresh run, or the one saved in the checkpoint when it exists."""
-        self.fingerprint = fingerprint(self.graph, self.dataset, self.config) if self.checkpoint else ""
+        # the two data paths draw augmentation differently: a checkpoint resumes on its own path
+        path = "streaming" if self.streaming and self.config.augment != "none" else ""
+        self.fingerprint = fingerprint(self.graph, self.dataset, self.config, path) if self.checkpoint else ""
         self.history: list[EpochStats] = []
         self.best_score: float | None = None  # the task's primary validation metric at the best epoch
         self.best_epoch = 0

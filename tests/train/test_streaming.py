@@ -69,3 +69,31 @@ def test_streamed_augmentation_is_per_batch_deterministic(digits):
     r = train(tiny(c=3, classes=10), rgb, 1, seed=0, device="cpu",
               streaming=True, workers=1, augment="flip_crop")
     assert r.streamed and np.isfinite(r.history[0].train_loss)
+
+
+def test_streaming_resumes_mid_epoch_to_the_in_memory_weights(digits, tmp_path):
+    from alphanas.errors import AlphanasError
+    from alphanas.train import TrainingInterrupted
+
+    g = tiny(classes=10)
+    kw = dict(batch_size=128, seed=1, device="cpu", augment="none")
+    full = train(g, digits, 2, **kw)
+    ckpt = tmp_path / "s.ckpt"
+
+    def stop(p):
+        if p.phase == "batch" and p.epoch == 2 and p.batch == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted):
+        train(g, digits, 2, checkpoint=ckpt, progress=stop, streaming=True, workers=1, **kw)
+    resumed = train(g, digits, 2, checkpoint=ckpt, streaming=True, workers=1, **kw)
+    assert resumed.resumed_from_epoch == 1 and _same_weights(full.graph, resumed.graph)
+    # with augmentation the paths draw differently: a streaming checkpoint does not resume in memory
+    aug = dict(kw, augment="flip_crop")
+    rgb = dataclasses.replace(digits, x_train=np.repeat(digits.x_train, 3, 1), x_val=np.repeat(digits.x_val, 3, 1),
+                              x_test=np.repeat(digits.x_test, 3, 1))
+    with pytest.raises(TrainingInterrupted):
+        train(tiny(c=3, classes=10), rgb, 2, checkpoint=tmp_path / "a.ckpt", progress=stop, streaming=True,
+              workers=0, **aug)
+    with pytest.raises(AlphanasError, match="different run"):
+        train(tiny(c=3, classes=10), rgb, 2, checkpoint=tmp_path / "a.ckpt", streaming=False, **aug)

@@ -24,7 +24,7 @@ FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "ob
          "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider",
          "batches": "--batch", "input_shapes": "--input-shape",
          "image_size": "--image-size", "channels": "--channels", "skip_corrupt": "--skip-corrupt",
-         "split_seed": "--split-seed"}
+         "split_seed": "--split-seed", "constraint": "--constraint", "task": "--task", "evaluator": "--evaluator"}
 FLAGS.update({"num_classes": "--num-classes", "input_size": "--input-size", "in_channels": "--in-channels",
               "dataset": "--dataset"})
 
@@ -197,6 +197,31 @@ INSPECT_HOOKS.append(_properties_section)
 INSPECT_PRINTERS.append(_print_properties_section)
 
 
+def _preprocessing_section(graph, args) -> dict:
+    from alphanas.train.preprocessing import read_preprocessing
+
+    info = read_preprocessing(graph)
+    return {} if info is None else {"preprocessing": info}
+
+
+def _print_preprocessing_section(c, extra, args) -> None:
+    info = extra.get("preprocessing")
+    if not info:
+        return
+    c.print(f"[bold]preprocessing[/] (metadata alphanas.preprocessing): task {info.get('task', '?')}, "
+            f"input {info.get('input_layout', '')} {info.get('input_shape')}")
+    if "mean" in info:
+        where = "embedded in the graph: give raw data" if info.get("embedded") else "apply before the model"
+        c.print(f"  normalise: (raw - mean) / std, mean {info['mean']}, std {info['std']} ({where})")
+    names = info.get("class_names") or []
+    if names:
+        c.print(f"  classes ({len(names)}): {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}")
+
+
+INSPECT_HOOKS.append(_preprocessing_section)
+INSPECT_PRINTERS.append(_print_preprocessing_section)
+
+
 # ---------------------------------------------------------------------------------------------------
 # zoo
 # ---------------------------------------------------------------------------------------------------
@@ -325,7 +350,19 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output .onnx path for the trained model")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _task_options(p)
+    p.add_argument("--streaming", choices=("auto", "on", "off"), default="auto",
+                   help="stream batches through a DataLoader (auto: when the data exceeds 2 GiB or is memory-mapped)")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes when streaming (default 2)")
+    p.add_argument("--embed-preprocessing", action="store_true",
+                   help="put the input normalisation (mean/std) into the graph: the model then takes raw pixels")
     p.set_defaults(func=cmd_train)
+
+
+def _task_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", choices=("classification", "multilabel", "regression"), default="classification",
+                   help="classification (cross-entropy; top-1, top-5; default), multilabel (BCE; mAP) or regression "
+                   "(MSE; MSE, MAE)")
 
 
 def cmd_train(args) -> int:
@@ -349,13 +386,16 @@ def cmd_train(args) -> int:
         if len(ds.input_shape) != 3 or ds.input_shape[1] != ds.input_shape[2]:
             raise AlphanasError(f"zoo models take square images [C, H, H]; dataset {ds.name!r} gives {dims} samples; "
                                 "pass a model file built for them (or --image-size N for an image folder)")
+        from alphanas.train.tasks import get_task
+
         c, h, _ = ds.input_shape
-        graph = zoo.build(args.zoo, input_size=h, in_channels=c, num_classes=ds.num_classes, seed=args.seed)
+        graph = zoo.build(args.zoo, input_size=h, in_channels=c, num_classes=get_task(args.task).outputs(ds),
+                          seed=args.seed)
         source = f"zoo:{args.zoo}"
     else:
         graph = load_onnx(args.model)
         source = args.model
-    check_compatible(graph, ds)
+    check_compatible(graph, ds, args.task)
     _report_skipped(ds)
     if resolve_device(args.device).type == "cpu":  # (resolving first fails before the progress bar starts)
         import torch
@@ -372,11 +412,15 @@ def cmd_train(args) -> int:
             result = train(graph, ds, args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                            weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
                            label_smoothing=args.label_smoothing, augment=args.augment, device=args.device,
-                           seed=args.seed, progress=bar, max_minutes=args.max_minutes, checkpoint=ckpt)
+                           seed=args.seed, progress=bar, max_minutes=args.max_minutes, checkpoint=ckpt,
+                           task=args.task, streaming={"auto": None, "on": True, "off": False}[args.streaming],
+                           workers=args.workers)
     except TrainingInterrupted as e:
         sys.stderr.write(f"alphanas: {e}\n")
         return 130
-    save_onnx(result.graph, out)
+    from alphanas.train.preprocessing import attach_preprocessing
+
+    save_onnx(attach_preprocessing(result.graph, ds, task=args.task, embed=args.embed_preprocessing), out)
     if ckpt is not None and not args.checkpoint:
         ckpt.unlink(missing_ok=True)
     classes = write_class_list(ds, out.with_name(out.stem + ".classes.txt"))
@@ -388,14 +432,20 @@ def cmd_train(args) -> int:
     t = Table(title=f"trained {source} on {ds.name}")
     t.add_column("metric")
     t.add_column("value", justify="right")
-    rows = [
-        ("validation accuracy", f"{100 * result.val_acc:.2f}% (best epoch {result.best_epoch})"),
-        ("test accuracy", f"{100 * result.test_acc:.2f}%"),
+    if result.task == "classification":
+        rows = [("validation accuracy", f"{100 * result.val_acc:.2f}% (best epoch {result.best_epoch})"),
+                ("test accuracy", f"{100 * result.test_acc:.2f}%")]
+    else:
+        rows = [(f"{split} {k}", f"{v:.6g}" + (f" (best epoch {result.best_epoch})" if split == "validation" and i == 0
+                                              else ""))
+                for split, ms in (("validation", result.val_metrics), ("test", result.test_metrics))
+                for i, (k, v) in enumerate(ms.items())]
+    rows += [
         ("epochs", f"{result.epochs_completed}/{args.epochs}"
                    + ("" if result.stopped == "completed" else f" ({result.stopped})")),
         ("params", f"{result.params:,}"),
         ("FLOPs (batch 1)", f"{result.flops:,}"),
-        ("wall time", f"{result.wall_time:.1f} s on {result.device}"),
+        ("wall time", f"{result.wall_time:.1f} s on {result.device}" + (" (streamed)" if result.streamed else "")),
         ("data (train/val/test)", f"{ds.name} {dims}, {len(ds.y_train)}/{len(ds.y_val)}/{len(ds.y_test)}"),
     ]
     for k, v in rows:
@@ -759,7 +809,9 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=5, help="training epochs per candidate (default 5)")
     p.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 0.1, SGD)")
-    p.add_argument("--objectives", default="accuracy,params", help="comma list of accuracy, params, flops, latency_ms")
+    p.add_argument("--objectives", default="accuracy,params",
+                   help="comma list of accuracy, params, flops, latency_ms, a task metric (val_top5, val_map, val_mse, "
+                   "...) or an evaluator's metric as NAME:max or NAME:min")
     p.add_argument("--out", default="alphanas-search", help="search folder (default ./alphanas-search); a rerun resumes")
     p.add_argument("--seed", type=int, default=0, help="search seed (default 0): same seed, same search")
     p.add_argument("--strategy", choices=("property", "random_edit", "random"), default="property",
@@ -789,6 +841,11 @@ def _search_args(p: argparse.ArgumentParser) -> None:
                    "(other weights kept); with --dataset synthetic, also its class count")
     p.add_argument("--input-size", type=int, help="--dataset synthetic: image height and width (default 8)")
     p.add_argument("--in-channels", type=int, help="--dataset synthetic: image channels (default 1)")
+    _task_options(p)
+    p.add_argument("--evaluator", metavar="MODULE:FUNCTION",
+                   help="evaluate candidates with this function (or alphanas.evaluators entry point) instead of training")
+    p.add_argument("--constraint", action="append", default=[], metavar="METRIC<=X",
+                   help="reject candidates outside a bound on any metric, e.g. val_mae<=0.5 or r2>=0.8 (repeatable)")
     p.set_defaults(func=cmd_search)
 
 
@@ -806,7 +863,8 @@ def cmd_search(args) -> int:
                        max_flops=args.max_flops, max_latency_ms=args.max_latency_ms, executor=args.executor,
                        workers=args.workers, address=args.address, inherit=args.inherit, proxy=args.proxy,
                        proxy_keep=args.proxy_keep, device=args.device, threads=args.threads or None,
-                       pick=args.pick, focus=None if args.focus == "none" else args.focus,
+                       pick=args.pick, focus=None if args.focus == "none" else args.focus, task=args.task,
+                       evaluator=args.evaluator, constraints=list(args.constraint),
                        num_classes=args.num_classes, input_size=args.input_size, in_channels=args.in_channels)
     if args.seed_model and not Path(args.seed_model).is_file():
         raise AlphanasError(f"{args.seed_model}: no such file")

@@ -158,7 +158,13 @@ def rich_progress(console=None, description: str = "training") -> Iterator[Calla
         if task is None:  # start lazily: an error before the first batch leaves no empty bar behind
             bar.start()
             task = bar.add_task(description, total=total, status="", epoch="")
-        val = "-" if p.val_acc is None else f"{100 * p.val_acc:.1f}%"
+        metric = p.extra.get("metric", "acc")  # the task's primary metric: a fraction (acc, mAP) or an error
+        if p.val_acc is None:
+            val = "-"
+        elif metric in ("acc", "top5", "map"):
+            val = f"{100 * p.val_acc:.1f}%" + ("" if metric == "acc" else f" {metric}")
+        else:
+            val = f"{metric} {p.val_acc:.4g}"
         bar.update(task, completed=(p.epoch - 1) * p.batches + p.batch, total=total,
                    epoch=f"epoch {p.epoch}/{p.epochs}",
                    status=f"batch {p.batch}/{p.batches} loss {p.loss:.3f} val {val}")

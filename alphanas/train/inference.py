@@ -27,9 +27,13 @@ def _fix_hint(dataset, dim: int, model_size) -> str:
     return f"use a model built for {want} inputs (e.g. --zoo NAME builds one for the data)"
 
 
-def check_compatible(graph: Graph, dataset) -> None:
-    """Raise :class:`AlphanasError` unless ``graph`` takes ``dataset``'s inputs and predicts its classes;
-    the message names the dimension that does not fit and what to pass."""
+def check_compatible(graph: Graph, dataset, task=None) -> None:
+    """Raise :class:`AlphanasError` unless ``graph`` takes ``dataset``'s inputs and predicts its classes
+    (or, for another ``task`` of :mod:`alphanas.train.tasks`, its labels or targets); the message names the
+    dimension that does not fit and what to pass."""
+    from alphanas.train.tasks import get_task
+
+    task = get_task(task)
     want = tuple(int(d) for d in dataset.x_train.shape[1:])
     if len(graph.inputs) != 1:
         raise AlphanasError(f"model {graph.name!r} has {len(graph.inputs)} inputs; training needs exactly one "
@@ -57,13 +61,15 @@ def check_compatible(graph: Graph, dataset) -> None:
         raise AlphanasError(f"model {graph.name!r}: input {v.name!r} is {v.dtype}, not floating point")
     out = graph.outputs[0]
     oshape = tuple(out.shape or ())
-    if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != dataset.num_classes):
-        dim = (f"dimension 1 is {oshape[1]} in the model and {dataset.num_classes} in the data"
+    width = task.outputs(dataset)
+    if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != width):
+        what = {"classification": "classes", "multilabel": "labels"}.get(task.name, "regression targets")
+        dim = (f"dimension 1 is {oshape[1]} in the model and {width} in the data"
                if len(oshape) == 2 else f"rank {len(oshape)} instead of 2")
         raise AlphanasError(
             f"model {graph.name!r} outputs {out.name!r} of shape {list(oshape)} but dataset {dataset.name!r} has "
-            f"{dataset.num_classes} classes ({dim}); training needs logits of shape [N, {dataset.num_classes}]: "
-            f"use a model with {dataset.num_classes} outputs (e.g. --zoo NAME builds one for the data)"
+            f"{width} {what} ({dim}); training needs outputs of shape [N, {width}]: "
+            f"use a model with {width} outputs (e.g. --zoo NAME builds one for the data)"
         )
 
 

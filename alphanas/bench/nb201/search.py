@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,7 +27,11 @@ from alphanas.errors import AlphanasError
 from alphanas.search.candidate import Candidate, CandidateStatus
 from alphanas.search.selection import regularized, select_parent
 
-STRATEGIES = ("property", "rea", "random")
+if TYPE_CHECKING:
+    from alphanas.bench.nb201.generative import GenerativeConfig
+    from alphanas.bench.nb201.surrogate import SurrogateConfig
+
+STRATEGIES = ("property", "surrogate", "generative", "rea", "random")
 
 
 # -- searches ------------------------------------------------------------------------------------------
@@ -146,7 +151,8 @@ def _property_evolution(run: _Run, rng: random.Random, np_rng: np.random.Generat
 
 
 def run_search(table: NB201Table, strategy: str, budget: int, seed: int,
-               config: PropertySearchConfig | None = None) -> list[Candidate]:
+               config: PropertySearchConfig | None = None, *, surrogate: "SurrogateConfig | None" = None,
+               generative: "GenerativeConfig | None" = None) -> list[Candidate]:
     """One search run of ``strategy`` until ``budget`` distinct cells were queried; returns every
     evaluation in order (REA's repeats included, with the metrics the log answered). ``key`` is the
     cell string; ``hash`` (:func:`cell_hash`) is filled by the property strategy, which uses it."""
@@ -162,6 +168,22 @@ def run_search(table: NB201Table, strategy: str, budget: int, seed: int,
         _random_search(run, rng, max_steps)
     elif strategy == "rea":
         _regularized_evolution(run, rng, max_steps)
+    elif strategy == "surrogate":
+        from alphanas.bench.nb201.surrogate import SurrogateConfig, surrogate_search
+
+        def query(cell: Cell, mutation: str, what: str) -> float:
+            return run.evaluate(cell, mutation, None, what, cell_hash(cell)).metrics["val_acc"]
+
+        surrogate_search(query, budget, rng, np.random.default_rng(seed),
+                         surrogate if surrogate is not None else SurrogateConfig(), _initial_cells)
+    elif strategy == "generative":
+        from alphanas.bench.nb201.generative import GenerativeConfig, generative_search
+
+        def query_g(cell: Cell, mutation: str, what: str) -> float:
+            return run.evaluate(cell, mutation, None, what, cell_hash(cell)).metrics["val_acc"]
+
+        generative_search(query_g, budget, np.random.default_rng(seed),
+                          generative if generative is not None else GenerativeConfig())
     else:
         _property_evolution(run, rng, np.random.default_rng(seed), max_steps, config or PropertySearchConfig())
     return run.candidates

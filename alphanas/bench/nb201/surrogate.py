@@ -1,0 +1,148 @@
+"""Surrogate-assisted search over NAS-Bench-201: propose many mutants, evaluate the predicted best.
+
+**Encoding** (:func:`encode`): per cell, the one-hot op of each edge (30), BANANAS's path encoding
+(which of the 4 + 16 + 16 + 64 input-to-output paths with their op sequences are live; White et al.,
+AAAI 2021) and αNAS's properties of the whole cell (:func:`~alphanas.bench.nb201.space.cell_signature`:
+input-to-output depth and the 4x4 mixing matrix) with its conv counts as a cost proxy. Nothing of the
+table is read to encode a cell.
+
+**Search** (:func:`surrogate_search`, :class:`SurrogateConfig`): the property-diverse initial cells of
+the property-guided evolution; then, each round, a Gaussian process
+(:class:`~alphanas.search.surrogate.GaussianProcess`) is fit on every queried cell's validation
+accuracy, ``mutants`` property-guided mutants (and one-edge edits) of each of the ``parents`` best
+cells so far plus ``random`` random cells form the candidate pool (never a queried cell nor one
+isomorphic to a queried or pooled cell), and the ``batch`` candidates of highest upper confidence bound
+``mean + kappa * std`` are queried. ``kappa`` drops to ``kappa_late`` after ``warmup`` queries (explore,
+then exploit around the best).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from alphanas.bench.nb201.space import (EDGES, OPS, Cell, cell_hash, cell_signature, property_mutation,
+                                        random_edge_mutation)
+from alphanas.search.surrogate import GaussianProcess, acquire
+
+#: input-to-output paths of the cell as edge-index sequences into :data:`EDGES`
+PATHS: tuple[tuple[int, ...], ...] = ((3,), (0, 4), (1, 5), (0, 2, 5))
+_LIVE_OPS = OPS[1:]
+
+
+@functools.lru_cache(maxsize=None)
+def _path_index() -> dict[tuple[str, ...], int]:
+    index: dict[tuple[str, ...], int] = {}
+    for length in (1, 2, 3):
+        for ops in itertools.product(_LIVE_OPS, repeat=length):
+            index.setdefault(ops, len(index))
+    return index
+
+
+@functools.lru_cache(maxsize=None)
+def encode(cell: Cell) -> np.ndarray:
+    """The cell's feature vector: edge one-hot, path encoding, whole-cell depth and mixing, conv counts."""
+    onehot = np.zeros(len(EDGES) * len(OPS))
+    for k, op in enumerate(cell.ops):
+        onehot[k * len(OPS) + OPS.index(op)] = 1.0
+    index = _path_index()
+    paths = np.zeros(len(index))
+    for path in PATHS:
+        ops = tuple(cell.ops[k] for k in path)
+        if "none" not in ops:
+            paths[index[ops]] = 1.0
+    depths, matrices = cell_signature(cell)
+    depth = float(depths[0][0]) if depths and depths[0] and depths[0][0] is not None else -1.0
+    mixing = np.zeros(16)
+    if matrices and matrices[0] and matrices[0][0] is not None:
+        flat = np.asarray(matrices[0][0], dtype=float).ravel()[:16]
+        mixing[:len(flat)] = flat
+    convs = [float(cell.ops.count("nor_conv_3x3")), float(cell.ops.count("nor_conv_1x1"))]
+    return np.concatenate([onehot, paths, [depth], mixing, convs])
+
+
+@dataclass
+class SurrogateConfig:
+    """Settings of the surrogate-assisted search (defaults: the benchmark's fixed settings)."""
+
+    initial: int = 10  # property-diverse initial cells
+    initial_pool: int = 100  # random cells the initial ones are stratified from
+    parents: int = 10  # best cells so far whose mutants form the pool
+    mutants: int = 20  # mutation attempts per parent per round
+    random: int = 50  # random cells added to the pool per round
+    batch: int = 5  # cells queried per round
+    kappa: float = 1.0  # UCB exploration weight during warm-up
+    kappa_late: float = 0.0  # ... after warm-up (exploitation)
+    warmup: int = 40  # queries before kappa drops to kappa_late
+    p_property: float = 0.7  # share of mutation attempts that are property-guided (else one random edge)
+
+
+def _pool(cells: list[Cell], rng: random.Random, np_rng: np.random.Generator, config: SurrogateConfig,
+          fresh: Callable[[Cell], bool]) -> list[Cell]:
+    pool: dict[str, Cell] = {}
+
+    def add(cell: Cell) -> None:
+        h = cell_hash(cell)
+        if h not in pool and fresh(cell):
+            pool[h] = cell
+
+    for parent in cells:
+        for _ in range(config.mutants):
+            if rng.random() < config.p_property:
+                result = property_mutation(parent, rng, np_rng, relax=rng.random() < 0.2, accept=fresh)
+                if result is not None:
+                    add(result[0])
+            else:
+                add(random_edge_mutation(parent, rng)[0])
+    for _ in range(config.random):
+        add(Cell.random(rng))
+    return list(pool.values())
+
+
+def surrogate_search(query: Callable[[Cell, str, str], float], budget: int, rng: random.Random,
+                     np_rng: np.random.Generator, config: SurrogateConfig,
+                     initial: Callable[[random.Random, int, int], list[Cell]]) -> None:
+    """Run the surrogate-assisted search; ``query(cell, mutation, description)`` evaluates a cell and
+    returns its validation accuracy (it is called for exactly ``budget`` distinct cells, or fewer
+    when the space runs out)."""
+    seen: dict[str, float] = {}
+    hashes: set[str] = set()
+    cells: list[Cell] = []
+
+    def fresh(cell: Cell) -> bool:
+        return str(cell) not in seen and cell_hash(cell) not in hashes
+
+    def evaluate(cell: Cell, mutation: str, what: str = "") -> None:
+        hashes.add(cell_hash(cell))
+        seen[str(cell)] = query(cell, mutation, what)
+        cells.append(cell)
+
+    for cell in initial(rng, config.initial, config.initial_pool):
+        if len(seen) < min(budget, config.initial) and fresh(cell):
+            evaluate(cell, "random_sample")
+    stalls = 0
+    while len(seen) < budget and stalls < 100:
+        if len(seen) < 3:
+            cell = Cell.random(rng)
+            if fresh(cell):
+                evaluate(cell, "random_sample")
+            continue
+        ranked = sorted(cells, key=lambda c: -seen[str(c)])[:config.parents]
+        pool = _pool(ranked, rng, np_rng, config, fresh)
+        if not pool:
+            stalls += 1
+            continue
+        model = GaussianProcess().fit(np.stack([encode(c) for c in cells]), np.array([seen[str(c)] for c in cells]))
+        mean, std = model.predict(np.stack([encode(c) for c in pool]))
+        kappa = config.kappa if len(seen) < config.warmup else config.kappa_late
+        score = acquire(mean, std, kappa)
+        for i in np.argsort(-score, kind="stable")[:min(config.batch, budget - len(seen))]:
+            evaluate(pool[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
+
+
+__all__ = ["PATHS", "SurrogateConfig", "encode", "surrogate_search"]

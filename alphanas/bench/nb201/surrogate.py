@@ -2,7 +2,7 @@
 
 **Encoding** (:func:`encode`): per cell, the one-hot op of each edge (30), BANANAS's path encoding
 (which of the 4 + 16 + 16 + 64 input-to-output paths with their op sequences are live; White et al.,
-AAAI 2021) and αNAS's properties of the whole cell (:func:`~alphanas.bench.nb201.space.cell_signature`:
+AAAI 2021) and αNAS's properties of the whole cell (:func:`~alphanas.bench.nb201.space.cell_properties`:
 input-to-output depth and the 4x4 mixing matrix) with its conv counts as a cost proxy. Nothing of the
 table is read to encode a cell.
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alphanas.bench.nb201.space import (EDGES, OPS, Cell, cell_hash, cell_signature, property_mutation,
+from alphanas.bench.nb201.space import (EDGES, OPS, Cell, cell_class, cell_properties, property_mutation,
                                         random_edge_mutation)
 from alphanas.search.surrogate import GaussianProcess, acquire
 
@@ -56,14 +56,9 @@ def encode(cell: Cell) -> np.ndarray:
         ops = tuple(cell.ops[k] for k in path)
         if "none" not in ops:
             paths[index[ops]] = 1.0
-    depths, matrices = cell_signature(cell)
-    depth = float(depths[0][0]) if depths and depths[0] and depths[0][0] is not None else -1.0
-    mixing = np.zeros(16)
-    if matrices and matrices[0] and matrices[0][0] is not None:
-        flat = np.asarray(matrices[0][0], dtype=float).ravel()[:16]
-        mixing[:len(flat)] = flat
+    properties = np.asarray(cell_properties(cell), dtype=float)  # depth, 4x4 mixing
     convs = [float(cell.ops.count("nor_conv_3x3")), float(cell.ops.count("nor_conv_1x1"))]
-    return np.concatenate([onehot, paths, [depth], mixing, convs])
+    return np.concatenate([onehot, paths, properties, convs])
 
 
 @dataclass
@@ -80,14 +75,16 @@ class SurrogateConfig:
     kappa_late: float = 0.0  # ... after warm-up (exploitation)
     warmup: int = 40  # queries before kappa drops to kappa_late
     p_property: float = 0.7  # share of mutation attempts that are property-guided (else one random edge)
+    neighbours: int = 3  # every one-edge neighbour of this many best cells joins the pool
+    late_parents: int = 3  # parents after warm-up (local search around the best)
 
 
 def _pool(cells: list[Cell], rng: random.Random, np_rng: np.random.Generator, config: SurrogateConfig,
           fresh: Callable[[Cell], bool]) -> list[Cell]:
-    pool: dict[str, Cell] = {}
+    pool: dict[int, Cell] = {}
 
     def add(cell: Cell) -> None:
-        h = cell_hash(cell)
+        h = cell_class(cell)
         if h not in pool and fresh(cell):
             pool[h] = cell
 
@@ -99,6 +96,11 @@ def _pool(cells: list[Cell], rng: random.Random, np_rng: np.random.Generator, co
                     add(result[0])
             else:
                 add(random_edge_mutation(parent, rng)[0])
+    for parent in cells[:config.neighbours]:
+        for k in range(len(EDGES)):
+            for op in OPS:
+                if op != parent.ops[k]:
+                    add(parent.replace({k: op}))
     for _ in range(config.random):
         add(Cell.random(rng))
     return list(pool.values())
@@ -111,14 +113,14 @@ def surrogate_search(query: Callable[[Cell, str, str], float], budget: int, rng:
     returns its validation accuracy (it is called for exactly ``budget`` distinct cells, or fewer
     when the space runs out)."""
     seen: dict[str, float] = {}
-    hashes: set[str] = set()
+    classes: set[int] = set()
     cells: list[Cell] = []
 
     def fresh(cell: Cell) -> bool:
-        return str(cell) not in seen and cell_hash(cell) not in hashes
+        return str(cell) not in seen and cell_class(cell) not in classes
 
     def evaluate(cell: Cell, mutation: str, what: str = "") -> None:
-        hashes.add(cell_hash(cell))
+        classes.add(cell_class(cell))
         seen[str(cell)] = query(cell, mutation, what)
         cells.append(cell)
 
@@ -132,14 +134,15 @@ def surrogate_search(query: Callable[[Cell, str, str], float], budget: int, rng:
             if fresh(cell):
                 evaluate(cell, "random_sample")
             continue
-        ranked = sorted(cells, key=lambda c: -seen[str(c)])[:config.parents]
+        late = len(seen) >= config.warmup
+        ranked = sorted(cells, key=lambda c: -seen[str(c)])[:config.late_parents if late else config.parents]
         pool = _pool(ranked, rng, np_rng, config, fresh)
         if not pool:
             stalls += 1
             continue
         model = GaussianProcess().fit(np.stack([encode(c) for c in cells]), np.array([seen[str(c)] for c in cells]))
         mean, std = model.predict(np.stack([encode(c) for c in pool]))
-        kappa = config.kappa if len(seen) < config.warmup else config.kappa_late
+        kappa = config.kappa_late if late else config.kappa
         score = acquire(mean, std, kappa)
         for i in np.argsort(-score, kind="stable")[:min(config.batch, budget - len(seen))]:
             evaluate(pool[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")

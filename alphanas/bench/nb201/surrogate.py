@@ -68,7 +68,7 @@ class SurrogateConfig:
     initial: int = 10  # property-diverse initial cells
     initial_pool: int = 100  # random cells the initial ones are stratified from
     parents: int = 10  # best cells so far whose mutants form the pool
-    mutants: int = 20  # mutation attempts per parent per round
+    mutants: int = 10  # mutation attempts per parent per round ('evolution': per step)
     random: int = 50  # random cells added to the pool per round
     batch: int = 5  # cells queried per round
     kappa: float = 1.0  # UCB exploration weight during warm-up
@@ -77,6 +77,10 @@ class SurrogateConfig:
     p_property: float = 0.7  # share of mutation attempts that are property-guided (else one random edge)
     neighbours: int = 3  # every one-edge neighbour of this many best cells joins the pool
     late_parents: int = 3  # parents after warm-up (local search around the best)
+    proposal: str = "evolution"  # 'evolution': screened property-guided evolution; 'pool': rounds over a pool
+    population: int = 15  # 'evolution': aging population the parent is drawn from
+    sample: int = 6  # 'evolution': parent = best of this many drawn from the population
+    refit: int = 1  # 'evolution': queries between refits of the predictor
 
 
 def _pool(cells: list[Cell], rng: random.Random, np_rng: np.random.Generator, config: SurrogateConfig,
@@ -127,6 +131,12 @@ def surrogate_search(query: Callable[[Cell, str, str], float], budget: int, rng:
     for cell in initial(rng, config.initial, config.initial_pool):
         if len(seen) < min(budget, config.initial) and fresh(cell):
             evaluate(cell, "random_sample")
+    if config.proposal == "space":
+        _space_search(cells, seen, evaluate, budget, rng, config)
+        return
+    if config.proposal == "evolution":
+        _screened_evolution(cells, seen, evaluate, fresh, budget, rng, np_rng, config)
+        return
     stalls = 0
     while len(seen) < budget and stalls < 100:
         if len(seen) < 3:
@@ -146,6 +156,70 @@ def surrogate_search(query: Callable[[Cell, str, str], float], budget: int, rng:
         score = acquire(mean, std, kappa)
         for i in np.argsort(-score, kind="stable")[:min(config.batch, budget - len(seen))]:
             evaluate(pool[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
+
+
+@functools.lru_cache(maxsize=1)
+def _space() -> tuple[list[Cell], np.ndarray, np.ndarray]:
+    """One cell per isomorphism class (the first in product order), its encoding and class ids."""
+    firsts: dict[int, Cell] = {}
+    for ops in itertools.product(OPS, repeat=len(EDGES)):
+        cell = Cell(ops)
+        firsts.setdefault(cell_class(cell), cell)
+    cells = list(firsts.values())
+    return cells, np.stack([encode(c) for c in cells]), np.array(list(firsts))
+
+
+def _space_search(cells: list[Cell], seen: dict[str, float], evaluate: Callable[..., None], budget: int,
+                  rng: random.Random, config: SurrogateConfig) -> None:
+    """Bayesian optimisation over every isomorphism class of the space: each round the ``batch``
+    unqueried classes of best UCB (kappa, then kappa_late after warm-up) are queried."""
+    space, features, ids = _space()
+    while len(seen) < budget:
+        queried = {cell_class(c) for c in cells}
+        open_ = np.array([i not in queried for i in ids.tolist()])
+        if not open_.any():
+            return
+        model = GaussianProcess().fit(np.stack([encode(c) for c in cells]), np.array([seen[str(c)] for c in cells]))
+        index = np.flatnonzero(open_)
+        mean, std = model.predict(features[index])
+        kappa = config.kappa_late if len(seen) >= config.warmup else config.kappa
+        order = np.argsort(-acquire(mean, std, kappa), kind="stable")
+        for j in order[:min(config.batch, budget - len(seen))]:
+            i = index[j]
+            evaluate(space[i], "surrogate", f"predicted {mean[j]:.4f} ± {std[j]:.4f}")
+
+
+def _screened_evolution(cells: list[Cell], seen: dict[str, float], evaluate: Callable[..., None],
+                        fresh: Callable[[Cell], bool], budget: int, rng: random.Random,
+                        np_rng: np.random.Generator, config: SurrogateConfig) -> None:
+    """Property-guided aging evolution whose every step screens ``mutants`` mutants with the predictor."""
+    model = None
+    fitted = 0
+    failures = 0
+    while len(seen) < budget and failures < 1000:
+        if model is None or len(seen) - fitted >= config.refit:
+            model = GaussianProcess().fit(np.stack([encode(c) for c in cells]),
+                                          np.array([seen[str(c)] for c in cells]))
+            fitted = len(seen)
+        alive = cells[-config.population:]
+        if failures >= 30:
+            parent = rng.choice(cells)
+        else:
+            parent = max((rng.choice(alive) for _ in range(config.sample)), key=lambda c: seen[str(c)])
+        pool: dict[int, Cell] = {}
+        for _ in range(config.mutants):
+            result = property_mutation(parent, rng, np_rng, relax=failures >= 10, accept=fresh)
+            if result is not None:
+                pool.setdefault(cell_class(result[0]), result[0])
+        if not pool:
+            failures += 1
+            continue
+        failures = 0
+        candidates = list(pool.values())
+        mean, std = model.predict(np.stack([encode(c) for c in candidates]))
+        kappa = config.kappa_late if len(seen) >= config.warmup else config.kappa
+        i = int(np.argmax(acquire(mean, std, kappa)))
+        evaluate(candidates[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
 
 
 __all__ = ["PATHS", "SurrogateConfig", "encode", "surrogate_search"]

@@ -14,9 +14,8 @@ standard error. ``--json`` prints per strategy ``{"strategy", "runs", "seeds", "
 "budgets": {"100": {"mean", "std", "sem"}}, "curves": [[per-run best-so-far test accuracy after 1..budget
 queries]], "hypervolume": {COLUMN: {"100": {"mean", "sem", "values"}}}}`` (a list with ``--strategy all``).
 
-No table is shipped with alphanas: download NAS-Bench-201 / NATS-Bench (topology search space) or
-HW-NAS-Bench and convert it with ``python -m alphanas.bench.nb201.convert`` (see that module), or
-pass any CSV with the columns of :mod:`alphanas.bench.nb201.table`.
+No table is shipped with alphanas: pass a CSV with the columns of :mod:`alphanas.bench.nb201.table`,
+built from the NAS-Bench-201 / NATS-Bench topology files (and HW-NAS-Bench for latencies).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from pathlib import Path
 from alphanas.bench.nb201.search import (STRATEGIES, PropertySearchConfig, best_by_validation, check_columns,
                                          run_search)
 from alphanas.bench.nb201.table import NB201Table
-from alphanas.search.pareto import hypervolume_2d, pareto_front
+from alphanas.search.pareto import hypervolume_2d
 from alphanas.console import check_output_path, run_main
 from alphanas.errors import AlphanasError
 
@@ -60,23 +59,30 @@ def hypervolume_fraction(table: NB201Table, archs: Sequence[str], column: str) -
     """Hypervolume of ``archs``' front of (val_acc: max, ``column``: min) over the whole table's front's,
     both with the reference point (worst val_acc, worst ``column``) of the table."""
     points = [table.visible(a) for a in archs]
-    every = [table.visible(a) for a in table.archs()]
-    reference = {"val_acc": min(p["val_acc"] for p in every), column: max(p[column] for p in every)}
     senses = {"val_acc": "max", column: "min"}
-    total = _table_hypervolume(table, column)
+    reference, total = _table_hypervolume(table, column)
     return hypervolume_2d(points, ["val_acc", column], senses, reference) / total if total > 0 else 0.0
 
 
-_HV_CACHE: dict[tuple[str, str], float] = {}
+_HV_CACHE: dict[tuple[int, str], tuple[dict[str, float], float]] = {}
 
 
-def _table_hypervolume(table: NB201Table, column: str) -> float:
-    key = (str(table.path), column)
+def _table_hypervolume(table: NB201Table, column: str) -> tuple[dict[str, float], float]:
+    """The reference point and the hypervolume of the whole table's front (cached per table)."""
+    key = (id(table), column)
     if key not in _HV_CACHE:
         every = [table.visible(a) for a in table.archs()]
         reference = {"val_acc": min(p["val_acc"] for p in every), column: max(p[column] for p in every)}
-        front = [every[i] for i in pareto_front(every, ["val_acc", column], {"val_acc": "max", column: "min"})]
-        _HV_CACHE[key] = hypervolume_2d(front, ["val_acc", column], {"val_acc": "max", column: "min"}, reference)
+        senses = {"val_acc": "max", column: "min"}
+        best: dict[float, float] = {}  # the front: best accuracy per cost value, then a sweep
+        for p in every:
+            best[p[column]] = max(best.get(p[column], -1.0), p["val_acc"])
+        front, top = [], -1.0
+        for cost in sorted(best):
+            if best[cost] > top:
+                front.append({"val_acc": best[cost], column: cost})
+                top = best[cost]
+        _HV_CACHE[key] = reference, hypervolume_2d(front, ["val_acc", column], senses, reference)
     return _HV_CACHE[key]
 
 
@@ -218,8 +224,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     if path is None:
         if not DEFAULT_TABLE.is_file():
             raise AlphanasError(f"no NAS-Bench-201 table at the default {DEFAULT_TABLE}; give one with --table FILE "
-                                f"(download NATS-Bench/NAS-Bench-201 or HW-NAS-Bench and convert it with "
-                                f"python -m alphanas.bench.nb201.convert, see docs/results.md)")
+                                f"(a CSV with the columns arch, val_acc_12ep, test_acc_200ep, params_m, flops_m per cell, built from "
+                                f"the NAS-Bench-201/NATS-Bench topology benchmark files)")
         path = DEFAULT_TABLE
     plot_path = check_output_path(args.plot, [path], args.force) if args.plot is not None else None
     table = NB201Table(path, args.hardware)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from alphanas.bench import nb201 as bench
-from alphanas.bench.nb201 import (EDGES, OPS, Cell, NB201Table, PropertySearchConfig, TableError, TabularEvaluator,
+from alphanas.bench.nb201 import (OPS, Cell, NB201Table, PropertySearchConfig, TableError, TabularEvaluator,
                                    best_by_validation, cell_graph, run_search)
 from alphanas.bench.nb201.space import (cell_class, cell_hash, cell_index, cell_properties, cell_signature,
                                         fragment_properties, infer_fragment_properties)

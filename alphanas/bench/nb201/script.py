@@ -224,7 +224,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     if path is None:
         if not DEFAULT_TABLE.is_file():
             raise AlphanasError(f"no NAS-Bench-201 table at the default {DEFAULT_TABLE}; give one with --table FILE "
-                                f"(a CSV with the columns arch, val_acc_12ep, test_acc_200ep, params_m, flops_m per cell, built from "
+                                f"(a CSV with the columns arch, val_acc_12ep, test_acc_200ep, params_m, flops_m per cell, "
+                                f"built from "
                                 f"the NAS-Bench-201/NATS-Bench topology benchmark files)")
         path = DEFAULT_TABLE
     plot_path = check_output_path(args.plot, [path], args.force) if args.plot is not None else None

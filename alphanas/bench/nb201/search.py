@@ -2,7 +2,8 @@
 
 **Searches** (:func:`run_search`): ``'property'`` (property-guided evolution,
 :class:`PropertySearchConfig`: a property-diverse initial population — 10 cells of distinct whole-cell
-depth/mixing classes (:func:`cell_properties`, :func:`cell_signature` precomputed) drawn from 100 random, unqueried cells —, regularized
+depth/mixing classes (:func:`cell_properties`, :func:`cell_signature` precomputed) drawn from 100
+random, unqueried cells —, regularized
 (aging) parent selection with population 15 and sample 6, property-guided mutation, and never a
 re-query of a cell or of an isomorphic one), ``'rea'`` (regularized evolution as in Real et al. 2019:
 population 10, sample 3, a uniformly random op on one uniformly random edge; a repeated cell is
@@ -114,7 +115,8 @@ def _regularized_evolution(run: _Run, rng: random.Random, max_steps: int, popula
 def _initial_cells(rng: random.Random, count: int, pool: int) -> list[Cell]:
     """``count`` random cells; with ``pool > 0``, stratified by property class: draw ``pool`` random
     cells (nothing is queried), then take one cell from each of ``count`` classes
-    (:func:`cell_properties`, :func:`cell_signature` precomputed) chosen uniformly among the classes present, so rare classes (deep, mixing
+    (:func:`cell_properties`, :func:`cell_signature` precomputed) chosen uniformly among the classes
+    present, so rare classes (deep, mixing
     everything) are as likely as common ones."""
     if pool <= 0:
         return [Cell.random(rng) for _ in range(count)]
@@ -171,7 +173,8 @@ def run_search(table: NB201Table, strategy: str, budget: int, seed: int,
                constraints: Mapping[str, float] | None = None) -> list[Candidate]:
     """One search run of ``strategy`` until ``budget`` distinct cells were queried; returns every
     evaluation in order (REA's repeats included, with the metrics the log answered). ``key`` is the
-    cell string; ``hash`` (``nb201-class-<id>``, :func:`cell_class`: equal for isomorphic cells) is filled by the property, surrogate and generative
+    cell string; ``hash`` (``nb201-class-<id>``, :func:`cell_class`: equal for isomorphic cells) is
+    filled by the property, surrogate and generative
     strategies, which use it. ``constraints`` (visible column -> upper limit) restrict the parents of
     the property strategy to feasible cells; pass them to :func:`best_by_validation` as well."""
     if strategy not in STRATEGIES:

@@ -351,4 +351,6 @@ def random_edge_mutation(cell: Cell, rng: random.Random) -> tuple[Cell, str]:
 
 
 __all__ = ["CELL_DATA", "EDGES", "META_KEY", "NODES", "OPS", "Cell", "TableError", "cell_class", "cell_from_graph",
-           "cell_graph", "cell_hash", "cell_index", "cell_properties", "cell_signature", "precompute_cells", "FRAGMENT_DATA", "infer_fragment_properties", "edges_fragment", "fragment_properties", "property_mutation", "random_edge_mutation"]
+           "cell_graph", "cell_hash", "cell_index", "cell_properties", "cell_signature", "precompute_cells",
+           "FRAGMENT_DATA", "infer_fragment_properties", "edges_fragment", "fragment_properties", "property_mutation",
+           "random_edge_mutation"]

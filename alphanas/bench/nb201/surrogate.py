@@ -6,14 +6,21 @@ AAAI 2021) and αNAS's properties of the whole cell (:func:`~alphanas.bench.nb20
 input-to-output depth and the 4x4 mixing matrix) with its conv counts as a cost proxy. Nothing of the
 table is read to encode a cell.
 
-**Search** (:func:`surrogate_search`, :class:`SurrogateConfig`): the property-diverse initial cells of
-the property-guided evolution; then, each round, a Gaussian process
-(:class:`~alphanas.search.surrogate.GaussianProcess`) is fit on every queried cell's validation
-accuracy, ``mutants`` property-guided mutants (and one-edge edits) of each of the ``parents`` best
-cells so far plus ``random`` random cells form the candidate pool (never a queried cell nor one
-isomorphic to a queried or pooled cell), and the ``batch`` candidates of highest upper confidence bound
-``mean + kappa * std`` are queried. ``kappa`` drops to ``kappa_late`` after ``warmup`` queries (explore,
-then exploit around the best).
+**Search** (:func:`surrogate_search`, :class:`SurrogateConfig`), after the property-diverse initial
+cells of the property-guided evolution, in one of three proposal modes:
+
+- ``'evolution'`` (the default, the benchmark's setting): property-guided aging evolution (population
+  15, sample 6, as the ``property`` strategy) whose every step draws ``mutants`` (10) property-guided
+  mutants of the parent; a Gaussian process (:class:`~alphanas.search.surrogate.GaussianProcess`),
+  refit on every queried cell's validation accuracy, ranks them by upper confidence bound
+  ``mean + kappa * std`` and only the best is queried (``kappa`` 1 for the first ``warmup`` = 40
+  queries, then ``kappa_late`` = 0: explore, then exploit).
+- ``'pool'``: rounds of ``batch`` queries chosen from a pool of property-guided mutants and one-edge
+  edits of the best ``parents`` cells, every one-edge neighbour of the best ``neighbours`` cells and
+  ``random`` random cells (a BANANAS-style loop; after warm-up only ``late_parents`` parents).
+- ``'space'``: Bayesian optimisation over one cell of every isomorphism class of the whole space.
+
+No mode queries a cell twice, nor a cell isomorphic to a queried one.
 """
 
 from __future__ import annotations

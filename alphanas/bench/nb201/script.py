@@ -158,6 +158,47 @@ def plot(results: dict[str, list[list[float]]], path: Path, optimum: float | Non
             tmp.unlink()
 
 
+def plot_fronts(table: NB201Table, column: str, queried: dict[str, Sequence[str]], path: Path) -> None:
+    """The front of validation accuracy vs ``column`` of each strategy's queried cells (one run each)
+    beside the whole table's front, as steps; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def front(archs: Sequence[str]) -> tuple[list[float], list[float]]:
+        points = sorted((table.visible(a)[column], table.visible(a)["val_acc"] * 100) for a in archs)
+        xs, ys, top = [], [], -1.0
+        for x, y in points:
+            if y > top:
+                xs.append(x)
+                ys.append(y)
+                top = y
+        return xs, ys
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    xs, ys = front(table.archs())
+    ax.step(xs, ys, where="post", color="k", lw=1, ls=":", label="whole table")
+    for strategy, archs in queried.items():
+        xs, ys = front(archs)
+        ax.step(xs, ys, where="post", lw=1.5, label=LABELS.get(strategy, strategy))
+    ax.set_xlabel(column)
+    ax.set_ylabel("validation accuracy (12 ep), %")
+    ax.set_ylim(60, 86)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(f"NAS-Bench-201 fronts after {max(len(a) for a in queried.values())} queries (one run each)")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    try:
+        fig.savefig(tmp, dpi=110)
+        tmp.replace(path)
+    finally:
+        plt.close(fig)
+        if tmp.exists():
+            tmp.unlink()
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m alphanas.bench.nb201", description=__doc__.split("\n\n")[0])
     p.add_argument("--table", type=Path, default=None,
@@ -181,7 +222,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="run r uses seed SEED + r (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG of mean ± std vs queries")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
+    p.add_argument("--plot-fronts", type=Path, default=None, metavar="PNG",
+                   help="write a PNG of each strategy's front (run 0) for the first --hypervolume column")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --plot/--plot-fronts file")
     g = p.add_argument_group("property-guided evolution settings (ablations; defaults are the benchmark's)")
     defaults = PropertySearchConfig()
     g.add_argument("--selection", choices=["regularized", "tournament", "pareto"], default=defaults.selection,
@@ -229,12 +272,15 @@ def run(argv: Sequence[str] | None = None) -> int:
                                 f"the NAS-Bench-201/NATS-Bench topology benchmark files)")
         path = DEFAULT_TABLE
     plot_path = check_output_path(args.plot, [path], args.force) if args.plot is not None else None
+    fronts_path = check_output_path(args.plot_fronts, [path], args.force) if args.plot_fronts is not None else None
     table = NB201Table(path, args.hardware)
     budget = min(args.budget, len(table))
     budgets = sorted({min(b, budget) for b in wanted}) if wanted else [b for b in REPORT_BUDGETS if b < budget] + [budget]
     hv_columns = [c for c in table.columns if c.startswith("latency")] if args.hypervolume.strip() == "latency" \
         else [c.strip() for c in args.hypervolume.split(",") if c.strip()]
     check_columns(table, [*hv_columns, *constraints, *(config.objectives if config.selection == "pareto" else ())])
+    if fronts_path is not None and not hv_columns:
+        raise AlphanasError("--plot-fronts needs a --hypervolume column")
     strategies = list(STRATEGIES) if args.strategy == "all" else [args.strategy]
 
     err = Console(stderr=True)
@@ -279,6 +325,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     if plot_path is not None:
         plot(results, plot_path, optimum=table.optimum(), title=path.name)
         err.print(f"wrote {plot_path}")
+    if fronts_path is not None:
+        queried = {s: list(dict.fromkeys(c.key for c in run_search(table, s, budget, args.seed, config,
+                                                                     constraints=constraints)))
+                   for s in strategies}
+        plot_fronts(table, hv_columns[0], queried, fronts_path)
+        err.print(f"wrote {fronts_path}")
     return 0
 
 

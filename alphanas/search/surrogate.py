@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -160,7 +161,9 @@ def wl_histogram(graph: Graph, iterations: int = 2) -> np.ndarray:
     counts = np.zeros(WL_BUCKETS)
     if g.number_of_nodes() == 0:
         return counts
-    hashes = nx.weisfeiler_lehman_subgraph_hashes(g, node_attr="label", iterations=iterations)
+    with warnings.catch_warnings():  # networkx >= 3.5 notes that its directed-graph hashes changed
+        warnings.simplefilter("ignore", UserWarning)
+        hashes = nx.weisfeiler_lehman_subgraph_hashes(g, node_attr="label", iterations=iterations)
     for node, labels in hashes.items():
         counts[_bucket(g.nodes[node]["label"])] += 1
         for label in labels:

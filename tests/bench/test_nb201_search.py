@@ -188,3 +188,26 @@ def test_table_search_imports_neither_torch_nor_onnx(paths):
             "print(sorted(m for m in ('torch', 'onnx', 'onnxruntime') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_convert_hw_nas_bench_pickle(paths, tmp_path, capsys):
+    import pickle
+
+    from alphanas.bench.nb201.convert import main as convert
+
+    n = 5 ** 6
+    data = {"nasbench201": {"cifar10": {"fpga_latency": [1.0 + i / n for i in range(n)],
+                                        "edgegpu_latency": [2.0 * i for i in range(n)],
+                                        "fpga_energy": [0.0] * n}}}
+    pkl = tmp_path / "HW-NAS-Bench-v1_0.pickle"
+    pkl.write_bytes(pickle.dumps(data))
+    out = tmp_path / "syn_hw.csv"
+    assert convert([str(pkl), "--table", str(paths[0]), "--out", str(out)]) == 0
+    assert "15625 cells" in capsys.readouterr().out
+    table = NB201Table(paths[0], out)
+    assert table.columns[-2:] == ("latency_ms_edgegpu", "latency_ms_fpga")
+    index = {row["arch"]: int(row["index"]) for row in csv.DictReader(paths[0].open())}
+    assert table.visible(EXAMPLE)["latency_ms_edgegpu"] == 2.0 * index[str(Cell.parse(EXAMPLE))]
+    assert convert([str(pkl), "--table", str(paths[0]), "--out", str(out)]) == 2  # exists, no --force
+    assert convert([str(pkl), "--table", str(paths[0]), "--out", str(tmp_path / "x.csv"), "--dataset", "mnist"]) == 2
+    assert "no NAS-Bench-201 metrics for dataset 'mnist'" in capsys.readouterr().err

@@ -15,7 +15,8 @@ standard error. ``--json`` prints per strategy ``{"strategy", "runs", "seeds", "
 queries]], "hypervolume": {COLUMN: {"100": {"mean", "sem", "values"}}}}`` (a list with ``--strategy all``).
 
 No table is shipped with alphanas: pass a CSV with the columns of :mod:`alphanas.bench.nb201.table`,
-built from the NAS-Bench-201 / NATS-Bench topology files (and HW-NAS-Bench for latencies).
+built from the NAS-Bench-201 / NATS-Bench topology files, and convert HW-NAS-Bench's latencies with
+``python -m alphanas.bench.nb201.convert`` (:mod:`alphanas.bench.nb201.convert`).
 """
 
 from __future__ import annotations

@@ -123,8 +123,9 @@
   }
   function tickText(k, v) {
     if (k === 'val_acc' || k === 'test_acc') return (100 * v).toFixed(Math.abs(v) < 1 && v !== 0 ? 1 : 0) + '%';
-    if (Math.abs(v) >= 1e6) return (v / 1e6).toPrecision(3).replace(/\.?0+$/, '') + 'M';
-    if (Math.abs(v) >= 1e3) return (v / 1e3).toPrecision(3).replace(/\.?0+$/, '') + 'k';
+    if (Math.abs(v) >= 1e9) return Number((v / 1e9).toPrecision(3)) + 'G';
+    if (Math.abs(v) >= 1e6) return Number((v / 1e6).toPrecision(3)) + 'M';
+    if (Math.abs(v) >= 1e3) return Number((v / 1e3).toPrecision(3)) + 'k';
     return String(Number(v.toPrecision(3)));
   }
   function star(x, y, r) {

@@ -143,7 +143,12 @@ def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], 
         ax.scatter([s[0] for s in seed], [s[1] for s in seed], marker="*", s=220, c="tab:blue", edgecolors="k",
                    zorder=5, label="seed", clip_on=False)
     if xlog:
+        from matplotlib.ticker import FuncFormatter
+
         ax.set_xscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain)
     if ylim and log_axis(ykey, [p[1] for p in pts_all]):
         ax.set_yscale("log")
     if xlim:

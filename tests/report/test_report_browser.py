@@ -101,7 +101,7 @@ def test_page_offline_shows_the_front_and_details_match_the_store(browser, searc
     assert chain[0] == seed.id and len(chain) >= 3
     shown = page.locator("#details .lineage a").evaluate_all("es => es.map(e => Number(e.dataset.id))")
     assert shown == chain
-    assert page.locator(f"#details dd[data-field='model']").inner_text() == f"front/{target.id}.onnx"
+    assert page.locator("#details dd[data-field='model']").inner_text() == f"front/{target.id}.onnx"
     page.locator(f"#details .lineage a[data-id='{seed.id}']").click()  # walk up to the seed
     assert page.locator("#details h2").inner_text() == f"Candidate #{seed.id}"
 

@@ -104,7 +104,10 @@
       return { px: a + t * (b - a), out: out };
     };
     s.lim = lim;
-    s.ticks = function () { return lim.log ? logTicks(lim.lo, lim.hi) : linTicks(lim.lo, lim.hi); };
+    s.ticks = function () {
+      var t = lim.log ? logTicks(lim.lo, lim.hi) : [];
+      return t.length >= 3 ? t : linTicks(lim.lo, lim.hi);  // a narrow log range: evenly spaced values
+    };
     return s;
   }
   function linTicks(lo, hi) {

@@ -904,9 +904,15 @@ def cmd_search(args) -> int:
     return 0
 
 
-@command("report", "Pareto plot (PNG), Markdown/HTML tables and the front's ONNX models of a search folder")
+@command("report", "interactive HTML report (self-contained), Pareto plot (PNG), Markdown table and the front's "
+         "ONNX models of a search folder; --serve: live on localhost")
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", help="the --out folder of `alphanas search`")
+    p.add_argument("--serve", action="store_true",
+                   help="serve the report on localhost instead of writing files; it refreshes while a search runs")
+    p.add_argument("--port", type=int, default=8765, help="with --serve: the port (default 8765; 0: any free port)")
+    p.add_argument("--refresh", type=float, default=5.0, help="with --serve: seconds between refreshes (default 5)")
+    p.add_argument("--json", action="store_true", help="print what was written and the front as JSON")
     p.set_defaults(func=cmd_report)
 
 
@@ -955,15 +961,48 @@ def _in_words(counts) -> str:
 
 
 def cmd_report(args) -> int:
+    import math
+
+    if not 0 <= args.port <= 65535:
+        raise AlphanasError(f"--port {args.port}: must be between 0 and 65535")
+    if not (math.isfinite(args.refresh) and args.refresh > 0):
+        raise AlphanasError(f"--refresh {args.refresh}: must be a positive number of seconds")
+    if args.serve and args.json:
+        raise AlphanasError("--serve and --json do not combine: --json reports the files that report writes")
+    if args.serve:
+        return _serve_report(args)
     from alphanas.search.report import write_report
 
     check_search_folder(args.dir)
     rep = write_report(args.dir)
+    if args.json:
+        print(json.dumps({"dir": args.dir, "objectives": rep.objectives, "summary": rep.data["summary"],
+                          "files": {"html": str(rep.html), "png": str(rep.png), "markdown": str(rep.markdown),
+                                    "models": [str(m) for m in rep.models]},
+                          "seed": rep.data["seed"],
+                          "front": [{"id": c.id, "trial": c.trial, "parent": c.parent_id, "mutation": c.mutation,
+                                     "metrics": c.metrics} for c in rep.front]}, indent=2, default=str))
+        return 0
     c = console()
     c.print(f"{len(rep.candidates)} candidates, front of {len(rep.front)} on {', '.join(rep.objectives)}")
-    for path in (rep.png, rep.markdown, rep.html):
+    for path in (rep.html, rep.png, rep.markdown):
         c.print(f"wrote {path}")
     c.print(f"wrote {len(rep.models)} model(s) to {Path(args.dir) / 'front'}")
+    return 0
+
+
+def _serve_report(args) -> int:
+    from alphanas.search.report_serve import ReportServer
+
+    server = ReportServer(args.dir, port=args.port, refresh=args.refresh)
+    c = console()
+    c.print(f"serving the report of {args.dir} at {server.url} (refreshes every {args.refresh:g} s); Ctrl-C stops")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        c.print("stopped serving")
+    finally:
+        server.server_close()
     return 0
 
 

@@ -33,7 +33,8 @@ def test_search_writes_store_models_and_report(searched, capsys):
     assert (searched / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (searched / "report.md").read_text()
     assert "## Pareto front" in md and md.count("| random_edit |") + md.count("| seed |") >= 4
-    assert "<table>" in (searched / "report.html").read_text()
+    page = (searched / "report.html").read_text()  # the interactive page: its data inlined as JSON
+    assert "id='report-data'" in page and '"mutation":"seed"' in page
 
 
 def test_report_writes_the_front_as_runnable_onnx(searched, capsys):

@@ -1,3 +1,4 @@
+# PYTHON_ARGCOMPLETE_OK
 """The ``alphanas`` command. Each sub-command is a thin layer over the library API.
 
 User errors (:class:`~alphanas.errors.AlphanasError`, bad options) print one line and exit with
@@ -16,12 +17,16 @@ from pathlib import Path
 
 from alphanas.console import check_output_path, console, parse_int_list, rich_progress, run_main
 from alphanas.errors import AlphanasError, ParameterError
-from alphanas.ir.cost import graph_flops, graph_params
 
 #: The command-line spelling of library parameters that errors name (:class:`~alphanas.errors.ParameterError`).
 FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "objectives": "--objectives",
          "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo",
-         "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider"}
+         "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider",
+         "batches": "--batch", "input_shapes": "--input-shape",
+         "image_size": "--image-size", "channels": "--channels", "skip_corrupt": "--skip-corrupt",
+         "split_seed": "--split-seed", "constraint": "--constraint", "task": "--task", "evaluator": "--evaluator"}
+FLAGS.update({"num_classes": "--num-classes", "input_size": "--input-size", "in_channels": "--in-channels",
+              "dataset": "--dataset"})
 
 #: (name, help, function adding arguments and setting ``func``) for every sub-command.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = []
@@ -46,18 +51,33 @@ def graph_report(graph) -> dict:
 
     ops = Counter(n.op_type for n in graph.nodes)
     opaque = Counter(n.op_type for n in graph.nodes if n.is_opaque)
+    summary = cost.summary(graph)
+    # weights that only opaque nodes read are parameters too (the cost model cannot see what the op does
+    # with them, but they are in the file): counted once each, and added to the total
+    known = {id(v) for n in graph.nodes if not n.is_opaque for v in n.inputs if v is not None}
+    opaque_weights = {id(v): v for n in graph.nodes if n.is_opaque for v in n.inputs
+                      if v is not None and v.is_const and id(v) not in known}
+    opaque_params = sum(int(v.const.size) for v in opaque_weights.values())
+    summary["params"] += opaque_params
+
+    def node_params(n) -> int:
+        if not n.is_opaque:
+            return n.opdef.params(n)
+        return sum(int(v.const.size) for v in n.inputs if v is not None and id(v) in opaque_weights)
+
     return {
         "name": graph.name,
         "inputs": [{"name": v.name, "shape": list(v.shape), "dtype": str(v.dtype)} for v in graph.inputs],
         "outputs": [{"name": v.name, "shape": None if v.shape is None else list(v.shape), "dtype": str(v.dtype)}
                     for v in graph.outputs],
-        **cost.summary(graph),
+        **summary,
+        "opaque_params": opaque_params,
         "symbolic_dims": cost.symbolic_dims(graph),
         "ops": dict(ops.most_common()),
         "opaque_ops": dict(opaque.most_common()),
         "nodes_table": [
             {"name": n.name, "op": n.op_type, "shape": None if n.outputs[0].shape is None else list(n.outputs[0].shape),
-             "params": 0 if n.is_opaque else n.opdef.params(n), "flops": cost.node_flops_or_none(n, graph),
+             "params": node_params(n), "flops": cost.node_flops_or_none(n, graph),
              "opaque": n.is_opaque}
             for n in graph.nodes
         ],
@@ -94,7 +114,7 @@ def _count(n: int | None) -> str:
 
 
 def cmd_inspect(args) -> int:
-    from rich.table import Table
+    from alphanas.table import Table
 
     graph = _load(args.model, args)
     rep = graph_report(graph)
@@ -157,6 +177,12 @@ def _properties_section(graph, args) -> dict:
         return {}
     from alphanas.properties.report import properties_report
 
+    for n in graph.nodes:  # the abstract interpretation needs every shape
+        if any(v is not None and v.shape is None for v in n.outputs):
+            domain = getattr(n, "domain", "") or ""
+            raise AlphanasError(f"--properties: node {n.name!r} ({domain + '.' if domain else ''}{n.op_type}) has an "
+                                "output of unknown shape (an op alphanas does not know, kept opaque); the properties "
+                                "cannot be inferred past it (inspect without --properties shows the rest)")
     return {"properties": properties_report(graph)}
 
 
@@ -171,6 +197,31 @@ INSPECT_HOOKS.append(_properties_section)
 INSPECT_PRINTERS.append(_print_properties_section)
 
 
+def _preprocessing_section(graph, args) -> dict:
+    from alphanas.train.preprocessing import read_preprocessing
+
+    info = read_preprocessing(graph)
+    return {} if info is None else {"preprocessing": info}
+
+
+def _print_preprocessing_section(c, extra, args) -> None:
+    info = extra.get("preprocessing")
+    if not info:
+        return
+    c.print(f"[bold]preprocessing[/] (metadata alphanas.preprocessing): task {info.get('task', '?')}, "
+            f"input {info.get('input_layout', '')} {info.get('input_shape')}")
+    if "mean" in info:
+        where = "embedded in the graph: give raw data" if info.get("embedded") else "apply before the model"
+        c.print(f"  normalise: (raw - mean) / std, mean {info['mean']}, std {info['std']} ({where})")
+    names = info.get("class_names") or []
+    if names:
+        c.print(f"  classes ({len(names)}): {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}")
+
+
+INSPECT_HOOKS.append(_preprocessing_section)
+INSPECT_PRINTERS.append(_print_preprocessing_section)
+
+
 # ---------------------------------------------------------------------------------------------------
 # zoo
 # ---------------------------------------------------------------------------------------------------
@@ -179,7 +230,9 @@ INSPECT_PRINTERS.append(_print_properties_section)
 @command("zoo", "built-in seed models: list, export")
 def _zoo_args(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="zoo_cmd", required=True)
-    sub.add_parser("list", help="list the models").set_defaults(func=cmd_zoo_list)
+    zl = sub.add_parser("list", help="list the models")
+    zl.add_argument("--json", action="store_true", help="print {name: description} as JSON")
+    zl.set_defaults(func=cmd_zoo_list)
     e = sub.add_parser("export", help="write a model as ONNX")
     e.add_argument("name")
     e.add_argument("-o", "--output", required=True, help="output .onnx path")
@@ -192,13 +245,16 @@ def _zoo_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_zoo_list(args) -> int:
-    from rich.table import Table
+    from alphanas.table import Table
 
     from alphanas import zoo
 
+    if getattr(args, "json", False):
+        print(json.dumps(zoo.describe(), indent=2))
+        return 0
     t = Table(title="alphanas zoo")
     t.add_column("name")
-    t.add_column("description")
+    t.add_column("description", wrap=True)
     from rich.markup import escape
 
     for name, doc in zoo.describe().items():
@@ -210,6 +266,7 @@ def cmd_zoo_list(args) -> int:
 def cmd_zoo_export(args) -> int:
     from alphanas import zoo
     from alphanas.ir import save_onnx
+    from alphanas.ir.cost import graph_flops, graph_params
 
     out = check_output_path(args.output, [], args.force)
     opts = {k: getattr(args, k) for k in ("input_size", "in_channels", "num_classes") if getattr(args, k) is not None}
@@ -225,13 +282,68 @@ def cmd_zoo_export(args) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
+DATASET_HELP = ("digits or synthetic (built in); cifar10, cifar100, mnist, fashion-mnist (local folder); imagefolder "
+                "(one sub-folder per class), npz (arrays); or an alphanas.datasets plug-in (see docs/data.md)")
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    """The options of the data source, shared by ``train`` and ``search``."""
+    p.add_argument("--data-dir", help="the data folder (imagefolder, cifar10, cifar100, mnist, fashion-mnist) or "
+                                      "file/folder (npz); cifar10 defaults to $ALPHANAS_CIFAR10")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation/test split (default 0)")
+    p.add_argument("--image-size", type=int, metavar="N", help="imagefolder: resize every image to NxN")
+    p.add_argument("--channels", type=int, choices=(1, 3), help="imagefolder: 1 (grey) or 3 (RGB); default: the "
+                                                                "first image's")
+    p.add_argument("--skip-corrupt", action="store_true",
+                   help="imagefolder: skip (count and list) unreadable images instead of stopping")
+
+
+def _dataset_options(args) -> dict:
+    """The data-source options given on the command line (only those, so other sources reject them by name)."""
+    opts: dict = {}
+    if args.image_size is not None:
+        opts["image_size"] = args.image_size
+    if args.channels is not None:
+        opts["channels"] = args.channels
+    if args.skip_corrupt:
+        opts["skip_corrupt"] = True
+    return opts
+
+
+def _report_skipped(ds) -> None:
+    skipped = getattr(ds, "skipped", [])
+    if skipped:
+        sys.stderr.write(f"alphanas: skipped {len(skipped)} corrupt image(s): {', '.join(skipped)}\n")
+
+
+def write_class_list(ds, path: Path) -> Path | None:
+    """The dataset's class names, one a line (label 0 first), written to ``path`` (when it has names)."""
+    names = list(getattr(ds, "class_names", []) or [])
+    if not names:
+        return None
+    path.write_text("".join(f"{n}\n" for n in names))
+    return path
+
+
 @command("train", "train a model (ONNX file or zoo) on a dataset and write it as ONNX with the trained weights")
+def _precision_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="training precision: autocast to bf16/fp16 (fp16 with a loss scaler); auto: bf16 on CUDA "
+                   "devices that support it, fp32 on the CPU (default)")
+    p.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
+                   help="NHWC memory layout; auto: measured per model on CUDA at reduced precision, off on the CPU")
+    p.add_argument("--compile", action="store_true", help="run the lowered module through torch.compile "
+                   "(its compile time is reported)")
+    p.add_argument("--deterministic", action="store_true", help="deterministic kernels on CUDA (slower; "
+                   "see docs/training.md); on the CPU runs are deterministic anyway")
+
+
 def _train_args(p: argparse.ArgumentParser) -> None:
+    _precision_options(p)
     p.add_argument("model", nargs="?", help="ONNX model file (or use --zoo NAME)")
     p.add_argument("--zoo", metavar="NAME", help="build zoo model NAME for the dataset's input shape and classes")
-    p.add_argument("--dataset", required=True, help="digits (embedded), cifar10 (local folder) or synthetic")
-    p.add_argument("--data-dir", help="dataset folder for cifar10 (default: $ALPHANAS_CIFAR10)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/validation/test split (default 0)")
+    p.add_argument("--dataset", required=True, help=DATASET_HELP)
+    _data_options(p)
     p.add_argument("--epochs", type=int, required=True, help="number of epochs")
     p.add_argument("--batch-size", type=int, default=128, help="training batch size (default 128)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 0.1 for sgd, 1e-3 for adam/adamw)")
@@ -251,12 +363,24 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output .onnx path for the trained model")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _task_options(p)
+    p.add_argument("--streaming", choices=("auto", "on", "off"), default="auto",
+                   help="stream batches through a DataLoader (auto: when the data exceeds 2 GiB or is memory-mapped)")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes when streaming (default 2)")
+    p.add_argument("--embed-preprocessing", action="store_true",
+                   help="put the input normalisation (mean/std) into the graph: the model then takes raw pixels")
     p.set_defaults(func=cmd_train)
+
+
+def _task_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--task", choices=("classification", "multilabel", "regression"), default="classification",
+                   help="classification (cross-entropy; top-1, top-5; default), multilabel (BCE; mAP) or regression "
+                   "(MSE; MSE, MAE)")
 
 
 def cmd_train(args) -> int:
     from rich.console import Console
-    from rich.table import Table
+    from alphanas.table import Table
 
     from alphanas.data import load_dataset
     from alphanas.ir import load_onnx, save_onnx
@@ -267,19 +391,25 @@ def cmd_train(args) -> int:
     out = check_output_path(args.output, [args.model] if args.model else [], args.force)
     if args.checkpoint and args.no_checkpoint:
         raise AlphanasError("--checkpoint and --no-checkpoint contradict each other; give one of them")
-    ds = load_dataset(args.dataset, root=args.data_dir, seed=args.split_seed)
-    c, h, w = ds.input_shape
+    ds = load_dataset(args.dataset, root=args.data_dir, seed=args.split_seed, **_dataset_options(args))
+    dims = "x".join(map(str, ds.input_shape))
     if args.zoo:
         from alphanas import zoo
 
-        if h != w:
-            raise AlphanasError(f"zoo models take square inputs; dataset {ds.name!r} gives {c}x{h}x{w}")
-        graph = zoo.build(args.zoo, input_size=h, in_channels=c, num_classes=ds.num_classes, seed=args.seed)
+        if len(ds.input_shape) != 3 or ds.input_shape[1] != ds.input_shape[2]:
+            raise AlphanasError(f"zoo models take square images [C, H, H]; dataset {ds.name!r} gives {dims} samples; "
+                                "pass a model file built for them (or --image-size N for an image folder)")
+        from alphanas.train.tasks import get_task
+
+        c, h, _ = ds.input_shape
+        graph = zoo.build(args.zoo, input_size=h, in_channels=c, num_classes=get_task(args.task).outputs(ds),
+                          seed=args.seed)
         source = f"zoo:{args.zoo}"
     else:
         graph = load_onnx(args.model)
         source = args.model
-    check_compatible(graph, ds)
+    check_compatible(graph, ds, args.task)
+    _report_skipped(ds)
     if resolve_device(args.device).type == "cpu":  # (resolving first fails before the progress bar starts)
         import torch
 
@@ -295,29 +425,42 @@ def cmd_train(args) -> int:
             result = train(graph, ds, args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                            weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
                            label_smoothing=args.label_smoothing, augment=args.augment, device=args.device,
-                           seed=args.seed, progress=bar, max_minutes=args.max_minutes, checkpoint=ckpt)
+                           seed=args.seed, progress=bar, max_minutes=args.max_minutes, checkpoint=ckpt,
+                           task=args.task, streaming={"auto": None, "on": True, "off": False}[args.streaming],
+                           workers=args.workers, precision=args.precision, channels_last=args.channels_last,
+                           compile=args.compile, deterministic=args.deterministic or None)
     except TrainingInterrupted as e:
         sys.stderr.write(f"alphanas: {e}\n")
         return 130
-    save_onnx(result.graph, out)
+    from alphanas.train.preprocessing import attach_preprocessing
+
+    save_onnx(attach_preprocessing(result.graph, ds, task=args.task, embed=args.embed_preprocessing), out)
     if ckpt is not None and not args.checkpoint:
         ckpt.unlink(missing_ok=True)
-    rep = {"model": source, "dataset": ds.summary(), "output": str(out), **result.to_dict()}
+    classes = write_class_list(ds, out.with_name(out.stem + ".classes.txt"))
+    rep = {"model": source, "dataset": ds.summary(), "output": str(out), **result.to_dict(),
+           "classes": str(classes) if classes else None, "skipped": list(getattr(ds, "skipped", []))}
     if args.json:
         print(json.dumps(rep, indent=2, default=str))
         return 0
     t = Table(title=f"trained {source} on {ds.name}")
     t.add_column("metric")
     t.add_column("value", justify="right")
-    rows = [
-        ("validation accuracy", f"{100 * result.val_acc:.2f}% (best epoch {result.best_epoch})"),
-        ("test accuracy", f"{100 * result.test_acc:.2f}%"),
+    if result.task == "classification":
+        rows = [("validation accuracy", f"{100 * result.val_acc:.2f}% (best epoch {result.best_epoch})"),
+                ("test accuracy", f"{100 * result.test_acc:.2f}%")]
+    else:
+        rows = [(f"{split} {k}", f"{v:.6g}" + (f" (best epoch {result.best_epoch})" if split == "validation" and i == 0
+                                              else ""))
+                for split, ms in (("validation", result.val_metrics), ("test", result.test_metrics))
+                for i, (k, v) in enumerate(ms.items())]
+    rows += [
         ("epochs", f"{result.epochs_completed}/{args.epochs}"
                    + ("" if result.stopped == "completed" else f" ({result.stopped})")),
         ("params", f"{result.params:,}"),
         ("FLOPs (batch 1)", f"{result.flops:,}"),
-        ("wall time", f"{result.wall_time:.1f} s on {result.device}"),
-        ("data (train/val/test)", f"{ds.name} {c}x{h}x{w}, {len(ds.y_train)}/{len(ds.y_val)}/{len(ds.y_test)}"),
+        ("wall time", f"{result.wall_time:.1f} s on {result.device}" + (" (streamed)" if result.streamed else "")),
+        ("data (train/val/test)", f"{ds.name} {dims}, {len(ds.y_train)}/{len(ds.y_val)}/{len(ds.y_test)}"),
     ]
     for k, v in rows:
         t.add_row(k, v)
@@ -326,7 +469,7 @@ def cmd_train(args) -> int:
     if result.diverged:
         c_.print("[yellow]training diverged (loss became NaN/inf); the weights of the best validation epoch were kept; "
                  "try a lower --lr[/]")
-    c_.print(f"wrote {out}")
+    c_.print(f"wrote {out}" + (f" and its class list {classes}" if classes else ""))
     return 0
 
 
@@ -349,14 +492,24 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tolerance", type=float, default=None, help="largest scaled output difference --verify accepts "
                    "(default 1e-4)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs of --verify")
+    p.add_argument("--input-value", action="append", default=[], metavar="NAME:VALUE",
+                   help="--verify feeds input NAME this value (a number, or numbers separated by commas), e.g. "
+                   "sr:8000 (repeatable; default: random, and 16000 for an audio model's scalar sr)")
     p.add_argument("--max-rounds", type=int, default=10,
                    help="most rounds of the pass sequence (default 10); still changing after the last is an error")
     p.add_argument("--target-opset", type=int, default=None, metavar="N",
                    help="write the default-domain opset N (converted with onnx.version_converter); default: the model's own")
     p.add_argument("--list", action="store_true", help="list the available passes (plug-ins included) and exit")
+    p.add_argument("--json", action="store_true", help="print the result (counts, per-pass effects) as JSON")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     _input_shape_option(p)
     p.set_defaults(func=cmd_rewrite)
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def cmd_rewrite(args) -> int:
@@ -372,13 +525,13 @@ def cmd_rewrite(args) -> int:
         passes.load_plugin(mod)
     c = console()
     if args.list:
-        from rich.table import Table
+        from alphanas.table import Table
 
         from alphanas.passes.registry import origin
 
         t = Table(title="passes")
         for col in ("name", "description", "from"):
-            t.add_column(col)
+            t.add_column(col, wrap=col == "description")
         for name, cls in passes.available().items():
             t.add_row(name + (" *" if name in DEFAULT_PIPELINE else ""), cls.description(), origin(name))
         c.print(t)
@@ -393,7 +546,10 @@ def cmd_rewrite(args) -> int:
     tol = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
     # every graph a pass changes must pass the checker and load in onnxruntime (with --verify: compute
     # the same outputs); a pass whose result does not is undone and named below
-    pm.guard = rewrite_guard(graph, verify=args.verify, tolerance=tol, seed=args.seed)
+    from alphanas.ir.runtime import parse_input_values
+
+    values = parse_input_values(args.input_value)
+    pm.guard = rewrite_guard(graph, verify=args.verify, tolerance=tol, seed=args.seed, input_values=values)
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} passes"), console=c, transient=True) as bar:
         task = bar.add_task("rewriting", total=len(names))
@@ -405,28 +561,39 @@ def cmd_rewrite(args) -> int:
         pm.on_pass = step
         result = pm.run(graph)
     rewritten = result.graph
-    c.print(report.table(report.compare_summaries(graph, rewritten), title=f"rewrite {args.model}"))
+    warn = _stderr_console() if args.json else c  # (with --json, stdout holds only the JSON)
+    comparison = report.compare_summaries(graph, rewritten)
+    effects = report.pass_effects(pm.history)
     rounds = max((r.round for r in pm.history), default=0)
-    changed = sorted({r.name for r in pm.history if r.modified})
-    c.print(f"passes: {', '.join(names)}; {rounds} round(s); changed the graph: {', '.join(changed) or 'none'}")
+    if not args.json:
+        c.print(report.table(comparison, title=f"rewrite {args.model}"))
+        c.print(f"passes ({rounds} round{'s' if rounds != 1 else ''}):")
+        for e in effects:
+            c.print(f"  {report.explain(e)}")
     for p in pm.passes:
         for node, why in getattr(p, "refused_nodes", {}).items():
-            c.print(f"[yellow]{p.name} left node {node!r} as it was[/]: {why}")
+            warn.print(f"[yellow]{p.name} left node {node!r} as it was[/]: {why}")
     named = [name for name in pm.refused if args.passes and name in args.passes]
     if named:  # the user asked for this pass by name: leaving it out silently would not be what was asked
         what = "verification failed" if args.verify else "the rewrite is refused"
         raise AlphanasError(f"{what}, {out} not written: pass {named[0]!r} {pm.refused[named[0]]} "
                             "(report the pass sequence above, or run without the offending --pass)")
     for name, why in pm.refused.items():
-        c.print(f"[yellow]pass {name!r} refused (its result was undone)[/]: {why}")
+        warn.print(f"[yellow]pass {name!r} refused (its result was undone)[/]: {why}")
     if args.verify:
-        eq = compare(graph, rewritten, seed=args.seed, tolerance=tol)
+        eq = compare(graph, rewritten, seed=args.seed, tolerance=tol, input_values=values)
         if not eq.ok:
             raise AlphanasError(f"verification failed, {out} not written: {eq.message} "
                                 "(report the pass sequence above, or run without the offending --pass)")
-        c.print(f"verified with onnxruntime: {eq.message}")
+        if not args.json:
+            c.print(f"verified with onnxruntime: {eq.message}")
     # atomic (temporary file + rename); weights beside it when the input kept them there, or over 2 GB
     save_onnx(rewritten, out, target_opset=args.target_opset)
+    if args.json:
+        print(json.dumps({"input": args.model, "output": str(out), "before": comparison["before"],
+                          "after": comparison["after"], "rounds": rounds, "passes": effects,
+                          "refused": pm.refused, "verified": bool(args.verify)}, indent=2, default=str))
+        return 0
     c.print(f"wrote {out}")
     return 0
 
@@ -436,10 +603,13 @@ def cmd_rewrite(args) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
+#: the synthesizers of :data:`alphanas.synth.SYNTHESIZERS`, spelled out so that ``--help`` does not import
+#: the synthesizers (egglog); a test keeps the two equal
+SYNTHESIZERS = ("egraph", "progressive", "progressive-cached")
+
+
 @command("mutate", "one property-guided mutation: select a subgraph, mutate its properties, synthesize, splice, verify")
 def _mutate_args(p: argparse.ArgumentParser) -> None:
-    from alphanas.synth import SYNTHESIZERS
-
     p.add_argument("model", help="input ONNX model (never modified)")
     p.add_argument("-o", "--output", required=True, help="output .onnx path")
     p.add_argument("--seed", type=int, default=0, help="seed of the subgraph choice, property mutation and synthesis")
@@ -457,7 +627,7 @@ def _mutate_args(p: argparse.ArgumentParser) -> None:
 
 
 def _nodes_table(graph, title: str):
-    from rich.table import Table
+    from alphanas.table import Table
 
     from alphanas.ir import cost
 
@@ -469,6 +639,28 @@ def _nodes_table(graph, title: str):
         t.add_row(n.name, n.op_type, "?" if shape is None else "x".join(str(d) for d in shape),
                   str(0 if n.is_opaque else n.opdef.params(n)), _count(cost.node_flops_or_none(n, graph)))
     return t
+
+
+def _described(prop, empty: str = "none") -> str:
+    """A property's description, ``empty`` when it requires nothing (no blank ``target:`` line)."""
+    text = prop.describe()
+    pairs = getattr(prop, "pairs", None)
+    if callable(pairs) and not list(pairs()):  # (a mixing property with no pair left requires nothing)
+        return empty
+    return text if text.strip() else empty
+
+
+def _change(before: int | None, after: int | None) -> str:
+    """The exact change in a count beside its percentage: ``+1,536 (+0.15%)``; ``0`` when unchanged."""
+    if before is None or after is None:
+        return "?"
+    d = after - before
+    if d == 0:
+        return "0"
+    if not before:
+        return f"{d:+,}"
+    pct = 100 * d / before
+    return f"{d:+,} ({pct:+.2g}%)" if abs(pct) < 0.1 else f"{d:+,} ({pct:+.1f}%)"
 
 
 def cmd_mutate(args) -> int:
@@ -496,21 +688,22 @@ def cmd_mutate(args) -> int:
                           "before": before, "after": after, "synth_ms": res.synth_ms,
                           "verify_ms": res.verify_ms}, indent=2, default=str))
         return 0
-    from rich.table import Table
+    from alphanas.table import Table
 
     c = console()
     c.print(_nodes_table(res.old, "old subgraph"))
     c.print(_nodes_table(res.new, "new subgraph"))
     c.print(f"new: {res.description}")
     for name in res.target:
-        c.print(f"[bold]{name}[/bold]\n  original: {res.original[name].describe()}\n"
-                f"  target:   {res.target[name].describe()}\n  achieved: {res.achieved[name].describe()}")
+        c.print(f"[bold]{name}[/bold]\n  original: {_described(res.original[name])}\n"
+                f"  target:   {_described(res.target[name], 'none (the mutation relaxed every requirement away)')}\n"
+                f"  achieved: {_described(res.achieved[name])}")
     t = Table(title=f"{args.model} -> {out}")
     for col in ("", "before", "after", "change"):
         t.add_column(col, justify="left" if not col else "right")
     for key in ("nodes", "params", "flops"):
         b, a = before[key], after[key]
-        t.add_row(key, _count(b), _count(a), f"{100 * (a - b) / b:+.1f}%" if b and a is not None else "n/a")
+        t.add_row(key, _count(b), _count(a), _change(b, a))
     c.print(t)
     c.print(f"synthesis {res.synth_ms:.0f} ms ({args.synth}), splice-and-verify {res.verify_ms:.0f} ms; wrote {out}")
     return 0
@@ -566,9 +759,38 @@ def cmd_bench(args) -> int:
 # ---------------------------------------------------------------------------------------------------
 
 
+def list_benchmarks() -> dict[str, str]:
+    """Benchmark name -> the first line of its docstring, for every module of :mod:`alphanas.bench` that
+    defines ``main`` (read from the source: nothing is imported)."""
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("alphanas.bench")
+    root = Path(list(spec.submodule_search_locations)[0]) if spec and spec.submodule_search_locations else None
+    out: dict[str, str] = {}
+    for path in sorted(root.iterdir()) if root else []:
+        src = path / "__init__.py" if path.is_dir() else path
+        if path.name.startswith("_") or src.suffix != ".py" or not src.is_file():
+            continue
+        tree = ast.parse(src.read_text(encoding="utf-8"))
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        names |= {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+        if "main" in names:
+            doc = (ast.get_docstring(tree) or "").strip().split("\n\n")[0].replace("\n", " ")
+            out[path.stem] = doc.split(". ")[0].rstrip(".")  # its first sentence
+    return out
+
+
+class _BenchmarkHelp(argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 @command("benchmark", "run a benchmark script of alphanas.bench (same as python -m alphanas.bench.NAME)")
 def _benchmark_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help="benchmark module in alphanas.bench (e.g. properties, synthesis, nb201, e2e)")
+    p.formatter_class = _BenchmarkHelp
+    p.epilog = "benchmarks (each takes --help):\n" + "\n".join(
+        f"  {name:<12} {doc}" for name, doc in list_benchmarks().items())
+    p.add_argument("name", help="benchmark module in alphanas.bench (listed below)")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark (see its --help)")
     p.set_defaults(func=cmd_benchmark)
 
@@ -593,15 +815,20 @@ def cmd_benchmark(args) -> int:
 
 @command("search", "evolutionary architecture search from a seed model; resumable; no arguments: the embedded default")
 def _search_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="training precision of the candidates (auto: bf16 on CUDA that supports it, else fp32)")
+    p.add_argument("--deterministic", action="store_true", help="deterministic kernels on CUDA (slower)")
     p.add_argument("seed_model", nargs="?", metavar="SEED.onnx", help="seed model (default: --zoo resnet_small)")
     p.add_argument("--zoo", metavar="NAME", help="zoo seed model built for the dataset (default resnet_small)")
-    p.add_argument("--dataset", default="digits", help="digits (default, embedded), cifar10 (local folder) or synthetic")
-    p.add_argument("--data-dir", help="dataset folder for cifar10 (default: $ALPHANAS_CIFAR10)")
+    p.add_argument("--dataset", default="digits", help=DATASET_HELP + " (default digits)")
+    _data_options(p)
     p.add_argument("--trials", type=int, default=30, help="candidates to evaluate, the seed included (default 30)")
     p.add_argument("--epochs", type=int, default=5, help="training epochs per candidate (default 5)")
     p.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 0.1, SGD)")
-    p.add_argument("--objectives", default="accuracy,params", help="comma list of accuracy, params, flops, latency_ms")
+    p.add_argument("--objectives", default="accuracy,params",
+                   help="comma list of accuracy, params, flops, latency_ms, a task metric (val_top5, val_map, val_mse, "
+                   "...) or an evaluator's metric as NAME:max or NAME:min")
     p.add_argument("--out", default="alphanas-search", help="search folder (default ./alphanas-search); a rerun resumes")
     p.add_argument("--seed", type=int, default=0, help="search seed (default 0): same seed, same search")
     p.add_argument("--strategy", choices=("property", "random_edit", "random"), default="property",
@@ -627,6 +854,15 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads in this process (default 1: fastest for "
                    "small candidates; 0: torch's default)")
     p.add_argument("--json", action="store_true", help="print the front as JSON")
+    p.add_argument("--num-classes", type=int, help="re-target the seed model's classifier head to this many classes "
+                   "(other weights kept); with --dataset synthetic, also its class count")
+    p.add_argument("--input-size", type=int, help="--dataset synthetic: image height and width (default 8)")
+    p.add_argument("--in-channels", type=int, help="--dataset synthetic: image channels (default 1)")
+    _task_options(p)
+    p.add_argument("--evaluator", metavar="MODULE:FUNCTION",
+                   help="evaluate candidates with this function (or alphanas.evaluators entry point) instead of training")
+    p.add_argument("--constraint", action="append", default=[], metavar="METRIC<=X",
+                   help="reject candidates outside a bound on any metric, e.g. val_mae<=0.5 or r2>=0.8 (repeatable)")
     p.set_defaults(func=cmd_search)
 
 
@@ -637,18 +873,39 @@ def cmd_search(args) -> int:
     from alphanas.search.run import SearchConfig, SearchProgress, front_table, run_search
 
     cfg = SearchConfig(seed_model=args.seed_model, zoo=args.zoo, dataset=args.dataset, data_dir=args.data_dir,
+                       split_seed=args.split_seed, dataset_options=_dataset_options(args),
                        trials=args.trials, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        objectives=args.objectives, out=args.out, seed=args.seed, strategy=args.strategy,
                        selection=args.selection, synthesizer=args.synthesizer, max_params=args.max_params,
                        max_flops=args.max_flops, max_latency_ms=args.max_latency_ms, executor=args.executor,
                        workers=args.workers, address=args.address, inherit=args.inherit, proxy=args.proxy,
                        proxy_keep=args.proxy_keep, device=args.device, threads=args.threads or None,
-                       pick=args.pick, focus=None if args.focus == "none" else args.focus)
+                       pick=args.pick, focus=None if args.focus == "none" else args.focus, task=args.task,
+                       evaluator=args.evaluator, constraints=list(args.constraint), precision=args.precision,
+                       deterministic=args.deterministic,
+                       num_classes=args.num_classes, input_size=args.input_size, in_channels=args.in_channels)
     if args.seed_model and not Path(args.seed_model).is_file():
         raise AlphanasError(f"{args.seed_model}: no such file")
-    with SearchProgress(Console(stderr=True, highlight=False), args.trials) as bar:
-        result = run_search(cfg, on_event=bar)
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AlphanasError(f"{out_dir}: is a file; give a folder for --out (it is created when missing)")
+    from alphanas.console import check_writable_folder
+
+    check_writable_folder(out_dir if out_dir.exists() else out_dir.parent, f"--out {out_dir}: cannot be written")
+    try:
+        with SearchProgress(Console(stderr=True, highlight=False), args.trials) as bar:
+            result = run_search(cfg, on_event=bar)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"alphanas: interrupted; every finished trial is saved in {out_dir}; resume with the "
+                         "same command (e.g. alphanas search ... --out " + str(out_dir) + ")\n")
+        return 130
+    check_search_folder(out_dir)  # (all trials failed: say why, not "run the search first")
     report = write_report(args.out)
+    skipped_file = Path(args.out) / "skipped.txt"
+    if skipped_file.is_file():
+        skipped = skipped_file.read_text().split("\n")[:-1]
+        sys.stderr.write(f"alphanas: skipped {len(skipped)} corrupt image(s), listed in {skipped_file}: "
+                         f"{', '.join(skipped)}\n")
     if args.json:
         print(json.dumps({"out": args.out, "front": [{"id": c.id, "trial": c.trial, "mutation": c.mutation,
                                                       "metrics": c.metrics} for c in result.front],
@@ -658,28 +915,112 @@ def cmd_search(args) -> int:
         return 0
     c = console()
     c.print(front_table(result))
-    c.print(f"{result.counts} · mutation failures {result.mutation_failures} · duplicates skipped "
+    c.print(f"candidates: {_in_words(result.counts)} · mutation failures {result.mutation_failures} · duplicates skipped "
             f"{result.duplicates} · {result.wall_s:.0f} s")
     c.print(f"wrote {report.png}, {report.markdown}, {report.html} and {len(report.models)} front "
             f"model(s) in {Path(args.out) / 'front'}")
     return 0
 
 
-@command("report", "Pareto plot (PNG), Markdown/HTML tables and the front's ONNX models of a search folder")
+@command("report", "interactive HTML report (self-contained), Pareto plot (PNG), Markdown table and the front's "
+         "ONNX models of a search folder; --serve: live on localhost")
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("dir", help="the --out folder of `alphanas search`")
+    p.add_argument("--serve", action="store_true",
+                   help="serve the report on localhost instead of writing files; it refreshes while a search runs")
+    p.add_argument("--port", type=int, default=8765, help="with --serve: the port (default 8765; 0: any free port)")
+    p.add_argument("--refresh", type=float, default=5.0, help="with --serve: seconds between refreshes (default 5)")
+    p.add_argument("--json", action="store_true", help="print what was written and the front as JSON")
     p.set_defaults(func=cmd_report)
 
 
+def check_search_folder(path: str | Path) -> None:
+    """Refuse, in one line and before anything is written, a path that is not the folder of a search with a
+    trained candidate: missing, a file, no or an empty/foreign database, or only failed trials (then the
+    most common reasons are named). The database is opened read-only, so a bad one is never modified."""
+    import sqlite3
+
+    from alphanas.search.store import DB_NAME
+
+    p = Path(path)
+    if not p.exists():
+        raise AlphanasError(f"{p}: no such folder; give the --out folder of 'alphanas search'")
+    if not p.is_dir():
+        raise AlphanasError(f"{p}: is a file, not a folder; give the --out folder of 'alphanas search'")
+    db = p / DB_NAME
+    if not db.is_file():
+        raise AlphanasError(f"{p}: not a search folder (no {DB_NAME}); give the --out folder of 'alphanas search'")
+    if db.stat().st_size == 0:
+        raise AlphanasError(f"{db}: is empty, not a search database; run 'alphanas search --out {p}' to start one")
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT status, error FROM candidates").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        raise AlphanasError(f"{db}: not a readable search database ({e})") from None
+    if any(status == "done" for status, _ in rows):
+        return
+    if not rows:
+        raise AlphanasError(f"{p}: the search has no candidate yet; run 'alphanas search --out {p}'")
+    errors = Counter((err or "no reason recorded").strip().splitlines()[0][:200] for status, err in rows
+                     if status == "failed")
+    if errors:
+        why = "; ".join(f"{e} (x{n})" for e, n in errors.most_common(2))
+        raise AlphanasError(f"{p}: no trained candidate: {sum(errors.values())} of {len(rows)} trial(s) failed: {why}")
+    counts = Counter(status for status, _ in rows)
+    raise AlphanasError(f"{p}: no trained candidate yet ({_in_words(counts)}); run or resume the search")
+
+
+def _in_words(counts) -> str:
+    """``{'done': 28, 'failed': 2}`` as ``28 done, 2 failed``."""
+    return ", ".join(f"{n} {status}" for status, n in sorted(dict(counts).items(), key=lambda kv: -kv[1])) or "none"
+
+
 def cmd_report(args) -> int:
+    import math
+
+    if not 0 <= args.port <= 65535:
+        raise AlphanasError(f"--port {args.port}: must be between 0 and 65535")
+    if not (math.isfinite(args.refresh) and args.refresh > 0):
+        raise AlphanasError(f"--refresh {args.refresh}: must be a positive number of seconds")
+    if args.serve and args.json:
+        raise AlphanasError("--serve and --json do not combine: --json reports the files that report writes")
+    if args.serve:
+        return _serve_report(args)
     from alphanas.search.report import write_report
 
+    check_search_folder(args.dir)
     rep = write_report(args.dir)
+    if args.json:
+        print(json.dumps({"dir": args.dir, "objectives": rep.objectives, "summary": rep.data["summary"],
+                          "files": {"html": str(rep.html), "png": str(rep.png), "markdown": str(rep.markdown),
+                                    "models": [str(m) for m in rep.models]},
+                          "seed": rep.data["seed"],
+                          "front": [{"id": c.id, "trial": c.trial, "parent": c.parent_id, "mutation": c.mutation,
+                                     "metrics": c.metrics} for c in rep.front]}, indent=2, default=str))
+        return 0
     c = console()
     c.print(f"{len(rep.candidates)} candidates, front of {len(rep.front)} on {', '.join(rep.objectives)}")
-    for path in (rep.png, rep.markdown, rep.html):
+    for path in (rep.html, rep.png, rep.markdown):
         c.print(f"wrote {path}")
     c.print(f"wrote {len(rep.models)} model(s) to {Path(args.dir) / 'front'}")
+    return 0
+
+
+def _serve_report(args) -> int:
+    from alphanas.search.report_serve import ReportServer
+
+    server = ReportServer(args.dir, port=args.port, refresh=args.refresh)
+    c = console()
+    c.print(f"serving the report of {args.dir} at {server.url} (refreshes every {args.refresh:g} s); Ctrl-C stops")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        c.print("stopped serving")
+    finally:
+        server.server_close()
     return 0
 
 
@@ -707,15 +1048,78 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _device_ok(v: str) -> bool:
+    import re
+
+    return re.fullmatch(r"auto|cpu|cuda(:\d+)?", v.strip().lower()) is not None
+
+
+#: Every numeric or enumerated option's rule, checked before any work starts (:func:`validate_options`):
+#: argparse ``dest`` -> (accepts the value, what to give instead). ``None`` (an option left at its
+#: default) is always accepted.
+OPTION_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
+    "threads": (lambda v: v >= 0, "a number of threads >= 0 (0: the default)"),
+    "tolerance": (lambda v: v >= 0, "a tolerance >= 0"),
+    "lr": (lambda v: v > 0, "a learning rate > 0"),
+    "batch_size": (lambda v: v >= 1, "a batch size >= 1"),
+    "epochs": (lambda v: v >= 1, "a number of epochs >= 1"),
+    "trials": (lambda v: v >= 1, "a number of trials >= 1"),
+    "workers": (lambda v: v >= 1, "a number of workers >= 1"),
+    "device": (_device_ok, "auto, cpu, cuda or cuda:N"),
+    "warmup": (lambda v: v >= 0, "a number of warm-up runs >= 0"),
+    "repeats": (lambda v: v >= 1, "a number of timed runs >= 1"),
+    "weight_decay": (lambda v: v >= 0, "a weight decay >= 0"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "a label smoothing in [0, 1)"),
+    "warmup_epochs": (lambda v: v >= 0, "a number of warm-up epochs >= 0"),
+    "max_minutes": (lambda v: v > 0, "a time limit > 0 minutes"),
+    "max_params": (lambda v: v > 0, "a parameter limit > 0"),
+    "max_flops": (lambda v: v > 0, "a FLOPs limit > 0"),
+    "max_latency_ms": (lambda v: v > 0, "a latency limit > 0 ms"),
+    "proxy_keep": (lambda v: 0 < v <= 1, "a fraction in (0, 1]"),
+    "max_rounds": (lambda v: v >= 1, "a number of rounds >= 1"),
+    "budget_ms": (lambda v: v > 0, "a positive time budget in milliseconds"),
+    "p": (lambda v: 0 <= v <= 1, "a probability between 0 and 1"),
+    "input_size": (lambda v: v >= 1, "an input size >= 1"),
+    "in_channels": (lambda v: v >= 1, "a number of channels >= 1"),
+    "num_classes": (lambda v: v >= 1, "a number of classes >= 1"),
+    "target_opset": (lambda v: v >= 1, "an opset version >= 1"),
+}
+
+
+def validate_options(args: argparse.Namespace) -> None:
+    """Check every option of :data:`OPTION_RULES` that ``args`` holds; the first bad one raises an
+    :class:`AlphanasError` naming the option (one line, exit status 2), before the command does anything."""
+    for dest, (ok, want) in OPTION_RULES.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        try:
+            good = ok(value)
+        except TypeError:
+            good = False
+        if not good or (isinstance(value, float) and value != value):
+            flag = FLAGS.get(dest, "--" + dest.replace("_", "-"))
+            raise AlphanasError(f"{flag}: got {value}; give {want}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the sub-command (see the module docstring for the exit statuses)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:  # shell completion when the optional extra is installed (docs/cli.md)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    except ImportError:
+        pass
+    args = parser.parse_args(argv)
     model = getattr(args, "model", None) or getattr(args, "models", None) or getattr(args, "seed_model", None)
     return run_main(lambda: _run_command(args), model=model, debug=args.debug)
 
 
 def _run_command(args) -> int:
-    """The sub-command; a library error about a parameter names the command-line flag instead."""
+    """The sub-command (its options validated first); a library error about a parameter names the
+    command-line flag instead."""
+    validate_options(args)
     try:
         return int(args.func(args) or 0)
     except ParameterError as e:

@@ -37,11 +37,30 @@ def check_output_path(out: str | Path, inputs: Sequence[str | Path], force: bool
     for p in inputs:
         if Path(p).exists() and out.exists() and out.resolve() == Path(p).resolve():
             raise AlphanasError(f"{out}: the output would overwrite the input; choose another -o path")
+    if out.is_dir():
+        raise AlphanasError(f"{out}: is a directory; give a file path for -o (e.g. {out / 'model.onnx'})")
     if out.exists() and not force:
         raise AlphanasError(f"{out}: already exists; pass --force to overwrite it or choose another -o path")
-    if out.exists() and out.is_dir():
-        raise AlphanasError(f"{out}: is a directory; give a file path for -o")
+    check_writable_folder(out.parent if str(out.parent) else Path("."), f"{out}: cannot be written")
     return out
+
+
+def check_writable_folder(folder: str | Path, what: str) -> None:
+    """Refuse, naming ``what``, when files cannot be created in ``folder`` (a file, or not writable; a missing
+    folder is judged by the nearest folder above it that exists, where it would be created) by creating and
+    removing a temporary file there: nothing is left behind."""
+    import tempfile
+
+    folder = Path(folder)
+    while not folder.exists() and folder.parent != folder:  # missing folders are created: check the first that exists
+        folder = folder.parent
+    if not folder.is_dir():
+        raise AlphanasError(f"{what}: {folder} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".alphanas-write-test-"):
+            pass
+    except OSError as e:
+        raise AlphanasError(f"{what}: the folder {folder} is not writable ({e.strerror or type(e).__name__})") from None
 
 
 def parse_int_list(text: str, what: str) -> list[int]:
@@ -139,7 +158,13 @@ def rich_progress(console=None, description: str = "training") -> Iterator[Calla
         if task is None:  # start lazily: an error before the first batch leaves no empty bar behind
             bar.start()
             task = bar.add_task(description, total=total, status="", epoch="")
-        val = "-" if p.val_acc is None else f"{100 * p.val_acc:.1f}%"
+        metric = p.extra.get("metric", "acc")  # the task's primary metric: a fraction (acc, mAP) or an error
+        if p.val_acc is None:
+            val = "-"
+        elif metric in ("acc", "top5", "map"):
+            val = f"{100 * p.val_acc:.1f}%" + ("" if metric == "acc" else f" {metric}")
+        else:
+            val = f"{metric} {p.val_acc:.4g}"
         bar.update(task, completed=(p.epoch - 1) * p.batches + p.batch, total=total,
                    epoch=f"epoch {p.epoch}/{p.epochs}",
                    status=f"batch {p.batch}/{p.batches} loss {p.loss:.3f} val {val}")

@@ -11,10 +11,83 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, ParameterError
 
 #: Keys of every row (``--json`` prints a list of these objects).
-ROW_KEYS = ("model", "provider", "batch", "median_ms", "p90_ms", "mean_ms", "throughput_per_s", "ratio")
+ROW_KEYS = ("model", "provider", "batch", "median_ms", "p10_ms", "p90_ms", "mean_ms", "throughput_per_s", "ratio",
+            "warmup", "repeats", "rebatched_from")
+
+
+def static_batch(model: bytes) -> int | None:
+    """The static batch size (first dimension) the model's inputs share, or ``None`` when it is symbolic
+    (or the inputs disagree, or have no shape)."""
+    import onnx
+
+    proto = onnx.load_from_string(model)
+    inits = {t.name for t in proto.graph.initializer}
+    firsts = set()
+    for vi in proto.graph.input:
+        if vi.name in inits or not vi.type.tensor_type.HasField("shape") or not vi.type.tensor_type.shape.dim:
+            continue
+        d = vi.type.tensor_type.shape.dim[0]
+        firsts.add(d.dim_value if d.HasField("dim_value") else None)
+    return firsts.pop() if len(firsts) == 1 else None
+
+
+def check_static_sizes(model: bytes, name: str) -> None:
+    """Refuse a model whose inputs have symbolic dimensions besides the batch (height, width, sequence
+    length): timing it at some made-up size would be a silent wrong number; ``--input-shape`` fixes them."""
+    import onnx
+
+    proto = onnx.load_from_string(model)
+    inits = {t.name for t in proto.graph.initializer}
+    for vi in proto.graph.input:
+        if vi.name in inits or not vi.type.tensor_type.HasField("shape"):
+            continue
+        dims = list(vi.type.tensor_type.shape.dim)
+        free = [d.dim_param or "?" for d in dims[1:] if not d.HasField("dim_value")]
+        if free:
+            example = ",".join(["1"] + [str(d.dim_value) if d.HasField("dim_value") else "SIZE" for d in dims[1:]])
+            raise ParameterError("input_shapes", f"{name}: input {vi.name!r} has symbolic dimensions besides the "
+                                 f"batch ({', '.join(free)}); give them sizes with {{input_shapes}} {vi.name}:{example}")
+
+
+def rebatch(model: bytes, batch: int, name: str) -> bytes:
+    """``model`` (serialized) with its static batch ``b`` replaced by ``batch``, through the IR: the inputs'
+    first dimension is set, the IR import re-infers every shape (refusing a model whose constants fix the
+    batch, e.g. ``Reshape`` to ``[1, -1]``), and onnxruntime must then produce outputs of that batch;
+    otherwise an :class:`AlphanasError` says why. Unchanged when the batch is symbolic or already ``batch``."""
+    b = static_batch(model)
+    if b is None or b == batch:
+        return model
+    import onnx
+
+    from alphanas.ir.onnx_io import from_onnx, to_onnx
+    from alphanas.ir.runtime import session, session_feeds
+
+    proto = onnx.load_from_string(model)
+    inits = {t.name for t in proto.graph.initializer}
+    for vi in list(proto.graph.input) + list(proto.graph.output):
+        if vi.name not in inits and vi.type.tensor_type.HasField("shape") and vi.type.tensor_type.shape.dim:
+            d = vi.type.tensor_type.shape.dim[0]
+            if vi in proto.graph.output:
+                d.ClearField("dim_value")
+            else:
+                d.dim_value = batch
+    del proto.graph.value_info[:]
+    try:
+        out = to_onnx(from_onnx(proto)).SerializeToString()
+        sess = session(out, "cpu")
+        results = sess.run(None, session_feeds(sess, batch, 0))
+        wrong = [r.shape for r in results if getattr(r, "ndim", 0) and r.shape[0] != batch]
+        if wrong:
+            raise AlphanasError(f"its output has batch {wrong[0][0]}, not {batch}")
+    except Exception as e:
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ParameterError("batches", f"{name}: the batch dimension is fixed at {b} and the model cannot be "
+                             f"re-batched to {batch} ({why[:300]}); measure it with {{batches}} {b}, or export it "
+                             "with a dynamic batch") from None
+    return out
 
 
 def _label(model: Any, i: int) -> str:
@@ -70,11 +143,17 @@ def benchmark(models: Sequence[Any], *, providers: Sequence[str] = ("cpu",), bat
         from alphanas.ir.input_shapes import with_input_shapes
 
         loaded = [with_input_shapes(m, input_shapes, name) for m, name in zip(loaded, names)]
+    for model, name in zip(loaded, names):
+        if isinstance(model, bytes):
+            check_static_sizes(model, name)
     rows: list[dict[str, Any]] = []
     for provider in providers:
         for batch in batches:
             first = None
             for name, model in zip(names, loaded):
+                fixed = static_batch(model) if isinstance(model, bytes) else None
+                if fixed is not None:
+                    model = rebatch(model, batch, name)
                 try:
                     r = measure_latency(model, provider=provider, batch=batch, warmup=warmup, repeats=repeats,
                                         threads=threads, optimize=optimize)
@@ -84,8 +163,12 @@ def benchmark(models: Sequence[Any], *, providers: Sequence[str] = ("cpu",), bat
                     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                     raise AlphanasError(f"{name}: onnxruntime cannot run it ({msg})") from None
                 first = r["median_ms"] if first is None else first
-                rows.append({"model": name, "provider": r["provider"], "batch": batch,
-                             "median_ms": r["median_ms"], "p90_ms": r["p90_ms"], "mean_ms": r["mean_ms"],
+                if r["batch"] != batch:  # (never: rebatch guarantees it; throughput is from the batch run)
+                    raise AlphanasError(f"{name}: ran batch {r['batch']} instead of {batch}")
+                rows.append({"model": name, "provider": r["provider"], "batch": r["batch"],
+                             "median_ms": r["median_ms"], "p10_ms": r["p10_ms"], "p90_ms": r["p90_ms"],
+                             "mean_ms": r["mean_ms"], "warmup": warmup, "repeats": repeats,
+                             "rebatched_from": fixed if fixed not in (None, batch) else None,
                              "throughput_per_s": r["throughput_per_s"],
                              "ratio": r["median_ms"] / first if first > 0 else float("nan")})
                 if on_step is not None:
@@ -100,17 +183,19 @@ def to_json(rows: list[dict[str, Any]]) -> str:
 def table(rows: list[dict[str, Any]], title: str = "onnxruntime latency"):
     """A rich Table of the rows (ratio against the first model of each provider/batch group); models are shown
     by file name when those are unique."""
-    from rich.table import Table
+    from alphanas.table import Table
 
     models = list(dict.fromkeys(r["model"] for r in rows))
     short = {m: Path(m).name for m in models}
     if len(set(short.values())) < len(models):  # two files of the same name: show the paths as given
         short = {m: m for m in models}
     t = Table(title=title)
-    t.add_column("model", overflow="fold")
-    for col in ("provider", "batch", "median ms", "p90 ms", "samples/s", "ratio"):
+    t.add_column("model")
+    for col in ("provider", "batch", "median ms", "p10-p90 ms", "samples/s", "ratio"):
         t.add_column(col, justify="left" if col == "provider" else "right")
     for r in rows:
-        t.add_row(short[r["model"]], r["provider"].replace("ExecutionProvider", ""), str(r["batch"]),
-                  f"{r['median_ms']:.3f}", f"{r['p90_ms']:.3f}", f"{r['throughput_per_s']:,.1f}", f"{r['ratio']:.3f}")
+        batch = str(r["batch"]) + (f" (re-batched from {r['rebatched_from']})" if r.get("rebatched_from") else "")
+        t.add_row(short[r["model"]], r["provider"].replace("ExecutionProvider", ""), batch,
+                  f"{r['median_ms']:.3f}", f"{r['p10_ms']:.3f}-{r['p90_ms']:.3f}", f"{r['throughput_per_s']:,.1f}",
+                  f"{r['ratio']:.3f}")
     return t

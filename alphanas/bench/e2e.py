@@ -297,7 +297,7 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
 
 
 def _print_table(summary: dict[str, Any], console) -> None:
-    from rich.table import Table
+    from alphanas.table import Table
 
     t = Table(title=f"e2e ({summary['done']} trained of {summary['trials']} trials)")
     for col in ("", "params", "val acc", "test acc", "params reduction"):

@@ -167,7 +167,7 @@ def _names(text: str | None, known: list[str], what: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    from rich.table import Table
+    from alphanas.table import Table
 
     from alphanas import zoo
     from alphanas.console import check_output_path, console

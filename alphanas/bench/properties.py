@@ -131,7 +131,7 @@ def run(models=MODELS, repeats: int = 20, on_model: Callable[[str], None] | None
 
 
 def table(rows: list[dict[str, Any]]):
-    from rich.table import Table
+    from alphanas.table import Table
 
     t = Table(title="property inference vs onnx.shape_inference.infer_shapes (median ms)")
     columns = ("model", "nodes", "blocks", "properties", "warm", "all blocks", "infer_shapes", "ratio", "blocks ratio")

@@ -237,7 +237,7 @@ CAPTIONS = ("original: the file; imported: after alphanas's import alone (no pas
 
 def tables(results: list[ModelResult]):
     """Two rich Tables: node counts (with the output check) and latencies (ratios to the original)."""
-    from rich.table import Table
+    from alphanas.table import Table
 
     out = []
     for title, caption, (head, rows) in zip(TITLES, CAPTIONS, _rows(results)):

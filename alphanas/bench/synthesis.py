@@ -126,7 +126,7 @@ def run(n: int, *, synthesizers=("egraph", "progressive"), seed: int = 0, budget
 
 
 def table(sums: dict[str, Summary], title: str):
-    from rich.table import Table
+    from alphanas.table import Table
 
     t = Table(title=title)
     for col in ("synthesizer", "success", "median ms", "p95 ms", "distinct", "verify median ms"):
@@ -139,7 +139,7 @@ def table(sums: dict[str, Summary], title: str):
 
 
 def per_model(sums: dict[str, Summary]):
-    from rich.table import Table
+    from alphanas.table import Table
 
     t = Table(title="success rate per model")
     t.add_column("model")

@@ -9,7 +9,8 @@ import numpy as np
 
 @dataclass
 class Dataset:
-    """Three normalised splits of an image-classification dataset (NCHW float32 images, int64 labels)."""
+    """Three normalised splits of a classification dataset (float32 inputs ``[N, ...]`` of any rank, NCHW
+    for images; int64 labels)."""
 
     name: str
     x_train: np.ndarray
@@ -25,11 +26,13 @@ class Dataset:
     class_names: list[str] = field(default_factory=list)
     #: The augmentation that suits this data (``"flip_crop"`` for natural images, ``"none"`` otherwise).
     default_augment: str = "none"
+    #: Inputs the loader dropped (``--skip-corrupt``: the corrupt image files), for the user to see.
+    skipped: list[str] = field(default_factory=list)
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """``(channels, height, width)`` of one image."""
-        return tuple(int(d) for d in self.x_train.shape[1:])  # type: ignore[return-value]
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one sample: ``(channels, height, width)`` for images."""
+        return tuple(int(d) for d in self.x_train.shape[1:])
 
     def split(self, which: str) -> tuple[np.ndarray, np.ndarray]:
         """``(x, y)`` of ``"train"``, ``"val"`` or ``"test"``."""
@@ -38,8 +41,8 @@ class Dataset:
         return getattr(self, f"x_{which}"), getattr(self, f"y_{which}")
 
     def summary(self) -> str:
-        c, h, w = self.input_shape
-        return (f"{self.name}: {c}x{h}x{w}, {self.num_classes} classes, train {len(self.y_train)} / "
+        dims = "x".join(map(str, self.input_shape)) or "scalar"
+        return (f"{self.name}: {dims}, {self.num_classes} classes, train {len(self.y_train)} / "
                 f"val {len(self.y_val)} / test {len(self.y_test)}")
 
 

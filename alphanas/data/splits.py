@@ -17,13 +17,37 @@ def stratified_split(y: np.ndarray, fraction: float | int, seed: int) -> tuple[n
 
 
 def normalise(raw_train: np.ndarray, others: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Standardise per channel with the training split's statistics (float32 throughout)."""
-    mean = raw_train.mean(axis=(0, 2, 3), dtype=np.float64).astype(np.float32)
-    std = raw_train.std(axis=(0, 2, 3), dtype=np.float64).astype(np.float32)
+    """Standardise with the training split's statistics (float32 throughout): per channel (axis 1) for
+    inputs of rank 3 or more per sample (``[N, C, ...]``), per feature for ``[N, F]`` tables, one scalar
+    for ``[N]`` scalars."""
+    axes = _stat_axes(raw_train.ndim)
+    mean = raw_train.mean(axis=axes, dtype=np.float64).astype(np.float32).reshape(-1)
+    std = raw_train.std(axis=axes, dtype=np.float64).astype(np.float32).reshape(-1)
     std = np.where(std > 0, std, np.float32(1.0)).astype(np.float32)
-    m, s = mean.reshape(1, -1, 1, 1), std.reshape(1, -1, 1, 1)
+    shape = [1] * raw_train.ndim
+    if raw_train.ndim >= 2:
+        shape[1] = -1
+    m, s = mean.reshape(shape), std.reshape(shape)
     out = [((a.astype(np.float32) - m) / s).astype(np.float32) for a in [raw_train, *others]]
     return out, mean, std
+
+
+def _stat_axes(ndim: int) -> tuple[int, ...]:
+    return (0,) if ndim <= 2 else (0, *range(2, ndim))
+
+
+def three_way_split(y: np.ndarray, val_fraction: float, test_fraction: float,
+                    seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices ``(train, val, test)``: stratified and seeded; the fractions are of the whole set
+    (the digits split: test first with ``seed``, then validation from the rest with ``seed + 1``)."""
+    check_fraction(val_fraction, "val_fraction")
+    check_fraction(test_fraction, "test_fraction")
+    if val_fraction + test_fraction >= 1.0:
+        raise AlphanasError("val_fraction + test_fraction must leave some training data (sum < 1)")
+    rest, test = stratified_split(y, test_fraction, seed)
+    # the validation fraction is of the whole set, so rescale it to what remains
+    tr, va = stratified_split(y[rest], val_fraction / (1.0 - test_fraction), seed + 1)
+    return rest[tr], rest[va], test
 
 
 def check_fraction(value: float, what: str) -> None:
@@ -31,4 +55,4 @@ def check_fraction(value: float, what: str) -> None:
         raise AlphanasError(f"{what}={value}: must be a fraction strictly between 0 and 1")
 
 
-__all__ = ["check_fraction", "normalise", "stratified_split"]
+__all__ = ["check_fraction", "normalise", "stratified_split", "three_way_split"]

@@ -475,7 +475,9 @@ class Graph:
                 else:
                     self.claim_name(v.name)
             for c in n.inputs:
-                if c is not None and c.is_const and c.name not in self.initializers:
+                # identity, not name: a new weight may share its name with one already in the graph
+                # (a synthesizer names its weights afresh for every mutation of a mutant)
+                if c is not None and c.is_const and c.producer is None and self.initializers.get(c.name) is not c:
                     if c.name in self._names:
                         c.name = self.unique_name(c.name)
                     self.add_initializer_value(c)

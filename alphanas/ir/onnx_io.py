@@ -100,18 +100,26 @@ def from_onnx(model: onnx.ModelProto, *, source: str = "<model>", keep_dropout: 
     return _Importer(model, source, keep_dropout).run()
 
 
-def _dims(type_proto: onnx.TypeProto) -> tuple | None:
+def _dims(type_proto: onnx.TypeProto, owner: str) -> tuple | None:
+    """The shape of a tensor type; an unnamed, negative or unknown (``?``) dimension is a fresh unknown of
+    ``owner`` (the value's name) and axis: two such dimensions never share a symbol."""
     if not type_proto.HasField("tensor_type") or not type_proto.tensor_type.HasField("shape"):
         return None
     out: list[int | str] = []
     for i, d in enumerate(type_proto.tensor_type.shape.dim):
-        if d.HasField("dim_value"):
+        if d.HasField("dim_value") and d.dim_value >= 0:
             out.append(int(d.dim_value))
-        elif d.dim_param:
+        elif _named_dim(d.dim_param):
             out.append(d.dim_param)
         else:
-            out.append(f"?{i}")
+            out.append(symbolic.fresh(owner, i))
     return tuple(out)
+
+
+def _named_dim(param: str) -> bool:
+    """Whether a ``dim_param`` names a size (not empty, not ``?``/``unk``-style unknown, not a number)."""
+    p = param.strip()
+    return bool(p) and not p.startswith("?") and not p.lstrip("-").isdigit()
 
 
 def _tensor_array(t: onnx.TensorProto, where: str) -> np.ndarray:
@@ -139,7 +147,7 @@ def _typed_value(name: str, type_proto: onnx.TypeProto | None) -> Value:
     if type_proto is None or type_proto.WhichOneof("value") is None:
         return Value(name)
     if type_proto.HasField("tensor_type") and type_proto.tensor_type.elem_type:
-        shape = _dims(type_proto)
+        shape = _dims(type_proto, name)
         v = Value(name, shape, _np_dtype(type_proto.tensor_type.elem_type))
         if shape is not None and v.dtype != np.dtype(object):
             return v
@@ -160,6 +168,7 @@ class _Importer:
         self.opset = self._opset()
         self.inferred: dict[str, onnx.TypeProto] = {}
         self.consumers: dict[str, int] = {}
+        self.output_names = {o.name for o in model.graph.output}
         #: id(Value) -> (the value, kept alive so that its id stays unique; its shape vector: an object
         #: array of ints and symbolic dimensions computed from symbolic shapes)
         self.shape_vectors: dict[int, tuple[Value, np.ndarray]] = {}
@@ -389,10 +398,12 @@ class _Importer:
             if op == "Constant" and len(proto.attribute) == 1 and proto.attribute[0].name != "sparse_value":
                 self.values[outputs[0]] = self.constant(outputs[0], _constant_value(proto))
                 return
-            if op == "Identity" and inputs and inputs[0] is not None and inputs[0].onnx_type is None:
+            # (a graph output keeps its name: there the node stays, and identity-elim renames where it can)
+            passthrough = outputs[0] not in self.output_names
+            if op == "Identity" and passthrough and inputs and inputs[0] is not None and inputs[0].onnx_type is None:
                 self.alias(outputs[0], inputs[0])
                 return
-            if op == "Dropout" and not self.keep_dropout and canonical and _inference_dropout(inputs):
+            if op == "Dropout" and passthrough and not self.keep_dropout and canonical and _inference_dropout(inputs):
                 if all(not self.consumers.get(o, 0) for o in outputs[1:]):
                     self.alias(outputs[0], inputs[0])
                     return

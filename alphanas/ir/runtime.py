@@ -99,6 +99,11 @@ def run(model: Any, feeds: dict[str, np.ndarray], provider: str = "auto") -> lis
 #: rewrite that froze a dynamic dimension; 32 and 64 suit conv nets with strides up to 32.
 VERIFICATION_SIZES: tuple[tuple[int, int], ...] = ((1, 32), (3, 64))
 
+#: Longer sizes, tried in turn (by :func:`alphanas.passes.equivalence.reference_feeds`) when a dynamic model
+#: fails in onnxruntime at :data:`VERIFICATION_SIZES`: models that need a long sequence (Silero VAD
+#: reflect-pads its audio by 64 samples, so it needs more than 64) or a large image.
+LONGER_SIZES: tuple[tuple[tuple[int, int], ...], ...] = (((1, 256), (2, 512)), ((1, 1024), (2, 2048)))
+
 #: The size of a symbolic dimension other than the leading (batch-like) one when none is given.
 DEFAULT_LENGTH = VERIFICATION_SIZES[0][1]
 
@@ -186,40 +191,104 @@ def concrete_shape(name: str, shape, sizes: dict[str, int], batch: int, length: 
     return out
 
 
+#: Scalar inputs whose meaning fixes their value, by name: an audio model's sampling rate takes one of a
+#: few rates (Silero VAD accepts 8000 and 16000, and fails on a random integer). ``input_values`` overrides.
+NAMED_INPUT_VALUES: dict[str, float] = {"sr": 16000, "sample_rate": 16000, "sampling_rate": 16000}
+
+
+def parse_input_values(texts: Sequence[str] | None) -> dict[str, np.ndarray]:
+    """``["NAME:VALUE", ...]`` -> ``{name: array}``: VALUE is a number or comma-separated numbers (a
+    vector); the array takes the input's dtype when fed. One-line :class:`AlphanasError` on bad text."""
+    out: dict[str, np.ndarray] = {}
+    for text in texts or ():
+        name, sep, value = text.rpartition(":")
+        if not sep or not name or not value:
+            raise AlphanasError(f"input value {text!r}: write NAME:VALUE, e.g. sr:16000")
+        try:
+            numbers = [float(x) for x in value.split(",")]
+        except ValueError:
+            raise AlphanasError(f"input value {text!r}: the value must be a number or numbers separated by "
+                                "commas, e.g. sr:16000") from None
+        out[name] = np.array(numbers[0] if len(numbers) == 1 else numbers)
+    return out
+
+
+def _given_value(v, value, shape: list[int]) -> np.ndarray:
+    """``value`` as the input ``v`` takes it: its dtype, broadcast to ``shape`` where it is a scalar."""
+    a = np.asarray(value)
+    dtype = np.dtype(v.dtype)
+    a = a.astype(dtype) if dtype.kind != "O" else a.astype(str).astype(object)
+    if a.shape == tuple(shape):
+        return a
+    if a.size == 1:
+        return np.full(shape, a.reshape(()), dtype=a.dtype)
+    if a.size == math.prod(shape):
+        return a.reshape(shape)
+    raise AlphanasError(f"input value for {v.name!r} has {a.size} elements; the input's shape is {shape}")
+
+
 def random_feeds(graph, batch: int = 1, seed: int = 0, *, length: int | None = None,
-                 input_shapes: Mapping[str, Sequence[int]] | None = None) -> dict[str, np.ndarray]:
+                 input_shapes: Mapping[str, Sequence[int]] | None = None,
+                 input_values: Mapping[str, Any] | None = None, states_follow_batch: bool = False,
+                 ) -> dict[str, np.ndarray]:
     """Random inputs for every graph input (see :func:`random_array`).
 
     Symbolic dimensions are set to ``batch`` (the leading one) and ``length`` (the others; default
     :data:`DEFAULT_LENGTH`, a size conv nets and sequence models accept); ``input_shapes`` gives whole
-    shapes by input name.
+    shapes by input name. ``input_values`` gives an input's value by name (a scalar fills its shape);
+    a numeric input of at most one element named in :data:`NAMED_INPUT_VALUES` takes that value.
+    ``states_follow_batch``: the unnamed (unknown) dimensions of every input after the first take the
+    size ``batch`` (a recurrent state such as Silero VAD's ``[2, batch, 128]``, whose batch axis is not
+    the leading one and shares no symbol with the audio input's).
     """
     rng = np.random.default_rng(seed)
     bounds = index_bounds(graph)
     sizes: dict[str, int] = {}
     feeds = {}
     for v in graph.inputs:
+        if input_values and v.name in input_values:
+            given = np.asarray(input_values[v.name])
+            if v.shape is None or (given.size > 1 and not (input_shapes and v.name in input_shapes)):
+                feeds[v.name] = given.astype(np.dtype(v.dtype))
+                continue
         if v.shape is None:
             raise AlphanasError(f"graph input {v.name!r} has no known shape; cannot make random data for it "
                                 "(give its shape as an input shape)")
-        shape = concrete_shape(v.name, v.shape, sizes, batch, DEFAULT_LENGTH if length is None else length, input_shapes)
-        feeds[v.name] = random_array(shape, v.dtype, rng, bounds.get(v.name))
+        dims = v.shape
+        if states_follow_batch and v is not graph.inputs[0]:
+            dims = [batch if isinstance(d, str) and d.startswith("?") else d for d in dims]  # fresh unknowns
+        shape = concrete_shape(v.name, dims, sizes, batch, DEFAULT_LENGTH if length is None else length, input_shapes)
+        if input_values and v.name in input_values:
+            feeds[v.name] = _given_value(v, input_values[v.name], shape)
+        elif v.name in NAMED_INPUT_VALUES and v.dtype.kind in "iuf" and math.prod(shape) <= 1:
+            feeds[v.name] = _given_value(v, NAMED_INPUT_VALUES[v.name], shape)
+        else:
+            feeds[v.name] = random_array(shape, v.dtype, rng, bounds.get(v.name))
     return feeds
 
 
 def verification_feeds(graph, *, trials: int = 1, seed: int = 0, batch: int | None = None,
-                       input_shapes: Mapping[str, Sequence[int]] | None = None) -> list[dict[str, np.ndarray]]:
+                       input_shapes: Mapping[str, Sequence[int]] | None = None,
+                       input_values: Mapping[str, Any] | None = None,
+                       sizes: Sequence[tuple[int, int]] | None = None,
+                       states_follow_batch: bool = False) -> list[dict[str, np.ndarray]]:
     """The inputs a verification runs: ``trials`` random draws at each size of :data:`VERIFICATION_SIZES`
-    when the graph has symbolic dimensions (one size when it has none, or when ``batch`` fixes them
-    all to ``batch``)."""
-    dynamic = any(v.shape is None or not all(isinstance(d, int) and d >= 0 for d in v.shape)
-                  for v in graph.inputs if not (input_shapes and v.name in input_shapes))
+    (or ``sizes``: (batch, length) pairs) when the graph has symbolic dimensions (one size when it has
+    none, or when ``batch`` fixes them all to ``batch``); ``states_follow_batch`` as :func:`random_feeds`."""
     if batch is not None:
-        sizes: tuple[tuple[int, int], ...] = ((batch, batch),)
+        pairs: Sequence[tuple[int, int]] = ((batch, batch),)
     else:
-        sizes = VERIFICATION_SIZES if dynamic else VERIFICATION_SIZES[:1]
-    return [random_feeds(graph, b, seed + 1000 * k + t, length=n, input_shapes=input_shapes)
-            for k, (b, n) in enumerate(sizes) for t in range(trials)]
+        pairs = VERIFICATION_SIZES if sizes is None else sizes
+        pairs = pairs if is_dynamic(graph, input_shapes) else pairs[:1]
+    return [random_feeds(graph, b, seed + 1000 * k + t, length=n, input_shapes=input_shapes, input_values=input_values,
+                         states_follow_batch=states_follow_batch)
+            for k, (b, n) in enumerate(pairs) for t in range(trials)]
+
+
+def is_dynamic(graph, input_shapes: Mapping[str, Sequence[int]] | None = None) -> bool:
+    """Whether an input of ``graph`` (other than those ``input_shapes`` gives) has a symbolic dimension."""
+    return any(v.shape is None or not all(isinstance(d, int) and d >= 0 for d in v.shape)
+               for v in graph.inputs if not (input_shapes and v.name in input_shapes))
 
 
 _ORT_NUMPY = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
@@ -252,7 +321,7 @@ def measure_latency(model: Any, feeds: dict[str, np.ndarray] | None = None, *, p
     """Latency of one onnxruntime inference of ``model`` (Graph, ModelProto, bytes or path).
 
     Runs ``warmup`` untimed inferences, then ``repeats`` timed ones on the same ``feeds`` (random
-    inputs at ``batch`` when not given). Returns ``median_ms``, ``p90_ms``, ``mean_ms``,
+    inputs at ``batch`` when not given). Returns ``median_ms``, ``p10_ms``, ``p90_ms``, ``mean_ms``,
     ``throughput_per_s`` (samples per second at the median), ``provider`` (the provider that ran),
     ``batch`` and ``repeats``. Numbers are only comparable within one process on one machine.
     ``optimize=False`` turns off onnxruntime's own graph optimizations (to see what a rewrite alone gains).
@@ -264,8 +333,8 @@ def measure_latency(model: Any, feeds: dict[str, np.ndarray] | None = None, *, p
     sess = session(model, provider, threads=threads, optimize=optimize)
     if feeds is None:
         feeds = session_feeds(sess, batch, seed)
-    else:
-        batch = next((a.shape[0] for a in feeds.values() if getattr(a, "ndim", 0) > 0), batch)
+    # throughput is computed from the batch actually run (a static-batch model runs its own batch)
+    batch = next((a.shape[0] for a in feeds.values() if getattr(a, "ndim", 0) > 0), batch)
     for _ in range(warmup):
         sess.run(None, feeds)
     times = np.empty(repeats)
@@ -276,6 +345,7 @@ def measure_latency(model: Any, feeds: dict[str, np.ndarray] | None = None, *, p
     median = float(np.median(times))
     return {
         "median_ms": 1e3 * median,
+        "p10_ms": 1e3 * float(np.percentile(times, 10)),
         "p90_ms": 1e3 * float(np.percentile(times, 90)),
         "mean_ms": 1e3 * float(times.mean()),
         "throughput_per_s": batch / median if median > 0 else float("inf"),

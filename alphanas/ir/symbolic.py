@@ -42,6 +42,11 @@ def to_expr(d: Dim) -> sympy.Expr:
     """The sympy expression of a dimension (symbols are positive integers)."""
     if isinstance(d, (int, sympy.Integer)):
         return sympy.Integer(int(d))
+    if "?" in d and not _UNKNOWN_TOKEN.fullmatch(d):
+        d_named, unknowns = _name_unknowns(d)
+        if _EXPRESSION.match(d_named):  # an expression over fresh unknowns, e.g. 1024*?x#0
+            return to_expr(d_named).subs({sympy.Symbol(k, integer=True, positive=True):
+                                          sympy.Symbol(u, integer=True, positive=True) for k, u in unknowns.items()})
     if not is_unknown(d) and _EXPRESSION.match(d):
         names = {n: sympy.Symbol(n, integer=True, positive=True) for n in _NAME.findall(d) if n not in _FUNCTIONS}
         if all(re.fullmatch(r"[A-Za-z_]\w*", n) for n in names):
@@ -52,6 +57,22 @@ def to_expr(d: Dim) -> sympy.Expr:
             if isinstance(expr, sympy.Expr):
                 return expr
     return sympy.Symbol(d, integer=True, positive=True)
+
+
+#: a fresh unknown inside an expression: ``?`` then anything up to an operator, parenthesis or space
+_UNKNOWN_TOKEN = re.compile(r"\?[^\s+\-*/(),]+")
+
+
+def _name_unknowns(d: str) -> tuple[str, dict[str, str]]:
+    """``d`` with each fresh unknown replaced by a placeholder name, and the placeholders' unknowns."""
+    unknowns: dict[str, str] = {}
+
+    def sub(m: re.Match) -> str:
+        key = f"_unknown_{len(unknowns)}_"
+        unknowns[key] = m.group(0)
+        return key
+
+    return _UNKNOWN_TOKEN.sub(sub, d), unknowns
 
 
 def to_dim(expr: Any) -> Dim:

@@ -3,7 +3,10 @@
 Each node is lowered by its ``OpDef.lower``; weights become ``nn.Parameter`` (floating point,
 more than one element) or buffers, with names derived from the IR names. Ops whose behaviour differs
 between training and inference (batch norm, dropout) lower to ``nn`` modules, so ``model.train()``
-and ``model.eval()`` work as usual. :func:`write_back` copies trained tensors into the IR.
+and ``model.eval()`` work as usual; :func:`to_torch` returns the module in eval mode (inference, as
+onnxruntime computes), and a trainer calls ``model.train()`` itself. Element types torch cannot hold
+(float8, int4, bfloat16 from numpy, strings) are refused with a one-line error naming the node, the op
+and the type. :func:`write_back` copies trained tensors into the IR.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch.fx as fx
 from torch import nn
 
 from alphanas.errors import UnsupportedModelError
+from alphanas.ir._torch import resolve
 from alphanas.ir.graph import Graph, Node, Value
 
 
@@ -38,6 +42,22 @@ def to_tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(a, order="C", copy=True))  # (ascontiguousarray makes 0-d arrays 1-d)
 
 
+#: numpy element types a lowered module computes with (torch has no exact counterpart for the others:
+#: float8, int4/int2, float4, bfloat16 as numpy holds it, strings)
+TORCH_DTYPES = frozenset(np.dtype(t) for t in (
+    np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+    np.float16, np.float32, np.float64, np.complex64, np.complex128))
+
+
+def check_dtype(v: Value, node: Node | None = None) -> None:
+    """Refuse a value whose element type torch cannot compute with (one line naming node, op and type)."""
+    if v.dtype is None or np.dtype(v.dtype) in TORCH_DTYPES:
+        return
+    where = f"node {node.name!r} ({node.op_type})" if node is not None else f"graph input {v.name!r}"
+    raise UnsupportedModelError(f"{where}: element type {np.dtype(v.dtype).name} of {v.name!r} has no torch "
+                                "lowering; it still runs under onnxruntime")
+
+
 class LowerCtx:
     """What an ``OpDef.lower`` sees: the fx graph, the node's inputs, and helpers to emit code."""
 
@@ -56,7 +76,8 @@ class LowerCtx:
         return None if v is None else v.const
 
     def call(self, fn, *args, **kwargs) -> fx.Node:
-        return self.fx.call_function(fn, tuple(args), kwargs)
+        """Call ``fn`` (a torch function, or a :func:`alphanas.ir._torch.lazy` reference to one)."""
+        return self.fx.call_function(resolve(fn), tuple(args), kwargs)
 
     def method(self, name: str, *args, **kwargs) -> fx.Node:
         return self.fx.call_method(name, tuple(args), kwargs)
@@ -108,15 +129,27 @@ class _Lowering:
 
     def run(self) -> fx.GraphModule:
         for v in self.graph.inputs:
+            check_dtype(v)
             self.env[id(v)] = self.fx.placeholder(torch_name(v.name, self.taken))
         for node in self.graph.nodes:
             opdef = node.opdef
             if opdef is None:
+                from alphanas.ir.opdef import lookup
+
+                why = ("in a form alphanas does not model (a computed operand, an attribute, output or opset it "
+                       "does not support)" if lookup(node.op_type, getattr(node, "domain", "")) is not None
+                       else "(no alphanas definition)")
                 raise UnsupportedModelError(
-                    f"node {node.name!r}: op {node.op_type!r} is opaque (no alphanas definition) and cannot "
-                    "be lowered to torch; it still runs under onnxruntime"
+                    f"node {node.name!r}: op {node.op_type!r} is opaque {why} and cannot be lowered to torch; "
+                    "it still runs under onnxruntime"
                 )
-            outs = opdef.lower(node, LowerCtx(self, node))
+            for operand in [*node.inputs, *node.outputs]:
+                if operand is not None:
+                    check_dtype(operand, node)
+            try:
+                outs = opdef.lower(node, LowerCtx(self, node))
+            except NotImplementedError as e:
+                raise UnsupportedModelError(f"node {node.name!r} ({node.op_type}): {e}") from None
             for v, o in zip(node.outputs, outs):
                 self.env[id(v)] = o
         outs = [self.get(v) for v in self.graph.outputs]
@@ -128,8 +161,13 @@ class _Lowering:
 
 
 def to_torch(graph: Graph) -> fx.GraphModule:
-    """Lower ``graph`` to a ``torch.fx.GraphModule`` (weights copied in, float32 by default)."""
-    return _Lowering(graph).run()
+    """Lower ``graph`` to a ``torch.fx.GraphModule`` (weights copied in with their element types).
+
+    The module is returned in **eval mode**: batch norm uses its running statistics and dropout is the
+    identity, so it computes what onnxruntime computes on the graph. Call ``.train()`` to train it.
+    Raises :class:`~alphanas.errors.UnsupportedModelError` (one line naming the node and op) for an
+    opaque node, an op form or an element type with no torch lowering."""
+    return _Lowering(graph).run().eval()
 
 
 def write_back(graph: Graph, module: nn.Module) -> None:

@@ -33,6 +33,38 @@ def reference_outputs(graph: Graph, feeds_list: list[dict], provider: str = "cpu
     return [sess.run(None, feeds) for feeds in feeds_list]
 
 
+def reference_feeds(original: Graph, *, trials: int = 1, seed: int = 0, batch: int | None = None,
+                    provider: str = "cpu", input_shapes: Mapping[str, Sequence[int]] | None = None,
+                    input_values: Mapping[str, object] | None = None,
+                    ) -> tuple[list[dict], list[list[np.ndarray]]]:
+    """Verification inputs on which onnxruntime runs ``original``, and its outputs on them.
+
+    :func:`~alphanas.ir.runtime.verification_feeds` at the default sizes; when the original fails there
+    and has symbolic dimensions (no ``batch`` fixes them), the :data:`~alphanas.ir.runtime.LONGER_SIZES`
+    in turn (a model that needs a long sequence), then all of these with the unnamed dimensions of the
+    inputs after the first set to the batch size (a recurrent state). The original's error at the default sizes is raised
+    when no size works.
+    """
+    from alphanas.ir.runtime import LONGER_SIZES, VERIFICATION_SIZES, is_dynamic, verification_feeds
+
+    candidates = [(VERIFICATION_SIZES, False)]
+    if batch is None and is_dynamic(original, input_shapes):
+        candidates += [(sizes, False) for sizes in LONGER_SIZES]
+        candidates += [(sizes, True) for sizes in (VERIFICATION_SIZES, *LONGER_SIZES)]
+    first: BaseException | None = None
+    for sizes, states in candidates:
+        feeds = verification_feeds(original, trials=trials, seed=seed, batch=batch, input_shapes=input_shapes,
+                                   input_values=input_values, sizes=sizes, states_follow_batch=states)
+        try:
+            return feeds, reference_outputs(original, feeds, provider)
+        except AlphanasError:
+            raise
+        except Exception as e:  # onnxruntime's errors: try longer inputs
+            first = first or e
+    assert first is not None
+    raise first
+
+
 def output_error(reference: np.ndarray, got: np.ndarray) -> float:
     """``max |got - reference| / max |reference|`` (the scale of the output; 1 when it is all zeros).
 
@@ -62,13 +94,16 @@ def _one_line(error: BaseException, limit: int = 300) -> str:
 def compare(original: Graph, rewritten: Graph, *, trials: int = 1, batch: int | None = None, seed: int = 0,
             tolerance: float = DEFAULT_TOLERANCE, provider: str = "cpu",
             reference: list[list[np.ndarray]] | None = None,
-            input_shapes: Mapping[str, Sequence[int]] | None = None) -> Equivalence:
+            input_shapes: Mapping[str, Sequence[int]] | None = None,
+            input_values: Mapping[str, object] | None = None) -> Equivalence:
     """Run both graphs on the same random inputs and compare every output.
 
     The inputs are :func:`~alphanas.ir.runtime.verification_feeds`: a dynamic model runs at two sizes
     (``batch`` fixes every symbolic dimension instead; ``input_shapes`` gives whole input shapes by
-    name), with realistic values per dtype. The error of an output is :func:`output_error` with the
-    original's value as reference (NaN in both at the same place is equal); shape mismatches fail.
+    name; ``input_values`` whole input values by name), with realistic values per dtype, at longer
+    sizes where the original fails at the default ones (:func:`reference_feeds`). The error of an
+    output is :func:`output_error` with the original's value as reference (NaN in both at the same
+    place is equal); shape mismatches fail.
     ``reference`` (outputs of ``original`` on those same feeds) skips re-running the original.
     """
     from alphanas.ir.runtime import verification_feeds
@@ -78,12 +113,14 @@ def compare(original: Graph, rewritten: Graph, *, trials: int = 1, batch: int | 
                            f"({[v.name for v in rewritten.inputs]} vs {[v.name for v in original.inputs]})")
     if len(original.outputs) != len(rewritten.outputs):
         return Equivalence(False, float("inf"), "", "the rewritten graph has a different number of outputs")
-    feeds_list = verification_feeds(original, trials=trials, seed=seed, batch=batch, input_shapes=input_shapes)
     if reference is not None:
+        feeds_list = verification_feeds(original, trials=trials, seed=seed, batch=batch, input_shapes=input_shapes,
+                                        input_values=input_values)
         ref = reference
     else:
         try:
-            ref = reference_outputs(original, feeds_list, provider)
+            feeds_list, ref = reference_feeds(original, trials=trials, seed=seed, batch=batch, provider=provider,
+                                              input_shapes=input_shapes, input_values=input_values)
         except AlphanasError:
             raise
         except Exception as e:  # onnxruntime's errors (Fail, InvalidGraph, InvalidArgument, ...)
@@ -146,7 +183,7 @@ def randomize_weights(graph: Graph, seed: int = 0) -> Graph:
 
 def rewrite_guard(original: Graph, *, verify: bool = True, tolerance: float = DEFAULT_TOLERANCE, seed: int = 0,
                   provider: str = "cpu", input_shapes: Mapping[str, Sequence[int]] | None = None,
-                  ) -> Callable[[Graph], str | None]:
+                  input_values: Mapping[str, object] | None = None) -> Callable[[Graph], str | None]:
     """A :class:`~alphanas.passes.PassManager` ``guard`` keeping a rewrite of ``original`` writable and
     (with ``verify``) equivalent: a graph is refused when it fails the ONNX checker, when onnxruntime
     cannot load it, or (``verify``) when its outputs on the verification inputs differ from the
@@ -155,7 +192,7 @@ def rewrite_guard(original: Graph, *, verify: bool = True, tolerance: float = DE
     import onnx
 
     from alphanas.ir.onnx_io import to_onnx
-    from alphanas.ir.runtime import ort, session, verification_feeds
+    from alphanas.ir.runtime import ort, session
 
     def problem(g: Graph, *, with_ort: bool, feeds=None, reference=None) -> str | None:
         try:
@@ -194,9 +231,9 @@ def rewrite_guard(original: Graph, *, verify: bool = True, tolerance: float = DE
         with_ort = False
     feeds = reference = None
     if with_ort and verify:
-        feeds = verification_feeds(original, seed=seed, input_shapes=input_shapes)
         try:
-            reference = reference_outputs(original, feeds, provider)
+            feeds, reference = reference_feeds(original, seed=seed, provider=provider, input_shapes=input_shapes,
+                                               input_values=input_values)
         except Exception as e:
             raise AlphanasError(f"cannot verify: the original model fails in onnxruntime on random inputs "
                                 f"({_one_line(e)}); give its input shapes") from None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from alphanas.errors import AlphanasError, InvalidGraphError, ParameterError
+from alphanas.ir.cost import graph_params
 from alphanas.ir.graph import Graph
 from alphanas.passes.base import Pass, PassResult
 
@@ -38,6 +39,11 @@ class PassRecord:
     nodes_after: int
     #: Why the ``guard`` refused this pass's result (the graph was left as it was before the pass), or ``None``.
     refused: str | None = None
+    #: Nodes before the pass, and parameter elements (:func:`~alphanas.ir.cost.graph_params`) before and after
+    #: it: what the pass removed, folded or merged.
+    nodes_before: int = 0
+    params_before: int = 0
+    params_after: int = 0
 
 
 @dataclass
@@ -92,6 +98,7 @@ class PassManager(Pass):
                 if p.name in self.refused:
                     continue
                 before = g.copy() if self.guard is not None and p.in_place else g
+                nodes_before, params_before = len(g.nodes), graph_params(g)
                 try:
                     result = p(g)
                 except AlphanasError:
@@ -111,7 +118,8 @@ class PassManager(Pass):
                 if problem is not None:
                     g = before
                     self.refused[p.name] = problem
-                rec = PassRecord(p.name, rnd, bool(result.modified) and problem is None, len(g.nodes), problem)
+                rec = PassRecord(p.name, rnd, bool(result.modified) and problem is None, len(g.nodes), problem,
+                                 nodes_before, params_before, graph_params(g) if result.modified else params_before)
                 self.history.append(rec)
                 if self.on_pass is not None:
                     self.on_pass(rec)

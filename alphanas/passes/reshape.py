@@ -29,7 +29,10 @@ def reshape_target(shape) -> list[int] | None:
 
 
 def _is(node: Node | None, ops) -> TypeGuard[Node]:
-    return node is not None and node.domain == "" and node.op_type in ops
+    """Whether ``node`` is one of ``ops`` in its canonical form (an opaque one, e.g. a Reshape to a shape
+    computed at run time, is left alone: its output shape may be unknown)."""
+    return node is not None and node.domain == "" and node.op_type in ops and not node.is_opaque \
+        and all(o.shape is not None for o in node.outputs[:1])
 
 
 def transpose_perm(node: Node) -> list[int]:

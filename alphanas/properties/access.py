@@ -511,16 +511,21 @@ RULES: dict[str, Callable[..., list] | str] = {
     "pool": pool, "global_pool": global_pool, "reduce": reduce,
     "reshape": reshape_like, "transpose": transpose, "concat": concat, "gather": gather, "split": split,
     "slice": slice_, "pad": pad,
+    # comparisons and boolean logic: broadcasting reads, but a piecewise-constant output (zero derivative),
+    # so autograd cannot confirm the rule cell by cell: sound, not claimed exact
+    "logical": elementwise_nary,
+    # every output element reads every input element (ops with no finer rule yet, e.g. ConvTranspose, Tile)
+    "opaque": opaque,
 }
 
 #: Rules whose mixing abstraction for one node equals the concrete mixing (definition in
-#: :mod:`alphanas.properties.mixing`): all of :data:`RULES`, so every built-in op type. Condition: the
+#: :mod:`alphanas.properties.mixing`): all of :data:`RULES` but ``logical`` and ``opaque``. Condition: the
 #: node's operands are distinct values (``x - x`` or ``concat(x, x)`` are joins of two paths:
 #: over-approximated). The max-type ops are exact for the "non-zero at some point" support: the raw
 #: arg-max gradients of 40 random points reach it. Checked by ``tests/properties`` against autograd
 #: Jacobians, per registered op and for random single ops. A rule an op gives as a function is not
 #: claimed exact.
-EXACT = frozenset(RULES)
+EXACT = frozenset(RULES) - {"logical", "opaque"}
 
 
 def rule_of(opdef: OpDef | None) -> Callable[..., list] | str | None:

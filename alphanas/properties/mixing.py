@@ -63,7 +63,7 @@ def _clipped_reach(aff, cap: int, out_shape) -> int:
     m = out_shape[j] if j >= 0 and out_shape is not None and j < len(out_shape) else None
     if j < 0:
         return min(hi, cap - 1) - max(lo, 0) + 1
-    if not isinstance(m, int):
+    if not isinstance(m, int) or m < 1:  # unknown (or empty) output axis: the window, conservatively
         return hi - lo + 1
     q0, q1 = max(0, -((hi - cap + 1) // a)), min(m - 1, (-lo) // a)  # positions whose window covers everything
     if q0 <= q1:

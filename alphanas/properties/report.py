@@ -85,12 +85,17 @@ def _cost(entry) -> str:
     c = entry["properties"].get("cost")
     if c is None:
         return ""
-    return f"{c['params']:,} params, {c['macs']:,} MACs"
+    return f"{_count(c['params'])} params, {_count(c['macs'])} MACs"
+
+
+def _count(n: int | None) -> str:
+    """A count with thousands separators; ``?`` where it is unknown (symbolic dimensions)."""
+    return "?" if n is None else f"{n:,}"
 
 
 def print_report(console, report: dict[str, Any]) -> None:
     """Print the report as rich tables."""
-    from rich.table import Table
+    from alphanas.table import Table
 
     model = report["model"]
     console.print(f"[bold]properties[/] ({', '.join(report['properties'])}); {LEGEND}")

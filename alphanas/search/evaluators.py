@@ -15,6 +15,14 @@ process loads its dataset once, lazily, and keeps it in a per-process cache.
   ``train_s``, ``diverged`` (0/1) and ``inherited_frac``.
 * :class:`LatencyEvaluator` measures onnxruntime inference latency (``latency_ms``) on this machine.
 * :class:`CombinedEvaluator` merges the metrics of several evaluators (e.g. training and latency).
+* :class:`PluginEvaluator` calls a user's function (``module:function`` or a name in the entry-point
+  group ``alphanas.evaluators``) with the candidate as a ``torch.nn.Module``, its ONNX path, the
+  device, the epoch budget and the parent's weights, and reports the metrics it returns (plus
+  ``params`` and ``flops``); the search uses them like its own (objectives, constraints, store, report).
+
+With a ``task`` other than classification (:mod:`alphanas.train.tasks`), :class:`TrainEvaluator`
+reports that task's metrics as ``val_<metric>`` / ``test_<metric>`` (``val_mse``, ``val_map``, ...)
+instead of ``val_acc`` / ``test_acc``; classification adds ``val_top5`` / ``test_top5``.
 
 :meth:`TrainEvaluator.run` also returns the trained graph, so that a search loop can keep trained
 weights (e.g. in the ONNX it stores) and pass them back as ``parent`` of the next children.
@@ -32,8 +40,8 @@ import numpy as np
 from alphanas.ir.graph import Graph
 from alphanas.search.protocols import Evaluator
 
-__all__ = ["CombinedEvaluator", "Evaluation", "Evaluator", "LatencyEvaluator", "TrainEvaluator", "cached_dataset",
-           "inherit_weights", "reinitialize_weights"]
+__all__ = ["CombinedEvaluator", "ENTRY_POINT_GROUP", "Evaluation", "Evaluator", "LatencyEvaluator", "PluginEvaluator",
+           "TrainEvaluator", "cached_dataset", "inherit_weights", "reinitialize_weights", "resolve_evaluator"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -151,6 +159,7 @@ class TrainEvaluator:
     dataset_options: dict = field(default_factory=dict)
     train_options: dict = field(default_factory=dict)
     max_minutes: float | None = None
+    task: str = "classification"
 
     def dataset(self):
         """The dataset (loaded lazily, once per process)."""
@@ -163,7 +172,7 @@ class TrainEvaluator:
 
         kwargs = {"batch_size": self.batch_size, "lr": self.lr, "optimizer": self.optimizer,
                   "weight_decay": self.weight_decay, "device": self.device, "max_minutes": self.max_minutes,
-                  **self.train_options, **options}
+                  "task": self.task, **self.train_options, **options}
         return train(graph, self.dataset(), self.epochs if epochs is None else epochs, seed=seed, **kwargs)
 
     def run(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> Evaluation:
@@ -173,14 +182,42 @@ class TrainEvaluator:
         if self.inherit and parent is not None:
             start = graph.copy()
             inherited, total = inherit_weights(start, parent)
-        result = self.train(start, seed=seed)
-        metrics = {
-            "val_acc": float(result.val_acc), "test_acc": float(result.test_acc),
+        result, oom_retried = self._train_or_retry(start, seed)
+        from alphanas.train.preprocessing import attach_preprocessing
+
+        trained = attach_preprocessing(result.graph, self.dataset(), task=self.task)
+        metrics = {k: float(v) for k, v in result.metrics().items()}
+        metrics.update({
             "params": float(result.params), "flops": float(result.flops), "train_s": float(result.wall_time),
             "diverged": float(bool(result.diverged) or not math.isfinite(result.val_acc)),
             "epochs": float(result.epochs_completed), "inherited_frac": inherited / total if total else 0.0,
-        }
-        return Evaluation(metrics, result.graph)
+            "oom_retried": float(oom_retried),
+        })
+        return Evaluation(metrics, trained)
+
+    def _train_or_retry(self, graph: Graph, seed: int):
+        """Train; a run out of (device) memory is retried once at half the batch size, and when that runs
+        out too, the candidate fails with the reason (the search goes on). Returns ``(result, retried)``."""
+        from alphanas.train.precision import is_out_of_memory, release_memory
+
+        try:
+            return self.train(graph, seed=seed), False
+        except Exception as e:
+            if not is_out_of_memory(e):
+                raise
+            first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        release_memory()
+        half = max(1, self.batch_size // 2)
+        try:
+            return self.train(graph, seed=seed, batch_size=half), True
+        except Exception as e:
+            if not is_out_of_memory(e):
+                raise
+            release_memory()
+            from alphanas.errors import AlphanasError
+
+            raise AlphanasError(f"out of memory at batch size {self.batch_size} ({first}) and again at {half}: "
+                                "a smaller --batch-size or a larger device fits it") from None
 
     def evaluate(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> dict[str, float]:
         """Metrics of ``graph`` after training (see the class docstring)."""
@@ -237,4 +274,118 @@ class CombinedEvaluator:
         return Evaluation(metrics, current)
 
     def evaluate(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> dict[str, float]:
+        return self.run(graph, seed=seed, parent=parent).metrics
+
+
+# ---------------------------------------------------------------------------------------------------
+# user evaluators (plug-ins)
+# ---------------------------------------------------------------------------------------------------
+
+#: entry-point group of user evaluators: ``name = "module:function"``
+ENTRY_POINT_GROUP = "alphanas.evaluators"
+
+
+def resolve_evaluator(spec: str):
+    """The function named by ``spec``: ``module:function`` (``module.sub:function``), or the name of an entry
+    point in the group :data:`ENTRY_POINT_GROUP`. Raises :class:`~alphanas.errors.AlphanasError` (one line)."""
+    import importlib
+    from importlib.metadata import entry_points
+
+    from alphanas.errors import AlphanasError
+
+    text = (spec or "").strip()
+    if ":" not in text:
+        found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == text]
+        if not found:
+            names = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+            raise AlphanasError(f"evaluator {text!r}: give MODULE:FUNCTION or the name of an installed "
+                                f"{ENTRY_POINT_GROUP} entry point ({', '.join(names) or 'none installed'})")
+        try:
+            fn = found[0].load()
+        except Exception as e:
+            raise AlphanasError(f"evaluator {text!r}: its entry point {found[0].value} does not load "
+                                f"({type(e).__name__}: {e})") from None
+    else:
+        module, _, name = text.partition(":")
+        try:
+            mod = importlib.import_module(module)
+        except Exception as e:
+            raise AlphanasError(f"evaluator {text!r}: module {module!r} does not import ({type(e).__name__}: {e})") from None
+        fn = mod
+        for part in name.split("."):
+            fn = getattr(fn, part, None)
+        if fn is None:
+            raise AlphanasError(f"evaluator {text!r}: module {module!r} has no {name!r}")
+    if not callable(fn):
+        raise AlphanasError(f"evaluator {text!r} is not callable")
+    return fn
+
+
+@dataclass
+class PluginEvaluator:
+    """A user's evaluation function as a search evaluator (picklable: it holds the function's name).
+
+    The function is called with keyword arguments::
+
+        metrics = fn(model=module, onnx_path=path, device=torch_device, epochs=n, parent_weights=weights_or_None,
+                     seed=seed)
+
+    ``model`` is the candidate lowered to a ``torch.nn.Module`` (a ``torch.fx.GraphModule``; with
+    ``inherit=True`` it already holds the parent's weights where they fit); ``onnx_path`` a temporary
+    ONNX file of the candidate (deleted afterwards); ``parent_weights`` the parent's initializers
+    (``{name: numpy array}``) when inheriting, else ``None``. The function may train ``model`` in
+    place: its weights are written back and kept as the candidate's trained model. It returns a dict
+    of finite numbers, used like the built-in metrics; ``params`` and ``flops`` are added when it
+    does not report them. ``options`` are passed on as further keyword arguments.
+    """
+
+    spec: str
+    epochs: int = 3
+    device: str = "auto"
+    inherit: bool = False
+    options: dict = field(default_factory=dict)
+
+    def run(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> Evaluation:
+        import os
+        import tempfile
+
+        import torch
+
+        from alphanas.errors import AlphanasError
+        from alphanas.ir import cost
+        from alphanas.ir.onnx_io import save_onnx
+        from alphanas.ir.torch_lowering import to_torch, write_back
+        from alphanas.train.device import resolve_device
+
+        fn = resolve_evaluator(self.spec)
+        work = graph.copy()
+        parent_weights = None
+        if self.inherit and parent is not None:
+            inherit_weights(work, parent)
+            parent_weights = {k: np.array(v.const, copy=True) for k, v in parent.initializers.items()}
+        dev = resolve_device(self.device)
+        module = to_torch(work).to(dev)
+        with tempfile.TemporaryDirectory(prefix="alphanas-eval-") as tmp:
+            path = os.path.join(tmp, "candidate.onnx")
+            save_onnx(work, path)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                out = fn(model=module, onnx_path=path, device=dev, epochs=self.epochs, parent_weights=parent_weights,
+                         seed=seed, **self.options)
+        if not isinstance(out, dict):
+            raise AlphanasError(f"evaluator {self.spec}: returned {type(out).__name__}, not a dict of metrics")
+        metrics: dict[str, float] = {}
+        for k, v in out.items():
+            try:
+                metrics[str(k)] = float(v)
+            except (TypeError, ValueError):
+                raise AlphanasError(f"evaluator {self.spec}: metric {k!r} is {type(v).__name__}, not a number") from None
+        module.eval()
+        write_back(work, module.cpu())
+        metrics.setdefault("params", float(cost.graph_params(work)))
+        metrics.setdefault("flops", float(cost.graph_flops(work)))
+        return Evaluation(metrics, work)
+
+    def evaluate(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> dict[str, float]:
+        """The metrics the function returns for ``graph`` (see the class docstring)."""
         return self.run(graph, seed=seed, parent=parent).metrics

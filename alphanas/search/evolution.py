@@ -130,7 +130,8 @@ class Evolution:
 
     ``evaluator`` follows the evaluator protocol (``evaluate(graph, *, seed, parent)``; its ``run``
     is used when present to keep the trained weights); ``objectives`` are names of
-    :data:`alphanas.search.objectives.OBJECTIVES`; ``selection`` is ``pareto``, ``regularized`` or
+    :data:`alphanas.search.objectives.OBJECTIVES` or any reported metric (``val_mse``, ``iou:max``: see
+    :func:`~alphanas.search.objectives.parse_objectives`); ``selection`` is ``pareto``, ``regularized`` or
     ``tournament`` with ``selection_options`` passed on; ``executor`` defaults to in-process.
     ``on_event(kind, candidate, state)`` is called on ``generated`` and ``finished`` candidates.
     """
@@ -317,11 +318,19 @@ class Evolution:
         metrics.update({k: v for k, v in cand.metrics.items() if k not in metrics or k == "latency_ms"})
         cand.metrics = metrics
         cand.timings["evaluate_s"] = float(out.seconds)
-        acc = metrics.get("val_acc")
+        missing = [k for k in obj.metric_keys(self.objectives)
+                   if not isinstance(metrics.get(k), (int, float)) or not math.isfinite(metrics[k])]
+        why = self.constraints.violation(metrics, after_training=True)
         if out.error:
             cand.status, cand.error = CandidateStatus.FAILED, out.error
-        elif metrics.get("diverged", 0.0) or acc is None or not math.isfinite(acc):
+        elif metrics.get("diverged", 0.0) or any(k in metrics for k in missing):
             cand.status, cand.error = CandidateStatus.FAILED, "training diverged (non-finite loss or accuracy)"
+        elif missing:
+            cand.status, cand.error = CandidateStatus.FAILED, (
+                f"the evaluator reported no finite {', '.join(missing)} (objective); it reported "
+                f"{', '.join(sorted(metrics)) or 'nothing'}")
+        elif why:
+            cand.status, cand.error = CandidateStatus.REJECTED, f"constraint: {why}"
         else:
             cand.status = CandidateStatus.DONE
             if out.trained:

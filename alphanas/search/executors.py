@@ -96,7 +96,13 @@ class InProcessExecutor:
 
 
 def _init_worker(threads: int) -> None:
+    import signal
+
     import torch
+
+    # Ctrl-C reaches the whole process group: the parent reports the interrupt and how to resume; the
+    # workers ignore it (they stop with the pool) instead of printing a KeyboardInterrupt traceback each
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     torch.set_num_threads(threads)
 

@@ -240,7 +240,9 @@ def property_mutation(graph: Graph, rng: np.random.Generator, *, synthesizer: st
     from alphanas.ir.onnx_io import from_onnx, to_onnx
     from alphanas.search.sandbox import SANDBOX
 
-    blocks = [b for b in find_blocks(graph) if not all(n.is_opaque for n in b.nodes)]
+    from alphanas.synth.select import eligible
+
+    blocks = [b for b in find_blocks(graph) if any(eligible(n) for n in b.nodes)]
     block = choose_block(blocks, rng, focus) if blocks else None
     limit = hard_limit_s if hard_limit_s is not None else 4 * budget_s + 20
     out = SANDBOX.call(limit, to_onnx(graph).SerializeToString(), _seed_of(rng), synthesizer,
@@ -490,9 +492,29 @@ class Mutator:
         total = sum(probs.values())
         self.probabilities = {k: v / total for k, v in probs.items() if v > 0}
 
-    def choose(self, rng: np.random.Generator) -> str:
-        names = list(self.probabilities)
-        return names[int(rng.choice(len(names), p=[self.probabilities[n] for n in names]))]
+    def choose(self, rng: np.random.Generator, exclude: Any = ()) -> str:
+        """A mutation name drawn with the strategy's probabilities, renormalised without ``exclude``."""
+        names = [n for n in self.probabilities if n not in exclude]
+        if not names:
+            raise MutationFailed("no mutation kind applies")
+        weights = np.array([self.probabilities[n] for n in names])
+        return names[int(rng.choice(len(names), p=weights / weights.sum()))]
+
+    def inapplicable(self, parent: Graph) -> dict[str, str]:
+        """The strategy's mutation kinds that cannot apply to ``parent``, with why (they are not drawn):
+        block duplication and deletion without a block whose input and output shapes are equal, and
+        property-guided mutation without a node synthesis may replace."""
+        out: dict[str, str] = {}
+        names = set(self.probabilities or ())
+        if names & {"duplicate_block", "delete_block"} and not shape_preserving_blocks(parent):
+            for n in names & {"duplicate_block", "delete_block"}:
+                out[n] = "no block with equal input and output shapes"
+        if "property" in names:
+            from alphanas.synth.select import eligible, ineligibility_summary
+
+            if not any(eligible(n) for n in parent.nodes):
+                out["property"] = f"no node synthesis can replace ({ineligibility_summary(parent.nodes)})"
+        return out
 
     def apply(self, name: str, parent: Graph, seed_graph: Graph, rng: np.random.Generator) -> Mutant:
         """Apply mutation ``name`` (raises :class:`MutationFailed`)."""
@@ -513,5 +535,9 @@ class Mutator:
         return m
 
     def propose(self, parent: Graph, seed_graph: Graph, rng: np.random.Generator) -> Mutant:
-        """One mutation drawn with the strategy's probabilities (raises :class:`MutationFailed`)."""
-        return self.apply(self.choose(rng), parent, seed_graph, rng)
+        """One mutation drawn with the strategy's probabilities among the kinds that can apply to
+        ``parent`` (raises :class:`MutationFailed`, naming why each kind cannot apply when none can)."""
+        skip = self.inapplicable(parent) if self.strategy != "random" else {}
+        if skip and all(n in skip for n in self.probabilities or ()):
+            raise MutationFailed("no mutation kind applies: " + "; ".join(f"{k}: {v}" for k, v in sorted(skip.items())))
+        return self.apply(self.choose(rng, skip), parent, seed_graph, rng)

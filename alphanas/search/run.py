@@ -7,6 +7,11 @@
 (``resnet_small``) on ``digits``, 30 trials of 5 epochs, objectives accuracy and parameters. Running
 the same configuration on the same ``out`` folder again resumes the search; other settings for the
 same folder are refused.
+
+``task`` (classification, multilabel, regression) chooses the training loss and metrics; ``evaluator``
+(``module:function`` or an ``alphanas.evaluators`` entry point) replaces training by the user's
+function (:class:`~alphanas.search.evaluators.PluginEvaluator`), whose metrics the objectives and
+``constraints`` (``["val_mae<=0.5"]``) may name.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class SearchConfig:
     zoo: str | None = None  # zoo model name (default resnet_small when no seed_model)
     dataset: str = "digits"
     data_dir: str | None = None
+    split_seed: int = 0  # seed of the train/validation/test split (the same for every candidate)
+    dataset_options: dict[str, Any] = field(default_factory=dict)  # loader options (image_size, channels, ...)
     trials: int = 30
     epochs: int = 5
     batch_size: int = 64
@@ -60,14 +67,46 @@ class SearchConfig:
     proxy: str | None = None
     proxy_keep: float = 0.5
     device: str = "auto"
+    precision: str = "auto"  # training precision (alphanas.train.precision)
+    deterministic: bool = False  # deterministic kernels on CUDA
     threads: int | None = 1  # torch threads of the driver and the in-process executor (None: torch's default)
+    num_classes: int | None = None  # re-target the seed model's classifier head (and size synthetic data)
+    input_size: int | None = None  # synthetic data: image height and width (default 8)
+    in_channels: int | None = None  # synthetic data: image channels (default 1)
+    task: str = "classification"
+    evaluator: str | None = None  # "module:function" or an alphanas.evaluators entry point: replaces training
+    constraints: list[str] = field(default_factory=list)  # "METRIC<=X" / "METRIC>=X" on any metric
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def dataset_options(cfg: SearchConfig) -> dict[str, Any]:
+    """The dataset loader's options from ``--input-size``, ``--in-channels`` and ``--num-classes``: the
+    synthetic dataset is made to fit them; the other datasets have fixed images and classes."""
+    sized = {k: v for k, v in (("input_size", cfg.input_size), ("in_channels", cfg.in_channels)) if v is not None}
+    if cfg.dataset.strip().lower() != "synthetic":
+        if sized:
+            keys = list(sized)
+            flags = ", ".join("{" + k + "}" for k in keys)
+            raise ParameterError(keys[0], f"{flags}: dataset {cfg.dataset!r} has fixed images; these options size "
+                                 "the synthetic dataset ({dataset} synthetic)", others=(*keys[1:], "dataset"))
+        return dict(cfg.dataset_options)
+    opts: dict[str, Any] = dict(cfg.dataset_options)
+    if sized:
+        size = int(cfg.input_size or 8)
+        opts["input_shape"] = (int(cfg.in_channels or 1), size, size)
+    if cfg.num_classes is not None:
+        opts["num_classes"] = int(cfg.num_classes)
+    return opts
+
+
 def load_seed(cfg: SearchConfig, dataset) -> Graph:
-    """The seed graph: the ONNX file, or the zoo model built for the dataset's input and classes."""
+    """The seed graph: the ONNX file (its classifier head re-targeted with ``num_classes``), or the zoo
+    model built for the dataset's input and classes (or targets); checked to fit the dataset
+    (:func:`~alphanas.search.seeding.check_seed_fits` says what to change otherwise); ``dataset`` ``None``
+    (a plug-in evaluator brings its own data): the file as it is."""
+    from alphanas.search.seeding import check_seed_fits, retarget_head
     from alphanas.train import check_compatible
 
     if cfg.seed_model and cfg.zoo:
@@ -76,22 +115,57 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
         from alphanas.ir import load_onnx
 
         graph = load_onnx(cfg.seed_model)
+        if cfg.num_classes is not None:
+            retarget_head(graph, int(cfg.num_classes), seed=cfg.seed)
     else:
         from alphanas.ir import zoo
 
+        from alphanas.train.tasks import get_task
+
+        if len(dataset.input_shape) != 3 or dataset.input_shape[1] != dataset.input_shape[2]:
+            from alphanas.errors import AlphanasError
+
+            raise AlphanasError(f"zoo models take square images [C, H, H]; dataset {dataset.name!r} gives "
+                                f"{'x'.join(map(str, dataset.input_shape))} samples; pass a seed model built for them")
         c, h, _ = dataset.input_shape
-        graph = zoo.build(cfg.zoo or "resnet_small", input_size=h, in_channels=c, num_classes=dataset.num_classes,
-                          seed=cfg.seed)
-    check_compatible(graph, dataset)
+        graph = zoo.build(cfg.zoo or "resnet_small", input_size=h, in_channels=c,
+                          num_classes=get_task(cfg.task).outputs(dataset), seed=cfg.seed)
+    if dataset is not None:
+        if cfg.task == "classification":
+            check_seed_fits(graph, dataset)
+        else:
+            check_compatible(graph, dataset, cfg.task)
     return graph
 
 
 def make_evaluator(cfg: SearchConfig) -> Evaluator:
-    """The training evaluator for ``cfg`` (validation accuracy selects; test accuracy is reported)."""
-    from alphanas.search.evaluators import TrainEvaluator
+    """The training evaluator for ``cfg`` (validation metrics select; test metrics are reported), or the
+    user's evaluator when ``cfg.evaluator`` names one."""
+    from alphanas.search.evaluators import PluginEvaluator, TrainEvaluator, resolve_evaluator
 
+    if cfg.evaluator:
+        resolve_evaluator(cfg.evaluator)  # a bad name fails here, in one line, before the search starts
+        return PluginEvaluator(cfg.evaluator, epochs=cfg.epochs, device=cfg.device, inherit=cfg.inherit)
     return TrainEvaluator(dataset_name=cfg.dataset, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                          inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=0)
+                          inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=cfg.split_seed,
+                          dataset_options=dataset_options(cfg), task=cfg.task,
+                          train_options={"precision": cfg.precision, "deterministic": cfg.deterministic or None})
+
+
+def check_objectives(cfg: SearchConfig, objectives: list[str]) -> None:
+    """Refuse objectives the task's training cannot report (e.g. ``accuracy`` for regression)."""
+    from alphanas.search.objectives import metric_keys
+    from alphanas.train.tasks import get_task
+
+    if cfg.evaluator:
+        return
+    task = get_task(cfg.task)
+    reported = {f"{split}_{m}" for split in ("val", "test") for m in task.metrics}
+    reported |= {"params", "flops", "latency_ms"}
+    for key in metric_keys(objectives):
+        if key not in reported:
+            raise ParameterError("objectives", f"{{objectives}}: task {task.name} reports no {key}; it reports "
+                                 f"{', '.join(sorted(reported))}")
 
 
 def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator: Evaluator | None = None) -> SearchResult:
@@ -102,20 +176,34 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         raise ParameterError("trials", f"{{trials}} {cfg.trials}: must be a positive integer")
     if not isinstance(cfg.epochs, int) or cfg.epochs < 1:
         raise ParameterError("epochs", f"{{epochs}} {cfg.epochs}: must be a positive integer")
+    from alphanas.search.objectives import parse_constraint
+    from alphanas.train.tasks import get_task
+
+    cfg.task = get_task(cfg.task).name
     objectives = parse_objectives(cfg.objectives)
-    constraints = Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms)
+    check_objectives(cfg, objectives)
+    constraints = Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms,
+                              bounds=tuple(parse_constraint(c) for c in cfg.constraints))
     mutator = Mutator(strategy=cfg.strategy, probabilities=cfg.probabilities, synthesizer=cfg.synthesizer,
                       budget_s=cfg.synth_budget_s, pick=cfg.pick, focus=cfg.focus)
-    dataset = cached_dataset(cfg.dataset, cfg.data_dir, 0, {})
+    plugin_with_file = bool(cfg.evaluator and cfg.seed_model)
+    dataset = None if plugin_with_file else cached_dataset(cfg.dataset, cfg.data_dir, cfg.split_seed,
+                                                           dataset_options(cfg))
     seed_graph = load_seed(cfg, dataset)
+    the_evaluator = evaluator or make_evaluator(cfg)
     screen = None
     if cfg.proxy:
         from alphanas.search.proxies import ProxyScreen
 
-        screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir)
+        screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir,
+                            dataset_seed=cfg.split_seed, dataset_options=dataset_options(cfg))
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
-    for key, default in (("pick", "random"), ("focus", None)):  # stores made before these options existed
+    # stores made before these options existed
+    for key, default in (("pick", "random"), ("focus", None), ("num_classes", None), ("input_size", None),
+                         ("in_channels", None), ("split_seed", 0), ("dataset_options", {}), ("task", "classification"),
+                         ("evaluator", None), ("constraints", []), ("precision", "auto"),
+                         ("deterministic", False)):
         if settings.get(key) == default:
             settings.pop(key)
     if cfg.seed_model:
@@ -130,13 +218,19 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     except BaseException:
         executor.shutdown()
         raise
+    names = list(getattr(dataset, "class_names", []) or [])
+    if names:  # the class list next to the results: label i is line i
+        (Path(cfg.out) / "classes.txt").write_text("".join(f"{n}\n" for n in names))
+    skipped = list(getattr(dataset, "skipped", []) or [])
+    if skipped:  # the inputs the loader dropped (skip_corrupt), listed for the user
+        (Path(cfg.out) / "skipped.txt").write_text("".join(f"{n}\n" for n in skipped))
     import torch
 
     threads_before = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     try:
-        evo = Evolution(seed_graph, evaluator or make_evaluator(cfg), store, trials=cfg.trials, seed=cfg.seed,
+        evo = Evolution(seed_graph, the_evaluator, store, trials=cfg.trials, seed=cfg.seed,
                         objectives=objectives, constraints=constraints, selection=cfg.selection, mutator=mutator,
                         executor=executor, on_event=on_event, screen=screen)
         return evo.run()
@@ -188,17 +282,25 @@ class SearchProgress:
 
 def front_table(result: SearchResult, title: str = "Pareto front"):
     """The front as a rich Table (validation and test accuracy, cost, lineage)."""
-    from rich.table import Table
+    from alphanas.table import Table
 
     t = Table(title=f"{title} ({len(result.front)} of {len(result.candidates)} candidates)")
     for col, just in (("id", "right"), ("trial", "right"), ("parent", "right"), ("mutation", "left"),
                       ("val acc", "right"), ("test acc", "right"), ("params", "right"), ("FLOPs", "right"),
                       ("latency ms", "right")):
         t.add_column(col, justify=just)
-    for c in sorted(result.front, key=lambda c: -c.metrics.get("val_acc", 0.0)):
+    from alphanas.search.objectives import metric_keys, metric_of
+
+    extra = [k for k in metric_keys(result.objectives) if k not in ("val_acc", "params", "flops", "latency_ms")]
+    for k in extra:
+        t.add_column(k, justify="right")
+    first, sense = metric_of(result.objectives[0])
+    sign = -1.0 if sense == "max" else 1.0
+    for c in sorted(result.front, key=lambda c: sign * c.metrics.get(first, 0.0)):
         m = c.metrics
         lat = m.get("latency_ms")
         t.add_row(str(c.id), str(c.trial), "–" if c.parent_id is None else str(c.parent_id), c.mutation,
                   f"{100 * m.get('val_acc', float('nan')):.2f}%", f"{100 * m.get('test_acc', float('nan')):.2f}%",
-                  f"{int(m.get('params', 0)):,}", f"{int(m.get('flops', 0)):,}", "–" if lat is None else f"{lat:.3f}")
+                  f"{int(m.get('params', 0)):,}", f"{int(m.get('flops', 0)):,}", "–" if lat is None else f"{lat:.3f}",
+                  *("–" if m.get(k) is None else f"{m[k]:.6g}" for k in extra))
     return t

@@ -75,7 +75,8 @@ def synthesize_onnx(model: bytes, seed: int, synthesizer: str, block: str | None
     return {"error": None, "model": to_onnx(res.graph).SerializeToString(), "description": res.description,
             "properties": {k: summary(v) for k, v in (("original", res.original), ("target", res.target),
                                                       ("achieved", res.achieved))},
-            "timings": {"synth_ms": float(res.synth_ms), "verify_ms": float(res.verify_ms)}}
+            "timings": {"synth_ms": float(res.synth_ms), "verify_ms": float(res.verify_ms),
+                        "synth_draws": float(res.draws)}}
 
 
 def summary(props: Any) -> Any:

@@ -93,19 +93,30 @@ class Store:
 
     ``config`` (JSON-able values) is written on creation; on reopening, every key in ``compatible``
     (default: all keys of ``config``) must equal the stored value, and new keys are added.
-    ``create=False`` opens an existing store only (for reports) and raises if there is none.
+    ``create=False`` opens an existing store only and raises if there is none. ``read_only=True``
+    (implies ``create=False``; for reports) opens it through SQLite's read-only mode: the database
+    file is never written, not even to set its journal mode, and a file that is not a search
+    database raises :class:`~alphanas.errors.AlphanasError` instead of being initialised.
     """
 
     def __init__(self, out_dir: str | os.PathLike, config: dict[str, Any] | None = None, *,
-                 compatible: Iterable[str] | None = None, create: bool = True) -> None:
+                 compatible: Iterable[str] | None = None, create: bool = True, read_only: bool = False) -> None:
         self.dir = Path(out_dir)
         self.path = self.dir / DB_NAME
+        self.read_only = read_only
+        if read_only:
+            if config is not None:
+                raise ValueError("a read-only store takes no config")
+            create = False
         if not create and not self.path.is_file():
             raise AlphanasError(f"{self.dir}: no search here (missing {DB_NAME}); run a search with this output folder first")
         if create:
             if self.dir.exists() and not self.dir.is_dir():
                 raise AlphanasError(f"{self.dir}: exists and is not a folder; choose another output folder")
             self.dir.mkdir(parents=True, exist_ok=True)
+        if read_only:
+            self._open_read_only()
+            return
         try:
             self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -117,6 +128,20 @@ class Store:
             raise AlphanasError(f"{self.path}: not a readable search database ({e})") from None
         if config is not None:
             self.check_config(config, set(config) if compatible is None else set(compatible))
+
+    def _open_read_only(self) -> None:
+        if self.path.stat().st_size == 0:
+            raise AlphanasError(f"{self.path}: empty file, not a search database; run a search with this output folder")
+        try:
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0,
+                                      isolation_level=None)
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as e:
+            raise AlphanasError(f"{self.path}: not a readable search database ({e})") from None
+        if not {"config", "candidates"} <= tables:
+            self.db.close()
+            raise AlphanasError(f"{self.path}: not a search database (no candidates table); run a search with this "
+                                "output folder")
 
     # -- config --------------------------------------------------------------------------------------
 

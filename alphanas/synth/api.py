@@ -56,6 +56,7 @@ class MutationResult:
     synth_ms: float
     verify_ms: float
     original: Any = None  # the properties of the old subgraph, before mutation
+    draws: int = 1  # subgraph and target draws it took (a synthesis that found nothing is followed by another)
 
 
 def _terms(problem: SynthesisProblem, synthesizer: str):
@@ -137,6 +138,35 @@ def make_problem(graph: Graph, rng: np.random.Generator, *, seed: int, block: st
     return problem, original
 
 
+#: a mutation draws a new subgraph and target after a synthesis that finds nothing, up to this many
+#: times, while its time budget lasts (αNAS draws again too: one mutation is one verified child)
+MAX_DRAWS = 4
+#: above this many FLOPs (batch 1) the end-to-end checks run the replaced region in context (the new
+#: subgraph with its boundary as inputs) after the whole graph's IR and ONNX checks, instead of an
+#: onnxruntime session and a torch step on the whole model: verification stays within the budget
+REGION_VERIFY_FLOPS = 2e8
+
+
+def _verify_result(graph: Graph, res: SynthesisResult, seed: int) -> None:
+    """End-to-end checks of a spliced result: the whole graph, or above :data:`REGION_VERIFY_FLOPS`
+    the whole graph's IR and ONNX checks plus a full check of the new region."""
+    from alphanas.ir.cost import graph_flops
+
+    if graph_flops(graph) <= REGION_VERIFY_FLOPS:
+        check_graph(graph, seed=seed)
+        return
+    import onnx
+
+    from alphanas.ir.onnx_io import to_onnx
+
+    try:
+        graph.verify()
+        onnx.checker.check_model(to_onnx(graph).SerializeToString(), full_check=True)
+    except Exception as e:  # noqa: BLE001
+        raise SynthesisFailed(f"splice-and-verify failed at whole-graph checks: {type(e).__name__}: {str(e)[:300]}") from e
+    check_graph(res.new, seed=seed)
+
+
 def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str | None = None, p: float = 0.5,
            budget_s: float = 1.0, properties=("shape", "depth", "mixing"), vocabulary=None, pick: str = "random",
            focus: str | None = None) -> MutationResult:
@@ -145,15 +175,45 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
     ``pick="cheapest"`` returns the satisfying subgraph with the fewest FLOPs the synthesizer finds
     (instead of a seeded random one); ``focus`` draws the subgraph where the parameters or FLOPs are
     (see :func:`make_problem`). Both default to αNAS's behaviour.
-    """
-    if synthesizer not in SYNTHESIZERS:
-        from alphanas.errors import AlphanasError
 
+    The graph must lower to torch (checked first: :class:`~alphanas.errors.UnsupportedModelError`
+    naming the node otherwise). ``budget_s`` bounds the whole mutation: a synthesis that finds nothing
+    is followed by a fresh draw (subgraph and target, up to :data:`MAX_DRAWS`) only while the budget
+    lasts, each synthesis gets what is left of it, and large models verify the replaced region in
+    context (:data:`REGION_VERIFY_FLOPS`).
+    """
+    from alphanas.errors import AlphanasError, UnsupportedModelError
+    from alphanas.synth.verify import lowering_blocker
+
+    if synthesizer not in SYNTHESIZERS:
         raise AlphanasError(f"unknown synthesizer {synthesizer!r}; choose from {', '.join(SYNTHESIZERS)}")
+    t0 = time.perf_counter()
+    blocker = lowering_blocker(graph)
+    if blocker is not None:
+        raise UnsupportedModelError(f"graph {graph.name!r} cannot be mutated: it does not lower to torch, which "
+                                    f"splice-and-verify and training need ({blocker})")
     rng = np.random.default_rng(seed)
-    problem, original = make_problem(graph, rng, seed=seed, block=block, p=p, budget_s=budget_s,
-                                     properties=properties, vocabulary=vocabulary, pick=pick, focus=focus)
-    res = synthesize(problem, synthesizer)
-    return MutationResult(graph=res.graph, old=res.old, new=res.new, target=problem.target,
-                          achieved=res.achieved, description=res.description, synth_ms=res.synth_ms,
-                          verify_ms=res.verify_ms, original=original)
+    errors: list[str] = []
+    for draw in range(MAX_DRAWS):
+        left = budget_s - (time.perf_counter() - t0)
+        if draw and left < 0.2 * budget_s:
+            break
+        problem, original = make_problem(graph, rng, seed=seed + 7919 * draw, block=block, p=p,
+                                         budget_s=max(left, 0.05 * budget_s), properties=properties,
+                                         vocabulary=vocabulary, pick=pick, focus=focus)
+        try:
+            res = synthesize(problem, synthesizer, verify=False)
+        except SynthesisFailed as e:
+            errors.append(str(e))
+            if "splicing failed" in str(e) or "materialising" in str(e):
+                raise  # an invalid result is a bug to see, not a reason to draw again
+            continue
+        t1 = time.perf_counter()
+        _verify_result(res.graph, res, problem.seed)
+        verify_ms = res.verify_ms + (time.perf_counter() - t1) * 1e3
+        return MutationResult(graph=res.graph, old=res.old, new=res.new, target=problem.target,
+                              achieved=res.achieved, description=res.description, synth_ms=res.synth_ms,
+                              verify_ms=verify_ms, original=original, draws=draw + 1)
+    last = errors[-1] if errors else "no time left"
+    raise SynthesisFailed(f"{last} ({len(errors)} draw(s) in {time.perf_counter() - t0:.1f} s)"
+                          if len(errors) > 1 else last)

@@ -3,7 +3,8 @@
 Start from a uniformly random eligible node and repeatedly add a random neighbour (a node producing
 an input of, or consuming an output of, the current set); after each addition stop with probability
 1 - p_grow, and never exceed ``ceil(max_frac * #eligible)`` nodes. Opaque nodes, nodes with several
-outputs and nodes with no tensor input are not eligible. A neighbour whose addition would make the
+outputs, nodes with no tensor input and nodes with non-float tensors are not eligible
+(:func:`ineligibility` says why). A neighbour whose addition would make the
 set non-convex (a path leaving and re-entering it, which would create a cycle on replacement) is
 skipped. Selection may be restricted to one block (:func:`alphanas.ir.blocks.find_blocks`), and its
 start node may be drawn in proportion to the node's parameters or FLOPs instead (``focus``).
@@ -21,11 +22,51 @@ from alphanas.ir.graph import Graph, Node
 from alphanas.ir.subgraph import Subgraph
 
 
-def eligible(node: Node) -> bool:
-    if node.is_opaque or len(node.outputs) != 1 or node.outputs[0].shape is None:
-        return False
+#: element types synthesis works in: its vocabulary (convolutions, dense layers, activations) is float
+FLOAT_KINDS = ("f",)
+
+
+def ineligibility(node: Node) -> str | None:
+    """Why synthesis may not replace ``node`` (a short reason), or None when it may.
+
+    A node is eligible when it has an alphanas definition, one output of known shape, one to three
+    non-constant inputs, and all its tensors (inputs and output) are floating point: the synthesizer's
+    vocabulary is float, so integer and boolean sub-computations (shape arithmetic, masks) are left
+    alone. Opaque and multi-output nodes are not eligible themselves, but their neighbours are: a region
+    next to them is a candidate whenever its own boundary is clean.
+    """
+    if node.is_opaque:
+        return "opaque"
+    if len(node.outputs) != 1:
+        return "multi-output"
+    out = node.outputs[0]
+    if out.shape is None:
+        return "unknown shape"
+    if node.op_type in ("Dropout",):
+        return "dropout"
     tensors = [v for v in node.inputs if v is not None and not v.is_const]
-    return 0 < len(tensors) <= 3 and node.op_type not in ("Dropout",)
+    if not tensors:
+        return "no tensor input"
+    if len(tensors) > 3:
+        return "more than 3 inputs"
+    if out.dtype.kind not in FLOAT_KINDS or any(v.dtype.kind not in FLOAT_KINDS or v.shape is None for v in tensors):
+        return "not float"
+    return None
+
+
+def eligible(node: Node) -> bool:
+    """True when synthesis may replace ``node`` (see :func:`ineligibility`)."""
+    return ineligibility(node) is None
+
+
+def ineligibility_summary(nodes: list[Node]) -> str:
+    """Counts of the reasons why ``nodes`` are not eligible, e.g. ``"3 opaque, 2 not float"``."""
+    counts: dict[str, int] = {}
+    for n in nodes:
+        why = ineligibility(n)
+        if why is not None:
+            counts[why] = counts.get(why, 0) + 1
+    return ", ".join(f"{k} {why}" for why, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))) or "none"
 
 
 def block_nodes(graph: Graph, block: str | None, rng: np.random.Generator | None = None) -> list[Node] | None:
@@ -76,7 +117,10 @@ def random_subgraph(graph: Graph, rng: np.random.Generator, *, p_grow: float = 0
     """
     pool = [n for n in (within if within is not None else graph.nodes) if eligible(n)]
     if not pool:
-        raise AlphanasError(f"graph {graph.name!r} has no node synthesis can replace (all opaque or multi-output)")
+        considered = list(within if within is not None else graph.nodes)
+        where = "" if within is None else " in the chosen block"
+        raise AlphanasError(f"graph {graph.name!r} has no node synthesis can replace{where}: considered "
+                            f"{len(considered)} node(s), ineligible: {ineligibility_summary(considered)}")
     allowed = {id(n) for n in pool}
     index = {id(n): i for i, n in enumerate(graph.nodes)}
     max_len = max(1, math.ceil(max_frac * len(pool)))

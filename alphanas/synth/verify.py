@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from alphanas.errors import AlphanasError
 from alphanas.ir.graph import Graph
 from alphanas.ir.subgraph import Subgraph
 from alphanas.synth.problem import SynthesisFailed
@@ -19,6 +20,22 @@ def copy_with_subgraph(graph: Graph, sub: Subgraph) -> tuple[Graph, Subgraph]:
     g2 = graph.copy()
     by_name = {n.name: n for n in g2.nodes}
     return g2, Subgraph(g2, [by_name[n.name] for n in sub.nodes])
+
+
+def lowering_blocker(graph: Graph) -> str | None:
+    """Why ``graph`` cannot be lowered to torch (one line naming the node and op), or None when it can.
+
+    Splice-and-verify ends with a torch step, and a search trains the child in torch: a model that does
+    not lower cannot be mutated, so :func:`~alphanas.synth.api.mutate` asks this before it synthesizes.
+    """
+    from alphanas.errors import one_line
+    from alphanas.ir.torch_lowering import to_torch
+
+    try:
+        to_torch(graph)
+    except Exception as e:  # noqa: BLE001 - every refusal (or lowering bug) blocks the mutation the same way
+        return one_line(f"{type(e).__name__}: {e}" if not isinstance(e, AlphanasError) else str(e), 300)
+    return None
 
 
 def check_graph(graph: Graph, seed: int = 0, batch: int = 2) -> None:
@@ -45,7 +62,9 @@ def check_graph(graph: Graph, seed: int = 0, batch: int = 2) -> None:
         stage = "torch forward/backward"
         module = to_torch(graph)
         module.train()
+        # float inputs take gradients too, so that a region without weights is still checked backward
         args = [torch.from_numpy(feeds[v.name]) for v in graph.inputs]
+        args = [a.requires_grad_(True) if torch.is_floating_point(a) else a for a in args]
         res = module(*args)
         res = res if isinstance(res, (tuple, list)) else [res]
         loss = sum(r.float().mean() for r in res if torch.is_floating_point(r))

@@ -22,9 +22,11 @@ from alphanas.ir.hashing import structural_hash
 CHECKPOINT_FORMAT = 1
 
 
-def fingerprint(graph: Graph, dataset, config: TrainConfig) -> str:
-    """A digest of what determines a run (graph, weights, options, data): a checkpoint resumes only its own run."""
+def fingerprint(graph: Graph, dataset, config: TrainConfig, extra: str = "") -> str:
+    """A digest of what determines a run (graph, weights, options, data, and ``extra``: e.g. the data path
+    when it changes the augmentation): a checkpoint resumes only its own run."""
     h = hashlib.sha256()
+    h.update(extra.encode())
     h.update(structural_hash(graph).encode())
     for name, v in graph.initializers.items():
         h.update(name.encode())

@@ -30,6 +30,7 @@ class TrainConfig:
     keep: str = "best"
     seed: int = 0
     precision: str = "fp32"  # resolved: fp32, bf16 or fp16 (see alphanas.train.precision)
+    task: str = "classification"
 
 
 
@@ -37,10 +38,15 @@ def resolve_config(epochs: int, *, batch_size: int = 128, lr: float | None = Non
                    momentum: float = 0.9, weight_decay: float | None = None, schedule: str = "cosine",
                    warmup_epochs: float | None = None, label_smoothing: float = 0.0, augment: str = "auto",
                    grad_clip: float | None = None, keep: str = "best", seed: int = 0,
-                   dataset=None) -> TrainConfig:
+                   dataset=None, task: str = "classification") -> TrainConfig:
     """Validate options and fill in defaults (lr 0.1 for SGD, 1e-3 for Adam/AdamW; weight decay 5e-4
     for SGD, 0 for Adam, 0.05 for AdamW; warm-up min(5, epochs // 10) epochs; ``augment="auto"``
-    takes the dataset's ``default_augment``)."""
+    takes the dataset's ``default_augment``); ``task`` is a name of :data:`alphanas.train.tasks.TASKS`."""
+    from alphanas.train.tasks import get_task
+
+    task = get_task(task).name
+    if label_smoothing and task != "classification":
+        raise AlphanasError(f"label smoothing applies to classification, not to task {task}")
     optimizer = optimizer.lower()
     if optimizer not in OPTIMIZERS:
         raise AlphanasError(f"unknown optimizer {optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
@@ -75,7 +81,7 @@ def resolve_config(epochs: int, *, batch_size: int = 128, lr: float | None = Non
     return TrainConfig(epochs=epochs, batch_size=int(batch_size), lr=float(lr), optimizer=optimizer,
                        momentum=float(momentum), weight_decay=float(weight_decay), schedule=schedule,
                        warmup_epochs=float(warmup_epochs), label_smoothing=float(label_smoothing), augment=augment,
-                       grad_clip=None if grad_clip is None else float(grad_clip), keep=keep, seed=int(seed))
+                       grad_clip=None if grad_clip is None else float(grad_clip), keep=keep, seed=int(seed), task=task)
 
 
 __all__ = ["AUGMENTS", "OPTIMIZERS", "SCHEDULES", "TrainConfig", "resolve_config"]

@@ -12,33 +12,64 @@ from alphanas.train.device import resolve_device
 from alphanas.ir.torch_lowering import to_torch
 
 
-def check_compatible(graph: Graph, dataset) -> None:
-    """Raise :class:`AlphanasError` unless ``graph`` takes ``dataset``'s images and predicts its classes."""
+_IMAGE_DIMS = ("channels", "height", "width")
+
+
+def _fix_hint(dataset, dim: int, model_size) -> str:
+    """What to pass so that sample dimension ``dim`` (0-based, batch excluded) of ``dataset`` fits ``model_size``."""
+    ndim = len(dataset.x_train.shape) - 1
+    if getattr(dataset, "name", "") == "imagefolder" and ndim == 3 and isinstance(model_size, int):
+        if dim == 0 and model_size in (1, 3):
+            return f"pass --channels {model_size}"
+        if dim in (1, 2):
+            return f"pass --image-size {model_size}"
+    want = "x".join(str(int(d)) for d in dataset.x_train.shape[1:])
+    return f"use a model built for {want} inputs (e.g. --zoo NAME builds one for the data)"
+
+
+def check_compatible(graph: Graph, dataset, task=None) -> None:
+    """Raise :class:`AlphanasError` unless ``graph`` takes ``dataset``'s inputs and predicts its classes
+    (or, for another ``task`` of :mod:`alphanas.train.tasks`, its labels or targets); the message names the
+    dimension that does not fit and what to pass."""
+    from alphanas.train.tasks import get_task
+
+    task = get_task(task)
     want = tuple(int(d) for d in dataset.x_train.shape[1:])
     if len(graph.inputs) != 1:
         raise AlphanasError(f"model {graph.name!r} has {len(graph.inputs)} inputs; training needs exactly one "
-                            "(the image batch)")
+                            "(the input batch)")
     v = graph.inputs[0]
     shape = tuple(v.shape or ())
     given = "[N, " + ", ".join(map(str, want)) + "]"
-    if len(shape) != len(want) + 1 or any(isinstance(d, int) and d != w for d, w in zip(shape[1:], want)):
+    if len(shape) != len(want) + 1:
         raise AlphanasError(
-            f"model {graph.name!r} expects input {v.name!r} of shape {list(shape)} but dataset {dataset.name!r} gives "
-            f"{given}; use a model built for {want[0]}x{want[1]}x{want[2]} inputs (e.g. a zoo model built for the dataset)"
-        )
+            f"model {graph.name!r} expects input {v.name!r} of rank {len(shape)} {list(shape)} but dataset "
+            f"{dataset.name!r} gives rank {len(want) + 1} {given}; {_fix_hint(dataset, -1, None)}")
+    for i, (d, w) in enumerate(zip(shape[1:], want)):
+        if isinstance(d, int) and d != w:
+            what = f" ({_IMAGE_DIMS[i]})" if len(want) == 3 else ""
+            raise AlphanasError(
+                f"model {graph.name!r} expects input {v.name!r} of shape {list(shape)} but dataset {dataset.name!r} "
+                f"gives {given}: dimension {i + 1}{what} is {d} in the model and {w} in the data; "
+                f"{_fix_hint(dataset, i, d)}")
     if isinstance(shape[0], int):
         raise AlphanasError(
             f"model {graph.name!r} has a fixed batch size {shape[0]} in input {v.name!r} {list(shape)}; training needs "
             "a symbolic batch dimension (export the model with a dynamic batch axis)"
         )
     if v.dtype.kind != "f":
-        raise AlphanasError(f"model {graph.name!r}: input {v.name!r} is {v.dtype}, not floating point images")
+        raise AlphanasError(f"model {graph.name!r}: input {v.name!r} is {v.dtype}, not floating point")
     out = graph.outputs[0]
     oshape = tuple(out.shape or ())
-    if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != dataset.num_classes):
+    width = task.outputs(dataset)
+    if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != width):
+        what = {"classification": "classes", "multilabel": "labels"}.get(task.name, "regression targets")
+        dim = (f"dimension 1 is {oshape[1]} in the model and {width} in the data"
+               if len(oshape) == 2 else f"rank {len(oshape)} instead of 2")
         raise AlphanasError(
             f"model {graph.name!r} outputs {out.name!r} of shape {list(oshape)} but dataset {dataset.name!r} has "
-            f"{dataset.num_classes} classes; training needs logits of shape [N, {dataset.num_classes}]"
+            f"{width} {what} ({dim}); training needs outputs of shape [N, {width}]: "
+            f"use a model with {width} outputs (e.g. --zoo NAME builds one for the data)"
         )
 
 

@@ -30,11 +30,15 @@ class EpochStats:
     lr: float
     seconds: float
     partial: bool = False  # stopped by the time budget before the epoch's last batch
+    val_metrics: dict[str, float] = field(default_factory=dict)  # every metric of the task (val_acc: the primary)
 
 
 @dataclass
 class TrainResult:
-    """The trained graph and what happened while training it (accuracies are fractions in [0, 1])."""
+    """The trained graph and what happened while training it (accuracies are fractions in [0, 1]).
+
+    ``val_acc`` and ``test_acc`` hold the task's primary metric (top-1 accuracy for classification, mAP for
+    multi-label, MSE for regression); ``val_metrics`` and ``test_metrics`` hold every metric of the task."""
 
     graph: Graph
     config: TrainConfig
@@ -51,6 +55,15 @@ class TrainResult:
     flops: int = 0
     channels_last: bool = False  # the memory layout the run trained in
     compile_s: float = 0.0  # seconds torch.compile took (its first forward and backward pass), 0 without --compile
+    task: str = "classification"
+    val_metrics: dict[str, float] = field(default_factory=dict)
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    streamed: bool = False  # batches came through the DataLoader path
+
+    def metrics(self) -> dict[str, float]:
+        """Every metric with its split prefix: ``val_acc``, ``val_top5``, ``test_mse``, ..."""
+        return {**{f"val_{k}": v for k, v in self.val_metrics.items()},
+                **{f"test_{k}": v for k, v in self.test_metrics.items()}}
 
     @property
     def train_loss(self) -> list[float]:
@@ -75,6 +88,7 @@ class TrainResult:
             "device": self.device, "resumed_from_epoch": self.resumed_from_epoch,
             "epochs_completed": self.epochs_completed, "params": self.params, "flops": self.flops,
             "channels_last": self.channels_last, "compile_s": self.compile_s,
+            "task": self.task, "metrics": self.metrics(), "streamed": self.streamed,
         }
 
 

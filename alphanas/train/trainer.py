@@ -19,7 +19,16 @@ as an uninterrupted run. Ctrl-C (SIGINT) finishes the current batch, saves, and 
 
 ``dataset`` is any object with ``name``, ``x_train``/``y_train``/``x_val``/``y_val``/``x_test``/``y_test``
 (NCHW float32 / int64 arrays), ``num_classes`` and ``default_augment``, such as
-:class:`alphanas.data.Dataset`.
+:class:`alphanas.data.Dataset`. ``task`` (:mod:`alphanas.train.tasks`) chooses the loss and the metrics:
+classification (cross-entropy; top-1, top-5), multi-label (binary cross-entropy; mAP) or regression
+(MSE; MSE, MAE); its primary metric chooses the best epoch.
+
+**Streaming.** Small data is held on the training device (the fast path). When the train and
+validation arrays exceed :data:`STREAMING_BYTES` (or ``streaming=True``), batches are streamed instead
+through a ``torch.utils.data.DataLoader`` with worker processes and pinned memory, read from the
+arrays (``numpy.memmap`` works: nothing is loaded whole) and augmented on the fly in the workers. The
+batch order is the same seeded permutation, so with augmentation off both paths train to identical
+weights.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ from alphanas.train.device import resolve_device
 from alphanas.train.inference import check_compatible
 from alphanas.train.precision import autocast, choose_channels_last, deterministic_mode, grad_scaler, resolve_precision
 from alphanas.train.results import EpochStats, StopReason, TrainingInterrupted, TrainProgress, TrainResult
+from alphanas.train.tasks import get_task
 from alphanas.ir.cost import graph_flops
 from alphanas.ir.cost import graph_params
 from alphanas.ir.torch_lowering import to_torch
@@ -60,7 +70,8 @@ def train(graph: Graph, dataset, epochs: int, *, batch_size: int = 128, lr: floa
           augment: str = "auto", grad_clip: float | None = None, keep: str = "best", seed: int = 0,
           device: str | torch.device = "auto", progress: Callable[[TrainProgress], None] | None = None,
           max_minutes: float | None = None, checkpoint: str | os.PathLike | None = None,
-          eval_batch_size: int = 1024, precision: str = "auto", channels_last: str | bool = "auto",
+          eval_batch_size: int = 1024, task: str = "classification", streaming: bool | None = None,
+          workers: int | None = None, precision: str = "auto", channels_last: str | bool = "auto",
           compile: bool = False, deterministic: bool | None = None) -> TrainResult:
     """Train a copy of ``graph`` on ``dataset`` and return it with its metrics (see the module docstring).
 
@@ -72,18 +83,26 @@ def train(graph: Graph, dataset, epochs: int, *, batch_size: int = 128, lr: floa
     ``deterministic`` are described in :mod:`alphanas.train.precision` (``deterministic=None`` follows the
     environment variable ``ALPHANAS_DETERMINISTIC=1``, which the test suite sets); ``compile=True`` runs the lowered
     module through :func:`torch.compile` (its compile time is :attr:`TrainResult.compile_s`).
+    :func:`alphanas.console.rich_progress`); ``checkpoint`` enables save-every-epoch and resume;
+    ``streaming`` (``None``: by size) and ``workers`` (DataLoader worker processes, default 2) choose the
+    data path (see the module docstring).
     """
     config = resolve_config(epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum,
                             weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs,
                             label_smoothing=label_smoothing, augment=augment, grad_clip=grad_clip, keep=keep,
-                            seed=seed, dataset=dataset)
-    check_compatible(graph, dataset)
+                            seed=seed, dataset=dataset, task=task)
+    get_task(config.task).check(dataset)
+    check_compatible(graph, dataset, config.task)
+    if workers is not None and workers < 0:
+        raise AlphanasError(f"{workers} data loader workers: must be >= 0")
     if max_minutes is not None and not max_minutes > 0:
         raise AlphanasError(f"time budget of {max_minutes} minutes: must be positive")
     dev = resolve_device(device)
     config = replace(config, precision=resolve_precision(precision, dev))
     run = _Run(graph, dataset, config, dev, progress, max_minutes, checkpoint, eval_batch_size,
                channels_last=channels_last, compile=compile)
+    run.streaming = use_streaming(dataset) if streaming is None else bool(streaming)
+    run.workers = 2 if workers is None else int(workers)
     fork = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
     if deterministic is None:
         deterministic = os.environ.get("ALPHANAS_DETERMINISTIC", "") not in ("", "0")
@@ -111,6 +130,66 @@ def _flip_crop(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Ten
     batch = torch.arange(n, device=x.device).view(n, 1, 1, 1)
     chan = torch.arange(x.shape[1], device=x.device).view(1, -1, 1, 1)
     return xp[batch, chan, rows, cols]
+
+
+def _flip_crop_np(x: np.ndarray, rng: np.random.Generator, pad: int = 4) -> np.ndarray:
+    """:func:`_flip_crop` in numpy, for the DataLoader workers of the streaming path."""
+    n, c, h, w = x.shape
+    flip = np.asarray(rng.random(n) < 0.5)
+    x = np.where(flip.reshape(-1, 1, 1, 1), x[..., ::-1], x)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oy = rng.integers(0, 2 * pad + 1, size=(n,)).tolist()
+    ox = rng.integers(0, 2 * pad + 1, size=(n,)).tolist()
+    return np.ascontiguousarray(np.stack([xp[i][:, oy[i]:oy[i] + h, ox[i]:ox[i] + w] for i in range(n)]))
+
+
+#: above this many bytes of training and validation arrays, :func:`train` streams batches from them
+#: through a DataLoader instead of holding them on the device
+STREAMING_BYTES = 2 * 2**30
+
+
+def use_streaming(dataset, limit: int | None = None) -> bool:
+    """Whether :func:`train` streams ``dataset`` by default: its train and validation arrays exceed
+    ``limit`` bytes (default :data:`STREAMING_BYTES`), or they are memory-mapped files."""
+    arrays = (dataset.x_train, dataset.x_val)
+    if any(isinstance(a, np.memmap) for a in arrays):
+        return True
+    return sum(int(getattr(a, "nbytes", 0)) for a in arrays) > (STREAMING_BYTES if limit is None else limit)
+
+
+class BatchReader(torch.utils.data.Dataset):
+    """The streaming path's map-style dataset: key ``(epoch, batch, indices)`` -> ``(x, y)`` tensors of that
+    batch, read from the arrays in the indices' order and augmented with a generator seeded by ``(seed,
+    epoch, batch)`` (the same batch gets the same augmentation whatever worker reads it)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, y_dtype, augment: str = "none", seed: int = 0) -> None:
+        self.x, self.y, self.y_dtype, self.augment, self.seed = x, y, y_dtype, augment, seed
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, key):
+        epoch, batch, idx = key
+        xb = np.ascontiguousarray(self.x[idx], dtype=np.float32)
+        if self.augment == "flip_crop":
+            xb = _flip_crop_np(xb, np.random.default_rng((self.seed, epoch, batch)))
+        return torch.from_numpy(xb), torch.from_numpy(np.ascontiguousarray(self.y[idx], dtype=self.y_dtype))
+
+
+class _EpochBatches(torch.utils.data.Sampler):
+    """Yields the keys of the current epoch's remaining batches (read from the run when iteration starts)."""
+
+    def __init__(self, run: "_Run") -> None:
+        self.run = run
+
+    def __len__(self) -> int:
+        return self.run.batches - self.run.start_batch
+
+    def __iter__(self):
+        r = self.run
+        perm = r.perm.numpy()
+        for b in range(r.start_batch, r.batches):
+            yield (r.epoch, b, perm[b * r.bs:(b + 1) * r.bs])
 
 
 def _lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
@@ -156,6 +235,10 @@ class _Run:
         self.budget = None if max_minutes is None else 60.0 * max_minutes
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.eval_batch_size = eval_batch_size
+        self.task = get_task(config.task)
+        self.streaming = False
+        self.workers = 2
+        self.loader: torch.utils.data.DataLoader | None = None
 
     # data -----------------------------------------------------------------------------------------
 
@@ -165,20 +248,29 @@ class _Run:
     def _tensor(self, a: np.ndarray, dtype) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype).to(self.device)
 
-    def _eval(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    def _chunk(self, a, i: int, j: int, dtype) -> torch.Tensor:
+        """Rows ``i:j`` of a device tensor (in-memory) or of an array (streaming), on the device."""
+        if isinstance(a, torch.Tensor):
+            return a[i:j]
+        return torch.as_tensor(np.ascontiguousarray(a[i:j]), dtype=dtype).to(self.device)
+
+    def _eval(self, model: nn.Module, x, y) -> tuple[dict[str, float], float]:
+        """The task's metrics (unprefixed) and the mean loss of ``model`` on a whole split, in eval mode."""
         if len(y) == 0:
-            return 0.0, float("nan")
+            return {m: 0.0 for m in self.task.metrics}, float("nan")
         model.eval()
-        loss, correct = 0.0, 0
+        loss, outs, ys = 0.0, [], []
         with torch.inference_mode(), autocast(self.device, self.config.precision):
             for i in range(0, len(y), self.eval_batch_size):
-                out = model(self._layout(x[i:i + self.eval_batch_size]))
+                j = i + self.eval_batch_size
+                out = model(self._layout(self._chunk(x, i, j, torch.float32)))
                 out = out[0] if isinstance(out, tuple) else out
-                yb = y[i:i + self.eval_batch_size]
-                loss += float(F.cross_entropy(out.float(), yb, reduction="sum"))
-                correct += int((out.argmax(1) == yb).sum())
+                yb = self._chunk(y, i, j, self.task.target_dtype)
+                loss += float(self.task.loss(out, yb, reduction="sum"))
+                outs.append(out.float().cpu())
+                ys.append(yb.cpu())
         model.train()
-        return correct / len(y), loss / len(y)
+        return self.task.evaluate(torch.cat(outs), torch.cat(ys)), loss / len(y)
 
     # main loop ------------------------------------------------------------------------------------
 
@@ -199,15 +291,32 @@ class _Run:
         self.model = to_torch(self.work).to(self.device)
         self.eager = self.model  # the module itself (self.model becomes its compiled wrapper with compile=True)
         self.model.train()
-        ds = self.dataset
-        self.x_tr, self.y_tr = self._tensor(ds.x_train, torch.float32), self._tensor(ds.y_train, torch.int64)
-        self.x_va, self.y_va = self._tensor(ds.x_val, torch.float32), self._tensor(ds.y_val, torch.int64)
+        ds, task = self.dataset, self.task
+        ydt = task.target_dtype
+        # device tensors (in-memory) or the dataset's arrays (streaming)
+        self.x_tr: Any
+        self.y_tr: Any
+        self.x_va: Any
+        self.y_va: Any
+        if self.streaming:  # stay where they are (memory-mapped files too); batches are read on demand
+            self.x_tr, self.y_tr = ds.x_train, task.targets(ds.y_train)
+            self.x_va, self.y_va = ds.x_val, task.targets(ds.y_val)
+        else:
+            self.x_tr, self.y_tr = self._tensor(ds.x_train, torch.float32), self._tensor(task.targets(ds.y_train), ydt)
+            self.x_va, self.y_va = self._tensor(ds.x_val, torch.float32), self._tensor(task.targets(ds.y_val), ydt)
         self.n = n = len(self.y_tr)
         if n < 2:
             raise AlphanasError(f"dataset {ds.name!r} has {n} training samples; need at least 2")
         self.bs = bs = min(self.config.batch_size, n)
         # a final batch of one sample would break batch norm in training mode: fold it away
         self.batches = n // bs + (1 if n % bs >= 2 else 0)
+        if self.streaming:
+            reader = BatchReader(self.x_tr, self.y_tr, np.int64 if ydt == torch.int64 else np.float32,
+                                 self.config.augment, self.config.seed)
+            w = self.workers
+            self.loader = torch.utils.data.DataLoader(
+                reader, batch_size=None, sampler=_EpochBatches(self), num_workers=w,
+                pin_memory=self.device.type == "cuda", persistent_workers=w > 0, prefetch_factor=4 if w > 0 else None)
         self.scaler = grad_scaler(self.device, self.config.precision)
         self._choose_layout_and_compile()
 
@@ -216,15 +325,20 @@ class _Run:
         with autocast(self.device, self.config.precision):
             out = self.model(xb)
             out = out[0] if isinstance(out, tuple) else out
-            loss = F.cross_entropy(out.float(), yb, label_smoothing=self.config.label_smoothing)
+            loss = self.task.loss(out, yb, self.config.label_smoothing)
         self.scaler.scale(loss).backward()
         return loss
 
     def _choose_layout_and_compile(self) -> None:
         """Pick the memory layout (measured on the first batch where the rule allows it) and compile the
         module when asked; neither changes the weights or the RNG state."""
+        if self.layout_choice == "auto" and self.device.type != "cuda" and not self.compile:
+            return
         probe = min(self.bs, self.n)
         xb, yb = self.x_tr[:probe], self.y_tr[:probe]
+        if not isinstance(xb, torch.Tensor):  # streaming: the arrays stay where they are
+            xb = torch.as_tensor(np.ascontiguousarray(xb), dtype=torch.float32).to(self.device)
+            yb = torch.as_tensor(np.ascontiguousarray(yb), dtype=self.task.target_dtype).to(self.device)
         if self.layout_choice != "auto" or self.device.type == "cuda":
             with torch.random.fork_rng(devices=[] if self.device.type != "cuda" else [self.device]):
                 self.channels_last = choose_channels_last(self.layout_choice, self.model, self.device,
@@ -243,6 +357,19 @@ class _Run:
                 torch.cuda.synchronize()
             self.compile_s = time.perf_counter() - t0
             eager.zero_grad(set_to_none=True)
+
+    def _batches(self):
+        """``(x, y)`` on the device for the epoch's remaining batches, in the permutation's order."""
+        if self.loader is not None:
+            for xb, yb in self.loader:
+                yield xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
+            return
+        for b in range(self.start_batch, self.batches):
+            idx = self.perm[b * self.bs:(b + 1) * self.bs].to(self.device)
+            xb, yb = self.x_tr[idx], self.y_tr[idx]
+            if self.config.augment == "flip_crop":
+                xb = _flip_crop(xb, self.gen)
+            yield xb, yb
 
     def _prepare_optimizer(self) -> None:
         """Optimizer (no weight decay on biases and norms), warm-up + schedule, and the seeded data generator."""
@@ -265,9 +392,12 @@ class _Run:
 
     def _start_or_resume(self) -> None:
         """The loop state of a fresh run, or the one saved in the checkpoint when it exists."""
-        self.fingerprint = fingerprint(self.graph, self.dataset, self.config) if self.checkpoint else ""
+        # the two data paths draw augmentation differently: a checkpoint resumes on its own path
+        path = "streaming" if self.streaming and self.config.augment != "none" else ""
+        self.fingerprint = fingerprint(self.graph, self.dataset, self.config, path) if self.checkpoint else ""
         self.history: list[EpochStats] = []
-        self.best_acc, self.best_epoch = -1.0, 0
+        self.best_score: float | None = None  # the task's primary validation metric at the best epoch
+        self.best_epoch = 0
         self.best_state: dict[str, torch.Tensor] | None = None
         self.epoch, self.start_batch = 0, 0
         self.perm: torch.Tensor | None = None  # the epoch's sample order (None between epochs)
@@ -290,7 +420,7 @@ class _Run:
         if self.device.type == "cuda" and st.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(st["cuda_rng"], self.device)
         self.history = [EpochStats(**h) for h in st["history"]]
-        self.best_acc, self.best_epoch, self.best_state = st["best_acc"], st["best_epoch"], st["best_state"]
+        self.best_score, self.best_epoch, self.best_state = st["best_acc"], st["best_epoch"], st["best_state"]
         self.epoch, self.start_batch, self.perm = st["epoch"], st["batch"], st["perm"]
         self.sums = list(st["sums"])
         self.elapsed_before, self.epoch_time_before = st["elapsed"], st["epoch_time"]
@@ -310,7 +440,7 @@ class _Run:
             "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
             "generator": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
-            "history": [asdict(h) for h in self.history], "best_acc": self.best_acc, "best_epoch": self.best_epoch,
+            "history": [asdict(h) for h in self.history], "best_acc": self.best_score, "best_epoch": self.best_epoch,
             "best_state": self.best_state, "sums": list(self.sums), "elapsed": self._elapsed(), "epoch_time": epoch_time,
         }, self.checkpoint)
 
@@ -321,7 +451,7 @@ class _Run:
         last = self.history[-1].val_acc if self.history else None
         self.progress(TrainProgress(phase, epoch + 1, self.config.epochs, batch, self.batches,
                                     sums[0] / sums[2] if sums[2] else float("nan"), self.sched.get_last_lr()[0],
-                                    last, self.best_acc if self.best_acc >= 0 else None, self._elapsed()))
+                                    last, self.best_score, self._elapsed(), {"metric": self.task.primary}))
 
     def _run_epoch(self, sigint: _SigintFlag) -> bool:
         """Train the current epoch (from the saved batch when resuming), then validate it; False: stop now (the
@@ -343,9 +473,10 @@ class _Run:
         Ctrl-C saves the state and raises :class:`TrainingInterrupted`."""
         partial = False
         b = self.start_batch
+        batches = self._batches()
         try:
-            while b < self.batches:
-                if not self._train_step(b):
+            for xb, yb in batches:
+                if not self._train_step(xb, yb):
                     self.diverged, self.stopped = True, StopReason.DIVERGED
                     break
                 b += 1
@@ -361,20 +492,18 @@ class _Run:
             where = (f"; state saved to {self.checkpoint} (epoch {self.epoch + 1}, batch {b}/{self.batches}): run the "
                      "same command again to resume") if self.checkpoint else " (no checkpoint was set, nothing saved)"
             raise TrainingInterrupted(f"training interrupted{where}") from None
+        finally:
+            batches.close()
         return b, partial
 
-    def _train_step(self, b: int) -> bool:
-        """One optimizer step on batch ``b`` of the epoch's permutation; False (no step) when the loss is not finite."""
+    def _train_step(self, xb: torch.Tensor, yb: torch.Tensor) -> bool:
+        """One optimizer step on a batch; False (no step) when the loss is not finite."""
         cfg, model = self.config, self.model
-        idx = self.perm[b * self.bs:(b + 1) * self.bs].to(self.device)
-        xb, yb = self.x_tr[idx], self.y_tr[idx]
-        if cfg.augment == "flip_crop":
-            xb = _flip_crop(xb, self.gen)
         self.opt.zero_grad(set_to_none=True)
         with autocast(self.device, cfg.precision):
             out = model(self._layout(xb))
             out = out[0] if isinstance(out, tuple) else out
-            loss = F.cross_entropy(out.float(), yb, label_smoothing=cfg.label_smoothing)
+            loss = self.task.loss(out, yb, cfg.label_smoothing)
         lv = float(loss.detach())
         if not math.isfinite(lv):
             self.opt.zero_grad(set_to_none=True)
@@ -387,19 +516,21 @@ class _Run:
         self.scaler.update()
         self.sched.step()
         self.sums[0] += lv * len(yb)
-        self.sums[1] += int((out.detach().argmax(1) == yb).sum())
+        self.sums[1] += self.task.train_score(out, yb)
         self.sums[2] += len(yb)
         return True
 
     def _end_epoch(self, b: int, partial: bool, t_epoch: float) -> None:
         """Validate, record the epoch, keep the best weights, report, and checkpoint before the next epoch."""
         sums = self.sums
-        val_acc, val_loss = self._eval(self.model, self.x_va, self.y_va)
+        val_metrics, val_loss = self._eval(self.model, self.x_va, self.y_va)
+        score = val_metrics[self.task.primary]
         self.history.append(EpochStats(
-            self.epoch + 1, sums[0] / max(1, sums[2]), sums[1] / max(1, sums[2]), val_loss, val_acc,
-            float(self.sched.get_last_lr()[0]), time.perf_counter() - t_epoch, partial or self.diverged))
-        if val_acc > self.best_acc and not self.diverged:
-            self.best_acc, self.best_epoch = val_acc, self.epoch + 1
+            self.epoch + 1, sums[0] / max(1, sums[2]), sums[1] / max(1, sums[2]), val_loss, score,
+            float(self.sched.get_last_lr()[0]), time.perf_counter() - t_epoch, partial or self.diverged,
+            val_metrics))
+        if self.task.better(score, self.best_score) and not self.diverged:
+            self.best_score, self.best_epoch = score, self.epoch + 1
             self.best_state = cpu_state(self.eager) if self.config.keep == "best" else None
         self._report("epoch", self.epoch, b)
         self.epoch += 1
@@ -414,14 +545,24 @@ class _Run:
             self.eager.load_state_dict(self.best_state)
         model.eval()
         write_back(work, self.eager)
-        x_te, y_te = self._tensor(self.dataset.x_test, torch.float32), self._tensor(self.dataset.y_test, torch.int64)
-        val_acc, _ = self._eval(model, self.x_va, self.y_va)
-        test_acc, _ = self._eval(model, x_te, y_te)
-        return TrainResult(graph=work, config=cfg, history=self.history, best_epoch=self.best_epoch, val_acc=val_acc,
-                           test_acc=test_acc, diverged=self.diverged, stopped=self.stopped, wall_time=self._elapsed(),
+        x_te: Any
+        y_te: Any
+        if self.streaming:
+            x_te, y_te = self.dataset.x_test, self.task.targets(self.dataset.y_test)
+        else:
+            x_te = self._tensor(self.dataset.x_test, torch.float32)
+            y_te = self._tensor(self.task.targets(self.dataset.y_test), self.task.target_dtype)
+        val_metrics, _ = self._eval(model, self.x_va, self.y_va)
+        test_metrics, _ = self._eval(model, x_te, y_te)
+        self.loader = None  # ends the persistent workers
+        p = self.task.primary
+        return TrainResult(graph=work, config=cfg, history=self.history, best_epoch=self.best_epoch,
+                           val_acc=val_metrics[p], test_acc=test_metrics[p], task=self.task.name,
+                           val_metrics=val_metrics, test_metrics=test_metrics, streamed=self.streaming,
+                           diverged=self.diverged, stopped=self.stopped, wall_time=self._elapsed(),
                            device=describe_device(self.device), resumed_from_epoch=self.resumed_from,
                            params=graph_params(work), flops=graph_flops(work), channels_last=self.channels_last,
                            compile_s=self.compile_s)
 
 
-__all__ = ["train"]
+__all__ = ["STREAMING_BYTES", "BatchReader", "train", "use_streaming"]

@@ -319,15 +319,15 @@ def test_benchmark_json_all_strategies_and_plot(table_path, tmp_path, capsys):
     assert bench.main(["--table", str(table_path), "--strategy", "all", "--runs", "2", "--budget", "30",
                        "--json", "--plot", str(plot)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert [o["strategy"] for o in out] == ["property", "rea", "random"]
+    assert [o["strategy"] for o in out] == ["property", "surrogate", "generative", "rea", "random"]
     for o in out:
         assert o["runs"] == 2 and list(o["budgets"]) == ["25", "30"]
-        assert set(o["budgets"]["25"]) == {"mean", "std"}
+        assert set(o["budgets"]["25"]) == {"mean", "std", "sem"}
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the same seed gives the same numbers; a single strategy prints one object
     assert bench.main(["--table", str(table_path), "--strategy", "rea", "--runs", "2", "--budget", "30", "--json"]) == 0
     single = json.loads(capsys.readouterr().out)
-    assert single == out[1]
+    assert single == out[3]
     # an existing plot is not overwritten without --force
     assert bench.main(["--table", str(table_path), "--strategy", "random", "--runs", "1", "--budget", "5",
                        "--plot", str(plot)]) == 2

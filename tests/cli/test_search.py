@@ -33,7 +33,8 @@ def test_search_writes_store_models_and_report(searched, capsys):
     assert (searched / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (searched / "report.md").read_text()
     assert "## Pareto front" in md and md.count("| random_edit |") + md.count("| seed |") >= 4
-    assert "<table>" in (searched / "report.html").read_text()
+    page = (searched / "report.html").read_text()  # the interactive page: its data inlined as JSON
+    assert "id='report-data'" in page and '"mutation":"seed"' in page
 
 
 def test_report_writes_the_front_as_runnable_onnx(searched, capsys):
@@ -64,12 +65,12 @@ def test_rerun_resumes_and_other_settings_exit_2(searched, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["search", "missing.onnx", "--out", "{tmp}/a"], "no such file"),
     (["search", "--objectives", "accuracy,beauty", "--out", "{tmp}/b"], "unknown objective"),
-    (["search", "--dataset", "mnist", "--out", "{tmp}/c"], "unknown dataset"),
+    (["search", "--dataset", "imagenet", "--out", "{tmp}/c"], "unknown dataset"),
     (["search", "--trials", "0", "--out", "{tmp}/d"], "--trials"),
-    (["search", "--max-params", "-5", "--out", "{tmp}/e"], "must be a positive number"),
+    (["search", "--max-params", "-5", "--out", "{tmp}/e"], "--max-params: got -5.0; give a parameter limit > 0"),
     (["search", "--address", "1.2.3.4:6379", "--out", "{tmp}/f"], "--address is for --executor ray"),
     (["report", "{tmp}/nowhere"], "no such folder"),
-    (["report", "{tmp}"], "no search here"),
+    (["report", "{tmp}"], "not a search folder"),
 ])
 def test_user_errors_exit_2(tmp_path, capsys, argv, message):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]

@@ -165,8 +165,9 @@ def test_synthetic_is_seeded_and_learnable():
 
 
 def test_unknown_dataset_and_options():
-    with pytest.raises(AlphanasError, match="unknown dataset 'mnist'; available: cifar10, digits, synthetic"):
-        load_dataset("mnist")
+    with pytest.raises(AlphanasError, match="unknown dataset 'imagenet'; available: cifar10, cifar100, digits, "
+                                            "fashion-mnist, imagefolder, mnist, npz, synthetic"):
+        load_dataset("imagenet")
     with pytest.raises(AlphanasError, match="unknown option"):
         load_dataset("digits", colour=True)
     with pytest.raises(AlphanasError, match="reads no folder"):

@@ -163,6 +163,101 @@ class TinyYolo(nn.Module):
         return torch.cat(outs, dim=2).transpose(1, 2)
 
 
+class CNN3(nn.Module):
+    """The user's three-convolution CNN of the issue: conv-relu-pool twice, a third convolution, global
+    average pooling and a linear classifier (digits-sized: 1 channel, 8x8, 10 classes)."""
+
+    def __init__(self, in_channels: int = 1, classes: int = 10) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(in_channels, 8, 3, padding=1)
+        self.c2 = nn.Conv2d(8, 16, 3, padding=1)
+        self.c3 = nn.Conv2d(16, 16, 3, padding=1)
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(torch.relu(self.c1(x)), 2)
+        x = torch.relu(self.c2(x))
+        x = torch.relu(self.c3(x))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self, ch: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = nn.Conv2d(ch, hidden, 1), nn.Conv2d(hidden, ch, 1)
+
+    def forward(self, x):
+        s = F.adaptive_avg_pool2d(x, 1)
+        return x * F.hardsigmoid(self.fc2(torch.relu(self.fc1(s))))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV3's block: 1x1 expansion, depthwise 3x3, squeeze-and-excite, 1x1 projection, with a
+    residual where the shapes agree."""
+
+    def __init__(self, cin: int, hidden: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.residual = stride == 1 and cin == cout
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.Hardswish(),
+            nn.Conv2d(hidden, hidden, 3, stride=stride, padding=1, groups=hidden, bias=False),
+            nn.BatchNorm2d(hidden), nn.Hardswish(), SqueezeExcite(hidden, 4),
+            nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+class MobileNetV3Like(nn.Module):
+    """A MobileNetV3-like classifier (the issue's OCR direction classifier): hard-swish stem, inverted
+    residuals with squeeze-and-excite, global pooling and a linear head; height and width dynamic."""
+
+    def __init__(self, in_channels: int = 3, classes: int = 4) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, 8, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(8),
+                                  nn.Hardswish())
+        self.blocks = nn.Sequential(InvertedResidual(8, 16, 8, 1), InvertedResidual(8, 16, 12, 2),
+                                    InvertedResidual(12, 24, 12, 1))
+        self.fc = nn.Linear(12, classes)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+class ConvNeXtBlock(nn.Module):
+    """ConvNeXt's block: depthwise 7x7, LayerNorm over channels (channels-last), 1x1 expansion with GELU,
+    1x1 projection, a per-channel scale and the residual."""
+
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.dw = nn.Conv2d(ch, ch, 7, padding=3, groups=ch)
+        self.norm = nn.LayerNorm(ch)
+        self.pw1, self.pw2 = nn.Linear(ch, 4 * ch), nn.Linear(4 * ch, ch)
+        self.gamma = nn.Parameter(torch.full((ch,), 0.5))
+
+    def forward(self, x):
+        y = self.dw(x).permute(0, 2, 3, 1)
+        y = self.gamma * self.pw2(F.gelu(self.pw1(self.norm(y))))
+        return x + y.permute(0, 3, 1, 2)
+
+
+class ConvNeXtLike(nn.Module):
+    """A ConvNeXt-like classifier: patchify stem, two blocks, global pooling, LayerNorm and a linear head."""
+
+    def __init__(self, in_channels: int = 3, classes: int = 10) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(in_channels, 8, 2, stride=2)
+        self.blocks = nn.Sequential(ConvNeXtBlock(8), ConvNeXtBlock(8))
+        self.norm = nn.LayerNorm(8)
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x)).mean(dim=(2, 3))
+        return self.fc(self.norm(x))
+
+
 SPECS: dict[str, Spec] = {s.name: s for s in [
     Spec("transformer", TransformerEncoder, {"x": (("batch", "seq", 8), "float32")},
          ({"batch": 2, "seq": 5}, {"batch": 3, "seq": 9}), legacy_fixed=("seq",)),
@@ -180,6 +275,10 @@ SPECS: dict[str, Spec] = {s.name: s for s in [
          ({"batch": 2, "height": 16, "width": 24}, {"batch": 3, "height": 32, "width": 16})),
     Spec("yolo", TinyYolo, {"images": ((1, 3, "height", "width"), "float32")},
          ({"height": 320, "width": 320}, {"height": 640, "width": 640}), multiple={"height": 16, "width": 16}),
+    Spec("cnn3", CNN3, {"x": (("batch", 1, 8, 8), "float32")}, ({"batch": 2}, {"batch": 3})),
+    Spec("mobilenetv3", MobileNetV3Like, {"x": (("batch", 3, "height", "width"), "float32")},
+         ({"batch": 2, "height": 16, "width": 24}, {"batch": 3, "height": 32, "width": 16})),
+    Spec("convnext", ConvNeXtLike, {"x": (("batch", 3, 16, 16), "float32")}, ({"batch": 2}, {"batch": 3})),
 ]}
 
 EXPORTERS = ("dynamo", "legacy")

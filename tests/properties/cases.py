@@ -68,6 +68,48 @@ def _gather(xshape, axis, indices):
     return b.build(b.op("Gather", x, b.const("idx", np.asarray(indices, np.int64)), axis=axis))
 
 
+def _select(*compare: str, swap: bool = False):
+    """``Where(cmp(x, y), x, y)`` through the comparison/logic ops ``compare`` (applied innermost first):
+    the logic ops' outputs are bool, so their reads are checked through the selection they steer."""
+    b = GraphBuilder("select", seed=0)
+    x, y = b.input("x", ("N", 4, 6)), b.input("y", ("N", 1, 6))
+    cond = b.op(compare[0], x, y)
+    for op in compare[1:]:
+        cond = b.op(op, cond) if op == "Not" else b.op(op, cond, b.op("Less", x, y))
+    return b.build(b.op("Where", cond, y, x) if swap else b.op("Where", cond, x, y))
+
+
+def _arg(op: str):
+    """The extreme itself, picked by ``op``'s index: ``GatherElements(x, ArgMax(x))`` (indices carry no derivative)."""
+    b = GraphBuilder("arg", seed=0)
+    x = b.input("x", ("N", 4, 6))
+    return b.build(b.op("GatherElements", x, b.op(op, x, axis=1), axis=1))
+
+
+def _indexed(op: str, **attrs):
+    b = GraphBuilder("idx", seed=0)
+    x, u = b.input("x", (2, 3, 4)), b.input("u", (2, 1, 4))
+    if op == "ScatterND":
+        return b.build(b.op(op, x, b.const("i", np.array([[1], [0]], np.int64)), b.input("v", (2, 3, 4)), **attrs))
+    idx = b.const("i", np.array([[[0, 2, 1, 1]], [[2, -1, 0, 0]]], np.int64))
+    ins = (x, idx, u) if op == "ScatterElements" else (x, idx)
+    return b.build(b.op(op, *ins, axis=1, **attrs))
+
+
+def _topk():
+    b = GraphBuilder("topk", seed=0)
+    x = b.input("x", ("N", 4, 6))
+    return b.build(b.op("TopK", x, k=3)[0])
+
+
+def _scaled_by(make):
+    """``x * float(make(b, x))``: a shape-valued op's result steering a float output (its own output
+    carries no derivative)."""
+    b = GraphBuilder("sized", seed=0)
+    x = b.input("x", ("N", 4, 6))
+    return b.build(b.op("Mul", x, b.op("Cast", make(b, x), to=1)))
+
+
 def _split():
     b = GraphBuilder("split", seed=0)
     x = b.input("x", ("N", 5, 4))
@@ -81,7 +123,7 @@ def _concat():
 
 
 UNARY = ["Relu", "Sigmoid", "Tanh", "Gelu", "LeakyRelu", "Elu", "Softplus", "Exp", "Erf", "Neg", "Abs", "HardSigmoid",
-         "Swish", "Identity", "Dropout"]
+         "Swish", "Identity", "Dropout", "HardSwish", "Mish", "Selu"]
 POSITIVE = {"Log", "Sqrt", "Reciprocal", "Pow"}
 
 #: op type -> list of (label, graph builder); every registered op type must appear
@@ -142,6 +184,37 @@ CASES.update({
                ("gather_stride", lambda: _gather(("N", 6, 4), 1, [0, 2, 4])),
                ("gather_2d", lambda: _gather(("N", 3, 5), 2, [[0, 4], [2, 2]])),
                ("gather_one", lambda: _gather(("N", 3, 5), -1, [-1]))],
+    "ConvTranspose": [("convT_up2", lambda: _one("ConvTranspose", consts=[np.ones((4, 3, 2, 2))], strides=[2, 2])),
+                      ("convT_pad", lambda: _one("ConvTranspose", consts=[np.ones((4, 2, 3, 3))], pads=[1, 1, 1, 1]))],
+    "Resize": [("resize_nearest2", lambda: _one("Resize", scales=[1.0, 1.0, 2.0, 2.0])),
+               ("resize_linear", lambda: _one("Resize", mode="linear", sizes=[4, 9], axes=[2, 3]))],
+    "ArgMax": [("argmax", lambda: _arg("ArgMax"))],
+    "ArgMin": [("argmin", lambda: _arg("ArgMin"))],
+    "TopK": [("topk", _topk)],
+    "CumSum": [("cumsum", lambda: _one("CumSum", axis=2)),
+               ("cumsum_rev", lambda: _one("CumSum", axis=1, exclusive=1, reverse=1))],
+    "GatherElements": [("gather_elements", lambda: _indexed("GatherElements"))],
+    "ScatterElements": [("scatter_elements", lambda: _indexed("ScatterElements")),
+                        ("scatter_add", lambda: _indexed("ScatterElements", reduction="add"))],
+    "ScatterND": [("scatter_nd", lambda: _indexed("ScatterND"))],
+    "Expand": [("expand", lambda: _one("Expand", ("N", 4, 1, 6), shape=[1, 4, 5, 6])),
+               ("expand_rank", lambda: _one("Expand", (1, 6), shape=[3, 4, 6]))],
+    "Tile": [("tile", lambda: _one("Tile", repeats=[1, 1, 2, 1]))],
+    "Einsum": [("einsum_bmm", lambda: _two("Einsum", ("N", 3, 4), ("N", 4, 5), equation="bij,bjk->bik")),
+               ("einsum_w", lambda: _one("Einsum", ("N", 3, 4), consts=[np.ones((4, 2))], equation="...j,jk"))],
+    "GroupNormalization": [("groupnorm", lambda: _one("GroupNormalization", consts=[np.ones(4), np.zeros(4)], num_groups=2))],
+    "Shape": [("shape", lambda: _scaled_by(lambda b, x: b.op("Shape", x, start=2)))],
+    "Size": [("size", lambda: _scaled_by(lambda b, x: b.op("Size", x)))],
+    "ConstantOfShape": [("constant_of_shape", lambda: _scaled_by(
+        lambda b, x: b.op("ConstantOfShape", b.op("Shape", x, start=2), value=2.0, dtype=1)))],
+    "Range": [("range", lambda: _scaled_by(lambda b, x: b.op(
+        "Range", *[b.const(k, np.array(v, np.int64)) for k, v in (("a", 1), ("l", 7), ("d", 1))])))],
+    "PRelu": [("prelu", lambda: _one("PRelu", consts=[np.full((4, 1, 1), 0.25)]))],
+    "Where": [("where_max", lambda: _select("Greater")), ("where_min", lambda: _select("Greater", swap=True))],
+    **{op: [(op.lower(), lambda op=op: _select(op))] for op in ("Less", "Greater", "LessOrEqual", "GreaterOrEqual")},
+    "Equal": [("equal", lambda: _select("Greater", "Equal"))],
+    "Not": [("not", lambda: _select("Greater", "Not"))],
+    **{op: [(op.lower(), lambda op=op: _select("Greater", op))] for op in ("And", "Or", "Xor")},
     "Squeeze": [("squeeze", lambda: _one("Squeeze", ("N", 4, 1, 6), axes=[2]))],
     "Unsqueeze": [("unsqueeze", lambda: _one("Unsqueeze", ("N", 4, 6), axes=[1]))],
 })

@@ -2,7 +2,8 @@
 
 **Searches** (:func:`run_search`): ``'property'`` (property-guided evolution,
 :class:`PropertySearchConfig`: a property-diverse initial population — 10 cells of distinct whole-cell
-depth/mixing classes (:func:`cell_signature`) drawn from 100 random, unqueried cells —, regularized
+depth/mixing classes (:func:`cell_properties`, :func:`cell_signature` precomputed) drawn from 100
+random, unqueried cells —, regularized
 (aging) parent selection with population 15 and sample 6, property-guided mutation, and never a
 re-query of a cell or of an isomorphic one), ``'rea'`` (regularized evolution as in Real et al. 2019:
 population 10, sample 3, a uniformly random op on one uniformly random edge; a repeated cell is
@@ -14,19 +15,25 @@ candidates.
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from alphanas.bench.nb201.space import Cell, cell_hash, cell_signature, property_mutation, random_edge_mutation
+from alphanas.bench.nb201.space import Cell, cell_class, cell_properties, property_mutation, random_edge_mutation
 from alphanas.bench.nb201.table import NB201Table, TableQueries
 from alphanas.errors import AlphanasError
 from alphanas.search.candidate import Candidate, CandidateStatus
 from alphanas.search.selection import regularized, select_parent
 
-STRATEGIES = ("property", "rea", "random")
+if TYPE_CHECKING:
+    from alphanas.bench.nb201.generative import GenerativeConfig
+    from alphanas.bench.nb201.surrogate import SurrogateConfig
+
+STRATEGIES = ("property", "surrogate", "generative", "rea", "random")
 
 
 # -- searches ------------------------------------------------------------------------------------------
@@ -38,7 +45,8 @@ class PropertySearchConfig:
 
     initial: int = 10  # cells before evolution starts
     initial_pool: int = 100  # > 0: the initial cells are property-diverse picks from this many random cells
-    selection: str = "regularized"  # 'regularized' (aging) | 'tournament' (over every evaluated cell)
+    selection: str = "regularized"  # 'regularized' (aging) | 'tournament' | 'pareto' (αNAS's, over ``objectives``)
+    objectives: tuple[str, ...] = ("val_acc", "params")  # 'pareto': accuracy first, then any visible columns
     population: int = 15  # 'regularized': only the newest this many cells can be parents
     sample: int = 6  # parent = best of this many cells drawn at random
     p_depth: float = 0.5  # αNAS CIFAR depth mutation probability
@@ -50,11 +58,21 @@ class PropertySearchConfig:
     random_parent_after: int = 30  # failed mutations in a row before parents are drawn uniformly
 
 
+def feasible(metrics: Mapping[str, float], constraints: Mapping[str, float] | None) -> bool:
+    """True when every constrained column is at most its limit (``{"latency_ms_fpga": 5.0}``)."""
+    return all(metrics.get(column, math.inf) <= limit for column, limit in (constraints or {}).items())
+
+
 @dataclass
 class _Run:
     queries: TableQueries
     budget: int
     candidates: list[Candidate] = field(default_factory=list)
+    constraints: Mapping[str, float] = field(default_factory=dict)
+
+    def feasible(self) -> list[Candidate]:
+        """The candidates within the constraints (all of them without constraints)."""
+        return [c for c in self.candidates if feasible(c.metrics, self.constraints)]
 
     @property
     def done(self) -> bool:
@@ -97,27 +115,28 @@ def _regularized_evolution(run: _Run, rng: random.Random, max_steps: int, popula
 def _initial_cells(rng: random.Random, count: int, pool: int) -> list[Cell]:
     """``count`` random cells; with ``pool > 0``, stratified by property class: draw ``pool`` random
     cells (nothing is queried), then take one cell from each of ``count`` classes
-    (:func:`cell_signature`) chosen uniformly among the classes present, so rare classes (deep, mixing
+    (:func:`cell_properties`, :func:`cell_signature` precomputed) chosen uniformly among the classes
+    present, so rare classes (deep, mixing
     everything) are as likely as common ones."""
     if pool <= 0:
         return [Cell.random(rng) for _ in range(count)]
     classes: dict[tuple, list[Cell]] = {}
     for cell in (Cell.random(rng) for _ in range(pool)):
-        classes.setdefault(cell_signature(cell), []).append(cell)
+        classes.setdefault(cell_properties(cell), []).append(cell)
     chosen = rng.sample(list(classes.values()), min(count, len(classes)))
     return [rng.choice(members) for members in chosen]
 
 
 def _property_evolution(run: _Run, rng: random.Random, np_rng: np.random.Generator, max_steps: int,
                         config: PropertySearchConfig) -> None:
-    hashes: set[str] = set()
+    classes: set[int] = set()
 
     def fresh(cell: Cell) -> bool:
-        return cell not in run.queries and cell_hash(cell) not in hashes
+        return cell not in run.queries and cell_class(cell) not in classes
 
     def evaluate(cell: Cell, mutation: str, parent: Candidate | None = None, what: str = "") -> None:
-        hashes.add(cell_hash(cell))
-        run.evaluate(cell, mutation, parent, what, cell_hash(cell))
+        classes.add(cell_class(cell))
+        run.evaluate(cell, mutation, parent, what, f"nb201-class-{cell_class(cell)}")
 
     failures = 0
     for _ in range(max_steps):
@@ -128,12 +147,15 @@ def _property_evolution(run: _Run, rng: random.Random, np_rng: np.random.Generat
                 if fresh(cell) and len(run.candidates) < config.initial and not run.done:
                     evaluate(cell, "random_sample")
             continue
+        pool = run.feasible() or run.candidates
         if failures >= config.random_parent_after:
-            parent = rng.choice(run.candidates)
+            parent = rng.choice(pool)
         else:
-            parent = select_parent(config.selection, run.candidates, rng, **(
+            kwargs: dict[str, object] = (
                 {"k": config.sample} if config.selection == "tournament" else
-                {"population": config.population, "sample": config.sample}))
+                {"objectives": config.objectives} if config.selection == "pareto" else
+                {"population": config.population, "sample": config.sample})
+            parent = select_parent(config.selection, pool, rng, **kwargs)
         relax = not config.guided or failures >= config.relax_after
         result = property_mutation(Cell.parse(parent.key), rng, np_rng, p_depth=config.p_depth,
                                    p_mixing=config.p_mixing, max_edges=config.max_edges, p_grow=config.p_grow,
@@ -146,30 +168,63 @@ def _property_evolution(run: _Run, rng: random.Random, np_rng: np.random.Generat
 
 
 def run_search(table: NB201Table, strategy: str, budget: int, seed: int,
-               config: PropertySearchConfig | None = None) -> list[Candidate]:
+               config: PropertySearchConfig | None = None, *, surrogate: "SurrogateConfig | None" = None,
+               generative: "GenerativeConfig | None" = None,
+               constraints: Mapping[str, float] | None = None) -> list[Candidate]:
     """One search run of ``strategy`` until ``budget`` distinct cells were queried; returns every
     evaluation in order (REA's repeats included, with the metrics the log answered). ``key`` is the
-    cell string; ``hash`` (:func:`cell_hash`) is filled by the property strategy, which uses it."""
+    cell string; ``hash`` (``nb201-class-<id>``, :func:`cell_class`: equal for isomorphic cells) is
+    filled by the property, surrogate and generative
+    strategies, which use it. ``constraints`` (visible column -> upper limit) restrict the parents of
+    the property strategy to feasible cells; pass them to :func:`best_by_validation` as well."""
     if strategy not in STRATEGIES:
         raise AlphanasError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if budget < 1:
         raise AlphanasError(f"the budget must be at least 1 query, not {budget}")
+    check_columns(table, [*(config.objectives if config is not None and config.selection == "pareto" else ()),
+                          *(constraints or {})])
     budget = min(budget, len(table))
-    run = _Run(table.queries(), budget)
+    run = _Run(table.queries(), budget, constraints=dict(constraints or {}))
     rng = random.Random(seed)
     max_steps = 1000 * budget  # a safety net: every strategy reaches its budget far sooner
     if strategy == "random":
         _random_search(run, rng, max_steps)
     elif strategy == "rea":
         _regularized_evolution(run, rng, max_steps)
+    elif strategy == "surrogate":
+        from alphanas.bench.nb201.surrogate import SurrogateConfig, surrogate_search
+
+        def query(cell: Cell, mutation: str, what: str) -> float:
+            return run.evaluate(cell, mutation, None, what, f"nb201-class-{cell_class(cell)}").metrics["val_acc"]
+
+        surrogate_search(query, budget, rng, np.random.default_rng(seed),
+                         surrogate if surrogate is not None else SurrogateConfig(), _initial_cells)
+    elif strategy == "generative":
+        from alphanas.bench.nb201.generative import GenerativeConfig, generative_search
+
+        def query_g(cell: Cell, mutation: str, what: str) -> float:
+            return run.evaluate(cell, mutation, None, what, f"nb201-class-{cell_class(cell)}").metrics["val_acc"]
+
+        generative_search(query_g, budget, np.random.default_rng(seed),
+                          generative if generative is not None else GenerativeConfig())
     else:
         _property_evolution(run, rng, np.random.default_rng(seed), max_steps, config or PropertySearchConfig())
     return run.candidates
 
 
-def best_by_validation(candidates: Iterable[Candidate], budgets: Sequence[int]) -> dict[int, str]:
+def check_columns(table: NB201Table, columns: Iterable[str]) -> None:
+    """Raise a one-line error naming the first of ``columns`` that the table does not show a search."""
+    for column in columns:
+        if column not in table.columns:
+            raise AlphanasError(f"no column {column!r} in the table {table.path}; objectives and constraints "
+                                f"name one of {', '.join(table.columns)}")
+
+
+def best_by_validation(candidates: Iterable[Candidate], budgets: Sequence[int],
+                       constraints: Mapping[str, float] | None = None) -> dict[int, str]:
     """For each budget: the cell with the best ``val_acc`` among the first ``budget`` distinct cells
-    (ties keep the earlier one)."""
+    (ties keep the earlier one); with ``constraints``, among the feasible ones only (a budget before
+    the first feasible cell gets none)."""
     result: dict[int, str] = {}
     best: Candidate | None = None
     distinct: set[str] = set()
@@ -178,10 +233,13 @@ def best_by_validation(candidates: Iterable[Candidate], budgets: Sequence[int]) 
         if candidate.key in distinct:
             continue
         distinct.add(candidate.key)
-        if best is None or candidate.metrics["val_acc"] > best.metrics["val_acc"]:
+        if feasible(candidate.metrics, constraints) and (
+                best is None or candidate.metrics["val_acc"] > best.metrics["val_acc"]):
             best = candidate
         while wanted and len(distinct) == wanted[0]:
-            result[wanted.pop(0)] = best.key
+            b = wanted.pop(0)
+            if best is not None:
+                result[b] = best.key
     for b in wanted:  # budgets beyond what was queried get the final best
         if best is not None:
             result[b] = best.key

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -166,6 +168,70 @@ def cell_signature(cell: Cell) -> tuple:
     return props["depth"].depths, props["mixing"].matrices
 
 
+#: every cell's isomorphism class (:func:`cell_hash`) and whole-cell depth and mixing
+#: (:func:`cell_signature`), precomputed by :func:`precompute_cells` so that a table search needs
+#: neither the IR's op library (torch) nor ~10 ms per cell to hash it
+CELL_DATA = Path(__file__).with_name("cells.npz")
+#: :func:`infer_fragment_properties` of every op tuple of 1 to 3 edges, precomputed with :data:`CELL_DATA`
+FRAGMENT_DATA = Path(__file__).with_name("fragments.json")
+
+
+def cell_index(cell: Cell) -> int:
+    """The cell's position in ``itertools.product(OPS, repeat=6)`` (the order of :data:`CELL_DATA`)."""
+    index = 0
+    for op in cell.ops:
+        index = index * len(OPS) + OPS.index(op)
+    return index
+
+
+@functools.lru_cache(maxsize=1)
+def _cell_data() -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(CELL_DATA) as data:
+            classes, signature = data["classes"], data["signature"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise AlphanasError(f"{CELL_DATA}: unreadable precomputed cell data ({exc}); regenerate it with "
+                            f"python -c 'from alphanas.bench.nb201.space import precompute_cells; "
+                            f"precompute_cells()'") from None
+    if len(classes) != len(OPS) ** len(EDGES) or signature.shape != (len(classes), 17):
+        raise AlphanasError(f"{CELL_DATA}: precomputed cell data of the wrong shape; regenerate it")
+    return classes, signature
+
+
+def cell_class(cell: Cell) -> int:
+    """The cell's isomorphism class: equal for two cells exactly when their :func:`cell_hash` is."""
+    return int(_cell_data()[0][cell_index(cell)])
+
+
+def cell_properties(cell: Cell) -> tuple[int, ...]:
+    """The whole cell's depth (-1: the output does not depend on the input) and its 4x4 mixing matrix
+    (row-major; -1 entries when there is none): :func:`cell_signature` as 17 integers."""
+    return tuple(int(v) for v in _cell_data()[1][cell_index(cell)])
+
+
+def precompute_cells(path: Path | None = None) -> Path:
+    """Compute :data:`CELL_DATA` from the IR (:func:`cell_hash`, :func:`cell_signature`) for all cells."""
+    classes = np.zeros(len(OPS) ** len(EDGES), np.int16)
+    signature = np.zeros((len(classes), 17), np.int8)
+    ids: dict[str, int] = {}
+    for i, ops in enumerate(itertools.product(OPS, repeat=len(EDGES))):
+        cell = Cell(ops)
+        classes[i] = ids.setdefault(cell_hash(cell), len(ids))
+        (depths,), (matrices,) = cell_signature(cell)
+        signature[i, 0] = -1 if depths[0] is None else depths[0]
+        signature[i, 1:] = -1 if matrices[0] is None else np.asarray(matrices[0]).ravel()
+    path = path or CELL_DATA
+    np.savez_compressed(path, classes=classes, signature=signature)
+    fragments = {}
+    for k in (1, 2, 3):
+        for ops in itertools.product(OPS, repeat=k):
+            props = infer_fragment_properties(ops)
+            fragments[",".join(ops)] = {"inputs": props["shape"].inputs, "outputs": props["shape"].outputs,
+                                        "depths": props["depth"].depths, "matrices": props["mixing"].matrices}
+    path.with_name(FRAGMENT_DATA.name).write_text(json.dumps(fragments, separators=(",", ":")) + "\n")
+    return path
+
+
 # -- properties and property-guided mutation --------------------------------------------------------
 
 
@@ -180,9 +246,8 @@ def edges_fragment(ops: Sequence[str], channels: int = 16, size: int = 32) -> Gr
     return b.build(out)
 
 
-@functools.lru_cache(maxsize=None)
-def fragment_properties(ops: tuple[str, ...]) -> PropertySet:
-    """Shape, depth and mixing of :func:`edges_fragment` (cached: they depend only on the ops).
+def infer_fragment_properties(ops: tuple[str, ...]) -> PropertySet:
+    """Shape, depth and mixing of :func:`edges_fragment`, inferred on its IR graph.
 
     Depth and mixing keep the pairs of the edges' sources only: the ``rest`` input is context that no
     replacement changes (with every selected edge ``none`` it would even lose the sum's Add).
@@ -190,6 +255,34 @@ def fragment_properties(ops: tuple[str, ...]) -> PropertySet:
     props = PropertySet.infer(edges_fragment(ops))
     return PropertySet({"shape": props["shape"], "depth": DepthProperty(props["depth"].depths[:-1]),
                         "mixing": MixingProperty(props["mixing"].matrices[:-1])})
+
+
+def _tuples(value: object) -> object:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+@functools.lru_cache(maxsize=1)
+def _stored_fragments() -> dict[tuple[str, ...], dict]:
+    try:
+        stored = json.loads(FRAGMENT_DATA.read_text())
+    except (OSError, ValueError) as exc:
+        raise AlphanasError(f"{FRAGMENT_DATA}: unreadable precomputed fragment properties ({exc}); regenerate "
+                            f"them with alphanas.bench.nb201.space.precompute_cells()") from None
+    return {tuple(key.split(",")): value for key, value in stored.items()}
+
+
+@functools.lru_cache(maxsize=None)
+def fragment_properties(ops: tuple[str, ...]) -> PropertySet:
+    """:func:`infer_fragment_properties`, read from :data:`FRAGMENT_DATA` (precomputed for every op
+    tuple of 1 to 3 edges; inferred for any other)."""
+    stored = _stored_fragments().get(tuple(ops))
+    if stored is None:
+        return infer_fragment_properties(tuple(ops))
+    from alphanas.properties.shape import ShapeProperty
+
+    return PropertySet({"shape": ShapeProperty(_tuples(stored["inputs"]), _tuples(stored["outputs"])),
+                        "depth": DepthProperty(_tuples(stored["depths"])),
+                        "mixing": MixingProperty(_tuples(stored["matrices"]))})
 
 
 @functools.lru_cache(maxsize=None)
@@ -257,5 +350,7 @@ def random_edge_mutation(cell: Cell, rng: random.Random) -> tuple[Cell, str]:
     return cell.replace({k: op}), f"{EDGES[k][1]}->{EDGES[k][0]}: {cell.ops[k]} => {op}"
 
 
-__all__ = ["EDGES", "META_KEY", "NODES", "OPS", "Cell", "TableError", "cell_from_graph", "cell_graph", "cell_hash",
-           "cell_signature", "edges_fragment", "fragment_properties", "property_mutation", "random_edge_mutation"]
+__all__ = ["CELL_DATA", "EDGES", "META_KEY", "NODES", "OPS", "Cell", "TableError", "cell_class", "cell_from_graph",
+           "cell_graph", "cell_hash", "cell_index", "cell_properties", "cell_signature", "precompute_cells",
+           "FRAGMENT_DATA", "infer_fragment_properties", "edges_fragment", "fragment_properties", "property_mutation",
+           "random_edge_mutation"]

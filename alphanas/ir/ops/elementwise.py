@@ -7,11 +7,9 @@ import operator
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from onnx import helper
-from torch import nn
 
+from alphanas.ir._torch import F, lazy, nn, torch
 from alphanas.ir.opdef import OpDef, OpGroup, WeightRole, broadcast_shapes, normalize_axis, register
 
 #: the groups of an element-wise function of one input, of a non-linear one, and of an activation
@@ -73,22 +71,24 @@ def _gelu_to_onnx(self, node, exp):
 
 
 # (synth_order: the synthesizer's default activations are relu, gelu, swish, sigmoid, tanh, relu6)
-Relu = _unary("Relu", torch.relu, ACTIVATION, synth={"relu": {}}, synth_order=0)
-Sigmoid = _unary("Sigmoid", torch.sigmoid, ACTIVATION, synth={"sigmoid": {}}, synth_order=3)
-Tanh = _unary("Tanh", torch.tanh, ACTIVATION, synth={"tanh": {}}, synth_order=4)
-Gelu = _unary("Gelu", F.gelu, ACTIVATION, attributes={"approximate": "none"}, kwargs=lambda a: {"approximate": a["approximate"]},
+Relu = _unary("Relu", lazy("torch.relu"), ACTIVATION, synth={"relu": {}}, synth_order=0)
+Sigmoid = _unary("Sigmoid", lazy("torch.sigmoid"), ACTIVATION, synth={"sigmoid": {}}, synth_order=3)
+Tanh = _unary("Tanh", lazy("torch.tanh"), ACTIVATION, synth={"tanh": {}}, synth_order=4)
+Gelu = _unary("Gelu", lazy("torch.nn.functional.gelu"), ACTIVATION, attributes={"approximate": "none"},
+              kwargs=lambda a: {"approximate": a["approximate"]},
               synth={"gelu": {"approximate": "none"}}, synth_order=1, to_onnx=_gelu_to_onnx)
-LeakyRelu = _unary("LeakyRelu", F.leaky_relu, ACTIVATION, attributes={"alpha": 0.01},
+LeakyRelu = _unary("LeakyRelu", lazy("torch.nn.functional.leaky_relu"), ACTIVATION, attributes={"alpha": 0.01},
                    kwargs=lambda a: {"negative_slope": a["alpha"]})
-Elu = _unary("Elu", F.elu, ACTIVATION, attributes={"alpha": 1.0}, kwargs=lambda a: {"alpha": a["alpha"]})
-Softplus = _unary("Softplus", F.softplus, ACTIVATION)
-Exp = _unary("Exp", torch.exp)
-Log = _unary("Log", torch.log)
-Sqrt = _unary("Sqrt", torch.sqrt)
-Erf = _unary("Erf", torch.erf)
-Reciprocal = _unary("Reciprocal", torch.reciprocal)
-Neg = _unary("Neg", torch.neg, UNARY)
-Abs = _unary("Abs", torch.abs)
+Elu = _unary("Elu", lazy("torch.nn.functional.elu"), ACTIVATION, attributes={"alpha": 1.0},
+             kwargs=lambda a: {"alpha": a["alpha"]})
+Softplus = _unary("Softplus", lazy("torch.nn.functional.softplus"), ACTIVATION)
+Exp = _unary("Exp", lazy("torch.exp"))
+Log = _unary("Log", lazy("torch.log"))
+Sqrt = _unary("Sqrt", lazy("torch.sqrt"))
+Erf = _unary("Erf", lazy("torch.erf"))
+Reciprocal = _unary("Reciprocal", lazy("torch.reciprocal"))
+Neg = _unary("Neg", lazy("torch.neg"), UNARY)
+Abs = _unary("Abs", lazy("torch.abs"))
 
 
 def _hard_sigmoid(x, alpha: float, beta: float):
@@ -244,7 +244,11 @@ class Clip(OpDef):
     def lower(self, node, ctx):
         if node.attrs["min"] is None and node.attrs["max"] is None:
             return [ctx.input(0)]
-        return [ctx.call(torch.clamp, ctx.input(0), min=node.attrs["min"], max=node.attrs["max"])]
+        lo, hi = node.attrs["min"], node.attrs["max"]
+        dtype = node.inputs[0].dtype
+        if dtype is not None and np.dtype(dtype).kind in "iub":  # integer bounds keep an integer result
+            lo, hi = (None if b is None else int(b) for b in (lo, hi))
+        return [ctx.call(torch.clamp, ctx.input(0), min=lo, max=hi)]
 
 
 class Binary(OpDef):
@@ -267,7 +271,33 @@ class Binary(OpDef):
         return 0
 
     def lower(self, node, ctx):
+        dtype = node.outputs[0].dtype
+        if dtype is not None and np.dtype(dtype).kind == "u" and np.dtype(dtype).itemsize > 1:
+            # torch's unsigned types wider than 8 bits have no arithmetic kernels: compute in int64 (the
+            # same bits modulo 2**64) and cast back
+            return [ctx.call(unsigned_op, self.op_type, ctx.input(0), ctx.input(1), _torch_dtype(dtype))]
         return [ctx.call(type(self).fn, ctx.input(0), ctx.input(1))]
+
+
+def _torch_dtype(dtype) -> torch.dtype:
+    return torch.from_numpy(np.zeros(1, dtype=dtype)).dtype
+
+
+def unsigned_op(op_type: str, a, b, dtype: torch.dtype):
+    """ONNX ``op_type`` (``Add``, ``Sub``, ``Mul``, ``Div``) of unsigned operands, computed in int64 and cast
+    back to ``dtype`` (wrapping as ONNX does)."""
+    fn = {"Add": operator.add, "Sub": operator.sub, "Mul": operator.mul, "Div": int_div, "Pow": int_pow}[op_type]
+    return fn(a.to(torch.int64), b.to(torch.int64)).to(dtype)
+
+
+def int_div(a, b):
+    """ONNX integer ``Div``: the quotient truncated toward zero, in the operands' type."""
+    return torch.div(a, b, rounding_mode="trunc")
+
+
+def int_pow(a, b):
+    """ONNX ``Pow`` of an integer base: computed in float64, the result in the base's integer type."""
+    return torch.pow(a.to(torch.float64), b.to(torch.float64)).to(a.dtype)
 
 
 class _Scaling(Binary):
@@ -289,6 +319,14 @@ class Div(_Scaling):
     op_type = "Div"
     fn = staticmethod(operator.truediv)
 
+    def lower(self, node, ctx):
+        dtype = node.outputs[0].dtype
+        if dtype is not None and np.dtype(dtype).kind in "iu":
+            if np.dtype(dtype).kind == "u" and np.dtype(dtype).itemsize > 1:
+                return [ctx.call(unsigned_op, "Div", ctx.input(0), ctx.input(1), _torch_dtype(dtype))]
+            return [ctx.call(int_div, ctx.input(0), ctx.input(1))]
+        return super().lower(node, ctx)
+
     def is_nonlinear(self, node):
         d = node.inputs[1]
         return not (d is not None and d.is_const)
@@ -299,7 +337,13 @@ class Pow(Binary):
     """Power; non-linear (for depth) unless the exponent is the constant 1."""
 
     op_type = "Pow"
-    fn = staticmethod(torch.pow)
+    fn = staticmethod(lazy("torch.pow"))
+
+    def lower(self, node, ctx):
+        base = node.inputs[0].dtype
+        if base is not None and np.dtype(base).kind in "iu":
+            return [ctx.call(int_pow, ctx.input(0), ctx.input(1))]
+        return super().lower(node, ctx)
 
     def is_nonlinear(self, node):
         e = node.inputs[1]
@@ -355,3 +399,55 @@ class Dropout(OpDef):
 
     def lower(self, node, ctx):
         return [ctx.module(nn.Dropout(node.attrs["ratio"]), ctx.input(0))]
+
+
+def hard_swish(x):
+    """ONNX HardSwish: ``x * max(0, min(1, x / 6 + 1 / 2))`` (torch's ``hardswish``)."""
+    return F.hardswish(x)
+
+
+def mish(x):
+    """ONNX Mish: ``x * tanh(softplus(x))``."""
+    return x * torch.tanh(F.softplus(x))
+
+
+HardSwish = _unary("HardSwish", hard_swish, ACTIVATION)
+Mish = _unary("Mish", mish, ACTIVATION)
+
+
+def selu(x, alpha: float, gamma: float):
+    """ONNX Selu with its (float32) alpha and gamma attributes."""
+    return gamma * torch.where(x > 0, x, alpha * (torch.exp(x) - 1))
+
+
+Selu = _unary("Selu", selu, ACTIVATION, attributes={"alpha": 1.67326319217681884765625, "gamma": 1.05070102214813232421875},
+              kwargs=lambda a: {"alpha": a["alpha"], "gamma": a["gamma"]})
+
+
+def prelu(x, slope):
+    """ONNX PRelu: ``x`` where positive, ``slope * x`` elsewhere (``slope`` broadcasts to ``x``)."""
+    return torch.where(x < 0, x * slope, x)
+
+
+@register
+class PRelu(OpDef):
+    """Leaky ReLU with a learned slope (input 1, broadcast to the data; trainable when constant)."""
+
+    op_type = "PRelu"
+    min_inputs = max_inputs = 2
+    weight_inputs = (1,)
+    groups = frozenset({OpGroup.ELEMENTWISE, OpGroup.NONLINEAR})
+    access = "elementwise"
+
+    def infer(self, node):
+        x, slope = node.inputs
+        return [(broadcast_shapes(x.shape, slope.shape), x.dtype)]
+
+    def weight_role(self, node, index):
+        return WeightRole.SCALE if index == 1 else WeightRole.OFFSET
+
+    def init_weight(self, node, index, rng):
+        return np.full(node.inputs[index].array.shape, 0.25)  # (the usual PReLU initialisation)
+
+    def lower(self, node, ctx):
+        return [ctx.call(prelu, ctx.input(0), ctx.input(1))]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 import operator
 
-import torch
-import torch.nn.functional as F
 
+from alphanas.ir._torch import F, torch
 from alphanas.ir import symbolic
 from alphanas.ir.opdef import OpDef, OpGroup, WeightRole, broadcast_shapes, dim_product, register
 

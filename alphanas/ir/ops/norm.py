@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 import numpy as np
 
+from alphanas.ir._torch import F, nn, torch
 from alphanas.ir.opdef import OpDef, OpGroup, WeightRole, normalize_axis, register
 
 
@@ -99,6 +97,27 @@ class LayerNormalization(_Norm):
     def num_outputs(self, attrs):
         return 1
 
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        """The normalised output is this op; the optional ``Mean`` and ``InvStdDev`` outputs (over the
+        normalised axes, kept as size 1, in the stash type) are their formula in canonical ops."""
+        imp.add("LayerNormalization", inputs, attrs, outputs[:1])
+        if not any(outputs[1:]):
+            return
+        from onnx import helper
+
+        x = inputs[0]
+        rank = len(x.shape)
+        axes = list(range(normalize_axis(attrs.get("axis", -1), rank), rank))
+        stash = helper.tensor_dtype_to_np_dtype(int(attrs.get("stash_type", 1)))
+        xs = x if x.dtype == stash else imp.add("Cast", [x], {"to": int(attrs.get("stash_type", 1))}, 1)[0]
+        mean = imp.add("ReduceMean", [xs], {"axes": axes, "keepdims": 1}, [outputs[1]] if outputs[1] else 1)[0]
+        if len(outputs) > 2 and outputs[2]:
+            d = imp.add("Sub", [xs, mean], {}, 1)[0]
+            var = imp.add("ReduceMean", [imp.add("Mul", [d, d], {}, 1)[0]], {"axes": axes, "keepdims": 1}, 1)[0]
+            eps = imp.constant(f"{outputs[2]}_epsilon", np.array(attrs.get("epsilon", 1e-5), dtype=stash))
+            std = imp.add("Sqrt", [imp.add("Add", [var, eps], {}, 1)[0]], {}, 1)[0]
+            imp.add("Reciprocal", [std], {}, [outputs[2]])
+
     def to_onnx(self, node, exp):
         """``LayerNormalization`` from opset 17; before it, its formula over the normalised axes."""
         if exp.opset >= 17:
@@ -163,3 +182,50 @@ class LRN(OpDef):
 
 
 __all__ = ["BatchNormalization", "LayerNormalization", "InstanceNormalization", "LRN", "torch"]
+
+
+@register
+class GroupNormalization(_Norm):
+    """Normalise each group of ``num_groups`` channel groups over its channels and positions; scale and
+    bias per channel (opset 21; opset 18's per-group constants are repeated per channel at import)."""
+
+    op_type = "GroupNormalization"
+    attributes = {"num_groups": None, "epsilon": 1e-5, "stash_type": 1}
+    min_inputs = max_inputs = 3
+    weight_inputs = (1, 2)
+    access = "opaque"
+
+    def from_onnx(self, imp, inputs, attrs, opset, outputs):
+        from alphanas.ir.onnx_io import NotCanonical
+
+        x, scale, bias = inputs
+        groups = int(attrs["num_groups"])
+        channels = x.shape[1]
+        if opset < 21 and groups != channels:
+            if not (scale.is_const and bias.is_const and isinstance(channels, int)):
+                raise NotCanonical("opset-18 GroupNormalization with computed scale or bias")
+            per = channels // groups
+            scale = imp.constant(f"{scale.name}_per_channel", np.repeat(np.asarray(scale.const), per))
+            bias = imp.constant(f"{bias.name}_per_channel", np.repeat(np.asarray(bias.const), per))
+        imp.add("GroupNormalization", [x, scale, bias], {k: attrs[k] for k in self.attributes if k in attrs}, outputs)
+
+    def to_onnx(self, node, exp):
+        if exp.opset < 21:
+            from alphanas.errors import UnsupportedModelError
+
+            raise UnsupportedModelError(f"node {node.name!r} (GroupNormalization): per-channel scale needs opset 21")
+        exp.node(node, "GroupNormalization", [exp.name(v) for v in node.inputs],
+                 {k: v for k, v in node.attrs.items() if k != "stash_type" or v != 1})
+
+    def flops(self, node):
+        return 5 * node.outputs[0].numel()
+
+    def lower(self, node, ctx):
+        return [ctx.call(group_norm, ctx.input(0), node.attrs["num_groups"], ctx.input(1), ctx.input(2),
+                         node.attrs["epsilon"])]
+
+
+def group_norm(x, groups: int, weight, bias, eps: float):
+    """ONNX GroupNormalization (per-channel scale and bias), computed in float32 at least (stash type)."""
+    xc = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    return F.group_norm(xc, groups, weight.to(xc.dtype), bias.to(xc.dtype), eps).to(x.dtype)

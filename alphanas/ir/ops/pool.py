@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from alphanas.ir._torch import F, lazy, torch
 from alphanas.ir.opdef import OpDef, OpGroup, normalize_axis, register
 from alphanas.ir.ops.linear import conv_out, known_or_fresh, torch_padding, window_attrs
 
@@ -97,6 +96,29 @@ def avg_pool(x, kernel, stride, pads, ceil_mode: bool, count_include_pad: bool):
     return total / frac
 
 
+def avg_pool_dilated(x, kernel, stride, pads, dilation, ceil_mode: bool, count_include_pad: bool, out):
+    """ONNX AveragePool with dilations: a depthwise convolution with a dilated kernel of ones over the
+    padded input, divided by the number of taps inside the input (or inside the padded input when
+    ``count_include_pad``); windows a ceil-mode output adds past the padded end count only real taps."""
+    n = len(kernel)
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[n]
+    size = x.shape[2:]
+    extra = [max(0, (out[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1 - (size[i] + pads[i] + pads[n + i]))
+             for i in range(n)]
+    spec = [p for i in reversed(range(n)) for p in (pads[i], pads[n + i] + extra[i])]
+    c = x.shape[1]
+    ones = torch.ones((c, 1, *kernel), dtype=x.dtype)
+    total = conv(F.pad(x, spec), ones, stride=tuple(stride), dilation=tuple(dilation), groups=c)
+    if count_include_pad:
+        inner = F.pad(torch.ones((1, 1, *[size[i] + pads[i] + pads[n + i] for i in range(n)]), dtype=x.dtype),
+                      [p for i in reversed(range(n)) for p in (0, extra[i])])
+    else:
+        inner = F.pad(torch.ones((1, 1, *size), dtype=x.dtype), spec)
+    count = conv(inner, ones[:1], stride=tuple(stride), dilation=tuple(dilation))
+    index = (slice(None), slice(None), *[slice(0, o) for o in out])
+    return (total / count)[index]
+
+
 @register
 class AveragePool(_Pool):
     op_type = "AveragePool"
@@ -106,7 +128,11 @@ class AveragePool(_Pool):
     def lower(self, node, ctx):
         a = node.attrs
         if any(d != 1 for d in a["dilations"]):
-            raise NotImplementedError("dilated average pooling has no torch lowering")
+            out = node.outputs[0].shape[2:]
+            if not all(isinstance(d, int) for d in (*node.inputs[0].shape[2:], *out)):
+                raise NotImplementedError("dilated average pooling over symbolic spatial sizes has no torch lowering")
+            return [ctx.call(avg_pool_dilated, ctx.input(0), tuple(a["kernel_shape"]), tuple(a["strides"]), list(a["pads"]),
+                             tuple(a["dilations"]), bool(a["ceil_mode"]), bool(a["count_include_pad"]), tuple(out))]
         return [ctx.call(avg_pool, ctx.input(0), tuple(a["kernel_shape"]), tuple(a["strides"]), list(a["pads"]),
                          bool(a["ceil_mode"]), bool(a["count_include_pad"]))]
 
@@ -219,17 +245,30 @@ class _Reduce(OpDef):
 @register
 class ReduceMean(_Reduce):
     op_type = "ReduceMean"
-    torch_fn = staticmethod(torch.mean)
+    torch_fn = staticmethod(lazy("torch.mean"))
 
 
 @register
 class ReduceSum(_Reduce):
     op_type = "ReduceSum"
     axes_input_since = 13
-    torch_fn = staticmethod(torch.sum)
+    torch_fn = staticmethod(lazy("torch.sum"))
+
+
+def reduce_max(x, dim, keepdim: bool):
+    """ONNX ReduceMax: ``torch.amax``, and over an empty set the lowest value of the type (as ONNX)."""
+    import torch
+
+    if x.numel() or not dim:
+        return torch.amax(x, dim=dim, keepdim=keepdim)
+    shape = [1 if i in dim or i - x.dim() in dim else d for i, d in enumerate(x.shape)]
+    if not keepdim:
+        shape = [d for i, d in enumerate(x.shape) if not (i in dim or i - x.dim() in dim)]
+    low = False if x.dtype == torch.bool else (-float("inf") if x.dtype.is_floating_point else torch.iinfo(x.dtype).min)
+    return torch.full(shape, low, dtype=x.dtype)
 
 
 @register
 class ReduceMax(_Reduce):
     op_type = "ReduceMax"
-    torch_fn = staticmethod(torch.amax)
+    torch_fn = staticmethod(reduce_max)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from onnx import helper
 
+from alphanas.ir._torch import F, torch
 from alphanas.errors import InvalidGraphError
 from alphanas.ir import symbolic
 from alphanas.ir.opdef import OpDef, OpGroup, dim_product, dim_sum, normalize_axis, register
@@ -266,9 +265,22 @@ class Slice(OpDef):
         import operator
 
         sl = self.slices(node)
-        if any(s.step is not None and s.step < 0 for s in sl):
-            raise NotImplementedError("negative slice steps have no torch lowering")
-        return [ctx.call(operator.getitem, ctx.input(0), tuple(sl))]
+        backward = {i: s for i, s in enumerate(sl) if s.step is not None and s.step < 0}
+        if not backward:
+            return [ctx.call(operator.getitem, ctx.input(0), tuple(sl))]
+        shape = node.inputs[0].shape
+        if any(not isinstance(shape[i], int) for i in backward):
+            raise NotImplementedError("negative slice steps over a symbolic axis have no torch lowering")
+        forward = tuple(slice(None) if i in backward else s for i, s in enumerate(sl))
+        y = ctx.call(operator.getitem, ctx.input(0), forward)
+        for i, s in backward.items():  # (torch slices forward only: the picked indices, gathered)
+            y = ctx.call(take_indices, y, i, list(range(shape[i]))[s])
+        return [y]
+
+
+def take_indices(x, axis: int, indices: list[int]):
+    """``x`` at the static ``indices`` along ``axis`` (a backward slice)."""
+    return torch.index_select(x, axis, torch.tensor(indices, dtype=torch.int64, device=x.device))
 
 
 @register

@@ -1,0 +1,232 @@
+"""Surrogate-assisted search over NAS-Bench-201: propose many mutants, evaluate the predicted best.
+
+**Encoding** (:func:`encode`): per cell, the one-hot op of each edge (30), BANANAS's path encoding
+(which of the 4 + 16 + 16 + 64 input-to-output paths with their op sequences are live; White et al.,
+AAAI 2021) and αNAS's properties of the whole cell (:func:`~alphanas.bench.nb201.space.cell_properties`:
+input-to-output depth and the 4x4 mixing matrix) with its conv counts as a cost proxy. Nothing of the
+table is read to encode a cell.
+
+**Search** (:func:`surrogate_search`, :class:`SurrogateConfig`), after the property-diverse initial
+cells of the property-guided evolution, in one of three proposal modes:
+
+- ``'evolution'`` (the default, the benchmark's setting): property-guided aging evolution (population
+  15, sample 6, as the ``property`` strategy) whose every step draws ``mutants`` (10) property-guided
+  mutants of the parent; a Gaussian process (:class:`~alphanas.search.surrogate.GaussianProcess`),
+  refit on every queried cell's validation accuracy, ranks them by upper confidence bound
+  ``mean + kappa * std`` and only the best is queried (``kappa`` 1 for the first ``warmup`` = 40
+  queries, then ``kappa_late`` = 0: explore, then exploit).
+- ``'pool'``: rounds of ``batch`` queries chosen from a pool of property-guided mutants and one-edge
+  edits of the best ``parents`` cells, every one-edge neighbour of the best ``neighbours`` cells and
+  ``random`` random cells (a BANANAS-style loop; after warm-up only ``late_parents`` parents).
+- ``'space'``: Bayesian optimisation over one cell of every isomorphism class of the whole space.
+
+No mode queries a cell twice, nor a cell isomorphic to a queried one.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from alphanas.bench.nb201.space import (EDGES, OPS, Cell, cell_class, cell_properties, property_mutation,
+                                        random_edge_mutation)
+from alphanas.search.surrogate import GaussianProcess, acquire
+
+#: input-to-output paths of the cell as edge-index sequences into :data:`EDGES`
+PATHS: tuple[tuple[int, ...], ...] = ((3,), (0, 4), (1, 5), (0, 2, 5))
+_LIVE_OPS = OPS[1:]
+
+
+@functools.lru_cache(maxsize=None)
+def _path_index() -> dict[tuple[str, ...], int]:
+    index: dict[tuple[str, ...], int] = {}
+    for length in (1, 2, 3):
+        for ops in itertools.product(_LIVE_OPS, repeat=length):
+            index.setdefault(ops, len(index))
+    return index
+
+
+@functools.lru_cache(maxsize=None)
+def encode(cell: Cell) -> np.ndarray:
+    """The cell's feature vector: edge one-hot, path encoding, whole-cell depth and mixing, conv counts."""
+    onehot = np.zeros(len(EDGES) * len(OPS))
+    for k, op in enumerate(cell.ops):
+        onehot[k * len(OPS) + OPS.index(op)] = 1.0
+    index = _path_index()
+    paths = np.zeros(len(index))
+    for path in PATHS:
+        ops = tuple(cell.ops[k] for k in path)
+        if "none" not in ops:
+            paths[index[ops]] = 1.0
+    properties = np.asarray(cell_properties(cell), dtype=float)  # depth, 4x4 mixing
+    convs = [float(cell.ops.count("nor_conv_3x3")), float(cell.ops.count("nor_conv_1x1"))]
+    return np.concatenate([onehot, paths, properties, convs])
+
+
+@dataclass
+class SurrogateConfig:
+    """Settings of the surrogate-assisted search (defaults: the benchmark's fixed settings)."""
+
+    initial: int = 10  # property-diverse initial cells
+    initial_pool: int = 100  # random cells the initial ones are stratified from
+    parents: int = 10  # best cells so far whose mutants form the pool
+    mutants: int = 10  # mutation attempts per parent per round ('evolution': per step)
+    random: int = 50  # random cells added to the pool per round
+    batch: int = 5  # cells queried per round
+    kappa: float = 1.0  # UCB exploration weight during warm-up
+    kappa_late: float = 0.0  # ... after warm-up (exploitation)
+    warmup: int = 40  # queries before kappa drops to kappa_late
+    p_property: float = 0.7  # share of mutation attempts that are property-guided (else one random edge)
+    neighbours: int = 3  # every one-edge neighbour of this many best cells joins the pool
+    late_parents: int = 3  # parents after warm-up (local search around the best)
+    proposal: str = "evolution"  # 'evolution': screened property-guided evolution; 'pool': rounds over a pool
+    population: int = 15  # 'evolution': aging population the parent is drawn from
+    sample: int = 6  # 'evolution': parent = best of this many drawn from the population
+    refit: int = 1  # 'evolution': queries between refits of the predictor
+
+
+def _pool(cells: list[Cell], rng: random.Random, np_rng: np.random.Generator, config: SurrogateConfig,
+          fresh: Callable[[Cell], bool]) -> list[Cell]:
+    pool: dict[int, Cell] = {}
+
+    def add(cell: Cell) -> None:
+        h = cell_class(cell)
+        if h not in pool and fresh(cell):
+            pool[h] = cell
+
+    for parent in cells:
+        for _ in range(config.mutants):
+            if rng.random() < config.p_property:
+                result = property_mutation(parent, rng, np_rng, relax=rng.random() < 0.2, accept=fresh)
+                if result is not None:
+                    add(result[0])
+            else:
+                add(random_edge_mutation(parent, rng)[0])
+    for parent in cells[:config.neighbours]:
+        for k in range(len(EDGES)):
+            for op in OPS:
+                if op != parent.ops[k]:
+                    add(parent.replace({k: op}))
+    for _ in range(config.random):
+        add(Cell.random(rng))
+    return list(pool.values())
+
+
+def surrogate_search(query: Callable[[Cell, str, str], float], budget: int, rng: random.Random,
+                     np_rng: np.random.Generator, config: SurrogateConfig,
+                     initial: Callable[[random.Random, int, int], list[Cell]]) -> None:
+    """Run the surrogate-assisted search; ``query(cell, mutation, description)`` evaluates a cell and
+    returns its validation accuracy (it is called for exactly ``budget`` distinct cells, or fewer
+    when the space runs out)."""
+    seen: dict[str, float] = {}
+    classes: set[int] = set()
+    cells: list[Cell] = []
+
+    def fresh(cell: Cell) -> bool:
+        return str(cell) not in seen and cell_class(cell) not in classes
+
+    def evaluate(cell: Cell, mutation: str, what: str = "") -> None:
+        classes.add(cell_class(cell))
+        seen[str(cell)] = query(cell, mutation, what)
+        cells.append(cell)
+
+    for cell in initial(rng, config.initial, config.initial_pool):
+        if len(seen) < min(budget, config.initial) and fresh(cell):
+            evaluate(cell, "random_sample")
+    if config.proposal == "space":
+        _space_search(cells, seen, evaluate, budget, rng, config)
+        return
+    if config.proposal == "evolution":
+        _screened_evolution(cells, seen, evaluate, fresh, budget, rng, np_rng, config)
+        return
+    stalls = 0
+    while len(seen) < budget and stalls < 100:
+        if len(seen) < 3:
+            cell = Cell.random(rng)
+            if fresh(cell):
+                evaluate(cell, "random_sample")
+            continue
+        late = len(seen) >= config.warmup
+        ranked = sorted(cells, key=lambda c: -seen[str(c)])[:config.late_parents if late else config.parents]
+        pool = _pool(ranked, rng, np_rng, config, fresh)
+        if not pool:
+            stalls += 1
+            continue
+        model = GaussianProcess().fit(np.stack([encode(c) for c in cells]), np.array([seen[str(c)] for c in cells]))
+        mean, std = model.predict(np.stack([encode(c) for c in pool]))
+        kappa = config.kappa_late if late else config.kappa
+        score = acquire(mean, std, kappa)
+        for i in np.argsort(-score, kind="stable")[:min(config.batch, budget - len(seen))]:
+            evaluate(pool[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
+
+
+@functools.lru_cache(maxsize=1)
+def _space() -> tuple[list[Cell], np.ndarray, np.ndarray]:
+    """One cell per isomorphism class (the first in product order), its encoding and class ids."""
+    firsts: dict[int, Cell] = {}
+    for ops in itertools.product(OPS, repeat=len(EDGES)):
+        cell = Cell(ops)
+        firsts.setdefault(cell_class(cell), cell)
+    cells = list(firsts.values())
+    return cells, np.stack([encode(c) for c in cells]), np.array(list(firsts))
+
+
+def _space_search(cells: list[Cell], seen: dict[str, float], evaluate: Callable[..., None], budget: int,
+                  rng: random.Random, config: SurrogateConfig) -> None:
+    """Bayesian optimisation over every isomorphism class of the space: each round the ``batch``
+    unqueried classes of best UCB (kappa, then kappa_late after warm-up) are queried."""
+    space, features, ids = _space()
+    while len(seen) < budget:
+        queried = {cell_class(c) for c in cells}
+        open_ = np.array([i not in queried for i in ids.tolist()])
+        if not open_.any():
+            return
+        model = GaussianProcess().fit(np.stack([encode(c) for c in cells]), np.array([seen[str(c)] for c in cells]))
+        index = np.flatnonzero(open_)
+        mean, std = model.predict(features[index])
+        kappa = config.kappa_late if len(seen) >= config.warmup else config.kappa
+        order = np.argsort(-acquire(mean, std, kappa), kind="stable")
+        for j in order[:min(config.batch, budget - len(seen))]:
+            i = index[j]
+            evaluate(space[i], "surrogate", f"predicted {mean[j]:.4f} ± {std[j]:.4f}")
+
+
+def _screened_evolution(cells: list[Cell], seen: dict[str, float], evaluate: Callable[..., None],
+                        fresh: Callable[[Cell], bool], budget: int, rng: random.Random,
+                        np_rng: np.random.Generator, config: SurrogateConfig) -> None:
+    """Property-guided aging evolution whose every step screens ``mutants`` mutants with the predictor."""
+    model = None
+    fitted = 0
+    failures = 0
+    while len(seen) < budget and failures < 1000:
+        if model is None or len(seen) - fitted >= config.refit:
+            model = GaussianProcess().fit(np.stack([encode(c) for c in cells]),
+                                          np.array([seen[str(c)] for c in cells]))
+            fitted = len(seen)
+        alive = cells[-config.population:]
+        if failures >= 30:
+            parent = rng.choice(cells)
+        else:
+            parent = max((rng.choice(alive) for _ in range(config.sample)), key=lambda c: seen[str(c)])
+        pool: dict[int, Cell] = {}
+        for _ in range(config.mutants):
+            result = property_mutation(parent, rng, np_rng, relax=failures >= 10, accept=fresh)
+            if result is not None:
+                pool.setdefault(cell_class(result[0]), result[0])
+        if not pool:
+            failures += 1
+            continue
+        failures = 0
+        candidates = list(pool.values())
+        mean, std = model.predict(np.stack([encode(c) for c in candidates]))
+        kappa = config.kappa_late if len(seen) >= config.warmup else config.kappa
+        i = int(np.argmax(acquire(mean, std, kappa)))
+        evaluate(candidates[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
+
+
+__all__ = ["PATHS", "SurrogateConfig", "encode", "surrogate_search"]

@@ -1,0 +1,121 @@
+"""User arrays as a dataset: ``npz`` (``x_train``, ``y_train`` and optional ``x_val``/``y_val``/``x_test``/``y_test``
+in one ``.npz`` file or a folder of ``.npy`` files), and :func:`dataset_from_arrays`, which every
+array-producing source (image folders, MNIST, CIFAR-100, plug-ins) uses to split, check and normalise.
+
+    ds = load_dataset("npz", root="data.npz", seed=0)   # any input rank: images, sequences, tables
+
+Missing splits are cut from the training arrays, stratified and seeded (the same procedure as
+``digits``: with neither ``x_val`` nor ``x_test``, 15 % test and 15 % validation of the whole set).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from alphanas.data.checks import check_splits
+from alphanas.data.dataset import Dataset
+from alphanas.data.splits import check_fraction, normalise, stratified_split, three_way_split
+from alphanas.errors import AlphanasError, ParameterError
+
+SPLITS = ("train", "val", "test")
+
+
+def _hold_out(source: str, y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        return stratified_split(y, fraction, seed)
+    except ValueError as e:
+        raise AlphanasError(f"{source}: cannot split off a stratified {fraction:g} of {len(y)} samples "
+                            f"({e}); give more samples per class or explicit val/test splits") from None
+
+
+def dataset_from_arrays(name: str, arrays: dict[str, tuple[np.ndarray, np.ndarray]], *, seed: int = 0,
+                        val_fraction: float = 0.15, test_fraction: float = 0.15, num_classes: int | None = None,
+                        class_names: list[str] | None = None, default_augment: str = "none") -> Dataset:
+    """A :class:`Dataset` from raw ``{"train": (x, y), "val": ..., "test": ...}`` arrays (``val`` and
+    ``test`` optional): checked (:func:`~alphanas.data.checks.check_splits`), missing splits cut from
+    ``train`` (stratified, ``seed``), normalised with training statistics."""
+    if "train" not in arrays:
+        raise AlphanasError(f"{name}: no training data (x_train, y_train)")
+    if class_names is not None and num_classes is None:
+        num_classes = len(class_names)
+    k = check_splits(name, arrays, num_classes)
+    x, y = (np.asarray(a) for a in arrays["train"])
+    y = y.astype(np.int64)
+    has_val, has_test = "val" in arrays, "test" in arrays
+    if not has_val and not has_test:
+        try:
+            tr, va, te = three_way_split(y, val_fraction, test_fraction, seed)
+        except ValueError as e:
+            raise AlphanasError(f"{name}: cannot split {len(y)} samples into train/validation/test stratified "
+                                f"by class ({e}); give more samples per class or explicit splits") from None
+        parts = {"train": (x[tr], y[tr]), "val": (x[va], y[va]), "test": (x[te], y[te])}
+    else:
+        parts = {s: (np.asarray(a[0]), np.asarray(a[1]).astype(np.int64)) for s, a in arrays.items()}
+        missing = "test" if has_val else "val"
+        fraction = test_fraction if missing == "test" else val_fraction
+        check_fraction(fraction, f"{missing}_fraction")
+        if missing not in arrays:
+            keep, held = _hold_out(name, y, fraction, seed)
+            parts["train"], parts[missing] = (x[keep], y[keep]), (x[held], y[held])
+    (xt, xv, xs), mean, std = normalise(parts["train"][0], [parts["val"][0], parts["test"][0]])
+    names_ = list(class_names) if class_names else [str(i) for i in range(k)]
+    return Dataset(name, xt, parts["train"][1], xv, parts["val"][1], xs, parts["test"][1], k, mean, std,
+                   class_names=names_, default_augment=default_augment)
+
+
+def read_arrays(root: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{"train": (x, y), ...}`` from an ``.npz`` file or a folder of ``x_train.npy``, ``y_train.npy``, ..."""
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise AlphanasError(f"npz: {str(path)!r} does not exist; pass an .npz file or a folder of .npy files")
+    found: dict[str, np.ndarray] = {}
+    if path.is_dir():
+        for key in (f"{a}_{s}" for s in SPLITS for a in "xy"):
+            f = path / f"{key}.npy"
+            if f.is_file():
+                try:
+                    found[key] = np.load(f, allow_pickle=False)
+                except Exception as e:
+                    raise AlphanasError(f"npz: {f} is not a readable .npy array ({type(e).__name__}: "
+                                        f"{' '.join(str(e).split())})") from None
+        where = f"folder {str(path)!r}"
+    else:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if not isinstance(z, np.lib.npyio.NpzFile):
+                    raise ValueError("a single .npy array, not an .npz archive")
+                found = {k: z[k] for k in z.files if k in {f"{a}_{s}" for s in SPLITS for a in "xy"}}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise AlphanasError(f"npz: {path} is not a readable .npz archive ({type(e).__name__}: "
+                                f"{' '.join(str(e).split())})") from None
+        where = str(path)
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for s in SPLITS:
+        xk, yk = f"x_{s}", f"y_{s}"
+        if (xk in found) != (yk in found):
+            have, lack = (xk, yk) if xk in found else (yk, xk)
+            raise AlphanasError(f"npz: {where} has {have} but not {lack}; give both or neither")
+        if xk in found:
+            out[s] = (found[xk], found[yk])
+    if "train" not in out:
+        raise AlphanasError(f"npz: {where} has no x_train/y_train arrays (found: {', '.join(sorted(found)) or 'none'})")
+    return out
+
+
+def load_npz(root: str | os.PathLike | None = None, seed: int = 0, val_fraction: float = 0.15,
+             test_fraction: float = 0.15, num_classes: int | None = None) -> Dataset:
+    """Arrays from an ``.npz`` file or ``.npy`` folder ``root`` (see the module docstring); labels are
+    class indices ``0..num_classes-1`` (default: up to the largest label)."""
+    if root is None:
+        raise ParameterError("root", "npz: no data given; pass {root}=FILE.npz (or a folder of x_train.npy, "
+                                     "y_train.npy, ...)")
+    arrays = read_arrays(root)
+    return dataset_from_arrays("npz", arrays, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
+                               num_classes=num_classes)
+
+
+__all__ = ["SPLITS", "dataset_from_arrays", "load_npz", "read_arrays"]

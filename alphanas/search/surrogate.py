@@ -1,0 +1,211 @@
+"""A surrogate of the evaluator: features of an architecture, a predictor with uncertainty, acquisition.
+
+A surrogate-assisted search learns online from the candidates it has evaluated which proposals are
+worth the next evaluation: it proposes many mutants, predicts their accuracy, and evaluates (trains
+or looks up) only the best by an acquisition rule.
+
+**Features** (:func:`graph_features`): αNAS's program properties of the whole graph — input-to-output
+depth and the mixing matrix (:mod:`alphanas.properties`) — its costs (log params, log FLOPs) and a
+structural encoding: a Weisfeiler-Lehman subtree histogram over the op-type-labelled graph (2
+iterations, hashed into :data:`WL_BUCKETS` buckets), so that graphs with the same local structure
+share features.
+
+**Predictor** (:class:`GaussianProcess`): Gaussian-process regression with a squared-exponential
+kernel on standardized features; its length scale and noise are chosen each fit by marginal
+likelihood over a small grid, and it returns a mean and a standard deviation per point. For the
+≤ a few hundred evaluations of a NAS budget an exact GP is cheaper than an ensemble of networks and
+its uncertainty is calibrated by construction; :class:`Ensemble` bags GPs over bootstrap resamples
+of the data when an ensemble's spread is wanted as the uncertainty instead.
+
+**Acquisition** (:func:`acquire`): upper confidence bound ``mean + kappa * std``; ``kappa = 0`` is
+pure exploitation. :func:`screen` applies predictor and acquisition to a list of candidate graphs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from alphanas.ir.graph import Graph
+
+#: buckets of the hashed Weisfeiler-Lehman histogram of :func:`graph_features`
+WL_BUCKETS = 64
+#: length scales (in units of sqrt(feature count) of standardized features) the GP chooses from
+LENGTH_SCALES = (0.25, 0.5, 1.0, 2.0)
+#: noise variances (of standardized targets) the GP chooses from
+NOISES = (0.01, 0.05, 0.2, 0.5)
+
+
+class Predictor(Protocol):
+    """What a search needs of a surrogate model."""
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "Predictor": ...
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def _standardize(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    return (x - mean) / scale
+
+
+class GaussianProcess:
+    """Exact GP regression, squared-exponential kernel, hyper-parameters by marginal likelihood on a grid.
+
+    ``fit(x, y)`` standardizes features (columns constant on the data are ignored) and targets;
+    ``predict(x)`` returns ``(mean, std)`` in the units of ``y``. Deterministic (no random choices).
+    """
+
+    def __init__(self, length_scales: Sequence[float] = LENGTH_SCALES, noises: Sequence[float] = NOISES) -> None:
+        self.length_scales = tuple(length_scales)
+        self.noises = tuple(noises)
+        self.length_scale = self.noise = math.nan
+
+    def _kernel(self, a: np.ndarray, b: np.ndarray, length: float) -> np.ndarray:
+        d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+        return np.exp(-np.maximum(d2, 0.0) / (2.0 * length * length * max(1, a.shape[1])))
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "GaussianProcess":
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        if x.ndim != 2 or len(x) != len(y) or len(y) < 2:
+            raise ValueError(f"a GP needs at least 2 points with 2-D features; got x {x.shape}, y {y.shape}")
+        self._mean, scale = x.mean(0), x.std(0)
+        self._keep = scale > 1e-12
+        self._scale = np.where(self._keep, scale, 1.0)
+        self._y_mean, self._y_scale = float(y.mean()), float(y.std()) or 1.0
+        z = _standardize(x, self._mean, self._scale)[:, self._keep]
+        t = (y - self._y_mean) / self._y_scale
+        best = None
+        for length in self.length_scales:
+            k = self._kernel(z, z, length)
+            for noise in self.noises:
+                try:
+                    chol = np.linalg.cholesky(k + noise * np.eye(len(t)))
+                except np.linalg.LinAlgError:
+                    continue
+                alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, t))
+                evidence = -0.5 * t @ alpha - np.log(np.diag(chol)).sum()
+                if best is None or evidence > best[0]:
+                    best = (evidence, length, noise, chol, alpha)
+        if best is None:
+            raise ValueError("the GP kernel matrix is not positive definite for any noise of the grid")
+        _, self.length_scale, self.noise, self._chol, self._alpha = best
+        self._z = z
+        return self
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z = _standardize(np.asarray(x, dtype=float), self._mean, self._scale)[:, self._keep]
+        k = self._kernel(z, self._z, self.length_scale)
+        mean = k @ self._alpha
+        v = np.linalg.solve(self._chol, k.T)
+        var = np.maximum(1.0 - (v * v).sum(0), 1e-12)
+        return self._y_mean + self._y_scale * mean, self._y_scale * np.sqrt(var)
+
+
+class Ensemble:
+    """``members`` GPs, each fit on a bootstrap resample (seeded); mean and std over the members' means."""
+
+    def __init__(self, members: int = 5, seed: int = 0) -> None:
+        self.members, self.seed = members, seed
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "Ensemble":
+        rng = np.random.default_rng(self.seed)
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        self._models = []
+        for _ in range(self.members):
+            idx = rng.integers(0, len(y), len(y))
+            if len(set(idx.tolist())) < 2:
+                idx = np.arange(len(y))
+            self._models.append(GaussianProcess().fit(x[idx], y[idx]))
+        return self
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        means = np.stack([m.predict(x)[0] for m in self._models])
+        return means.mean(0), means.std(0)
+
+
+def acquire(mean: np.ndarray, std: np.ndarray, kappa: float) -> np.ndarray:
+    """Upper confidence bound: ``mean + kappa * std`` (larger is better)."""
+    return np.asarray(mean) + kappa * np.asarray(std)
+
+
+# -- features of a general graph ------------------------------------------------------------------
+
+
+def _bucket(label: str) -> int:
+    return int(hashlib.sha1(label.encode()).hexdigest()[:8], 16) % WL_BUCKETS
+
+
+def wl_histogram(graph: Graph, iterations: int = 2) -> np.ndarray:
+    """Weisfeiler-Lehman subtree features of the op-type-labelled dataflow graph, hashed into
+    :data:`WL_BUCKETS` counts (networkx's ``weisfeiler_lehman_subgraph_hashes``)."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    producers = {}
+    for i, node in enumerate(graph.nodes):
+        g.add_node(i, label=node.op_type)
+        for out in node.outputs:
+            producers[out.name if hasattr(out, "name") else out] = i
+    for i, node in enumerate(graph.nodes):
+        for value in node.inputs:
+            if value is None:
+                continue
+            src = producers.get(value.name if hasattr(value, "name") else value)
+            if src is not None:
+                g.add_edge(src, i)
+    counts = np.zeros(WL_BUCKETS)
+    if g.number_of_nodes() == 0:
+        return counts
+    with warnings.catch_warnings():  # networkx >= 3.5 notes that its directed-graph hashes changed
+        warnings.simplefilter("ignore", UserWarning)
+        hashes = nx.weisfeiler_lehman_subgraph_hashes(g, node_attr="label", iterations=iterations)
+    for node, labels in hashes.items():
+        counts[_bucket(g.nodes[node]["label"])] += 1
+        for label in labels:
+            counts[_bucket(label)] += 1
+    return counts
+
+
+def property_features(graph: Graph) -> np.ndarray:
+    """Whole-graph depth (max over input/output pairs, -1 when none) and mixing (entry-wise max of the
+    mixing matrices of the first input/output pair, flattened and padded to 4x4) of αNAS's properties."""
+    from alphanas.properties import PropertySet
+
+    props = PropertySet.infer(graph, ("depth", "mixing"))
+    depths = [d for _, _, d in props["depth"].pairs() if d is not None]
+    mixing = np.zeros((4, 4))
+    pairs = [m for _, _, m in props["mixing"].pairs() if m is not None]
+    if pairs:
+        m = np.asarray(pairs[0], dtype=float)[:4, :4]
+        mixing[:m.shape[0], :m.shape[1]] = m
+    return np.concatenate([[max(depths) if depths else -1.0], mixing.ravel()])
+
+
+def graph_features(graph: Graph) -> np.ndarray:
+    """Properties, log costs and the WL histogram of ``graph`` as one feature vector."""
+    from alphanas.properties.cost import CostProperty
+
+    cost = CostProperty.infer(graph)
+    costs = [math.log1p(float(getattr(cost, name, 0.0) or 0.0)) for name in ("params", "flops")]
+    return np.concatenate([property_features(graph), costs, wl_histogram(graph)])
+
+
+def screen(graphs: Sequence[Graph], seen: Sequence[Graph], seen_acc: Sequence[float], keep: int,
+           kappa: float = 0.5, predictor: Predictor | None = None) -> list[int]:
+    """Indices of the ``keep`` graphs (of ``graphs``) with the best acquisition under a predictor fit
+    on ``seen`` with their accuracies; with fewer than 3 evaluated graphs the first ``keep`` are kept."""
+    if len(seen) < 3 or len(graphs) <= keep:
+        return list(range(min(keep, len(graphs))))
+    model = (predictor or GaussianProcess()).fit(np.stack([graph_features(g) for g in seen]), np.asarray(seen_acc))
+    mean, std = model.predict(np.stack([graph_features(g) for g in graphs]))
+    order = np.argsort(-acquire(mean, std, kappa), kind="stable")
+    return sorted(order[:keep].tolist())
+
+
+__all__ = ["LENGTH_SCALES", "NOISES", "WL_BUCKETS", "Ensemble", "GaussianProcess", "Predictor", "acquire",
+           "graph_features", "property_features", "screen", "wl_histogram"]

@@ -19,7 +19,7 @@ from alphanas.console import check_output_path, console, parse_int_list, rich_pr
 from alphanas.errors import AlphanasError, ParameterError
 
 #: The command-line spelling of library parameters that errors name (:class:`~alphanas.errors.ParameterError`).
-FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "objectives": "--objectives",
+FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "loader_workers": "--workers", "objectives": "--objectives",
          "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo",
          "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider",
          "batches": "--batch", "input_shapes": "--input-shape",
@@ -325,7 +325,6 @@ def write_class_list(ds, path: Path) -> Path | None:
     return path
 
 
-@command("train", "train a model (ONNX file or zoo) on a dataset and write it as ONNX with the trained weights")
 def _precision_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
                    help="training precision: autocast to bf16/fp16 (fp16 with a loss scaler); auto: bf16 on CUDA "
@@ -338,6 +337,7 @@ def _precision_options(p: argparse.ArgumentParser) -> None:
                    "see docs/training.md); on the CPU runs are deterministic anyway")
 
 
+@command("train", "train a model (ONNX file or zoo) on a dataset and write it as ONNX with the trained weights")
 def _train_args(p: argparse.ArgumentParser) -> None:
     _precision_options(p)
     p.add_argument("model", nargs="?", help="ONNX model file (or use --zoo NAME)")
@@ -366,7 +366,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     _task_options(p)
     p.add_argument("--streaming", choices=("auto", "on", "off"), default="auto",
                    help="stream batches through a DataLoader (auto: when the data exceeds 2 GiB or is memory-mapped)")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes when streaming (default 2)")
+    p.add_argument("--workers", dest="loader_workers", type=int, default=2,
+                   help="DataLoader worker processes when streaming (default 2; 0: load in this process)")
     p.add_argument("--embed-preprocessing", action="store_true",
                    help="put the input normalisation (mean/std) into the graph: the model then takes raw pixels")
     p.set_defaults(func=cmd_train)
@@ -427,7 +428,7 @@ def cmd_train(args) -> int:
                            label_smoothing=args.label_smoothing, augment=args.augment, device=args.device,
                            seed=args.seed, progress=bar, max_minutes=args.max_minutes, checkpoint=ckpt,
                            task=args.task, streaming={"auto": None, "on": True, "off": False}[args.streaming],
-                           workers=args.workers, precision=args.precision, channels_last=args.channels_last,
+                           workers=args.loader_workers, precision=args.precision, channels_last=args.channels_last,
                            compile=args.compile, deterministic=args.deterministic or None)
     except TrainingInterrupted as e:
         sys.stderr.write(f"alphanas: {e}\n")
@@ -1065,6 +1066,7 @@ OPTION_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "epochs": (lambda v: v >= 1, "a number of epochs >= 1"),
     "trials": (lambda v: v >= 1, "a number of trials >= 1"),
     "workers": (lambda v: v >= 1, "a number of workers >= 1"),
+    "loader_workers": (lambda v: v >= 0, "a number of DataLoader workers >= 0"),
     "device": (_device_ok, "auto, cpu, cuda or cuda:N"),
     "warmup": (lambda v: v >= 0, "a number of warm-up runs >= 0"),
     "repeats": (lambda v: v >= 1, "a number of timed runs >= 1"),

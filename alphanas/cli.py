@@ -19,7 +19,7 @@ from alphanas.console import check_output_path, console, parse_int_list, rich_pr
 from alphanas.errors import AlphanasError, ParameterError
 
 #: The command-line spelling of library parameters that errors name (:class:`~alphanas.errors.ParameterError`).
-FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "objectives": "--objectives",
+FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "loader_workers": "--workers", "objectives": "--objectives",
          "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo",
          "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider",
          "batches": "--batch", "input_shapes": "--input-shape",
@@ -325,8 +325,21 @@ def write_class_list(ds, path: Path) -> Path | None:
     return path
 
 
+def _precision_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="training precision: autocast to bf16/fp16 (fp16 with a loss scaler); auto: bf16 on CUDA "
+                   "devices that support it, fp32 on the CPU (default)")
+    p.add_argument("--channels-last", choices=("auto", "on", "off"), default="auto",
+                   help="NHWC memory layout; auto: measured per model on CUDA at reduced precision, off on the CPU")
+    p.add_argument("--compile", action="store_true", help="run the lowered module through torch.compile "
+                   "(its compile time is reported)")
+    p.add_argument("--deterministic", action="store_true", help="deterministic kernels on CUDA (slower; "
+                   "see docs/training.md); on the CPU runs are deterministic anyway")
+
+
 @command("train", "train a model (ONNX file or zoo) on a dataset and write it as ONNX with the trained weights")
 def _train_args(p: argparse.ArgumentParser) -> None:
+    _precision_options(p)
     p.add_argument("model", nargs="?", help="ONNX model file (or use --zoo NAME)")
     p.add_argument("--zoo", metavar="NAME", help="build zoo model NAME for the dataset's input shape and classes")
     p.add_argument("--dataset", required=True, help=DATASET_HELP)
@@ -353,7 +366,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     _task_options(p)
     p.add_argument("--streaming", choices=("auto", "on", "off"), default="auto",
                    help="stream batches through a DataLoader (auto: when the data exceeds 2 GiB or is memory-mapped)")
-    p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes when streaming (default 2)")
+    p.add_argument("--workers", dest="loader_workers", type=int, default=2,
+                   help="DataLoader worker processes when streaming (default 2; 0: load in this process)")
     p.add_argument("--embed-preprocessing", action="store_true",
                    help="put the input normalisation (mean/std) into the graph: the model then takes raw pixels")
     p.set_defaults(func=cmd_train)
@@ -414,7 +428,8 @@ def cmd_train(args) -> int:
                            label_smoothing=args.label_smoothing, augment=args.augment, device=args.device,
                            seed=args.seed, progress=bar, max_minutes=args.max_minutes, checkpoint=ckpt,
                            task=args.task, streaming={"auto": None, "on": True, "off": False}[args.streaming],
-                           workers=args.workers)
+                           workers=args.loader_workers, precision=args.precision, channels_last=args.channels_last,
+                           compile=args.compile, deterministic=args.deterministic or None)
     except TrainingInterrupted as e:
         sys.stderr.write(f"alphanas: {e}\n")
         return 130
@@ -801,6 +816,9 @@ def cmd_benchmark(args) -> int:
 
 @command("search", "evolutionary architecture search from a seed model; resumable; no arguments: the embedded default")
 def _search_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="training precision of the candidates (auto: bf16 on CUDA that supports it, else fp32)")
+    p.add_argument("--deterministic", action="store_true", help="deterministic kernels on CUDA (slower)")
     p.add_argument("seed_model", nargs="?", metavar="SEED.onnx", help="seed model (default: --zoo resnet_small)")
     p.add_argument("--zoo", metavar="NAME", help="zoo seed model built for the dataset (default resnet_small)")
     p.add_argument("--dataset", default="digits", help=DATASET_HELP + " (default digits)")
@@ -864,7 +882,8 @@ def cmd_search(args) -> int:
                        workers=args.workers, address=args.address, inherit=args.inherit, proxy=args.proxy,
                        proxy_keep=args.proxy_keep, device=args.device, threads=args.threads or None,
                        pick=args.pick, focus=None if args.focus == "none" else args.focus, task=args.task,
-                       evaluator=args.evaluator, constraints=list(args.constraint),
+                       evaluator=args.evaluator, constraints=list(args.constraint), precision=args.precision,
+                       deterministic=args.deterministic,
                        num_classes=args.num_classes, input_size=args.input_size, in_channels=args.in_channels)
     if args.seed_model and not Path(args.seed_model).is_file():
         raise AlphanasError(f"{args.seed_model}: no such file")
@@ -1047,6 +1066,7 @@ OPTION_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "epochs": (lambda v: v >= 1, "a number of epochs >= 1"),
     "trials": (lambda v: v >= 1, "a number of trials >= 1"),
     "workers": (lambda v: v >= 1, "a number of workers >= 1"),
+    "loader_workers": (lambda v: v >= 0, "a number of DataLoader workers >= 0"),
     "device": (_device_ok, "auto, cpu, cuda or cuda:N"),
     "warmup": (lambda v: v >= 0, "a number of warm-up runs >= 0"),
     "repeats": (lambda v: v >= 1, "a number of timed runs >= 1"),

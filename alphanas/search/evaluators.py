@@ -182,7 +182,7 @@ class TrainEvaluator:
         if self.inherit and parent is not None:
             start = graph.copy()
             inherited, total = inherit_weights(start, parent)
-        result = self.train(start, seed=seed)
+        result, oom_retried = self._train_or_retry(start, seed)
         from alphanas.train.preprocessing import attach_preprocessing
 
         trained = attach_preprocessing(result.graph, self.dataset(), task=self.task)
@@ -191,8 +191,33 @@ class TrainEvaluator:
             "params": float(result.params), "flops": float(result.flops), "train_s": float(result.wall_time),
             "diverged": float(bool(result.diverged) or not math.isfinite(result.val_acc)),
             "epochs": float(result.epochs_completed), "inherited_frac": inherited / total if total else 0.0,
+            "oom_retried": float(oom_retried),
         })
         return Evaluation(metrics, trained)
+
+    def _train_or_retry(self, graph: Graph, seed: int):
+        """Train; a run out of (device) memory is retried once at half the batch size, and when that runs
+        out too, the candidate fails with the reason (the search goes on). Returns ``(result, retried)``."""
+        from alphanas.train.precision import is_out_of_memory, release_memory
+
+        try:
+            return self.train(graph, seed=seed), False
+        except Exception as e:
+            if not is_out_of_memory(e):
+                raise
+            first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        release_memory()
+        half = max(1, self.batch_size // 2)
+        try:
+            return self.train(graph, seed=seed, batch_size=half), True
+        except Exception as e:
+            if not is_out_of_memory(e):
+                raise
+            release_memory()
+            from alphanas.errors import AlphanasError
+
+            raise AlphanasError(f"out of memory at batch size {self.batch_size} ({first}) and again at {half}: "
+                                "a smaller --batch-size or a larger device fits it") from None
 
     def evaluate(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> dict[str, float]:
         """Metrics of ``graph`` after training (see the class docstring)."""

@@ -67,6 +67,8 @@ class SearchConfig:
     proxy: str | None = None
     proxy_keep: float = 0.5
     device: str = "auto"
+    precision: str = "auto"  # training precision (alphanas.train.precision)
+    deterministic: bool = False  # deterministic kernels on CUDA
     threads: int | None = 1  # torch threads of the driver and the in-process executor (None: torch's default)
     num_classes: int | None = None  # re-target the seed model's classifier head (and size synthetic data)
     input_size: int | None = None  # synthetic data: image height and width (default 8)
@@ -146,7 +148,8 @@ def make_evaluator(cfg: SearchConfig) -> Evaluator:
         return PluginEvaluator(cfg.evaluator, epochs=cfg.epochs, device=cfg.device, inherit=cfg.inherit)
     return TrainEvaluator(dataset_name=cfg.dataset, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                           inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=cfg.split_seed,
-                          dataset_options=dataset_options(cfg), task=cfg.task)
+                          dataset_options=dataset_options(cfg), task=cfg.task,
+                          train_options={"precision": cfg.precision, "deterministic": cfg.deterministic or None})
 
 
 def check_objectives(cfg: SearchConfig, objectives: list[str]) -> None:
@@ -199,7 +202,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     # stores made before these options existed
     for key, default in (("pick", "random"), ("focus", None), ("num_classes", None), ("input_size", None),
                          ("in_channels", None), ("split_seed", 0), ("dataset_options", {}), ("task", "classification"),
-                         ("evaluator", None), ("constraints", [])):
+                         ("evaluator", None), ("constraints", []), ("precision", "auto"),
+                         ("deterministic", False)):
         if settings.get(key) == default:
             settings.pop(key)
     if cfg.seed_model:

@@ -29,6 +29,7 @@ class TrainConfig:
     grad_clip: float | None = None
     keep: str = "best"
     seed: int = 0
+    precision: str = "fp32"  # resolved: fp32, bf16 or fp16 (see alphanas.train.precision)
     task: str = "classification"
 
 

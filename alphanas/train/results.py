@@ -53,6 +53,8 @@ class TrainResult:
     resumed_from_epoch: int = 0  # epochs already done when this call started (from a checkpoint)
     params: int = 0
     flops: int = 0
+    channels_last: bool = False  # the memory layout the run trained in
+    compile_s: float = 0.0  # seconds torch.compile took (its first forward and backward pass), 0 without --compile
     task: str = "classification"
     val_metrics: dict[str, float] = field(default_factory=dict)
     test_metrics: dict[str, float] = field(default_factory=dict)
@@ -85,6 +87,7 @@ class TrainResult:
             "diverged": self.diverged, "stopped": self.stopped, "wall_time": self.wall_time,
             "device": self.device, "resumed_from_epoch": self.resumed_from_epoch,
             "epochs_completed": self.epochs_completed, "params": self.params, "flops": self.flops,
+            "channels_last": self.channels_last, "compile_s": self.compile_s,
             "task": self.task, "metrics": self.metrics(), "streamed": self.streamed,
         }
 

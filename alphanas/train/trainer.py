@@ -39,7 +39,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ from alphanas.train.config import TrainConfig, resolve_config
 from alphanas.train.device import describe as describe_device
 from alphanas.train.device import resolve_device
 from alphanas.train.inference import check_compatible
+from alphanas.train.precision import autocast, choose_channels_last, deterministic_mode, grad_scaler, resolve_precision
 from alphanas.train.results import EpochStats, StopReason, TrainingInterrupted, TrainProgress, TrainResult
 from alphanas.train.tasks import get_task
 from alphanas.ir.cost import graph_flops
@@ -70,11 +71,18 @@ def train(graph: Graph, dataset, epochs: int, *, batch_size: int = 128, lr: floa
           device: str | torch.device = "auto", progress: Callable[[TrainProgress], None] | None = None,
           max_minutes: float | None = None, checkpoint: str | os.PathLike | None = None,
           eval_batch_size: int = 1024, task: str = "classification", streaming: bool | None = None,
-          workers: int | None = None) -> TrainResult:
+          workers: int | None = None, precision: str = "auto", channels_last: str | bool = "auto",
+          compile: bool = False, deterministic: bool | None = None) -> TrainResult:
     """Train a copy of ``graph`` on ``dataset`` and return it with its metrics (see the module docstring).
 
     ``max_minutes`` stops after the batch that exceeds the budget (time of resumed runs included) and
     evaluates the weights reached; ``progress`` is called after every batch and epoch (see
+    :func:`alphanas.console.rich_progress`); ``checkpoint`` enables save-every-epoch and resume.
+
+    ``precision`` (``auto``/``fp32``/``bf16``/``fp16``), ``channels_last`` (``auto``/``on``/``off``) and
+    ``deterministic`` are described in :mod:`alphanas.train.precision` (``deterministic=None`` follows the
+    environment variable ``ALPHANAS_DETERMINISTIC=1``, which the test suite sets); ``compile=True`` runs the lowered
+    module through :func:`torch.compile` (its compile time is :attr:`TrainResult.compile_s`).
     :func:`alphanas.console.rich_progress`); ``checkpoint`` enables save-every-epoch and resume;
     ``streaming`` (``None``: by size) and ``workers`` (DataLoader worker processes, default 2) choose the
     data path (see the module docstring).
@@ -90,11 +98,15 @@ def train(graph: Graph, dataset, epochs: int, *, batch_size: int = 128, lr: floa
     if max_minutes is not None and not max_minutes > 0:
         raise AlphanasError(f"time budget of {max_minutes} minutes: must be positive")
     dev = resolve_device(device)
-    run = _Run(graph, dataset, config, dev, progress, max_minutes, checkpoint, eval_batch_size)
+    config = replace(config, precision=resolve_precision(precision, dev))
+    run = _Run(graph, dataset, config, dev, progress, max_minutes, checkpoint, eval_batch_size,
+               channels_last=channels_last, compile=compile)
     run.streaming = use_streaming(dataset) if streaming is None else bool(streaming)
     run.workers = 2 if workers is None else int(workers)
     fork = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork):
+    if deterministic is None:
+        deterministic = os.environ.get("ALPHANAS_DETERMINISTIC", "") not in ("", "0")
+    with torch.random.fork_rng(devices=fork), deterministic_mode(deterministic):
         torch.manual_seed(config.seed)
         return run.execute()
 
@@ -215,8 +227,10 @@ class _Run:
     """One call of :func:`train`: the model, optimizer and loop state, advanced batch by batch and epoch by epoch."""
 
     def __init__(self, graph: Graph, dataset, config: TrainConfig, device: torch.device, progress, max_minutes,
-                 checkpoint, eval_batch_size: int) -> None:
+                 checkpoint, eval_batch_size: int, channels_last: str | bool = "auto", compile: bool = False) -> None:
         self.graph, self.dataset, self.config, self.device = graph, dataset, config, device
+        self.layout_choice, self.compile = channels_last, compile
+        self.channels_last, self.compile_s = False, 0.0
         self.progress = progress
         self.budget = None if max_minutes is None else 60.0 * max_minutes
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
@@ -227,6 +241,9 @@ class _Run:
         self.loader: torch.utils.data.DataLoader | None = None
 
     # data -----------------------------------------------------------------------------------------
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def _tensor(self, a: np.ndarray, dtype) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype).to(self.device)
@@ -243,10 +260,10 @@ class _Run:
             return {m: 0.0 for m in self.task.metrics}, float("nan")
         model.eval()
         loss, outs, ys = 0.0, [], []
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.device, self.config.precision):
             for i in range(0, len(y), self.eval_batch_size):
                 j = i + self.eval_batch_size
-                out = model(self._chunk(x, i, j, torch.float32))
+                out = model(self._layout(self._chunk(x, i, j, torch.float32)))
                 out = out[0] if isinstance(out, tuple) else out
                 yb = self._chunk(y, i, j, self.task.target_dtype)
                 loss += float(self.task.loss(out, yb, reduction="sum"))
@@ -272,6 +289,7 @@ class _Run:
         """Lower a copy of the graph to torch; put the train and validation splits on the device; size the batches."""
         self.work = self.graph.copy()
         self.model = to_torch(self.work).to(self.device)
+        self.eager = self.model  # the module itself (self.model becomes its compiled wrapper with compile=True)
         self.model.train()
         ds, task = self.dataset, self.task
         ydt = task.target_dtype
@@ -299,6 +317,46 @@ class _Run:
             self.loader = torch.utils.data.DataLoader(
                 reader, batch_size=None, sampler=_EpochBatches(self), num_workers=w,
                 pin_memory=self.device.type == "cuda", persistent_workers=w > 0, prefetch_factor=4 if w > 0 else None)
+        self.scaler = grad_scaler(self.device, self.config.precision)
+        self._choose_layout_and_compile()
+
+    def _forward_backward(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        """The training loss of one batch, under the run's precision, with its gradients accumulated."""
+        with autocast(self.device, self.config.precision):
+            out = self.model(xb)
+            out = out[0] if isinstance(out, tuple) else out
+            loss = self.task.loss(out, yb, self.config.label_smoothing)
+        self.scaler.scale(loss).backward()
+        return loss
+
+    def _choose_layout_and_compile(self) -> None:
+        """Pick the memory layout (measured on the first batch where the rule allows it) and compile the
+        module when asked; neither changes the weights or the RNG state."""
+        if self.layout_choice == "auto" and self.device.type != "cuda" and not self.compile:
+            return
+        probe = min(self.bs, self.n)
+        xb, yb = self.x_tr[:probe], self.y_tr[:probe]
+        if not isinstance(xb, torch.Tensor):  # streaming: the arrays stay where they are
+            xb = torch.as_tensor(np.ascontiguousarray(xb), dtype=torch.float32).to(self.device)
+            yb = torch.as_tensor(np.ascontiguousarray(yb), dtype=self.task.target_dtype).to(self.device)
+        if self.layout_choice != "auto" or self.device.type == "cuda":
+            with torch.random.fork_rng(devices=[] if self.device.type != "cuda" else [self.device]):
+                self.channels_last = choose_channels_last(self.layout_choice, self.model, self.device,
+                                                          self.config.precision, xb,
+                                                          lambda x: self._forward_backward(x, yb))
+            if self.channels_last:
+                self.model.to(memory_format=torch.channels_last)
+            self.model.zero_grad(set_to_none=True)
+        if self.compile:
+            eager = self.model
+            self.model = torch.compile(eager)
+            t0 = time.perf_counter()
+            with torch.random.fork_rng(devices=[] if self.device.type != "cuda" else [self.device]):
+                self._forward_backward(self._layout(xb), yb)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize()
+            self.compile_s = time.perf_counter() - t0
+            eager.zero_grad(set_to_none=True)
 
     def _batches(self):
         """``(x, y)`` on the device for the epoch's remaining batches, in the permutation's order."""
@@ -352,9 +410,11 @@ class _Run:
             self._restore(load_checkpoint(self.checkpoint, self.fingerprint))
 
     def _restore(self, st: dict) -> None:
-        self.model.load_state_dict(st["model"])
+        self.eager.load_state_dict(st["model"])
         self.opt.load_state_dict(st["optimizer"])
         self.sched.load_state_dict(st["scheduler"])
+        if st.get("scaler"):
+            self.scaler.load_state_dict(st["scaler"])
         self.gen.set_state(st["generator"])
         torch.set_rng_state(st["torch_rng"])
         if self.device.type == "cuda" and st.get("cuda_rng") is not None:
@@ -376,8 +436,9 @@ class _Run:
         dev = self.device
         atomic_save({
             "format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint, "epoch": epoch, "batch": batch,
-            "perm": perm, "model": cpu_state(self.model), "optimizer": self.opt.state_dict(),
-            "scheduler": self.sched.state_dict(), "generator": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
+            "perm": perm, "model": cpu_state(self.eager), "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(), "scaler": self.scaler.state_dict(),
+            "generator": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
             "history": [asdict(h) for h in self.history], "best_acc": self.best_score, "best_epoch": self.best_epoch,
             "best_state": self.best_state, "sums": list(self.sums), "elapsed": self._elapsed(), "epoch_time": epoch_time,
@@ -438,17 +499,21 @@ class _Run:
     def _train_step(self, xb: torch.Tensor, yb: torch.Tensor) -> bool:
         """One optimizer step on a batch; False (no step) when the loss is not finite."""
         cfg, model = self.config, self.model
-        out = model(xb)
-        out = out[0] if isinstance(out, tuple) else out
-        loss = self.task.loss(out, yb, cfg.label_smoothing)
+        self.opt.zero_grad(set_to_none=True)
+        with autocast(self.device, cfg.precision):
+            out = model(self._layout(xb))
+            out = out[0] if isinstance(out, tuple) else out
+            loss = self.task.loss(out, yb, cfg.label_smoothing)
         lv = float(loss.detach())
         if not math.isfinite(lv):
+            self.opt.zero_grad(set_to_none=True)
             return False
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss).backward()
         if cfg.grad_clip is not None:
+            self.scaler.unscale_(self.opt)
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        self.opt.step()
+        self.scaler.step(self.opt)
+        self.scaler.update()
         self.sched.step()
         self.sums[0] += lv * len(yb)
         self.sums[1] += self.task.train_score(out, yb)
@@ -466,7 +531,7 @@ class _Run:
             val_metrics))
         if self.task.better(score, self.best_score) and not self.diverged:
             self.best_score, self.best_epoch = score, self.epoch + 1
-            self.best_state = cpu_state(self.model) if self.config.keep == "best" else None
+            self.best_state = cpu_state(self.eager) if self.config.keep == "best" else None
         self._report("epoch", self.epoch, b)
         self.epoch += 1
         self.perm = None
@@ -477,9 +542,9 @@ class _Run:
         """Load the kept weights, write them into the graph copy, and measure validation and test accuracy once."""
         cfg, model, work = self.config, self.model, self.work
         if cfg.keep == "best" and self.best_state is not None:
-            model.load_state_dict(self.best_state)
+            self.eager.load_state_dict(self.best_state)
         model.eval()
-        write_back(work, model)
+        write_back(work, self.eager)
         x_te: Any
         y_te: Any
         if self.streaming:
@@ -496,7 +561,8 @@ class _Run:
                            val_metrics=val_metrics, test_metrics=test_metrics, streamed=self.streaming,
                            diverged=self.diverged, stopped=self.stopped, wall_time=self._elapsed(),
                            device=describe_device(self.device), resumed_from_epoch=self.resumed_from,
-                           params=graph_params(work), flops=graph_flops(work))
+                           params=graph_params(work), flops=graph_flops(work), channels_last=self.channels_last,
+                           compile_s=self.compile_s)
 
 
 __all__ = ["STREAMING_BYTES", "BatchReader", "train", "use_streaming"]

@@ -19,7 +19,8 @@ from alphanas.console import check_output_path, console, parse_int_list, rich_pr
 from alphanas.errors import AlphanasError, ParameterError
 
 #: The command-line spelling of library parameters that errors name (:class:`~alphanas.errors.ParameterError`).
-FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "loader_workers": "--workers", "objectives": "--objectives",
+FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "loader_workers": "--workers",
+         "objectives": "--objectives",
          "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo",
          "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider",
          "batches": "--batch", "input_shapes": "--input-shape",

@@ -30,8 +30,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 SPLIT_FOLDERS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
 
-class CorruptImage(AlphanasError):
-    """An image file Pillow cannot decode."""
+class CorruptImage(ParameterError):
+    """An image file Pillow cannot decode (its message names the ``skip_corrupt`` option)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("skip_corrupt", message)
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -124,8 +127,9 @@ class ImageFolder:
                 im = im.convert("L" if channels == 1 else "RGB")
                 if im.size != size:
                     if self.image_size is None:
-                        raise AlphanasError(f"imagefolder: {path} is {im.size[0]}x{im.size[1]} but the first image is "
-                                            f"{size[0]}x{size[1]}; pass --image-size N to resize every image to NxN")
+                        raise ParameterError(
+                            "image_size", f"imagefolder: {path} is {im.size[0]}x{im.size[1]} but the first image "
+                            f"is {size[0]}x{size[1]}; pass {{image_size}} N to resize every image to NxN")
                     shrink = im.size[0] >= size[0] and im.size[1] >= size[1]
                     im = im.resize(size, Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR)
                 a = np.asarray(im, dtype=np.uint8)
@@ -133,7 +137,7 @@ class ImageFolder:
             raise
         except Exception as e:  # truncated, not an image, unsupported
             raise CorruptImage(f"imagefolder: {path} is not a readable image ({type(e).__name__}: "
-                               f"{' '.join(str(e).split())}); fix or delete it, or pass --skip-corrupt") from None
+                               f"{' '.join(str(e).split())}); fix or delete it, or pass {{skip_corrupt}}") from None
         return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
 
     def __len__(self) -> int:

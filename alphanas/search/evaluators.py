@@ -217,7 +217,7 @@ class TrainEvaluator:
             from alphanas.errors import AlphanasError
 
             raise AlphanasError(f"out of memory at batch size {self.batch_size} ({first}) and again at {half}: "
-                                "a smaller --batch-size or a larger device fits it") from None
+                                "a smaller batch size or a larger device fits it") from None
 
     def evaluate(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> dict[str, float]:
         """Metrics of ``graph`` after training (see the class docstring)."""

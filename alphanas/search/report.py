@@ -219,7 +219,7 @@ def read_search(out_dir: str | Path) -> SearchState:
     """Read the search in ``out_dir`` through a read-only store (it may be running)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise AlphanasError(f"{out_dir}: is a file, not a folder; give the output folder of a search (--out)")
+        raise AlphanasError(f"{out_dir}: is a file, not a folder; give the output folder of a search")
     if not out_dir.is_dir():
         raise AlphanasError(f"{out_dir}: no such folder; give the output folder of a search")
     with Store(out_dir, read_only=True) as store:

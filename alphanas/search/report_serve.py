@@ -32,7 +32,7 @@ class ReportServer(ThreadingHTTPServer):
         try:
             super().__init__((host, port), _Handler)
         except OSError as e:
-            raise AlphanasError(f"cannot serve on {host}:{port} ({e.strerror or e}); choose another --port") from None
+            raise AlphanasError(f"cannot serve on {host}:{port} ({e.strerror or e}); choose another port") from None
 
     @property
     def url(self) -> str:

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from alphanas.errors import AlphanasError, UnsupportedModelError
+from alphanas.errors import AlphanasError, ParameterError, UnsupportedModelError
 from alphanas.ir.graph import Graph, Node, Value
 
 #: image shapes (channels, height, width) of the built-in datasets with fixed images
@@ -67,8 +67,8 @@ def check_seed_fits(graph: Graph, dataset) -> None:
         raise AlphanasError(f"model {graph.name!r} outputs {', '.join(repr(o.name) for o in graph.outputs)} of shape "
                             f"{list(oshape)}; a search trains classifiers with one output of logits [N, classes]")
     if isinstance(oshape[1], int) and oshape[1] != dataset.num_classes:
-        raise AlphanasError(f"model {graph.name!r} predicts {oshape[1]} classes but dataset {name!r} has "
-                            f"{dataset.num_classes}: use --num-classes {dataset.num_classes} to re-target its "
+        raise ParameterError("num_classes", f"model {graph.name!r} predicts {oshape[1]} classes but dataset {name!r} has "
+                            f"{dataset.num_classes}: use {{num_classes}} {dataset.num_classes} to re-target its "
                             "classifier head (the other weights are kept)")
     check_compatible(graph, dataset)  # batch dimension and dtype
     blocker = lowering_blocker(graph)
@@ -85,8 +85,8 @@ def find_head(graph: Graph) -> tuple[Node, Node | None]:
     """The classifier's last linear layer feeding the (single) output: ``(Gemm, None)``,
     ``(MatMul, Add)`` or ``(Conv 1x1, None)``, through the ops of :data:`_PASS_THROUGH`."""
     if len(graph.outputs) != 1:
-        raise AlphanasError(f"model {graph.name!r} has {len(graph.outputs)} outputs; --num-classes re-targets a "
-                            "classifier with one output")
+        raise ParameterError("num_classes", f"model {graph.name!r} has {len(graph.outputs)} outputs; "
+                             "{num_classes} re-targets a classifier with one output")
     v: Value | None = graph.outputs[0]
     add: Node | None = None
     for _ in range(16):
@@ -109,8 +109,8 @@ def find_head(graph: Graph) -> tuple[Node, Node | None]:
             v = n.inputs[0]
             continue
         break
-    raise AlphanasError(f"model {graph.name!r}: no classifier head found before output {graph.outputs[0].name!r} "
-                        "(a Gemm, a MatMul with a constant weight and bias, or a 1x1 Conv); --num-classes cannot "
+    raise ParameterError("num_classes", f"model {graph.name!r}: no classifier head found before output {graph.outputs[0].name!r} "
+                        "(a Gemm, a MatMul with a constant weight and bias, or a 1x1 Conv); {{num_classes}} cannot "
                         "re-target it: export the model with the dataset's number of classes")
 
 
@@ -119,7 +119,7 @@ def retarget_head(graph: Graph, num_classes: int, seed: int = 0) -> str:
     weight drawn like torch's ``nn.Linear`` (uniform in ±1/sqrt(fan_in), seeded by ``seed``) and a zero
     bias; every other weight is kept. Returns a description."""
     if not isinstance(num_classes, int) or num_classes < 2:
-        raise AlphanasError(f"--num-classes {num_classes}: need at least 2 classes")
+        raise ParameterError("num_classes", f"{{num_classes}} {num_classes}: need at least 2 classes")
     node, add = find_head(graph)
     rng = np.random.default_rng([seed, 12])
     w = node.inputs[1].const

@@ -10,12 +10,33 @@ Modules: :mod:`~alphanas.train.trainer` (the training loop), :mod:`~alphanas.tra
 loss and metrics) and :mod:`~alphanas.train.preprocessing` (what a trained model expects, in its metadata).
 """
 
-from alphanas.train.config import AUGMENTS, OPTIMIZERS, SCHEDULES, TrainConfig, resolve_config
-from alphanas.train.device import DEVICE_CHOICES, cpu_threads, describe, resolve_device
-from alphanas.train.inference import check_compatible, evaluate, predict
-from alphanas.train.results import EpochStats, StopReason, TrainingInterrupted, TrainProgress, TrainResult
-from alphanas.train.tasks import TASKS, Task, get_task
-from alphanas.train.trainer import train
+import importlib
+from typing import Any
+
+#: where each public name lives; imported on first use (PEP 562), so that reading a model's preprocessing
+#: record (``alphanas inspect``) does not import torch
+_HOMES = {name: module for module, names in {
+    "config": ['AUGMENTS', 'OPTIMIZERS', 'SCHEDULES', 'TrainConfig', 'resolve_config'],
+    "device": ['DEVICE_CHOICES', 'cpu_threads', 'describe', 'resolve_device'],
+    "inference": ['check_compatible', 'evaluate', 'predict'],
+    "results": ['EpochStats', 'StopReason', 'TrainingInterrupted', 'TrainProgress', 'TrainResult'],
+    "tasks": ['TASKS', 'Task', 'get_task'],
+    "trainer": ['train'],
+}.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'alphanas.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"alphanas.train.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])
+
 
 __all__ = ["AUGMENTS", "DEVICE_CHOICES", "OPTIMIZERS", "SCHEDULES", "TASKS", "EpochStats", "StopReason", "Task",
            "TrainConfig", "TrainProgress", "TrainResult", "TrainingInterrupted", "check_compatible", "cpu_threads",

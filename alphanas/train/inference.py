@@ -69,7 +69,7 @@ def check_compatible(graph: Graph, dataset, task=None) -> None:
         raise AlphanasError(
             f"model {graph.name!r} outputs {out.name!r} of shape {list(oshape)} but dataset {dataset.name!r} has "
             f"{width} {what} ({dim}); training needs outputs of shape [N, {width}]: "
-            f"use a model with {width} outputs (e.g. --zoo NAME builds one for the data)"
+            f"use a model with {width} outputs (a zoo model built for the data has them)"
         )
 
 

@@ -186,7 +186,7 @@ def test_dataset_plugin_example_through_entry_point(tmp_path, monkeypatch):
 
 
 def test_bad_corrupt_image(folder):
-    with pytest.raises(AlphanasError, match=r"9999.png is not a readable image .*pass --skip-corrupt"):
+    with pytest.raises(AlphanasError, match=r"9999.png is not a readable image .*pass skip_corrupt"):
         load_dataset("imagefolder", root=folder, image_size=8)
 
 
@@ -215,7 +215,7 @@ def test_bad_image_sizes_differ_without_image_size(tmp_path):
         (tmp_path / c).mkdir()
         for i in range(3):
             Image.fromarray(np.zeros((side, side), np.uint8)).save(tmp_path / c / f"{i}.png")
-    with pytest.raises(AlphanasError, match=r"is 5x5 but the first image is 4x4; pass --image-size N"):
+    with pytest.raises(AlphanasError, match=r"is 5x5 but the first image is 4x4; pass image_size N"):
         load_dataset("imagefolder", root=tmp_path)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-import torch.nn.functional as F
+from alphanas.ir._torch import F
 
 from alphanas.ir.opdef import OpDef, WeightRole, register
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
+from alphanas.ir._torch import torch
 
 from alphanas.ir.opdef import OpDef, OpGroup, broadcast_shapes, register
 

@@ -4,7 +4,7 @@ ScatterElements, ScatterND."""
 from __future__ import annotations
 
 import numpy as np
-import torch
+from alphanas.ir._torch import torch
 
 from alphanas.ir.opdef import OpDef, OpGroup, normalize_axis, register
 

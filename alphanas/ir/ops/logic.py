@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
+from alphanas.ir._torch import lazy, torch
 
 from alphanas.ir.opdef import OpDef, OpGroup, broadcast_shapes, register
 
@@ -47,15 +47,15 @@ def _logical(op_type: str, fn, n: int = 2) -> type:
                                                  "max_inputs": n, "__doc__": f"ONNX ``{op_type}`` (``bool`` output)."}))
 
 
-Equal = _logical("Equal", torch.eq)
-Less = _logical("Less", torch.lt)
-Greater = _logical("Greater", torch.gt)
-LessOrEqual = _logical("LessOrEqual", torch.le)
-GreaterOrEqual = _logical("GreaterOrEqual", torch.ge)
-Not = _logical("Not", torch.logical_not, 1)
-And = _logical("And", torch.logical_and)
-Or = _logical("Or", torch.logical_or)
-Xor = _logical("Xor", torch.logical_xor)
+Equal = _logical("Equal", lazy("torch.eq"))
+Less = _logical("Less", lazy("torch.lt"))
+Greater = _logical("Greater", lazy("torch.gt"))
+LessOrEqual = _logical("LessOrEqual", lazy("torch.le"))
+GreaterOrEqual = _logical("GreaterOrEqual", lazy("torch.ge"))
+Not = _logical("Not", lazy("torch.logical_not"), 1)
+And = _logical("And", lazy("torch.logical_and"))
+Or = _logical("Or", lazy("torch.logical_or"))
+Xor = _logical("Xor", lazy("torch.logical_xor"))
 
 
 @register

@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 import numpy as np
-import torch
+from alphanas.ir._torch import torch
 
 from alphanas.ir import symbolic
 from alphanas.ir.opdef import OpDef, register

@@ -7,7 +7,7 @@ size at run time. Their results' own lengths are fresh unknowns where they depen
 from __future__ import annotations
 
 import numpy as np
-import torch
+from alphanas.ir._torch import torch
 from onnx import helper, numpy_helper
 
 from alphanas.ir import symbolic

@@ -403,9 +403,12 @@ class _Importer:
             if op == "Identity" and passthrough and inputs and inputs[0] is not None and inputs[0].onnx_type is None:
                 self.alias(outputs[0], inputs[0])
                 return
-            if op == "Dropout" and passthrough and not self.keep_dropout and canonical and _inference_dropout(inputs):
-                if all(not self.consumers.get(o, 0) for o in outputs[1:]):
-                    self.alias(outputs[0], inputs[0])
+            if op == "Dropout" and not self.keep_dropout and canonical and _inference_dropout(inputs):
+                if all(not self.consumers.get(o, 0) and o not in self.output_names for o in outputs[1:]):
+                    if passthrough:
+                        self.alias(outputs[0], inputs[0])
+                    else:  # the graph output keeps its name through an Identity (which lowers)
+                        self.add("Identity", inputs[:1], {}, [outputs[0]])
                     return
             if op == "Sum" and canonical and len(inputs) > 1 and all(v is not None and v.shape is not None for v in inputs):
                 acc = inputs[0]

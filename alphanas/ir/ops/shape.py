@@ -414,7 +414,24 @@ class _AxesOp(OpDef):
         exp.node(node, self.op_type, ins, {})
 
     def lower(self, node, ctx):
-        return [ctx.call(torch.reshape, ctx.input(0), tuple(-1 if isinstance(d, str) else d for d in node.outputs[0].shape))]
+        shape = node.outputs[0].shape
+        if sum(isinstance(d, str) for d in shape) <= 1:
+            return [ctx.call(torch.reshape, ctx.input(0), tuple(-1 if isinstance(d, str) else d for d in shape))]
+        # several run-time sizes: a reshape could infer only one of them; insert or drop the axes instead
+        axes = node.attrs["axes"]
+        return [ctx.call(squeeze_unsqueeze, ctx.input(0), self.op_type, None if axes is None else tuple(axes))]
+
+
+def squeeze_unsqueeze(x, op_type: str, axes):
+    """ONNX ``Squeeze``/``Unsqueeze`` on a tensor of any (run-time) shape."""
+    if op_type == "Unsqueeze":
+        rank = x.dim() + len(axes)
+        for a in sorted(a % rank for a in axes):
+            x = x.unsqueeze(a)
+        return x
+    if axes is None:
+        return x.squeeze()
+    return x.squeeze(tuple(a % x.dim() for a in axes))
 
 
 @register

@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print(markdown(results))
         return 0
-    from rich.table import Table
+    from alphanas.table import Table
 
     t = Table(title=f"{s['models']} models, {s['ort_runs']} run by onnxruntime, {s['all_required_ok']} pass "
                     f"{', '.join(REQUIRED)}")

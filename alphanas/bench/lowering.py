@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(s, sys.stdout, indent=1)
         print()
         return 0
-    from rich.table import Table
+    from alphanas.table import Table
 
     from alphanas.console import console
 

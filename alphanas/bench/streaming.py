@@ -105,7 +105,7 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rich.table import Table
+    from alphanas.table import Table
 
     from alphanas.console import check_output_path, console
 

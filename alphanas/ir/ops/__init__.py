@@ -1,3 +1,3 @@
 """Built-in op definitions, one module per family. Importing this package registers them all."""
 
-from alphanas.ir.ops import deconv, einsum, elementwise, indexing, linear, logic, norm, pool, repeat, resize, shape, shapeof  # noqa: F401
+from alphanas.ir.ops import deconv, einsum, elementwise, indexing, linear, logic, norm, pool, recurrent, repeat, resize, shape, shapeof  # noqa: F401

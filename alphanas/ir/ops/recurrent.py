@@ -26,15 +26,18 @@ from typing import Any
 from alphanas.ir._torch import F, torch
 from alphanas.ir.opdef import OpDef, OpGroup, WeightRole, register
 
-#: ONNX activation name (lower case) -> (default alpha, default beta, takes alpha, takes beta)
+#: ONNX activation name (lower case) -> (default alpha, default beta, takes alpha, takes beta). The values of
+#: ``activation_alpha``/``activation_beta`` are consumed in order by the activations that take them; the
+#: defaults are onnxruntime's (LeakyRelu 0.01, HardSigmoid 0.2/0.5, Elu 1; zero for Affine, ScaledTanh and
+#: ThresholdedRelu, which the spec leaves without defaults), checked against it by the tests.
 ACTIVATIONS: dict[str, tuple[float, float, bool, bool]] = {
     "relu": (0.0, 0.0, False, False),
     "tanh": (0.0, 0.0, False, False),
     "sigmoid": (0.0, 0.0, False, False),
-    "affine": (1.0, 0.0, True, True),
+    "affine": (0.0, 0.0, True, True),
     "leakyrelu": (0.01, 0.0, True, False),
-    "thresholdedrelu": (1.0, 0.0, True, False),
-    "scaledtanh": (1.0, 1.0, True, True),
+    "thresholdedrelu": (0.0, 0.0, True, False),
+    "scaledtanh": (0.0, 0.0, True, True),
     "hardsigmoid": (0.2, 0.5, True, True),
     "elu": (1.0, 0.0, True, False),
     "softsign": (0.0, 0.0, False, False),
@@ -186,6 +189,12 @@ class Recurrent(OpDef):
 
     def num_outputs(self, attrs):
         return 2
+
+    def complete_attrs(self, attrs):
+        attrs = dict(attrs)
+        if attrs.get("activations") is not None:  # (ONNX stores strings as bytes)
+            attrs["activations"] = [a.decode() if isinstance(a, bytes) else str(a) for a in attrs["activations"]]
+        return super().complete_attrs(attrs)
 
     def num_directions(self, attrs) -> int:
         return 2 if attrs["direction"] == "bidirectional" else 1

@@ -200,35 +200,70 @@ class Softmax(OpDef):
         return [ctx.call(torch.softmax, ctx.input(0), dim=node.attrs["axis"])]
 
 
+def clip(x, lo, hi):
+    """ONNX ``Clip`` with tensor bounds (scalars, or one-element tensors; ``None``: unbounded): ``torch.clamp``
+    with the bounds as 0-d tensors, so that the result keeps ``x``'s shape (when ``min > max`` every element
+    becomes ``max``, as ONNX says)."""
+    lo = None if lo is None else lo.reshape(())
+    hi = None if hi is None else hi.reshape(())
+    if lo is None and hi is None:
+        return x
+    return torch.clamp(x, min=lo, max=hi)
+
+
 @register
 class Clip(OpDef):
-    """Clamp to [min, max]; bounds are static attributes (inputs from opset 11 on)."""
+    """Clamp to [min, max]. Constant bounds are static attributes (inputs from opset 11 on); bounds computed
+    at run time stay inputs 1 and 2 (``min``/``max`` attributes then unset), as the model gives them."""
 
     op_type = "Clip"
     attributes = {"min": None, "max": None}
     groups = ACTIVATION
-    access = "unary"
+    # (element-wise with broadcasting: computed bounds are read too; a one-input Clip is unary)
+    access = "elementwise"
     synth_kinds = {"relu6": {"min": 0.0, "max": 6.0}}
     synth_order = 5
 
-    max_inputs = 1
+    max_inputs = 3
 
     def from_onnx(self, imp, inputs, attrs, opset, outputs):
-        from alphanas.ir.onnx_io import NotCanonical
-
         if opset < 11:
             lo, hi = attrs.get("min"), attrs.get("max")
         else:
-            bounds = []
-            for v in inputs[1:3] + [None] * (3 - len(inputs)):
-                if v is not None and not v.is_const:
-                    raise NotCanonical("dynamic clip bounds")
-                bounds.append(None if v is None else float(v.const))
-            lo, hi = bounds[0], bounds[1]
+            bounds = list(inputs[1:3]) + [None] * (3 - len(inputs))
+            if any(v is not None and not v.is_const for v in bounds):  # computed bounds: kept as inputs
+                ins = list(inputs[:3])
+                while ins[-1] is None:
+                    ins.pop()
+                imp.add("Clip", ins, {}, outputs)
+                return
+            lo, hi = (None if v is None else float(v.const) for v in bounds)
         imp.add("Clip", inputs[:1], {"min": lo, "max": hi}, outputs)
+
+    def infer(self, node):
+        from alphanas.ir.opdef import operand, shape_of
+
+        x = operand(node, 0)
+        if len(node.inputs) > 1:
+            if node.attrs["min"] is not None or node.attrs["max"] is not None:
+                raise ValueError("Clip: bounds are given both as attributes and as inputs")
+            for v in node.inputs[1:]:
+                if v is None:
+                    continue
+                shape = shape_of(v)
+                if all(isinstance(d, int) for d in shape) and int(np.prod(shape, dtype=np.int64)) != 1:
+                    raise ValueError(f"Clip: bound {v.name!r} has shape {list(shape)}; ONNX wants a scalar")
+        return [(shape_of(x), x.dtype)]
 
     def to_onnx(self, node, exp):
         x = node.inputs[0]
+        if len(node.inputs) > 1:  # computed bounds
+            if exp.opset < 11:
+                from alphanas.errors import UnsupportedModelError
+
+                raise UnsupportedModelError(f"node {node.name!r} (Clip): computed bounds need opset 11 or later")
+            exp.node(node, "Clip", [exp.name(v) if v is not None else "" for v in node.inputs], {})
+            return
         if exp.opset < 11:  # bounds were attributes
             lo, hi = node.attrs["min"], node.attrs["max"]
             big = float(np.finfo(np.float32).max)
@@ -242,6 +277,8 @@ class Clip(OpDef):
         exp.node(node, "Clip", names, {})
 
     def lower(self, node, ctx):
+        if len(node.inputs) > 1:
+            return [ctx.call(clip, ctx.input(0), ctx.input(1), ctx.input(2))]
         if node.attrs["min"] is None and node.attrs["max"] is None:
             return [ctx.input(0)]
         lo, hi = node.attrs["min"], node.attrs["max"]

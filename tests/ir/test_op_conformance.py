@@ -119,6 +119,47 @@ for _op in ("Log", "Sqrt", "Reciprocal"):
     _unary_case(_op, [{}], positive=True)
 
 
+@case("Clip")
+def clip_tensor_bounds(b):
+    x = b.input("x", ("N", 3, 4))
+    lo, hi = b.input("lo", ()), b.input("hi", (1,))  # bounds computed at run time (a one-element tensor too)
+    return [b.op("Clip", x, lo, hi), b.op("Clip", x, None, hi), b.op("Clip", x, lo)]
+
+
+def _recurrent(b, op: str, x, hidden: int, *, bias: bool = True, peepholes: bool = False, **attrs):
+    dirs = 2 if attrs.get("direction") == "bidirectional" else 1
+    gates = {"LSTM": 4, "GRU": 3, "RNN": 1}[op]
+    name = f"{op.lower()}{len(b.graph.nodes)}"
+    feat = x.shape[2]
+    ins = [x, w(b, name + "_w", dirs, gates * hidden, feat), w(b, name + "_r", dirs, gates * hidden, hidden),
+           w(b, name + "_b", dirs, 2 * gates * hidden) if bias else None]
+    if peepholes:
+        ins += [None, None, None, w(b, name + "_p", dirs, 3 * hidden)]
+    return b.op(op, *ins, hidden_size=hidden, **attrs)
+
+
+@case("LSTM")
+def lstm_variants(b):
+    x = b.input("x", ("N", 3, 3))  # (a symbolic sequence length)
+    return [*_recurrent(b, "LSTM", x, 4),
+            *_recurrent(b, "LSTM", x, 2, direction="bidirectional", peepholes=True, clip=0.8),
+            *_recurrent(b, "LSTM", x, 3, direction="reverse", bias=False, input_forget=1,
+                        activations=["HardSigmoid", "Tanh", "Relu"], activation_alpha=[0.3], activation_beta=[0.4])]
+
+
+@case("GRU")
+def gru_variants(b):
+    x = b.input("x", ("N", 2, 3))
+    return [*_recurrent(b, "GRU", x, 4), *_recurrent(b, "GRU", x, 2, direction="bidirectional", linear_before_reset=1),
+            *_recurrent(b, "GRU", x, 3, direction="reverse", clip=0.5)]
+
+
+@case("RNN")
+def rnn_variants(b):
+    x = b.input("x", ("N", 2, 3))
+    return [*_recurrent(b, "RNN", x, 4), *_recurrent(b, "RNN", x, 2, direction="bidirectional", activations=["Relu", "Tanh"])]
+
+
 @case("Cast")
 def cast_variants(b):
     x = b.input("x", ("N", 3))

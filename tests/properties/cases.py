@@ -110,6 +110,26 @@ def _scaled_by(make):
     return b.build(b.op("Mul", x, b.op("Cast", make(b, x), to=1)))
 
 
+def _recurrent(op: str, **attrs):
+    """One LSTM/GRU/RNN layer over ``x`` (sequence 4, batch N, 3 features), hidden size 2, all outputs."""
+    b = GraphBuilder(op.lower(), seed=0)
+    x = b.input("x", (4, "N", 3))
+    gates = {"LSTM": 4, "GRU": 3, "RNN": 1}[op]
+    dirs = 2 if attrs.get("direction") == "bidirectional" else 1
+    rng = np.random.default_rng(0)
+    w = b.const("w", (rng.standard_normal((dirs, gates * 2, 3)) * 0.5).astype(np.float32))
+    r = b.const("r", (rng.standard_normal((dirs, gates * 2, 2)) * 0.5).astype(np.float32))
+    return b.build(*b.op(op, x, w, r, hidden_size=2, **attrs))
+
+
+def _clip_tensor():
+    """``Clip(x, -|y|, |y|)``: bounds computed from a scalar input (read by every output element)."""
+    b = GraphBuilder("clip_tensor", seed=0)
+    x, y = b.input("x", ("N", 4, 6)), b.input("y", ())
+    bound = b.op("Abs", y)
+    return b.build(b.op("Clip", x, b.op("Neg", bound), bound))
+
+
 def _split():
     b = GraphBuilder("split", seed=0)
     x = b.input("x", ("N", 5, 4))
@@ -217,7 +237,11 @@ CASES.update({
     **{op: [(op.lower(), lambda op=op: _select("Greater", op))] for op in ("And", "Or", "Xor")},
     "Squeeze": [("squeeze", lambda: _one("Squeeze", ("N", 4, 1, 6), axes=[2]))],
     "Unsqueeze": [("unsqueeze", lambda: _one("Unsqueeze", ("N", 4, 6), axes=[1]))],
+    "LSTM": [("lstm", lambda: _recurrent("LSTM")), ("lstm_bidi", lambda: _recurrent("LSTM", direction="bidirectional"))],
+    "GRU": [("gru", lambda: _recurrent("GRU", linear_before_reset=1))],
+    "RNN": [("rnn_reverse", lambda: _recurrent("RNN", direction="reverse"))],
 })
+CASES["Clip"] = CASES.get("Clip", []) + [("clip_tensor", _clip_tensor)]
 
 
 def eval_shape(shape, batch: int) -> tuple[int, ...]:

@@ -7,8 +7,8 @@ cached). A case belongs to an op when :func:`alphanas.bench.conformance.case_op`
 registered (default domain); expanded-function cases are left out (they test other ops' compositions).
 
 A case the importer or lowering refuses as generated, where its non-data inputs (shapes, axes, pads,
-scales, bounds: every input after the first) are graph inputs, is tried again with those inputs folded
-into initializers holding the case's values, as exported models store them; such a case is ``lowered``
+scales, bounds: every input after the first; an ``If``'s condition) are graph inputs, is tried again with
+those inputs folded into initializers holding the case's values, as exported models store them; such a case is ``lowered``
 with a detail saying so (``summary`` counts them as ``lowered_folded``).
 
 Outcomes: ``lowered`` (the torch module reproduces the expected outputs, or onnxruntime's where
@@ -46,11 +46,16 @@ class LoweringResult:
     detail: str = ""
 
 
+#: control-flow ops the importer handles itself (no ``OpDef``): an ``If`` whose condition is known at import
+#: is replaced by the branch it takes
+INLINED_OPS = frozenset({"If"})
+
+
 def defined_ops() -> set[str]:
-    """The op types (default domain) with an ``OpDef``."""
+    """The op types (default domain) with an ``OpDef``, and those the importer inlines (:data:`INLINED_OPS`)."""
     from alphanas.ir.opdef import registry
 
-    return {op for (domain, op) in registry() if domain == ""}
+    return {op for (domain, op) in registry() if domain == ""} | INLINED_OPS
 
 
 def relevant_cases(cases: list | None = None, name_filter: str | None = None) -> list:
@@ -83,32 +88,34 @@ def lower_case(case) -> LoweringResult:
     inputs, expected = case.data_sets[0]
     inputs, expected = [_array(a) for a in inputs], [_array(a) for a in expected]
     first = _lower(case, case.model, inputs, expected)
-    if first.outcome != "refused" or len(inputs) < 2:
+    keep = 0 if case_op(case) in INLINED_OPS else 1  # (an If's one input is its condition: folded too)
+    if first.outcome != "refused" or len(inputs) < keep + 1:
         return first
-    folded = _fold_inputs(case.model, inputs)
+    folded = _fold_inputs(case.model, inputs, keep)
     if folded is None:
         return first
-    second = _lower(case, folded, inputs[:1], expected)
+    second = _lower(case, folded, inputs[:keep], expected)
     if second.outcome == "lowered":
         return LoweringResult(second.name, second.op, "lowered", FOLDED)
     return second if second.outcome in ("mismatch", "crash") else first
 
 
-def _fold_inputs(model, inputs: list):
-    """A copy of ``model`` whose graph inputs after the first are initializers holding ``inputs``' values."""
+def _fold_inputs(model, inputs: list, keep: int = 1):
+    """A copy of ``model`` whose graph inputs after the first ``keep`` are initializers holding ``inputs``'
+    values."""
     import onnx
 
     graph_inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
-    if len(graph_inputs) != len(inputs) or any(np.asarray(a).dtype == object for a in inputs[1:]):
+    if len(graph_inputs) != len(inputs) or any(np.asarray(a).dtype == object for a in inputs[keep:]):
         return None
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    keep = graph_inputs[0].name
+    kept = {vi.name for vi in graph_inputs[:keep]}
     del m.graph.input[:]
     for vi in model.graph.input:
-        if vi.name == keep or vi.name in {t.name for t in model.graph.initializer}:
+        if vi.name in kept or vi.name in {t.name for t in model.graph.initializer}:
             m.graph.input.append(vi)
-    for vi, a in zip(graph_inputs[1:], inputs[1:]):
+    for vi, a in zip(graph_inputs[keep:], inputs[keep:]):
         m.graph.initializer.append(onnx.numpy_helper.from_array(np.asarray(a), vi.name))
     return m
 

@@ -297,6 +297,8 @@ class _Importer:
             return
         for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
             self.inferred[vi.name] = vi.type
+        for vi in _subgraph_value_infos(inferred.graph):  # (for the branches of an If inlined at import)
+            self.inferred.setdefault(vi.name, vi.type)
 
     def _sorted_nodes(self) -> list[onnx.NodeProto]:
         g = self.model.graph
@@ -353,7 +355,7 @@ class _Importer:
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
         domain = proto.domain if proto.domain != "ai.onnx" else ""
         self._convert_node(proto, inputs, attrs, domain)
-        if domain == "" and proto.output and proto.output[0] in self.values:
+        if domain == "" and proto.op_type != "If" and proto.output and proto.output[0] in self.values:
             self._track_shape_vector(proto.op_type, inputs, attrs, proto.output[0])
 
     def _known(self, v: Value | None) -> np.ndarray | None:
@@ -418,6 +420,8 @@ class _Importer:
                 if len(inputs) == 1:
                     self.alias(outputs[0], acc)
                 return
+            if op == "If" and canonical and self._inline_if(proto, inputs, outputs):
+                return
             if self._fold(proto, inputs, attrs, outputs):
                 return
         opdef = lookup(op, domain) if canonical else None
@@ -442,6 +446,56 @@ class _Importer:
                 self.graph.initializers = mark[2]
                 self._bound = mark[3]
         self._add_opaque(proto, inputs, outputs, domain)
+
+    def _inline_if(self, proto: onnx.NodeProto, inputs: list, outputs: list[str]) -> bool:
+        """Replace an ``If`` whose condition is known at import (a constant, or a shape computation
+        :mod:`~alphanas.ir.shape_values` evaluates to a number) by the nodes of the branch it takes; its
+        outputs become the branch's outputs (a graph output keeps its name). ``False`` (the node stays opaque)
+        when the condition is computed at run time or the branch cannot be imported."""
+        cond = self._known(inputs[0] if inputs else None)
+        if cond is None or cond.size != 1 or shape_values.has_symbols(cond):
+            return False
+        taken = "then_branch" if bool(cond.reshape(-1)[0]) else "else_branch"
+        branch = next((a.g for a in proto.attribute if a.name == taken and a.type == onnx.AttributeProto.GRAPH), None)
+        if branch is None or len(branch.output) != len(outputs) or len(branch.input):
+            return False
+        mark = (len(self.graph.nodes), dict(self.values), dict(self.graph.initializers), set(self._bound),
+                dict(self.consumers), dict(self.inferred))
+        current = self._current
+        try:
+            for t in branch.initializer:
+                self.values[t.name] = self.constant(t.name, _tensor_array(t, f"initializer {t.name!r} of {proto.name!r}"))
+            for n in branch.node:
+                for name in list(n.input) + _subgraph_inputs(n):
+                    self.consumers[name] = self.consumers.get(name, 0) + 1
+            for o in branch.output:
+                self.consumers[o.name] = self.consumers.get(o.name, 0) + 1
+            for vi in branch.value_info:
+                self.inferred.setdefault(vi.name, vi.type)
+            local = {o for n in branch.node for o in n.output if o}
+            renamed: set[int] = set()
+            for n in branch.node:
+                self._import_node(n)
+            for name, o in zip(outputs, branch.output):
+                if not name:
+                    continue
+                v = self.values[o.name]
+                if name not in self.output_names:
+                    self.values[name] = v
+                elif o.name in local and not v.is_const and id(v) not in renamed and v.onnx_type is None:
+                    self._rename(v, name)  # the graph output keeps the If's output name
+                    self.values[name] = v
+                    renamed.add(id(v))
+                else:
+                    self.add("Identity", [v], {}, [name])
+            return True
+        except Exception:  # (any failure: the If stays opaque, exactly as given)
+            self.graph.remove_nodes_from(mark[0])
+            self.values, self.graph.initializers, self._bound = mark[1], mark[2], mark[3]
+            self.consumers, self.inferred = mark[4], mark[5]
+            return False
+        finally:
+            self._current = current
 
     def _add_opaque(self, proto: onnx.NodeProto, inputs: list, outputs: list[str], domain: str) -> None:
         outs = []
@@ -504,6 +558,8 @@ class _Importer:
             results = ReferenceEvaluator(m).run(None, {n: v.const for n, v in zip(proto.input, inputs) if v is not None and n})
         except Exception:
             return False
+        if any(not isinstance(r, (np.ndarray, np.generic)) for r in results):
+            return False  # a sequence, map or optional: not a tensor initializer
         for o, r in zip([o for o in outputs if o], results):
             self.values[o] = self.constant(o, np.asarray(r))
         return True
@@ -520,6 +576,17 @@ def _inference_dropout(inputs: list) -> bool:
 
 _NONDETERMINISTIC = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
                      "Dropout"}
+
+
+def _subgraph_value_infos(g: onnx.GraphProto) -> list:
+    """The value infos and outputs of every subgraph (If/Loop/Scan bodies) nested in ``g``."""
+    out: list = []
+    for n in g.node:
+        for a in n.attribute:
+            graphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs) if a.type == onnx.AttributeProto.GRAPHS else []
+            for sg in graphs:
+                out += list(sg.value_info) + list(sg.output) + _subgraph_value_infos(sg)
+    return out
 
 
 def _subgraph_inputs(n: onnx.NodeProto) -> list[str]:

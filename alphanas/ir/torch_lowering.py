@@ -133,6 +133,12 @@ class _Lowering:
             self.env[id(v)] = self.fx.placeholder(torch_name(v.name, self.taken))
         for node in self.graph.nodes:
             opdef = node.opdef
+            if opdef is None and node.op_type == "If" and not node.domain:
+                cond = node.inputs[0].name if node.inputs and node.inputs[0] is not None else "?"
+                raise UnsupportedModelError(
+                    f"node {node.name!r}: op 'If' has a condition ({cond!r}) computed at run time and cannot be "
+                    "lowered to torch (an If whose condition is known at import, e.g. from static input shapes, "
+                    "is inlined); it still runs under onnxruntime")
             if opdef is None:
                 from alphanas.ir.opdef import lookup
 

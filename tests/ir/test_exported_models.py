@@ -142,10 +142,12 @@ def _recurrent_spec(name: str):
                 ({"batch": 2, "seq": 5}, {"batch": 3, "seq": 9}))
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru", "rnn"])
-def test_recurrent_exports_lower_and_match_onnxruntime(exported_model, tmp_path, name):
-    """nn.LSTM / nn.GRU / nn.RNN (batch first, a Linear head) exported as ONNX LSTM/GRU/RNN nodes: the lowered
-    module (eval mode) matches onnxruntime within 1e-4 of the output scale at two sequence lengths."""
+@pytest.mark.parametrize("name,exporter", [("lstm", "legacy"), ("gru", "legacy"), ("rnn", "legacy"),
+                                           ("lstm", "dynamo"), ("gru", "dynamo")])
+def test_recurrent_exports_lower_and_match_onnxruntime(exported_model, tmp_path, name, exporter):
+    """nn.LSTM / nn.GRU / nn.RNN (batch first, a Linear head) exported as ONNX LSTM/GRU/RNN nodes (the dynamo
+    exporter's zero state is an ``Expand`` to a run-time shape): the lowered module (eval mode) matches
+    onnxruntime within 1e-4 of the output scale at two sequence lengths."""
     import torch
 
     from alphanas.ir import to_torch
@@ -153,12 +155,12 @@ def test_recurrent_exports_lower_and_match_onnxruntime(exported_model, tmp_path,
     from tests.models.exported import export
 
     spec = _recurrent_spec(name)
-    src = exported_model(name, "legacy") if name in SPECS else export(spec, "legacy", tmp_path / f"{name}.onnx")
+    src = exported_model(name, exporter) if name in SPECS else export(spec, exporter, tmp_path / f"{name}.onnx")
     graph = load_onnx(src)
     assert name.upper() in {n.op_type for n in graph.nodes} and not any(n.is_opaque for n in graph.nodes)
     module = to_torch(graph)
     assert not module.training
-    for binding in spec.check_sizes("legacy"):
+    for binding in spec.check_sizes(exporter):
         feeds = spec.feeds(binding)
         expected = _run(src, feeds)
         with torch.no_grad():

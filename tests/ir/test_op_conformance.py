@@ -258,6 +258,16 @@ def expand_variants(b):
     return [b.op("Expand", x, shape=[1, 3, 4]), b.op("Expand", y, shape=[2, 1, 5])]
 
 
+@case("Expand")
+def expand_to_a_computed_shape(b):
+    """A zero state for a dynamic batch, as the dynamo exporter writes it: Expand(0, [Shape(x)[0], 6])."""
+    x = b.input("x", ("N", 3))
+    batch = b.op("Shape", x, start=0, end=1)
+    target = b.op("Concat", batch, b.const("six", np.array([6], np.int64)), axis=0)
+    zero = b.const("zero", np.array(0.0, np.float32))
+    return [b.op("Add", b.op("Expand", zero, target, shape=["N", 6]), b.op("Tile", x, repeats=[1, 2]))]
+
+
 @case("Tile")
 def tile_variants(b):
     x = b.input("x", ("N", 3, 2))

@@ -236,25 +236,25 @@ def test_vit_ti16_matches_reference_module(tmp_path, size, patch):
     compare(g, ViT(size, patch, 3, 10), tmp_path, dynamic_batch=False, untrainable=192)
 
 
-def test_vit_with_dynamic_batch_runs_with_shape_computations_opaque(tmp_path):
-    """The class-token broadcast of a dynamic-batch export computes its target shape at run time:
-    those nodes stay opaque (no torch lowering), yet the model round-trips and matches the module
-    at any batch."""
+def test_vit_with_dynamic_batch_lowers_with_shape_computations(tmp_path):
+    """The class-token broadcast of a dynamic-batch export computes its target shape at run time
+    (``Expand`` to ``Shape``/``Where`` results): it imports as an ``Expand`` with a computed shape, the
+    model round-trips, and both onnxruntime and the torch lowering match the module at any batch."""
     module = ViT(8, 2, 3, 10, depth=1).eval()
     path = tmp_path / "vit_dynamic.onnx"
     torch.onnx.export(module, (torch.zeros(2, 3, 8, 8),), str(path), dynamo=False, input_names=["x"],
                       output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
     imported = alphanas.load_onnx(path)
     assert isinstance(imported.inputs[0].shape[0], str)
-    opaque = {n.op_type for n in imported.nodes if n.is_opaque}
-    # the attention reshapes resolve to static targets; only the class-token Expand to the run-time
-    # batch (and the Shape/Where computing its target) has no canonical form
-    assert opaque == {"Expand"}  # Shape and Where are ops with lowerings now
+    assert not any(n.is_opaque for n in imported.nodes)
+    expand = next(n for n in imported.nodes if n.op_type == "Expand")
+    assert len(expand.inputs) == 2  # the target shape, computed at run time, stays an input
     assert sum(n.op_type == "Shape" for n in imported.nodes) == 1
+    lowered = to_torch(imported)
     for batch in (1, 5):
         x = np.random.default_rng(batch).standard_normal((batch, 3, 8, 8)).astype(np.float32)
         with torch.no_grad():
             ref = module(torch.from_numpy(x)).numpy()
+            got = lowered(torch.from_numpy(x)).numpy()
         assert rel_err(ort_output(imported, {"x": x}), ref) <= 1e-4
-    with pytest.raises(alphanas.AlphanasError, match="opaque"):
-        to_torch(imported)
+        assert rel_err(got, ref) <= 1e-4

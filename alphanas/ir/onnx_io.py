@@ -583,7 +583,8 @@ def _subgraph_value_infos(g: onnx.GraphProto) -> list:
     out: list = []
     for n in g.node:
         for a in n.attribute:
-            graphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs) if a.type == onnx.AttributeProto.GRAPHS else []
+            graphs = ([a.g] if a.type == onnx.AttributeProto.GRAPH
+                      else list(a.graphs) if a.type == onnx.AttributeProto.GRAPHS else [])
             for sg in graphs:
                 out += list(sg.value_info) + list(sg.output) + _subgraph_value_infos(sg)
     return out

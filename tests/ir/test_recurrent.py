@@ -230,8 +230,8 @@ def test_clip_with_computed_bounds_matches_onnxruntime():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 5])
     nodes = [helper.make_node("ReduceMean", ["x"], ["m"], keepdims=0),  # a scalar computed from the data
              helper.make_node("Neg", ["m"], ["lo"]), helper.make_node("Clip", ["x", "lo", "m"], ["y"])]
-    model = helper.make_model(helper.make_graph(nodes, "clip", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]),
-                              opset_imports=[helper.make_opsetid("", 17)])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    model = helper.make_model(helper.make_graph(nodes, "clip", [x], [y]), opset_imports=[helper.make_opsetid("", 17)])
     g = from_onnx(model)
     clip = next(n for n in g.nodes if n.op_type == "Clip")
     assert not clip.is_opaque and len(clip.inputs) == 3

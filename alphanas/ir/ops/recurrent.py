@@ -21,7 +21,7 @@ claimed (an output step reads earlier steps only in one direction; the analysis 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from alphanas.ir._torch import F, torch
 from alphanas.ir.opdef import OpDef, OpGroup, WeightRole, register
@@ -86,19 +86,22 @@ def recurrent(kind: str, x, w, r, b, seq_lens, h0, c0, p, *, hidden: int, direct
         c0 = None if c0 is None else c0.transpose(0, 1)
     steps, batch = x.shape[0], x.shape[1]
     n_acts = len(acts) // len(directions)
-    ys, hs, cs = [], [], []
+    ys: list[Any] = []
+    hs: list[Any] = []
+    cs: list[Any] = []
     for d, reverse in enumerate(directions):
         f = acts[d * n_acts:(d + 1) * n_acts]
         xw = torch.matmul(x, w[d].transpose(0, 1))  # [seq, batch, gates*hidden]: all steps at once
         rt = r[d].transpose(0, 1)
         g = w.shape[1]
-        wb = rb = None
+        wb: Any = None
+        rb: Any = None
         if b is not None:
             wb, rb = b[d, :g], b[d, g:]
             if not (kind == "GRU" and linear_before_reset):
                 xw = xw + (wb + rb)
         h = h0[d] if h0 is not None else x.new_zeros(batch, hidden)
-        c = (c0[d] if c0 is not None else x.new_zeros(batch, hidden)) if kind == "LSTM" else None
+        c: Any = (c0[d] if c0 is not None else x.new_zeros(batch, hidden)) if kind == "LSTM" else None
         out: list[Any] = [None] * steps
         for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
             gates = xw[t]
@@ -181,7 +184,7 @@ class Recurrent(OpDef):
     #: the default activations of one direction
     default_acts: tuple[str, ...] = ("Tanh",)
     min_inputs, max_inputs = 3, 6
-    weight_inputs = (1, 2, 3)
+    weight_inputs: ClassVar[tuple[int, ...]] = (1, 2, 3)
     groups = frozenset({OpGroup.NONLINEAR})
     access = "opaque"
     attributes = {"activation_alpha": None, "activation_beta": None, "activations": None, "clip": None,

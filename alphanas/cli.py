@@ -393,7 +393,7 @@ def cmd_train(args) -> int:
     out = check_output_path(args.output, [args.model] if args.model else [], args.force)
     if args.checkpoint and args.no_checkpoint:
         raise AlphanasError("--checkpoint and --no-checkpoint contradict each other; give one of them")
-    ds = load_dataset(args.dataset, root=args.data_dir, seed=args.split_seed, **_dataset_options(args))
+    ds = load_dataset(args.dataset, root=args.data_dir, seed=args.split_seed, task=args.task, **_dataset_options(args))
     dims = "x".join(map(str, ds.input_shape))
     if args.zoo:
         from alphanas import zoo

@@ -83,16 +83,22 @@ class SearchConfig:
 
 def dataset_options(cfg: SearchConfig) -> dict[str, Any]:
     """The dataset loader's options from ``--input-size``, ``--in-channels`` and ``--num-classes``: the
-    synthetic dataset is made to fit them; the other datasets have fixed images and classes."""
+    synthetic dataset is made to fit them; the other datasets have fixed images and classes. A task
+    other than classification goes to the loader too (``npz`` checks and splits its targets for it)."""
+    from alphanas.train.tasks import get_task
+
     sized = {k: v for k, v in (("input_size", cfg.input_size), ("in_channels", cfg.in_channels)) if v is not None}
+    task = get_task(cfg.task).name
+    opts: dict[str, Any] = dict(cfg.dataset_options)
+    if task != "classification":
+        opts["task"] = task
     if cfg.dataset.strip().lower() != "synthetic":
         if sized:
             keys = list(sized)
             flags = ", ".join("{" + k + "}" for k in keys)
             raise ParameterError(keys[0], f"{flags}: dataset {cfg.dataset!r} has fixed images; these options size "
                                  "the synthetic dataset ({dataset} synthetic)", others=(*keys[1:], "dataset"))
-        return dict(cfg.dataset_options)
-    opts: dict[str, Any] = dict(cfg.dataset_options)
+        return opts
     if sized:
         size = int(cfg.input_size or 8)
         opts["input_shape"] = (int(cfg.in_channels or 1), size, size)
@@ -107,7 +113,6 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
     (:func:`~alphanas.search.seeding.check_seed_fits` says what to change otherwise); ``dataset`` ``None``
     (a plug-in evaluator brings its own data): the file as it is."""
     from alphanas.search.seeding import check_seed_fits, retarget_head
-    from alphanas.train import check_compatible
 
     if cfg.seed_model and cfg.zoo:
         raise ParameterError("zoo", "give either a seed ONNX file or {zoo} NAME, not both")
@@ -131,10 +136,7 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
         graph = zoo.build(cfg.zoo or "resnet_small", input_size=h, in_channels=c,
                           num_classes=get_task(cfg.task).outputs(dataset), seed=cfg.seed)
     if dataset is not None:
-        if cfg.task == "classification":
-            check_seed_fits(graph, dataset)
-        else:
-            check_compatible(graph, dataset, cfg.task)
+        check_seed_fits(graph, dataset, cfg.task)
     return graph
 
 

@@ -828,9 +828,10 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=5, help="training epochs per candidate (default 5)")
     p.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 0.1, SGD)")
-    p.add_argument("--objectives", default="accuracy,params",
+    p.add_argument("--objectives",
                    help="comma list of accuracy, params, flops, latency_ms, a task metric (val_top5, val_map, val_mse, "
-                   "...) or an evaluator's metric as NAME:max or NAME:min")
+                   "...) or an evaluator's metric as NAME:max or NAME:min (default: the task's own metric and params: "
+                   "accuracy,params; val_map,params; val_mse,params)")
     p.add_argument("--out", default="alphanas-search", help="search folder (default ./alphanas-search); a rerun resumes")
     p.add_argument("--seed", type=int, default=0, help="search seed (default 0): same seed, same search")
     p.add_argument("--strategy", choices=("property", "random_edit", "random"), default="property",
@@ -895,7 +896,11 @@ def cmd_search(args) -> int:
 
     check_writable_folder(out_dir if out_dir.exists() else out_dir.parent, f"--out {out_dir}: cannot be written")
     try:
-        with SearchProgress(Console(stderr=True, highlight=False), args.trials) as bar:
+        from alphanas.search.objectives import quality_metric
+        from alphanas.search.run import search_objectives
+
+        metric, sense = quality_metric(search_objectives(cfg))
+        with SearchProgress(Console(stderr=True, highlight=False), args.trials, metric, sense) as bar:
             result = run_search(cfg, on_event=bar)
     except KeyboardInterrupt:
         sys.stderr.write(f"alphanas: interrupted; every finished trial is saved in {out_dir}; resume with the "

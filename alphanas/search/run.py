@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from alphanas.errors import ParameterError
+from alphanas.errors import AlphanasError, ParameterError
 from alphanas.ir.graph import Graph
 from alphanas.search.evolution import Evolution, SearchResult
 from alphanas.search.executors import make_executor
@@ -185,7 +185,6 @@ def _stop_on_unreported(cfg: SearchConfig, objectives: list[str], on_event: Call
     """``on_event`` that first checks a plug-in evaluator's seed (trial 0): when it reports none of an
     objective's metric, every candidate would fail the same way, so the search stops there, in one line
     naming what it reported."""
-    from alphanas.errors import AlphanasError
     from alphanas.search.objectives import metric_keys
 
     def check(kind, cand, state) -> None:
@@ -332,6 +331,8 @@ class SearchProgress:
 
     def __exit__(self, *exc) -> None:
         if self.started:
+            if exc[0] is not None and issubclass(exc[0], AlphanasError):
+                self.progress.live.transient = True  # the search stopped with a one-line error: only that remains
             self.progress.__exit__(*exc)
 
     def __call__(self, kind: str, cand, state) -> None:

@@ -58,9 +58,9 @@ def check_seed_fits(graph: Graph, dataset, task=None) -> None:
     v = graph.inputs[0]
     shape = tuple(v.shape or ())
     if len(want) == 3 and len(shape) != len(want) + 1:
-        raise AlphanasError(f"model {graph.name!r} expects input {v.name!r} of shape {list(shape)} (rank {len(shape)}) "
-                            f"but dataset {name!r} gives images {given}; give data of the model's input shape "
-                            "(e.g. --dataset npz) or a model of rank 4 for the images")
+        raise ParameterError("dataset", f"model {graph.name!r} expects input {v.name!r} of shape {list(shape)} "
+                             f"(rank {len(shape)}) but dataset {name!r} gives images {given}; give data of the model's "
+                             "input shape (e.g. {dataset} npz) or a model of rank 4 for the images")
     if len(want) == 3:
         c, h, w = (d if isinstance(d, int) else None for d in shape[1:])
         if (c is not None and c != want[0]) or (h is not None and h != want[1]) or (w is not None and w != want[2]):
@@ -76,9 +76,9 @@ def check_seed_fits(graph: Graph, dataset, task=None) -> None:
     if task.name != "regression":
         what = "classes" if task.name == "classification" else "labels"
         if len(oshape) != 2:
-            raise AlphanasError(f"model {graph.name!r} outputs {out.name!r} of shape {list(oshape)}; task {task.name} "
-                                f"trains one output of logits [N, {what}] (for other outputs use --task regression "
-                                "with targets of the output's shape)")
+            raise ParameterError("task", f"model {graph.name!r} outputs {out.name!r} of shape {list(oshape)}; task "
+                                 f"{task.name} trains one output of logits [N, {what}] (for other outputs use {{task}} "
+                                 "regression with targets of the output's shape)")
         width = task.outputs(dataset)
         if isinstance(oshape[1], int) and oshape[1] != width:
             raise ParameterError("num_classes", f"model {graph.name!r} predicts {oshape[1]} {what} but dataset "

@@ -1,6 +1,6 @@
 """Checks of user data before anything trains on it: splits whose shapes disagree, labels out of range,
-targets that do not suit the task, NaN or infinite values. Each failure is one :class:`~alphanas.errors.AlphanasError` line naming the
-source, the split and the first offending sample."""
+targets that do not suit the task, NaN or infinite values. Each failure is one
+:class:`~alphanas.errors.AlphanasError` line naming the source, the split and the first offending sample."""
 
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ def overwrite_input_shapes(model: onnx.ModelProto, shapes: InputShapes, source: 
                 if new is not None:
                     d.dim_value = int(new)
         elif vi.name in shapes:
-            _set_dims(vi, shapes[vi.name])
+            _set_dims(vi, [int(d) for d in shapes[vi.name] if d is not None])
         else:
             _bind_dims(vi, binding)
     for vi in out.graph.output:

@@ -2,9 +2,10 @@
 classifier head.
 
 :func:`check_seed_fits` says exactly what to change when a seed model does not take the dataset's
-inputs or predict its classes, labels or regression targets (``--in-channels``/``--input-size`` with the synthetic dataset, another
-dataset, or ``--num-classes``). :func:`retarget_head` gives the classifier's last linear layer (``Gemm``,
-or ``MatMul`` followed by ``Add``, or a 1x1 ``Conv`` before a flatten) a fresh, seeded weight and bias
+inputs or predict its classes, labels or regression targets (``--in-channels``/``--input-size`` with
+the synthetic dataset, another dataset, or ``--num-classes``). :func:`retarget_head` gives the
+classifier's last linear layer (``Gemm``, or ``MatMul`` followed by ``Add``, or a 1x1 ``Conv`` before a
+flatten) a fresh, seeded weight and bias
 for another number of classes; every other weight is kept as the seed's initialisation.
 """
 

@@ -246,7 +246,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         from alphanas.search.proxies import ProxyScreen
 
         screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir,
-                            dataset_seed=cfg.split_seed, dataset_options=dataset_options(cfg))
+                            dataset_seed=cfg.split_seed, dataset_options=dataset_options(cfg), task=cfg.task)
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
     # stores made before these options existed

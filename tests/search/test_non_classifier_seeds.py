@@ -73,3 +73,22 @@ def test_output_that_does_not_fit_the_targets_names_the_dimension(exported_model
     err = capsys.readouterr().err.strip()
     assert "dimension 3 is 8 in the model and 6 in the data; give targets y of shape [N, 1, 8, 8]" in err, err
     assert len(err.splitlines()) == 1
+
+
+def test_grad_norm_proxy_uses_the_task_loss():
+    """The grad_norm screen differentiates the task's loss: mean squared error for regression targets (it took
+    float targets as class indices before)."""
+    import torch
+
+    from alphanas import zoo
+    from alphanas.ir.torch_lowering import to_torch
+    from alphanas.search.proxies import grad_norm
+
+    g = zoo.build("cnn", input_size=8, in_channels=1, num_classes=2, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 1, 8, 8)).astype(np.float32)
+    y = rng.standard_normal((16, 2)).astype(np.float32)
+    model = to_torch(g).train()
+    torch.nn.functional.mse_loss(model(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+    expected = sum(float(p.grad.norm()) for p in model.parameters() if p.ndim >= 2 and p.grad is not None)
+    assert grad_norm(g, (x, y), task="regression") == pytest.approx(expected, rel=1e-4)

@@ -408,7 +408,12 @@ def cmd_train(args) -> int:
                           seed=args.seed)
         source = f"zoo:{args.zoo}"
     else:
+        from alphanas.train.inference import sample_input_shapes
+
         graph = load_onnx(args.model)
+        bound = sample_input_shapes(graph, ds)  # the model's symbolic sample sizes take the data's
+        if bound is not None:
+            graph = load_onnx(args.model, input_shapes=bound)
         source = args.model
     check_compatible(graph, ds, args.task)
     _report_skipped(ds)

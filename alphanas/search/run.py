@@ -113,6 +113,7 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
     (:func:`~alphanas.search.seeding.check_seed_fits` says what to change otherwise); ``dataset`` ``None``
     (a plug-in evaluator brings its own data): the file as it is."""
     from alphanas.search.seeding import check_seed_fits, retarget_head
+    from alphanas.train.inference import sample_input_shapes
 
     if cfg.seed_model and cfg.zoo:
         raise ParameterError("zoo", "give either a seed ONNX file or {zoo} NAME, not both")
@@ -120,7 +121,7 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
         from alphanas.ir import load_onnx
 
         graph = load_onnx(cfg.seed_model)
-        bound = _sample_dims(graph, dataset)
+        bound = sample_input_shapes(graph, dataset)
         if bound is not None:  # every sample has the data's size: give the model's symbolic sizes those values
             graph = load_onnx(cfg.seed_model, input_shapes=bound)
         if cfg.num_classes is not None:
@@ -141,22 +142,6 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
     if dataset is not None:
         check_seed_fits(graph, dataset, cfg.task)
     return graph
-
-
-def _sample_dims(graph: Graph, dataset) -> dict[str, tuple] | None:
-    """``{input: (None, *sample shape)}`` when ``graph``'s one input has symbolic sizes besides the batch
-    (a sequence length, an image height) of the rank of ``dataset``'s samples: the search trains on the
-    data's sizes only, and static sizes let shape computations (a Resize, a multi-head Reshape) lower."""
-    if dataset is None or len(graph.inputs) != 1:
-        return None
-    v = graph.inputs[0]
-    want = tuple(int(d) for d in dataset.input_shape)
-    shape = tuple(v.shape or ())
-    if len(shape) != len(want) + 1 or all(isinstance(d, int) for d in shape[1:]):
-        return None
-    if any(isinstance(d, int) and d != w for d, w in zip(shape[1:], want)):
-        return None  # check_seed_fits names the dimension that does not fit
-    return {v.name: (None, *want)}
 
 
 def make_evaluator(cfg: SearchConfig) -> Evaluator:

@@ -98,6 +98,25 @@ def check_compatible(graph: Graph, dataset, task=None) -> None:
                 f"shape [N, {', '.join(fixed)}] or a model whose output is {need}")
 
 
+def sample_input_shapes(graph: Graph, dataset) -> dict[str, tuple] | None:
+    """``{input: (None, *sample shape)}`` (for :func:`~alphanas.ir.onnx_io.load_onnx`'s ``input_shapes``)
+    when ``graph``'s one input has symbolic sizes besides the batch (a sequence length, an image height)
+    and the rank of ``dataset``'s samples, which fit its static sizes: training sees the data's sizes
+    only, and static sizes let shape computations (a ``Resize``, a multi-head ``Reshape``) lower to
+    torch. ``None`` when there is nothing to bind (or the input does not fit: :func:`check_compatible`
+    says which dimension)."""
+    if dataset is None or len(graph.inputs) != 1:
+        return None
+    v = graph.inputs[0]
+    want = tuple(int(d) for d in dataset.x_train.shape[1:])
+    shape = tuple(v.shape or ())
+    if len(shape) != len(want) + 1 or all(isinstance(d, int) for d in shape[1:]):
+        return None
+    if any(isinstance(d, int) and d != w for d, w in zip(shape[1:], want)):
+        return None
+    return {v.name: (None, *want)}
+
+
 def predict(model: Graph | nn.Module, x: np.ndarray | torch.Tensor, *, batch_size: int = 1024,
             device: str | torch.device = "auto") -> np.ndarray:
     """Logits of ``model`` (a graph or a lowered module, run in eval mode) for images ``x``, as numpy."""

@@ -92,3 +92,25 @@ def test_grad_norm_proxy_uses_the_task_loss():
     torch.nn.functional.mse_loss(model(torch.from_numpy(x)), torch.from_numpy(y)).backward()
     expected = sum(float(p.grad.norm()) for p in model.parameters() if p.ndim >= 2 and p.grad is not None)
     assert grad_norm(g, (x, y), task="regression") == pytest.approx(expected, rel=1e-4)
+
+
+def test_train_binds_the_sizes_and_reports_the_mse_of_the_written_model(exported_model, tmp_path, capsys):
+    """``alphanas train`` on the detection head (a Resize over its symbolic height and width): the sizes are the
+    data's, it lowers and trains, and the validation MSE is scikit-learn's on onnxruntime's outputs."""
+    from sklearn.metrics import mean_squared_error
+
+    from alphanas.data import load_dataset
+
+    model = exported_model("detection_head", "legacy")
+    write_targets(tmp_path / "d.npz", model, SAMPLES["detection_head"])
+    out = tmp_path / "trained.onnx"
+    assert main(["train", str(model), "--dataset", "npz", "--data-dir", str(tmp_path / "d.npz"), "--task",
+                 "regression", "--epochs", "1", "--optimizer", "adam", "--lr", "0.001", "--device", "cpu", "--json",
+                 "-o", str(out)]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    ds = load_dataset("npz", root=tmp_path / "d.npz", task="regression")
+    sess = session(out.read_bytes(), "cpu")
+    pred = sess.run(None, {sess.get_inputs()[0].name: ds.x_val})[0]
+    assert pred.shape == ds.y_val.shape == (len(ds.y_val), 128, 8)
+    assert rep["metrics"]["val_mse"] == pytest.approx(mean_squared_error(ds.y_val.reshape(len(pred), -1),
+                                                                         pred.reshape(len(pred), -1)), rel=1e-4)

@@ -100,11 +100,12 @@ def check_compatible(graph: Graph, dataset, task=None) -> None:
 
 def sample_input_shapes(graph: Graph, dataset) -> dict[str, tuple] | None:
     """``{input: (None, *sample shape)}`` (for :func:`~alphanas.ir.onnx_io.load_onnx`'s ``input_shapes``)
-    when ``graph``'s one input has symbolic sizes besides the batch (a sequence length, an image height)
-    and the rank of ``dataset``'s samples, which fit its static sizes: training sees the data's sizes
-    only, and static sizes let shape computations (a ``Resize``, a multi-head ``Reshape``) lower to
-    torch. ``None`` when there is nothing to bind (or the input does not fit: :func:`check_compatible`
-    says which dimension)."""
+    when ``graph`` does not lower to torch as it is and its one input has symbolic sizes besides the
+    batch (a sequence length, an image height) and the rank of ``dataset``'s samples, which fit its
+    static sizes: training sees the data's sizes only, and static sizes let shape computations (a
+    ``Resize`` over a symbolic axis) lower. ``None`` when the model lowers with its symbolic sizes (they
+    are kept, so the trained model still takes any size), when there is nothing to bind, or when the
+    input does not fit (:func:`check_compatible` says which dimension)."""
     if dataset is None or len(graph.inputs) != 1:
         return None
     v = graph.inputs[0]
@@ -114,6 +115,11 @@ def sample_input_shapes(graph: Graph, dataset) -> dict[str, tuple] | None:
         return None
     if any(isinstance(d, int) and d != w for d, w in zip(shape[1:], want)):
         return None
+    try:
+        to_torch(graph)
+        return None
+    except Exception:  # noqa: BLE001 - any refusal: try again at the data's sizes (check_compatible and the
+        pass  # lowering report what still does not fit)
     return {v.name: (None, *want)}
 
 

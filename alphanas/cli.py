@@ -393,7 +393,7 @@ def cmd_train(args) -> int:
     out = check_output_path(args.output, [args.model] if args.model else [], args.force)
     if args.checkpoint and args.no_checkpoint:
         raise AlphanasError("--checkpoint and --no-checkpoint contradict each other; give one of them")
-    ds = load_dataset(args.dataset, root=args.data_dir, seed=args.split_seed, **_dataset_options(args))
+    ds = load_dataset(args.dataset, root=args.data_dir, seed=args.split_seed, task=args.task, **_dataset_options(args))
     dims = "x".join(map(str, ds.input_shape))
     if args.zoo:
         from alphanas import zoo
@@ -408,7 +408,12 @@ def cmd_train(args) -> int:
                           seed=args.seed)
         source = f"zoo:{args.zoo}"
     else:
+        from alphanas.train.inference import sample_input_shapes
+
         graph = load_onnx(args.model)
+        bound = sample_input_shapes(graph, ds)  # the model's symbolic sample sizes take the data's
+        if bound is not None:
+            graph = load_onnx(args.model, input_shapes=bound)
         source = args.model
     check_compatible(graph, ds, args.task)
     _report_skipped(ds)
@@ -828,9 +833,10 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=5, help="training epochs per candidate (default 5)")
     p.add_argument("--batch-size", type=int, default=64, help="training batch size (default 64)")
     p.add_argument("--lr", type=float, help="peak learning rate (default 0.1, SGD)")
-    p.add_argument("--objectives", default="accuracy,params",
+    p.add_argument("--objectives",
                    help="comma list of accuracy, params, flops, latency_ms, a task metric (val_top5, val_map, val_mse, "
-                   "...) or an evaluator's metric as NAME:max or NAME:min")
+                   "...) or an evaluator's metric as NAME:max or NAME:min (default: the task's own metric and params: "
+                   "accuracy,params; val_map,params; val_mse,params)")
     p.add_argument("--out", default="alphanas-search", help="search folder (default ./alphanas-search); a rerun resumes")
     p.add_argument("--seed", type=int, default=0, help="search seed (default 0): same seed, same search")
     p.add_argument("--strategy", choices=("property", "random_edit", "random"), default="property",
@@ -895,7 +901,11 @@ def cmd_search(args) -> int:
 
     check_writable_folder(out_dir if out_dir.exists() else out_dir.parent, f"--out {out_dir}: cannot be written")
     try:
-        with SearchProgress(Console(stderr=True, highlight=False), args.trials) as bar:
+        from alphanas.search.objectives import quality_metric
+        from alphanas.search.run import search_objectives
+
+        metric, sense = quality_metric(search_objectives(cfg))
+        with SearchProgress(Console(stderr=True, highlight=False), args.trials, metric, sense) as bar:
             result = run_search(cfg, on_event=bar)
     except KeyboardInterrupt:
         sys.stderr.write(f"alphanas: interrupted; every finished trial is saved in {out_dir}; resume with the "

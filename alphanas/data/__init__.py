@@ -1,5 +1,6 @@
-"""Classification datasets as in-memory arrays: ``digits`` (embedded), ``synthetic``, ``cifar10``/``cifar100``/``mnist``/
-``fashion-mnist`` (local folders), ``imagefolder`` and ``npz`` (your own data), plug-ins (``alphanas.datasets``).
+"""Datasets as in-memory arrays: ``digits`` (embedded), ``synthetic``, ``cifar10``/``cifar100``/``mnist``/
+``fashion-mnist`` (local folders), ``imagefolder`` and ``npz`` (your own data; ``task="multilabel"`` or
+``"regression"`` for targets that are not classes), plug-ins (``alphanas.datasets``).
 
     ds = load_dataset("digits", seed=0)
     ds.x_train.shape        # (1257, 1, 8, 8) float32, normalised with training statistics

@@ -6,6 +6,12 @@ array-producing source (image folders, MNIST, CIFAR-100, plug-ins) uses to split
 
 Missing splits are cut from the training arrays, stratified and seeded (the same procedure as
 ``digits``: with neither ``x_val`` nor ``x_test``, 15 % test and 15 % validation of the whole set).
+
+``task`` says what ``y`` holds: ``classification`` (default; integer labels ``[N]``), ``multilabel``
+(0/1 labels ``[N, C]``) or ``regression`` (finite numbers of any shape ``[N, ...]``); for the last two
+the missing splits are cut at random (seeded, the same fractions), not stratified.
+
+    ds = load_npz("targets.npz", seed=0, task="regression")   # y_train of shape [N, 5, 8]
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alphanas.data.checks import check_splits
+from alphanas.data.checks import check_splits, check_task
 from alphanas.data.dataset import Dataset
 from alphanas.data.splits import check_fraction, normalise, stratified_split, three_way_split
 from alphanas.errors import AlphanasError, ParameterError
@@ -24,9 +30,10 @@ from alphanas.errors import AlphanasError, ParameterError
 SPLITS = ("train", "val", "test")
 
 
-def _hold_out(source: str, y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _hold_out(source: str, y: np.ndarray, fraction: float, seed: int,
+              stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
     try:
-        return stratified_split(y, fraction, seed)
+        return stratified_split(y, fraction, seed, stratify)
     except ValueError as e:
         raise AlphanasError(f"{source}: cannot split off a stratified {fraction:g} of {len(y)} samples "
                             f"({e}); give more samples per class or explicit val/test splits") from None
@@ -34,37 +41,47 @@ def _hold_out(source: str, y: np.ndarray, fraction: float, seed: int) -> tuple[n
 
 def dataset_from_arrays(name: str, arrays: dict[str, tuple[np.ndarray, np.ndarray]], *, seed: int = 0,
                         val_fraction: float = 0.15, test_fraction: float = 0.15, num_classes: int | None = None,
-                        class_names: list[str] | None = None, default_augment: str = "none") -> Dataset:
+                        class_names: list[str] | None = None, default_augment: str = "none",
+                        task: str = "classification") -> Dataset:
     """A :class:`Dataset` from raw ``{"train": (x, y), "val": ..., "test": ...}`` arrays (``val`` and
-    ``test`` optional): checked (:func:`~alphanas.data.checks.check_splits`), missing splits cut from
-    ``train`` (stratified, ``seed``), normalised with training statistics."""
+    ``test`` optional): checked for ``task`` (:func:`~alphanas.data.checks.check_splits`), missing splits
+    cut from ``train`` (seeded by ``seed``; stratified by class for classification, random otherwise),
+    normalised with training statistics. Classification labels become int64, other targets float32."""
     if "train" not in arrays:
         raise AlphanasError(f"{name}: no training data (x_train, y_train)")
-    if class_names is not None and num_classes is None:
+    task = check_task(task)
+    if class_names is not None and num_classes is None and task == "classification":
         num_classes = len(class_names)
-    k = check_splits(name, arrays, num_classes)
+    k = check_splits(name, arrays, num_classes, task)
+    stratify = task == "classification"
+    ytype = np.int64 if stratify else np.float32
     x, y = (np.asarray(a) for a in arrays["train"])
-    y = y.astype(np.int64)
+    y = y.astype(ytype)
     has_val, has_test = "val" in arrays, "test" in arrays
     if not has_val and not has_test:
         try:
-            tr, va, te = three_way_split(y, val_fraction, test_fraction, seed)
+            tr, va, te = three_way_split(y, val_fraction, test_fraction, seed, stratify)
         except ValueError as e:
-            raise AlphanasError(f"{name}: cannot split {len(y)} samples into train/validation/test stratified "
-                                f"by class ({e}); give more samples per class or explicit splits") from None
+            how = "stratified by class" if stratify else "at random"
+            raise AlphanasError(f"{name}: cannot split {len(y)} samples into train/validation/test {how} "
+                                f"({e}); give more samples{' per class' if stratify else ''} or explicit "
+                                "splits") from None
         parts = {"train": (x[tr], y[tr]), "val": (x[va], y[va]), "test": (x[te], y[te])}
     else:
-        parts = {s: (np.asarray(a[0]), np.asarray(a[1]).astype(np.int64)) for s, a in arrays.items()}
+        parts = {s: (np.asarray(a[0]), np.asarray(a[1]).astype(ytype)) for s, a in arrays.items()}
         missing = "test" if has_val else "val"
         fraction = test_fraction if missing == "test" else val_fraction
         check_fraction(fraction, f"{missing}_fraction")
         if missing not in arrays:
-            keep, held = _hold_out(name, y, fraction, seed)
+            keep, held = _hold_out(name, y, fraction, seed, stratify)
             parts["train"], parts[missing] = (x[keep], y[keep]), (x[held], y[held])
     (xt, xv, xs), mean, std = normalise(parts["train"][0], [parts["val"][0], parts["test"][0]])
-    names_ = list(class_names) if class_names else [str(i) for i in range(k)]
+    if task == "regression":
+        names_: list[str] = []
+    else:
+        names_ = list(class_names) if class_names else [str(i) for i in range(k)]
     return Dataset(name, xt, parts["train"][1], xv, parts["val"][1], xs, parts["test"][1], k, mean, std,
-                   class_names=names_, default_augment=default_augment)
+                   class_names=names_, default_augment=default_augment, task=task)
 
 
 def read_arrays(root: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -107,15 +124,16 @@ def read_arrays(root: str | os.PathLike) -> dict[str, tuple[np.ndarray, np.ndarr
 
 
 def load_npz(root: str | os.PathLike | None = None, seed: int = 0, val_fraction: float = 0.15,
-             test_fraction: float = 0.15, num_classes: int | None = None) -> Dataset:
-    """Arrays from an ``.npz`` file or ``.npy`` folder ``root`` (see the module docstring); labels are
-    class indices ``0..num_classes-1`` (default: up to the largest label)."""
+             test_fraction: float = 0.15, num_classes: int | None = None, task: str = "classification") -> Dataset:
+    """Arrays from an ``.npz`` file or ``.npy`` folder ``root`` (see the module docstring) as targets of
+    ``task``: class indices ``0..num_classes-1`` (default: up to the largest label) for classification,
+    0/1 labels ``[N, C]`` for multilabel, finite numbers ``[N, ...]`` for regression."""
     if root is None:
         raise ParameterError("root", "npz: no data given; pass {root}=FILE.npz (or a folder of x_train.npy, "
                                      "y_train.npy, ...)")
     arrays = read_arrays(root)
     return dataset_from_arrays("npz", arrays, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction,
-                               num_classes=num_classes)
+                               num_classes=num_classes, task=task)
 
 
 __all__ = ["SPLITS", "dataset_from_arrays", "load_npz", "read_arrays"]

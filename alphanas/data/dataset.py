@@ -1,4 +1,4 @@
-"""The in-memory image-classification dataset: three normalised splits (train, validation, test)."""
+"""The in-memory dataset: three normalised splits (train, validation, test) and the task their targets are for."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import numpy as np
 
 @dataclass
 class Dataset:
-    """Three normalised splits of a classification dataset (float32 inputs ``[N, ...]`` of any rank, NCHW
-    for images; int64 labels)."""
+    """Three normalised splits of a dataset (float32 inputs ``[N, ...]`` of any rank, NCHW for images) and
+    their targets: int64 class labels ``[N]`` (``task`` classification), 0/1 float32 labels ``[N, C]``
+    (multilabel; ``num_classes`` is C) or float32 targets of any shape ``[N, ...]`` (regression;
+    ``num_classes`` is 0)."""
 
     name: str
     x_train: np.ndarray
@@ -28,11 +30,23 @@ class Dataset:
     default_augment: str = "none"
     #: Inputs the loader dropped (``--skip-corrupt``: the corrupt image files), for the user to see.
     skipped: list[str] = field(default_factory=list)
+    #: What the targets are for: ``"classification"``, ``"multilabel"`` or ``"regression"``.
+    task: str = "classification"
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         """The shape of one sample: ``(channels, height, width)`` for images."""
         return tuple(int(d) for d in self.x_train.shape[1:])
+
+    @property
+    def target_shape(self) -> tuple[int, ...]:
+        """The shape of one sample's model output: ``(classes,)`` for classification, ``(labels,)`` for
+        multilabel, the target's own shape for regression (``(1,)`` for scalar targets)."""
+        if self.task == "regression":
+            return tuple(int(d) for d in self.y_train.shape[1:]) or (1,)
+        if self.task == "multilabel":
+            return (int(self.y_train.shape[1]),)
+        return (int(self.num_classes),)
 
     def split(self, which: str) -> tuple[np.ndarray, np.ndarray]:
         """``(x, y)`` of ``"train"``, ``"val"`` or ``"test"``."""
@@ -42,7 +56,9 @@ class Dataset:
 
     def summary(self) -> str:
         dims = "x".join(map(str, self.input_shape)) or "scalar"
-        return (f"{self.name}: {dims}, {self.num_classes} classes, train {len(self.y_train)} / "
+        what = {"regression": f"regression targets {'x'.join(map(str, self.target_shape))}",
+                "multilabel": f"{self.num_classes} labels"}.get(self.task, f"{self.num_classes} classes")
+        return (f"{self.name}: {dims}, {what}, train {len(self.y_train)} / "
                 f"val {len(self.y_val)} / test {len(self.y_test)}")
 
 

@@ -5,6 +5,11 @@ Built in: ``digits``, ``synthetic`` (generated, no folder), ``cifar10``, ``cifar
 and ``npz`` (arrays). Plug-ins come from the entry-point group ``alphanas.datasets``: each entry
 point names a function ``load(root=None, seed=0, **options) -> Dataset`` (see
 ``examples/alphanas-dataset-example``).
+
+``task`` (classification, multilabel, regression) reaches the sources that take other targets:
+``npz`` checks and splits its ``y`` arrays for it, and so does a plug-in whose function has a ``task``
+parameter. ``imagefolder`` holds class folders and refuses any other task; the other built-ins give
+class labels, which the trainer checks against the task.
 """
 
 from __future__ import annotations
@@ -64,7 +69,8 @@ def _loader(name: str) -> Callable[..., Dataset]:
     return fn
 
 
-def load_dataset(name: str, root: str | os.PathLike | None = None, seed: int = 0, **options) -> Dataset:
+def load_dataset(name: str, root: str | os.PathLike | None = None, seed: int = 0, *, task: str | None = None,
+                 **options) -> Dataset:
     """Load dataset ``name`` (see :func:`names`).
 
     ``root`` is the data folder or file (``cifar10`` defaults to ``$ALPHANAS_CIFAR10``); ``seed``
@@ -72,20 +78,32 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, seed: int = 0
     loader, e.g. ``image_size``/``channels``/``skip_corrupt`` (imagefolder), ``val_fraction``/
     ``test_fraction`` (digits, npz, imagefolder), ``val_size`` (cifar10, cifar100, mnist),
     ``train_limit`` (cifar10), ``labels`` (cifar100: fine or coarse), ``num_classes``/``input_shape``/
-    ``n_train``/``n_val``/``n_test``/``noise`` (synthetic).
+    ``n_train``/``n_val``/``n_test``/``noise`` (synthetic). ``task`` says what the targets are for
+    (see the module docstring; ``None``: classification).
     """
+    from alphanas.data.checks import check_task
+
+    task_ = check_task(task)
     loader = _loader(name)
     params = inspect.signature(loader).parameters
+    if task_ != "classification":
+        if _key(name) == "imagefolder":
+            raise ParameterError("task", f"dataset 'imagefolder' holds one folder per class, for classification only; "
+                                 f"for {{task}} {task_} give the targets as arrays ({{dataset}} npz) or through an "
+                                 "alphanas.datasets plug-in", others=("dataset",))
+
     takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     if root is not None and "root" not in params and not takes_kwargs:
         raise ParameterError("root", f"dataset {name!r} is built in and reads no folder; drop {{root}}")
-    accepted = set(params) - {"root", "seed"}
+    accepted = set(params) - {"root", "seed", "task"}
     unknown = sorted(set(options) - accepted) if not takes_kwargs else []
     if unknown:
         raise ParameterError(unknown[0], f"dataset {name!r}: unknown option(s) "
                              + ", ".join("{" + u + "}" for u in unknown)
                              + f"; it accepts {', '.join(sorted(accepted)) or 'none'}", others=tuple(unknown[1:]))
     kwargs = dict(options, seed=seed)
+    if task_ != "classification" and "task" in params:
+        kwargs["task"] = task_
     if "root" in params or takes_kwargs:
         kwargs["root"] = root
     ds = loader(**kwargs)

@@ -1,4 +1,5 @@
-"""Splitting and normalisation shared by every loader: stratified seeded hold-outs, per-channel standardisation."""
+"""Splitting and normalisation shared by every loader: seeded hold-outs (stratified by class for
+classification, plain random for multilabel and regression targets), per-channel standardisation."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import numpy as np
 from alphanas.errors import AlphanasError
 
 
-def stratified_split(y: np.ndarray, fraction: float | int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices ``(keep, held_out)``: a stratified, seeded hold-out of ``fraction`` (or that many samples)."""
+def stratified_split(y: np.ndarray, fraction: float | int, seed: int,
+                     stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(keep, held_out)``: a seeded hold-out of ``fraction`` (or that many samples), stratified by
+    the class labels ``y`` (``stratify=False``: a plain random hold-out, for targets that are not classes)."""
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
-    keep, held = train_test_split(idx, test_size=fraction, stratify=y, random_state=seed)
+    keep, held = train_test_split(idx, test_size=fraction, stratify=y if stratify else None, random_state=seed)
     return np.sort(keep), np.sort(held)
 
 
@@ -37,16 +40,16 @@ def _stat_axes(ndim: int) -> tuple[int, ...]:
 
 
 def three_way_split(y: np.ndarray, val_fraction: float, test_fraction: float,
-                    seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices ``(train, val, test)``: stratified and seeded; the fractions are of the whole set
-    (the digits split: test first with ``seed``, then validation from the rest with ``seed + 1``)."""
+                    seed: int, stratify: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices ``(train, val, test)``: stratified (unless ``stratify=False``) and seeded; the fractions are
+    of the whole set (the digits split: test first with ``seed``, then validation from the rest with ``seed + 1``)."""
     check_fraction(val_fraction, "val_fraction")
     check_fraction(test_fraction, "test_fraction")
     if val_fraction + test_fraction >= 1.0:
         raise AlphanasError("val_fraction + test_fraction must leave some training data (sum < 1)")
-    rest, test = stratified_split(y, test_fraction, seed)
+    rest, test = stratified_split(y, test_fraction, seed, stratify)
     # the validation fraction is of the whole set, so rescale it to what remains
-    tr, va = stratified_split(y[rest], val_fraction / (1.0 - test_fraction), seed + 1)
+    tr, va = stratified_split(y[rest], val_fraction / (1.0 - test_fraction), seed + 1, stratify)
     return rest[tr], rest[va], test
 
 

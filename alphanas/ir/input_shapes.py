@@ -15,7 +15,8 @@ import onnx
 
 from alphanas.errors import AlphanasError
 
-InputShapes = Mapping[str, Sequence[int]]
+#: input name -> dims; a ``None`` dim keeps the model's own (e.g. a symbolic batch)
+InputShapes = Mapping[str, Sequence["int | None"]]
 
 
 def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
@@ -47,9 +48,10 @@ def parse_input_shapes(texts: Sequence[str] | None) -> dict[str, tuple[int, ...]
 def overwrite_input_shapes(model: onnx.ModelProto, shapes: InputShapes, source: str = "<model>") -> onnx.ModelProto:
     """A copy of ``model`` whose inputs have the static ``shapes`` (name -> dims).
 
-    Each given shape must have the input's rank and agree with its static dimensions. The symbols it
-    binds are replaced in the outputs' declared shapes; the other intermediate shapes
-    (``value_info``) are dropped, to be inferred again at the new size."""
+    Each given shape must have the input's rank and agree with its static dimensions; a ``None``
+    dimension keeps the model's (``(None, 3, 32, 32)`` binds the image size and leaves a symbolic batch
+    symbolic). The symbols it binds are replaced in the outputs' declared shapes; the other
+    intermediate shapes (``value_info``) are dropped, to be inferred again at the new size."""
     inputs = {i.name: i for i in model.graph.input}
     initializers = {t.name for t in model.graph.initializer}
     binding: dict[str, int] = {}
@@ -65,7 +67,11 @@ def overwrite_input_shapes(model: onnx.ModelProto, shapes: InputShapes, source: 
         if old is not None and len(old) != len(dims):
             raise AlphanasError(f"{source}: input {name!r} has rank {len(old)}, but the shape given "
                                 f"{list(dims)} has rank {len(dims)}")
+        if old is None and any(new is None for new in dims):
+            raise AlphanasError(f"{source}: input {name!r} has no declared shape to keep dimensions of")
         for d, new in zip(old or (), dims):
+            if new is None:
+                continue
             if d.HasField("dim_value") and d.dim_value != new:
                 raise AlphanasError(f"{source}: input {name!r} has the static dimension {d.dim_value} "
                                     f"where the shape given has {new}")
@@ -76,8 +82,12 @@ def overwrite_input_shapes(model: onnx.ModelProto, shapes: InputShapes, source: 
     out = onnx.ModelProto()
     out.CopyFrom(model)
     for vi in out.graph.input:
-        if vi.name in shapes:
-            _set_dims(vi, shapes[vi.name])
+        if vi.name in shapes and any(d is None for d in shapes[vi.name]):
+            for d, new in zip(vi.type.tensor_type.shape.dim, shapes[vi.name]):
+                if new is not None:
+                    d.dim_value = int(new)
+        elif vi.name in shapes:
+            _set_dims(vi, [int(d) for d in shapes[vi.name] if d is not None])
         else:
             _bind_dims(vi, binding)
     for vi in out.graph.output:

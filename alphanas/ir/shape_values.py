@@ -9,8 +9,8 @@ the input has it becomes ``0``, "copy"; one other symbol becomes ``-1``), and th
 longer used, is dropped as dead code.
 
 :func:`evaluate` returns ``None`` whenever the result is not fully determined (a symbol compared
-with a positive number, arithmetic on a symbol other than by a neutral element, ...); the node then
-stays what it is.
+with a positive number, a quotient that does not divide exactly, ...); the node then stays what it is.
+Sums, differences and products of symbols are kept as expressions (``2*batch``, :mod:`alphanas.ir.symbolic`).
 """
 
 from __future__ import annotations
@@ -60,7 +60,20 @@ def _arith(op: str) -> Callable[[Any, Any], Any]:
             return p
         if op == "Mul" and not is_symbol(p) and p == 1:
             return q
-        raise Unknown(op)
+        # sizes are positive integers: sums, differences and products of them are exact expressions
+        # (``2*batch`` from ``x.size(0) * heads``); a quotient only when it divides exactly
+        from alphanas.ir import symbolic
+
+        if op == "Add":
+            return symbolic.add(p, q)
+        if op == "Sub":
+            return symbolic.add(p, symbolic.mul(q, -1))
+        if op == "Mul":
+            return symbolic.mul(p, q)
+        d = symbolic.exact_div(p, q)
+        if d is None or symbolic.is_unknown(d):
+            raise Unknown(op)
+        return d
 
     return fn
 

@@ -67,6 +67,29 @@ def _parse_one(raw: str) -> str:
     return f"{name}:{sense}"
 
 
+#: the objectives of a search that names none, per task: its primary metric against the parameter count
+DEFAULT_OBJECTIVES: dict[str, list[str]] = {"classification": ["accuracy", "params"],
+                                            "multilabel": ["val_map:max", "params"],
+                                            "regression": ["val_mse:min", "params"]}
+
+
+def default_objectives(task: str | None = None) -> list[str]:
+    """The objectives a search of ``task`` uses when none are given (:data:`DEFAULT_OBJECTIVES`)."""
+    from alphanas.train.tasks import get_task
+
+    return list(DEFAULT_OBJECTIVES[get_task(task).name])
+
+
+def quality_metric(objectives: list[str]) -> tuple[str, str]:
+    """``(metric key, sense)`` of the first objective that is not a cost (``params``, ``flops``,
+    ``latency_ms``): what a progress display calls "best"; ``("val_acc", "max")`` when all are costs."""
+    for o in objectives:
+        key, sense = metric_of(o)
+        if key not in PRE_TRAINING:
+            return key, sense
+    return "val_acc", "max"
+
+
 def parse_objectives(text: str | list[str]) -> list[str]:
     """``"accuracy,params"`` -> ``["accuracy", "params"]``; ``"val_mse,iou:max"`` -> ``["val_mse:min",
     "iou:max"]`` (validated, aliases resolved, no repeats)."""

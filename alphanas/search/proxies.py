@@ -9,7 +9,8 @@
   requires.
 * :func:`grad_norm` (Abdelfattah et al. 2021): the sum, over weight tensors (convolution and dense
   kernels, i.e. parameters with two or more dimensions), of the L2 norm of the gradient of the
-  cross-entropy loss on one labelled batch, in training mode.
+  training loss on one labelled batch (cross-entropy; the task's loss for multilabel or regression
+  targets), in training mode.
 
 :class:`ProxyScreen` ranks a batch of candidates by one proxy and keeps the top fraction (higher is
 better for both proxies); the search loop uses it as an optional pre-screen before training.
@@ -24,7 +25,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from alphanas.errors import AlphanasError
@@ -72,16 +72,21 @@ def synflow(graph: Graph) -> float:
     return total
 
 
-def grad_norm(graph: Graph, batch: tuple[np.ndarray, np.ndarray] | tuple[torch.Tensor, torch.Tensor]) -> float:
-    """Sum of the L2 norms of the weight gradients (tensors with ndim >= 2) of the cross-entropy loss
-    of ``graph`` on ``batch = (images, labels)``, in training mode (batch norm uses batch statistics)."""
+def grad_norm(graph: Graph, batch: tuple[np.ndarray, np.ndarray] | tuple[torch.Tensor, torch.Tensor],
+              task: str | None = None) -> float:
+    """Sum of the L2 norms of the weight gradients (tensors with ndim >= 2) of the training loss of
+    ``task`` (:mod:`alphanas.train.tasks`; default classification: cross-entropy) of ``graph`` on
+    ``batch = (inputs, targets)``, in training mode (batch norm uses batch statistics)."""
+    from alphanas.train.tasks import get_task
+
+    task_ = get_task(task)
     x, y = batch
     model = to_torch(graph)
     model.train()
     model.zero_grad(set_to_none=True)
     xt = torch.as_tensor(np.asarray(x), dtype=torch.float32)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.int64)
-    loss = F.cross_entropy(_logits(model(xt)).float(), yt)
+    yt = torch.as_tensor(task_.targets(np.asarray(y)), dtype=task_.target_dtype)
+    loss = task_.loss(_logits(model(xt)).float(), yt)
     loss.backward()
     total = 0.0
     for p in model.parameters():
@@ -100,14 +105,15 @@ def proxy_batch(dataset, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 PROXIES = ("synflow", "grad_norm")
 
 
-def score(name: str, graph: Graph, batch=None) -> float:
-    """The proxy ``name`` of ``graph`` (``batch`` is needed by ``grad_norm`` only); NaN/inf become -inf."""
+def score(name: str, graph: Graph, batch=None, task: str | None = None) -> float:
+    """The proxy ``name`` of ``graph`` (``batch`` and ``task`` are used by ``grad_norm`` only); NaN/inf
+    become -inf."""
     if name == "synflow":
         s = synflow(graph)
     elif name in ("grad_norm", "grad-norm", "gradnorm"):
         if batch is None:
             raise AlphanasError("the grad_norm proxy needs a batch of data")
-        s = grad_norm(graph, batch)
+        s = grad_norm(graph, batch, task)
     else:
         raise AlphanasError(f"unknown proxy {name!r}; choose from {', '.join(PROXIES)}")
     return s if math.isfinite(s) else -math.inf
@@ -130,6 +136,7 @@ class ProxyScreen:
     data_root: str | None = None
     dataset_seed: int = 0
     dataset_options: dict = field(default_factory=dict)
+    task: str = "classification"  # the loss grad_norm differentiates (alphanas.train.tasks)
 
     def __post_init__(self) -> None:
         if self.proxy not in PROXIES:
@@ -151,7 +158,7 @@ class ProxyScreen:
         out = []
         for g in graphs:
             try:
-                out.append(score(self.proxy, g, batch))
+                out.append(score(self.proxy, g, batch, self.task))
             except (AlphanasError, RuntimeError, ValueError):
                 out.append(-math.inf)
         return out

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from alphanas.errors import ParameterError
+from alphanas.errors import AlphanasError, ParameterError
 from alphanas.ir.graph import Graph
 from alphanas.search.evolution import Evolution, SearchResult
 from alphanas.search.executors import make_executor
@@ -47,7 +47,7 @@ class SearchConfig:
     epochs: int = 5
     batch_size: int = 64
     lr: float | None = None
-    objectives: list[str] = field(default_factory=lambda: ["accuracy", "params"])
+    objectives: list[str] | None = None  # None: the task's default (objectives.DEFAULT_OBJECTIVES)
     out: str = "alphanas-search"
     seed: int = 0
     strategy: str = "property"
@@ -83,16 +83,22 @@ class SearchConfig:
 
 def dataset_options(cfg: SearchConfig) -> dict[str, Any]:
     """The dataset loader's options from ``--input-size``, ``--in-channels`` and ``--num-classes``: the
-    synthetic dataset is made to fit them; the other datasets have fixed images and classes."""
+    synthetic dataset is made to fit them; the other datasets have fixed images and classes. A task
+    other than classification goes to the loader too (``npz`` checks and splits its targets for it)."""
+    from alphanas.train.tasks import get_task
+
     sized = {k: v for k, v in (("input_size", cfg.input_size), ("in_channels", cfg.in_channels)) if v is not None}
+    task = get_task(cfg.task).name
+    opts: dict[str, Any] = dict(cfg.dataset_options)
+    if task != "classification":
+        opts["task"] = task
     if cfg.dataset.strip().lower() != "synthetic":
         if sized:
             keys = list(sized)
             flags = ", ".join("{" + k + "}" for k in keys)
             raise ParameterError(keys[0], f"{flags}: dataset {cfg.dataset!r} has fixed images; these options size "
                                  "the synthetic dataset ({dataset} synthetic)", others=(*keys[1:], "dataset"))
-        return dict(cfg.dataset_options)
-    opts: dict[str, Any] = dict(cfg.dataset_options)
+        return opts
     if sized:
         size = int(cfg.input_size or 8)
         opts["input_shape"] = (int(cfg.in_channels or 1), size, size)
@@ -107,7 +113,7 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
     (:func:`~alphanas.search.seeding.check_seed_fits` says what to change otherwise); ``dataset`` ``None``
     (a plug-in evaluator brings its own data): the file as it is."""
     from alphanas.search.seeding import check_seed_fits, retarget_head
-    from alphanas.train import check_compatible
+    from alphanas.train.inference import sample_input_shapes
 
     if cfg.seed_model and cfg.zoo:
         raise ParameterError("zoo", "give either a seed ONNX file or {zoo} NAME, not both")
@@ -115,6 +121,9 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
         from alphanas.ir import load_onnx
 
         graph = load_onnx(cfg.seed_model)
+        bound = sample_input_shapes(graph, dataset)
+        if bound is not None:  # every sample has the data's size: give the model's symbolic sizes those values
+            graph = load_onnx(cfg.seed_model, input_shapes=bound)
         if cfg.num_classes is not None:
             retarget_head(graph, int(cfg.num_classes), seed=cfg.seed)
     else:
@@ -131,10 +140,7 @@ def load_seed(cfg: SearchConfig, dataset) -> Graph:
         graph = zoo.build(cfg.zoo or "resnet_small", input_size=h, in_channels=c,
                           num_classes=get_task(cfg.task).outputs(dataset), seed=cfg.seed)
     if dataset is not None:
-        if cfg.task == "classification":
-            check_seed_fits(graph, dataset)
-        else:
-            check_compatible(graph, dataset, cfg.task)
+        check_seed_fits(graph, dataset, cfg.task)
     return graph
 
 
@@ -150,6 +156,35 @@ def make_evaluator(cfg: SearchConfig) -> Evaluator:
                           inherit=cfg.inherit, device=cfg.device, data_root=cfg.data_dir, dataset_seed=cfg.split_seed,
                           dataset_options=dataset_options(cfg), task=cfg.task,
                           train_options={"precision": cfg.precision, "deterministic": cfg.deterministic or None})
+
+
+def search_objectives(cfg: SearchConfig) -> list[str]:
+    """The parsed objectives of ``cfg``: its own, or its task's default (accuracy, val_map or val_mse, and
+    params)."""
+    from alphanas.search.objectives import default_objectives
+
+    return parse_objectives(cfg.objectives if cfg.objectives else default_objectives(cfg.task))
+
+
+def _stop_on_unreported(cfg: SearchConfig, objectives: list[str], on_event: Callable | None) -> Callable:
+    """``on_event`` that first checks a plug-in evaluator's seed (trial 0): when it reports none of an
+    objective's metric, every candidate would fail the same way, so the search stops there, in one line
+    naming what it reported."""
+    from alphanas.search.objectives import metric_keys
+
+    def check(kind, cand, state) -> None:
+        if on_event is not None:
+            on_event(kind, cand, state)
+        if cand is None or cand.trial != 0 or kind != "finished" or cand.status != "failed":
+            return
+        missing = [k for k in metric_keys(objectives) if k not in cand.metrics]
+        if missing:
+            reported = ", ".join(sorted(k for k in cand.metrics if k not in ("params", "flops", "latency_ms"))) or "nothing"
+            raise ParameterError("objectives", f"evaluator {cfg.evaluator}: the seed (trial 0) reported no "
+                                 f"{', '.join(missing)}, which {{objectives}} names; it reported {reported} "
+                                 "(and params, flops): name those in {objectives}")
+
+    return check
 
 
 def check_objectives(cfg: SearchConfig, objectives: list[str]) -> None:
@@ -180,7 +215,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     from alphanas.train.tasks import get_task
 
     cfg.task = get_task(cfg.task).name
-    objectives = parse_objectives(cfg.objectives)
+    objectives = search_objectives(cfg)
     check_objectives(cfg, objectives)
     constraints = Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms,
                               bounds=tuple(parse_constraint(c) for c in cfg.constraints))
@@ -196,7 +231,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         from alphanas.search.proxies import ProxyScreen
 
         screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir,
-                            dataset_seed=cfg.split_seed, dataset_options=dataset_options(cfg))
+                            dataset_seed=cfg.split_seed, dataset_options=dataset_options(cfg), task=cfg.task)
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
     # stores made before these options existed
@@ -230,6 +265,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     try:
+        if cfg.evaluator and evaluator is None:
+            on_event = _stop_on_unreported(cfg, objectives, on_event)
         evo = Evolution(seed_graph, the_evaluator, store, trials=cfg.trials, seed=cfg.seed,
                         objectives=objectives, constraints=constraints, selection=cfg.selection, mutator=mutator,
                         executor=executor, on_event=on_event, screen=screen)
@@ -245,15 +282,25 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
 # ---------------------------------------------------------------------------------------------------
 
 
+def _show(key: str, value: float | None) -> str:
+    """A metric for people: fractions that are accuracies as percentages, the rest as numbers."""
+    if value is None or not isinstance(value, (int, float)):
+        return "–"
+    if key.split("_", 1)[-1] in ("acc", "top5", "map"):
+        return f"{100 * value:.2f}%"
+    return f"{value:.4g}"
+
+
 class SearchProgress:
-    """A live rich progress bar for a search: trial, best validation accuracy, front size, ETA.
+    """A live rich progress bar for a search: trial, best value of the quality objective (``val_acc``,
+    ``val_mse``, ``val_map`` or a plug-in's metric: ``metric`` with its ``sense``), front size, ETA.
 
     Use as a context manager; the instance is the ``on_event`` callback of :func:`run_search`. The bar
     appears with the first event, so a search refused before it starts (bad seed, bad settings)
     prints its one-line error without an empty bar.
     """
 
-    def __init__(self, console=None, total: int = 1) -> None:
+    def __init__(self, console=None, total: int = 1, metric: str = "val_acc", sense: str = "max") -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.progress = Progress(TextColumn("[bold]search[/]"), BarColumn(), MofNCompleteColumn(),
@@ -261,19 +308,32 @@ class SearchProgress:
                                  TimeRemainingColumn(), console=console, transient=False)
         self.task = self.progress.add_task("search", total=total, info="starting")
         self.started = False
+        self.metric, self.sense = metric, sense
+        self.best: float | None = None
 
     def __enter__(self) -> "SearchProgress":
         return self
 
     def __exit__(self, *exc) -> None:
         if self.started:
+            if exc[0] is not None and issubclass(exc[0], AlphanasError):
+                self.progress.live.transient = True  # the search stopped with a one-line error: only that remains
             self.progress.__exit__(*exc)
 
     def __call__(self, kind: str, cand, state) -> None:
-        best = "–" if state.best_val_acc is None else f"{100 * state.best_val_acc:.2f}%"
+        import math
+
+        if cand is not None and cand.status == "done":
+            v = cand.metrics.get(self.metric)
+            if isinstance(v, (int, float)) and math.isfinite(v) and (
+                    self.best is None or (v > self.best if self.sense == "max" else v < self.best)):
+                self.best = float(v)
+        if self.best is None and self.metric == "val_acc":
+            self.best = state.best_val_acc  # (resumed candidates)
+        label = "val" if self.metric == "val_acc" else self.metric
         now = f"trial {cand.trial} {cand.mutation} {cand.status}" if cand is not None else f"resumed {state.resumed}"
-        info = (f"best val {best} · front {state.front_size} · failed {state.failed} · rejected {state.rejected}"
-                f" · {now}")
+        info = (f"best {label} {_show(self.metric, self.best)} · front {state.front_size} · failed {state.failed} · "
+                f"rejected {state.rejected} · {now}")
         if not self.started:
             self.progress.__enter__()
             self.started = True
@@ -281,17 +341,21 @@ class SearchProgress:
 
 
 def front_table(result: SearchResult, title: str = "Pareto front"):
-    """The front as a rich Table (validation and test accuracy, cost, lineage)."""
+    """The front as a rich Table: the quality objective on validation and test (accuracy, ``val_mse``,
+    ``val_map`` or a plug-in's metric), cost, lineage, and a column per further objective."""
     from alphanas.table import Table
 
+    from alphanas.search.objectives import metric_keys, metric_of, quality_metric
+
+    quality, _ = quality_metric(result.objectives)
+    test = "test_" + quality[4:] if quality.startswith("val_") else None
+    names = ("val acc", "test acc") if quality == "val_acc" else (quality, test)
     t = Table(title=f"{title} ({len(result.front)} of {len(result.candidates)} candidates)")
     for col, just in (("id", "right"), ("trial", "right"), ("parent", "right"), ("mutation", "left"),
-                      ("val acc", "right"), ("test acc", "right"), ("params", "right"), ("FLOPs", "right"),
+                      *((n, "right") for n in names if n), ("params", "right"), ("FLOPs", "right"),
                       ("latency ms", "right")):
         t.add_column(col, justify=just)
-    from alphanas.search.objectives import metric_keys, metric_of
-
-    extra = [k for k in metric_keys(result.objectives) if k not in ("val_acc", "params", "flops", "latency_ms")]
+    extra = [k for k in metric_keys(result.objectives) if k not in (quality, test, "params", "flops", "latency_ms")]
     for k in extra:
         t.add_column(k, justify="right")
     first, sense = metric_of(result.objectives[0])
@@ -300,7 +364,7 @@ def front_table(result: SearchResult, title: str = "Pareto front"):
         m = c.metrics
         lat = m.get("latency_ms")
         t.add_row(str(c.id), str(c.trial), "–" if c.parent_id is None else str(c.parent_id), c.mutation,
-                  f"{100 * m.get('val_acc', float('nan')):.2f}%", f"{100 * m.get('test_acc', float('nan')):.2f}%",
-                  f"{int(m.get('params', 0)):,}", f"{int(m.get('flops', 0)):,}", "–" if lat is None else f"{lat:.3f}",
+                  *(_show(k, m.get(k)) for k in (quality, test) if k), f"{int(m.get('params', 0)):,}",
+                  f"{int(m.get('flops', 0)):,}", "–" if lat is None else f"{lat:.3f}",
                   *("–" if m.get(k) is None else f"{m[k]:.6g}" for k in extra))
     return t

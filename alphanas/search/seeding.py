@@ -1,9 +1,11 @@
-"""A user's model as the seed of a search: does it fit the dataset, and re-targeting its classifier head.
+"""A user's model as the seed of a search: does it fit the dataset and the task, and re-targeting its
+classifier head.
 
 :func:`check_seed_fits` says exactly what to change when a seed model does not take the dataset's
-images or predict its classes (``--in-channels``/``--input-size`` with the synthetic dataset, another
-dataset, or ``--num-classes``). :func:`retarget_head` gives the classifier's last linear layer (``Gemm``,
-or ``MatMul`` followed by ``Add``, or a 1x1 ``Conv`` before a flatten) a fresh, seeded weight and bias
+inputs or predict its classes, labels or regression targets (``--in-channels``/``--input-size`` with
+the synthetic dataset, another dataset, or ``--num-classes``). :func:`retarget_head` gives the
+classifier's last linear layer (``Gemm``, or ``MatMul`` followed by ``Add``, or a 1x1 ``Conv`` before a
+flatten) a fresh, seeded weight and bias
 for another number of classes; every other weight is kept as the seed's initialisation.
 """
 
@@ -37,40 +39,53 @@ def _image_advice(want: tuple, c: int, h: int | None, w: int | None) -> str:
     return "use " + " or ".join(choices)
 
 
-def check_seed_fits(graph: Graph, dataset) -> None:
+def check_seed_fits(graph: Graph, dataset, task=None) -> None:
     """Raise :class:`~alphanas.errors.AlphanasError` naming exactly what to change unless ``graph`` takes
-    ``dataset``'s image batch (one float input ``[N, C, H, W]`` with a symbolic batch) and returns
-    logits ``[N, classes]``, and lowers to torch (a search trains every candidate in torch)."""
+    ``dataset``'s input batch (one float input ``[N, ...]`` with a symbolic batch: images ``[N, C, H, W]``,
+    sequences, tables) and returns what ``task`` trains (:mod:`alphanas.train.tasks`): logits
+    ``[N, classes]`` or ``[N, labels]``, or the regression targets' shape ``[N, ...]``; and lowers to
+    torch (a search trains every candidate in torch)."""
     from alphanas.synth.verify import lowering_blocker
     from alphanas.train import check_compatible
+    from alphanas.train.tasks import get_task
 
+    task = get_task(task)
     want = tuple(int(d) for d in dataset.input_shape)
     given = f"[N, {', '.join(map(str, want))}]"
     name = getattr(dataset, "name", "the dataset")
     if len(graph.inputs) != 1:
         raise AlphanasError(f"model {graph.name!r} has {len(graph.inputs)} inputs "
-                            f"({', '.join(v.name for v in graph.inputs)}); a search trains on one image batch")
+                            f"({', '.join(v.name for v in graph.inputs)}); a search trains on one input batch")
     v = graph.inputs[0]
     shape = tuple(v.shape or ())
-    if len(shape) != len(want) + 1:
-        raise AlphanasError(f"model {graph.name!r} expects input {v.name!r} of shape {list(shape)} (rank {len(shape)}) "
-                            f"but dataset {name!r} gives images {given}; a search needs an image model of rank 4")
-    c, h, w = (d if isinstance(d, int) else None for d in shape[1:])
-    if (c is not None and c != want[0]) or (h is not None and h != want[1]) or (w is not None and w != want[2]):
-        if c is None:
-            c = want[0]
-        raise AlphanasError(f"model {graph.name!r} expects input {v.name!r} of shape {list(shape)} but dataset "
-                            f"{name!r} gives {given}: {_image_advice(want, c, h, w)}")
+    if len(want) == 3 and len(shape) != len(want) + 1:
+        raise ParameterError("dataset", f"model {graph.name!r} expects input {v.name!r} of shape {list(shape)} "
+                             f"(rank {len(shape)}) but dataset {name!r} gives images {given}; give data of the model's "
+                             "input shape (e.g. {dataset} npz) or a model of rank 4 for the images")
+    if len(want) == 3:
+        c, h, w = (d if isinstance(d, int) else None for d in shape[1:])
+        if (c is not None and c != want[0]) or (h is not None and h != want[1]) or (w is not None and w != want[2]):
+            if c is None:
+                c = want[0]
+            raise AlphanasError(f"model {graph.name!r} expects input {v.name!r} of shape {list(shape)} but dataset "
+                                f"{name!r} gives {given}: {_image_advice(want, c, h, w)}")
     out = graph.outputs[0]
     oshape = tuple(out.shape or ())
-    if len(graph.outputs) != 1 or len(oshape) != 2:
-        raise AlphanasError(f"model {graph.name!r} outputs {', '.join(repr(o.name) for o in graph.outputs)} of shape "
-                            f"{list(oshape)}; a search trains classifiers with one output of logits [N, classes]")
-    if isinstance(oshape[1], int) and oshape[1] != dataset.num_classes:
-        raise ParameterError("num_classes", f"model {graph.name!r} predicts {oshape[1]} classes but dataset {name!r} has "
-                            f"{dataset.num_classes}: use {{num_classes}} {dataset.num_classes} to re-target its "
-                            "classifier head (the other weights are kept)")
-    check_compatible(graph, dataset)  # batch dimension and dtype
+    if len(graph.outputs) != 1:
+        raise AlphanasError(f"model {graph.name!r} has {len(graph.outputs)} outputs "
+                            f"({', '.join(repr(o.name) for o in graph.outputs)}); a search trains models with one output")
+    if task.name != "regression":
+        what = "classes" if task.name == "classification" else "labels"
+        if len(oshape) != 2:
+            raise ParameterError("task", f"model {graph.name!r} outputs {out.name!r} of shape {list(oshape)}; task "
+                                 f"{task.name} trains one output of logits [N, {what}] (for other outputs use {{task}} "
+                                 "regression with targets of the output's shape)")
+        width = task.outputs(dataset)
+        if isinstance(oshape[1], int) and oshape[1] != width:
+            raise ParameterError("num_classes", f"model {graph.name!r} predicts {oshape[1]} {what} but dataset "
+                                 f"{name!r} has {width}: use {{num_classes}} {width} to re-target its "
+                                 "classifier head (the other weights are kept)")
+    check_compatible(graph, dataset, task)  # every input and output dimension, batch and dtype
     blocker = lowering_blocker(graph)
     if blocker is not None:
         raise UnsupportedModelError(f"model {graph.name!r} cannot be searched: it does not lower to torch, which "

@@ -1,4 +1,5 @@
-"""Running a graph on a dataset's images: the compatibility check, logits and top-1 accuracy."""
+"""Running a graph on a dataset's inputs: the compatibility check (input and output against the data and
+the task's targets), logits and top-1 accuracy."""
 
 from __future__ import annotations
 
@@ -61,16 +62,65 @@ def check_compatible(graph: Graph, dataset, task=None) -> None:
         raise AlphanasError(f"model {graph.name!r}: input {v.name!r} is {v.dtype}, not floating point")
     out = graph.outputs[0]
     oshape = tuple(out.shape or ())
-    width = task.outputs(dataset)
-    if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != width):
-        what = {"classification": "classes", "multilabel": "labels"}.get(task.name, "regression targets")
-        dim = (f"dimension 1 is {oshape[1]} in the model and {width} in the data"
-               if len(oshape) == 2 else f"rank {len(oshape)} instead of 2")
+    target = task.output_shape(dataset)
+    if len(oshape) == len(target) + 1:  # bind the input's symbolic sizes to the data's to size the output
+        from alphanas.ir.symbolic import evaluate_shape
+
+        binding = {d: w for d, w in zip(shape[1:], want) if isinstance(d, str)}
+        try:
+            oshape = (oshape[0], *evaluate_shape(oshape[1:], binding))
+        except Exception:  # an expression sympy cannot bind: compare the static sizes only
+            pass
+    what = {"classification": "classes", "multilabel": "labels"}.get(task.name, "regression targets")
+    if len(target) == 1 and (task.name != "regression" or len(oshape) <= 2):  # [N, width]
+        width = target[0]
+        if len(oshape) != 2 or (isinstance(oshape[1], int) and oshape[1] != width):
+            dim = (f"dimension 1 is {oshape[1]} in the model and {width} in the data"
+                   if len(oshape) == 2 else f"rank {len(oshape)} instead of 2")
+            raise AlphanasError(
+                f"model {graph.name!r} outputs {out.name!r} of shape {list(oshape)} but dataset {dataset.name!r} has "
+                f"{width} {what} ({dim}); training needs outputs of shape [N, {width}]: "
+                f"use a model with {width} outputs (a zoo model built for the data has them)"
+            )
+        return
+    need = "[N, " + ", ".join(map(str, target)) + "]"
+    if len(oshape) != len(target) + 1:
         raise AlphanasError(
-            f"model {graph.name!r} outputs {out.name!r} of shape {list(oshape)} but dataset {dataset.name!r} has "
-            f"{width} {what} ({dim}); training needs outputs of shape [N, {width}]: "
-            f"use a model with {width} outputs (a zoo model built for the data has them)"
-        )
+            f"model {graph.name!r} outputs {out.name!r} of rank {len(oshape)} {list(oshape)} but dataset "
+            f"{dataset.name!r} has {what} of rank {len(target) + 1} {need}; give targets y of the model's output "
+            "shape (one per sample) or a model whose output has the targets' shape")
+    for i, (d, t) in enumerate(zip(oshape[1:], target)):
+        if isinstance(d, int) and d != t:
+            fixed = [str(x) if isinstance(x, int) else str(y) for x, y in zip(oshape[1:], target)]
+            raise AlphanasError(
+                f"model {graph.name!r} outputs {out.name!r} of shape {list(oshape)} but dataset {dataset.name!r} has "
+                f"{what} {need}: dimension {i + 1} is {d} in the model and {t} in the data; give targets y of "
+                f"shape [N, {', '.join(fixed)}] or a model whose output is {need}")
+
+
+def sample_input_shapes(graph: Graph, dataset) -> dict[str, tuple] | None:
+    """``{input: (None, *sample shape)}`` (for :func:`~alphanas.ir.onnx_io.load_onnx`'s ``input_shapes``)
+    when ``graph`` does not lower to torch as it is and its one input has symbolic sizes besides the
+    batch (a sequence length, an image height) and the rank of ``dataset``'s samples, which fit its
+    static sizes: training sees the data's sizes only, and static sizes let shape computations (a
+    ``Resize`` over a symbolic axis) lower. ``None`` when the model lowers with its symbolic sizes (they
+    are kept, so the trained model still takes any size), when there is nothing to bind, or when the
+    input does not fit (:func:`check_compatible` says which dimension)."""
+    if dataset is None or len(graph.inputs) != 1:
+        return None
+    v = graph.inputs[0]
+    want = tuple(int(d) for d in dataset.x_train.shape[1:])
+    shape = tuple(v.shape or ())
+    if len(shape) != len(want) + 1 or all(isinstance(d, int) for d in shape[1:]):
+        return None
+    if any(isinstance(d, int) and d != w for d, w in zip(shape[1:], want)):
+        return None
+    try:
+        to_torch(graph)
+        return None
+    except Exception:  # noqa: BLE001 - any refusal: try again at the data's sizes (check_compatible and the
+        pass  # lowering report what still does not fit)
+    return {v.name: (None, *want)}
 
 
 def predict(model: Graph | nn.Module, x: np.ndarray | torch.Tensor, *, batch_size: int = 1024,

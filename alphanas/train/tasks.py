@@ -5,7 +5,7 @@ task               targets ``y``                              loss              
 =================  =========================================  ==========================  ============
 ``classification`` int64 class indices ``[N]``                cross-entropy               ``acc`` (top-1), ``top5``
 ``multilabel``     0/1 floats ``[N, C]``                      binary cross-entropy        ``map``, ``bce``
-``regression``     floats ``[N, T]`` (or ``[N]`` for T = 1)   mean squared error          ``mse``, ``mae``
+``regression``     floats ``[N, ...]`` (``[N]`` is ``[N, 1]``)  mean squared error          ``mse``, ``mae``
 =================  =========================================  ==========================  ============
 
 Every metric declares its direction (:data:`METRIC_SENSES`: ``max`` or ``min``); a task's *primary*
@@ -92,15 +92,26 @@ class Task:
             y = y.reshape(-1, 1)
         return y
 
-    def outputs(self, dataset) -> int:
-        """The width of the model output this task needs for ``dataset``."""
+    def output_shape(self, dataset) -> tuple[int, ...]:
+        """The shape of one sample's model output this task needs for ``dataset`` (batch excluded):
+        ``(classes,)``, ``(labels,)`` or the regression target's own shape (any rank)."""
         if self.name == "classification":
-            return int(dataset.num_classes)
+            return (int(dataset.num_classes),)
         y = self.targets(dataset.y_train)
-        if y.ndim != 2:
-            raise AlphanasError(f"task {self.name}: targets of dataset {dataset.name!r} have shape {list(y.shape)}; "
-                                f"{self.name} needs [N, {'labels' if self.name == 'multilabel' else 'targets'}]")
-        return int(y.shape[1])
+        if self.name == "multilabel" and y.ndim != 2:
+            raise AlphanasError(f"task multilabel: targets of dataset {dataset.name!r} have shape {list(y.shape)}; "
+                                "multilabel needs 0/1 targets [N, labels]")
+        return tuple(int(d) for d in y.shape[1:])
+
+    def outputs(self, dataset) -> int:
+        """The width of the model output ``[N, width]`` this task needs for ``dataset`` (what a zoo model is
+        built with); regression targets of higher rank have no single width and are refused."""
+        shape = self.output_shape(dataset)
+        if len(shape) != 1:
+            raise AlphanasError(f"task {self.name}: targets of dataset {dataset.name!r} have shape "
+                                f"[N, {', '.join(map(str, shape))}] but zoo models predict [N, width]; pass a model "
+                                "file whose output has the targets' shape")
+        return int(shape[0])
 
     def check(self, dataset) -> None:
         """Raise :class:`AlphanasError` unless ``dataset``'s targets suit this task."""
@@ -116,7 +127,13 @@ class Task:
                                     f"targets of shape {list(y.shape)}")
         elif y.dtype.kind not in "fiu":
             raise AlphanasError(f"task regression needs numeric targets; dataset {dataset.name!r} has {y.dtype}")
-        self.outputs(dataset)
+        if self.name != "classification":
+            for split in ("train", "val", "test"):
+                t = np.asarray(getattr(dataset, f"y_{split}"))
+                if t.dtype.kind == "f" and not np.isfinite(t).all():
+                    raise AlphanasError(f"task {self.name}: y_{split} of dataset {dataset.name!r} holds NaN or "
+                                        "infinite values; remove or impute them")
+        self.output_shape(dataset)
 
     # loss and metrics ---------------------------------------------------------------------------
 

@@ -102,7 +102,13 @@ def test_evaluate_rules():
     assert evaluate("Slice", [s, _obj(1), _obj(3)], {}, 17).tolist() == [3, 8]
     assert evaluate("Mul", [_obj(8), _obj(8)], {}, 17).tolist() == [64]
     assert evaluate("Mul", [_obj("N"), _obj(1)], {}, 17).tolist() == ["N"]
-    assert evaluate("Mul", [_obj("N"), _obj(2)], {}, 17) is None        # N*2 is not a known dimension
+    # arithmetic on sizes gives exact expressions (the multi-head reshape of x.size(0) * heads); a quotient
+    # only when it divides exactly
+    assert evaluate("Mul", [_obj("N"), _obj(2)], {}, 17).tolist() == ["2*N"]
+    assert evaluate("Add", [_obj("N"), _obj("N")], {}, 17).tolist() == ["2*N"]
+    assert evaluate("Sub", [_obj("N"), _obj(1)], {}, 17).tolist() == ["N - 1"]
+    assert evaluate("Div", [_obj("2*N"), _obj(2)], {}, 17).tolist() == ["N"]
+    assert evaluate("Div", [_obj("N"), _obj(2)], {}, 17) is None        # floor(N/2) is not an exact quotient
     assert evaluate("Div", [_obj(6), _obj(2)], {}, 17).tolist() == [3]
     assert evaluate("Equal", [_obj("N", -1), _obj(-1, -1)], {}, 17).tolist() == [False, True]
     assert evaluate("Equal", [_obj("N"), _obj(3)], {}, 17) is None      # N may be 3

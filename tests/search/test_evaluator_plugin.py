@@ -113,14 +113,23 @@ def test_entry_point_and_bad_names(tmp_path, monkeypatch, capsys, seed_file):
         assert not (tmp_path / "bad").exists()
 
 
-def test_an_objective_the_evaluator_does_not_report_fails_the_candidate_clearly(seed_file, tmp_path, monkeypatch):
+def test_an_objective_the_evaluator_does_not_report_stops_the_search_at_the_seed(seed_file, tmp_path, monkeypatch,
+                                                                                capsys):
+    """A plug-in's metrics are known only once it runs: the seed (trial 0) is checked, and when it reports no
+    metric an objective names, the search stops there in one line (not every candidate failing the same way)."""
     from alphanas.search.run import SearchConfig, run_search
 
     (tmp_path / "recorder_mod.py").write_text(RECORDER)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("RECORD_TO", str(tmp_path / "calls.jsonl"))
-    res = run_search(SearchConfig(seed_model=str(seed_file), evaluator="recorder_mod:evaluate", trials=1, epochs=1,
-                                  out=str(tmp_path / "run"), device="cpu"))  # default objectives: accuracy, params
-    (cand,) = res.candidates
-    assert cand.status == "failed"
-    assert cand.error == "the evaluator reported no finite val_acc (objective); it reported flops, params, score"
+    with pytest.raises(AlphanasError) as e:
+        run_search(SearchConfig(seed_model=str(seed_file), evaluator="recorder_mod:evaluate", trials=4, epochs=1,
+                                out=str(tmp_path / "run"), device="cpu"))  # default objectives: accuracy, params
+    assert str(e.value) == ("evaluator recorder_mod:evaluate: the seed (trial 0) reported no val_acc, which objectives "
+                            "names; it reported score (and params, flops): name those in objectives")
+    assert len((tmp_path / "calls.jsonl").read_text().splitlines()) < 4  # stopped, not every trial evaluated
+    rc = main(["search", str(seed_file), "--evaluator", "recorder_mod:evaluate", "--objectives", "iou:max,params",
+               "--trials", "4", "--epochs", "1", "--out", str(tmp_path / "run2"), "--device", "cpu"])
+    err = capsys.readouterr().err.strip().splitlines()  # (the progress bar's last state, then the error)
+    assert rc == 2 and err[-1].startswith("alphanas: error: evaluator") and "Traceback" not in "".join(err), err
+    assert "the seed (trial 0) reported no iou, which --objectives names; it reported score" in err[-1]

@@ -335,11 +335,12 @@ def main(argv: list[str] | None = None) -> int:
         for col in ("model", "precision", "threads", "trainer", "plain loop", "ratio"):
             t.add_column(col, justify="left" if col in ("model", "precision") else "right")
         for r in res["rows"]:
-            t.add_row(f"{r['model']} ({r['zoo']})", r["precision"], str(r["threads"]),
+            t.add_row(r["model"], r["precision"], str(r["threads"]),
                       f"{r['trainer_images_per_s']:,.0f}", f"{r['plain_images_per_s']:,.0f}", f"{r['ratio']:.3f}")
         c.print(t)
         c.print(f"digits, batch {args.batch_size}, {args.epochs} epochs, median of {args.repeats} interleaved runs, "
-                f"{res['device']}, torch {res['torch']}; ratio: trainer ÷ plain loop")
+                f"{res['device']}, torch {res['torch']}; ratio: trainer ÷ plain loop; models: "
+                + ", ".join(f"{m} = zoo {z}" for m, z in MODELS.items() if m in models))
         c.print(f"machine load (1/5/15 min) before {res['loadavg_before']}, after {res['loadavg_after']}")
     for s in res["search"] or []:
         t = Table(title=f"search time split, pipeline {'on' if s['pipeline'] else 'off'}")

@@ -58,8 +58,9 @@ PARTS = ("trainer", "search", "all")
 ROW_KEYS = ("model", "zoo", "precision", "threads", "images", "trainer_images_per_s", "plain_images_per_s", "ratio",
             "trainer_s", "plain_s", "trainer_test_acc", "plain_test_acc")
 #: the top-level keys of :func:`run`'s result
-RESULT_KEYS = ("rows", "settings", "search", "torch", "python", "device", "cpu_count", "threads", "loadavg_before",
-               "loadavg_after", "search_unavailable")
+RUN_KEYS = ("rows", "settings", "torch", "python", "device", "cpu_count", "threads", "loadavg_before", "loadavg_after")
+#: the top-level keys of the ``--json`` output: part (a)'s (empty when it did not run) and part (b)'s
+RESULT_KEYS = (*RUN_KEYS, "search", "search_unavailable")
 
 
 @dataclass
@@ -233,7 +234,8 @@ def run(models: tuple[str, ...] = ("digits-cnn", "resnet18"), precisions: tuple[
                              "trainer_test_acc": r.test_acc, "plain_test_acc": p.test_acc})
     finally:
         torch.set_num_threads(threads_before)
-    return {"rows": rows, "device": describe(dev) if dev.type == "cuda" else "cpu", "torch": torch.__version__, "python": platform.python_version(),
+    return {"rows": rows, "device": describe(dev) if dev.type == "cuda" else "cpu", "torch": torch.__version__,
+            "python": platform.python_version(),
             "cpu_count": os.cpu_count(), "threads": sorted({r["threads"] for r in rows}),
             "loadavg_before": load_before, "loadavg_after": _load(),
             "settings": {"dataset": dataset.name, "train_images": int(len(dataset.y_train)),
@@ -311,7 +313,11 @@ def main(argv: list[str] | None = None) -> int:
     out = check_output_path(args.json, [], args.force) if args.json not in (None, "-") else None
     c = console()
     err = Console(stderr=True, highlight=False)
-    res: dict[str, Any] = {"rows": [], "search": None, "search_unavailable": None}
+    import torch
+
+    res: dict[str, Any] = {"rows": [], "settings": {}, "torch": torch.__version__, "python": platform.python_version(),
+                           "device": args.device, "cpu_count": os.cpu_count(), "threads": [], "loadavg_before": _load(),
+                           "loadavg_after": None, "search": None, "search_unavailable": None}
     if args.part in ("trainer", "all"):
         total = len(models) * len(precisions) * (1 + 2 * args.repeats)
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -323,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.part in ("search", "all"):
         if search_available():
             res["search"] = run_search(args.trials, args.executor, args.epochs)
+            res["loadavg_after"] = _load()
         else:
             res["search_unavailable"] = "part (b) is unavailable: alphanas.bench.search_time is not installed"
             if args.json != "-":

@@ -18,9 +18,13 @@ best-epoch copies, progress, write-back). The models:
 * ``resnet18``: the zoo's ResNet-18 (CIFAR variant) built for the same 8x8x1 digits images.
 
 The two sides alternate (trainer, plain, trainer, plain, ...) in one process after one untimed run of each
-(warm-up); images/s = training images / seconds, the median over ``--repeats``; the ratio is trainer ÷
-plain loop (1.0: the trainer adds nothing). torch's CPU threads are set once per model, the same for both
-sides (``--threads``; default the rule ``alphanas train`` uses, :func:`alphanas.train.cpu_threads`).
+(warm-up); images/s = training images / wall seconds, the median over ``--repeats``; ``ratio`` is the
+median over the interleaved pairs of trainer images/s ÷ plain loop images/s (1.0: the trainer adds
+nothing; pairing cancels slow changes of the machine's load). The same is reported per CPU second of the
+process (``time.process_time``, all its threads: ``cpu_ratio``), which other processes on a busy machine
+disturb far less than wall time; with one thread it is the fairer figure there. torch's CPU threads are set
+once per model, the same for both sides (``--threads``; default the rule ``alphanas train`` uses,
+:func:`alphanas.train.cpu_threads`).
 
 **Part (b), ``search``.** The wall time of a search split into training, proposal, verification, storage
 and idle, with and without pipelining, from :func:`alphanas.bench.search_time.measure` where that module
@@ -56,7 +60,8 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 PARTS = ("trainer", "search", "all")
 #: the keys of every row of part (a)
 ROW_KEYS = ("model", "zoo", "precision", "threads", "images", "trainer_images_per_s", "plain_images_per_s", "ratio",
-            "trainer_s", "plain_s", "trainer_test_acc", "plain_test_acc")
+            "trainer_images_per_cpu_s", "plain_images_per_cpu_s", "cpu_ratio", "trainer_s", "plain_s", "trainer_cpu_s",
+            "plain_cpu_s", "trainer_test_acc", "plain_test_acc")
 #: the top-level keys of :func:`run`'s result
 RUN_KEYS = ("rows", "settings", "torch", "python", "device", "cpu_count", "threads", "loadavg_before", "loadavg_after")
 #: the top-level keys of the ``--json`` output: part (a)'s (empty when it did not run) and part (b)'s
@@ -73,6 +78,7 @@ class PlainResult:
     state: dict[str, Any] = field(default_factory=dict)
     test_acc: float = float("nan")
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of the process (all its threads)
 
     @property
     def images(self) -> int:
@@ -91,7 +97,7 @@ def plain_loop(graph, dataset, epochs: int, *, batch_size: int = 64, lr: float =
 
     from alphanas.ir.torch_lowering import to_torch
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     dev = torch.device(device)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     res = PlainResult()
@@ -146,7 +152,7 @@ def plain_loop(graph, dataset, epochs: int, *, batch_size: int = 64, lr: float =
                                 torch.as_tensor(dataset.y_test))
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
-        res.seconds = time.perf_counter() - t0
+        res.seconds, res.cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
         res.losses = [float(v) for v in losses]
         res.state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return res
@@ -154,18 +160,19 @@ def plain_loop(graph, dataset, epochs: int, *, batch_size: int = 64, lr: float =
 
 def trainer_run(graph, dataset, epochs: int, *, batch_size: int = 64, lr: float = 0.1, precision: str = "fp32",
                 seed: int = 0, device: str = "cpu", **options):
-    """:func:`alphanas.train.train` with the settings :func:`plain_loop` reproduces; ``(result, seconds)``."""
+    """:func:`alphanas.train.train` with the settings :func:`plain_loop` reproduces; ``(result, (seconds, CPU
+    seconds))``."""
     import torch
 
     from alphanas.train import train
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     r = train(graph, dataset, epochs, batch_size=batch_size, lr=lr, optimizer="sgd", momentum=0.9, weight_decay=5e-4,
               schedule="cosine", warmup_epochs=0.0, augment="none", seed=seed, device=device, precision=precision,
               channels_last="off", **options)
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
-    return r, time.perf_counter() - t0
+    return r, (time.perf_counter() - t0, time.process_time() - c0)
 
 
 def _load() -> tuple[float, float, float] | None:
@@ -214,23 +221,29 @@ def run(models: tuple[str, ...] = ("digits-cnn", "resnet18"), precisions: tuple[
                 plain_loop(graph, dataset, 1, **common)
                 if on_run:
                     on_run(f"{name} {precision} warm-up")
-                t_times, p_times = [], []
+                t_times, p_times, t_cpu, p_cpu = [], [], [], []
                 r = p = None
                 for _ in range(repeats):
-                    r, s = trainer_run(graph, dataset, epochs, **common)
+                    r, (s, cs) = trainer_run(graph, dataset, epochs, **common)
                     t_times.append(s)
+                    t_cpu.append(cs)
                     if on_run:
                         on_run(f"{name} {precision} trainer")
                     p = plain_loop(graph, dataset, epochs, **common)
                     p_times.append(p.seconds)
+                    p_cpu.append(p.cpu_seconds)
                     if on_run:
                         on_run(f"{name} {precision} plain loop")
                 assert r is not None and p is not None
                 images = p.images
-                ti, pi = images / statistics.median(t_times), images / statistics.median(p_times)
+                med = statistics.median
                 rows.append({"model": name, "zoo": MODELS.get(name, name), "precision": precision,
-                             "threads": n_threads, "images": images, "trainer_images_per_s": ti,
-                             "plain_images_per_s": pi, "ratio": ti / pi, "trainer_s": t_times, "plain_s": p_times,
+                             "threads": n_threads, "images": images,
+                             "trainer_images_per_s": images / med(t_times), "plain_images_per_s": images / med(p_times),
+                             "ratio": med([b / a for a, b in zip(t_times, p_times)]),
+                             "trainer_images_per_cpu_s": images / med(t_cpu), "plain_images_per_cpu_s": images / med(p_cpu),
+                             "cpu_ratio": med([b / a for a, b in zip(t_cpu, p_cpu)]),
+                             "trainer_s": t_times, "plain_s": p_times, "trainer_cpu_s": t_cpu, "plain_cpu_s": p_cpu,
                              "trainer_test_acc": r.test_acc, "plain_test_acc": p.test_acc})
     finally:
         torch.set_num_threads(threads_before)
@@ -266,10 +279,12 @@ def run_search(trials: int, executor: str, epochs: int, seed: int = 0) -> list[d
 
 def markdown(res: dict[str, Any]) -> str:
     """Part (a)'s rows as a Markdown table."""
-    lines = ["| model | precision | threads | trainer img/s | plain loop img/s | trainer ÷ plain |",
-             "|---|---|---:|---:|---:|---:|"]
+    lines = ["| model | precision | threads | trainer img/s | plain loop img/s | trainer ÷ plain | "
+             "trainer img/CPU-s | plain img/CPU-s | trainer ÷ plain (CPU time) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['model']} ({r['zoo']}) | {r['precision']} | {r['threads']} | {r['trainer_images_per_s']:,.0f} | "
-              f"{r['plain_images_per_s']:,.0f} | {r['ratio']:.3f} |" for r in res["rows"]]
+              f"{r['plain_images_per_s']:,.0f} | {r['ratio']:.3f} | {r['trainer_images_per_cpu_s']:,.0f} | "
+              f"{r['plain_images_per_cpu_s']:,.0f} | {r['cpu_ratio']:.3f} |" for r in res["rows"]]
     return "\n".join(lines)
 
 
@@ -339,14 +354,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if res["rows"]:
         t = Table(title="training images/s: trainer vs plain PyTorch loop")
-        for col in ("model", "precision", "threads", "trainer", "plain loop", "ratio"):
+        for col in ("model", "precision", "threads", "trainer", "plain", "ratio", "ratio CPU"):
             t.add_column(col, justify="left" if col in ("model", "precision") else "right")
         for r in res["rows"]:
             t.add_row(r["model"], r["precision"], str(r["threads"]),
-                      f"{r['trainer_images_per_s']:,.0f}", f"{r['plain_images_per_s']:,.0f}", f"{r['ratio']:.3f}")
+                      f"{r['trainer_images_per_s']:,.0f}", f"{r['plain_images_per_s']:,.0f}", f"{r['ratio']:.3f}",
+                      f"{r['cpu_ratio']:.3f}")
         c.print(t)
         c.print(f"digits, batch {args.batch_size}, {args.epochs} epochs, median of {args.repeats} interleaved runs, "
-                f"{res['device']}, torch {res['torch']}; ratio: trainer ÷ plain loop; models: "
+                f"{res['device']}, torch {res['torch']}; trainer and plain: images/s; ratio: trainer ÷ plain loop, "
+                "median of the pairs (CPU: per CPU second of the process); models: "
                 + ", ".join(f"{m} = zoo {z}" for m, z in MODELS.items() if m in models))
         c.print(f"machine load (1/5/15 min) before {res['loadavg_before']}, after {res['loadavg_after']}")
     for s in res["search"] or []:

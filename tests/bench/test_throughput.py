@@ -74,6 +74,7 @@ def test_run_reports_every_documented_key(small):
     assert row["images"] == 160 and row["threads"] == 1 and len(row["trainer_s"]) == len(row["plain_s"]) == 1
     assert row["ratio"] == pytest.approx(row["trainer_images_per_s"] / row["plain_images_per_s"])
     assert res["torch"] == torch.__version__ and res["settings"]["epochs"] == 1
+    assert row["cpu_ratio"] > 0 and len(row["trainer_cpu_s"]) == 1
     assert "| tiny (tiny) | fp32 | 1 |" in throughput.markdown(res)
 
 

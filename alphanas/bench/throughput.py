@@ -131,7 +131,7 @@ def plain_loop(graph, dataset, epochs: int, *, batch_size: int = 64, lr: float =
             with torch.inference_mode(), torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
                 pred = torch.cat([model(xs[i:i + eval_batch_size]).argmax(1) for i in range(0, len(xs), eval_batch_size)])
             model.train()
-            return float((pred.cpu() == ys.cpu()).float().mean()) if len(ys) else float("nan")
+            return int((pred.cpu() == ys.cpu()).sum()) / len(ys) if len(ys) else float("nan")
 
         for _ in range(epochs):
             perm = torch.randperm(n, generator=gen)

@@ -402,6 +402,7 @@ class _Run:
         self.epoch, self.start_batch = 0, 0
         self.perm: torch.Tensor | None = None  # the epoch's sample order (None between epochs)
         self.sums = [0.0, 0, 0]  # loss sum, correct, seen (of the current epoch)
+        self.unvalidated_steps = 0  # optimizer steps since the last end-of-epoch validation
         self.elapsed_before = 0.0
         self.epoch_time_before = 0.0
         self.resumed_from = 0
@@ -423,6 +424,7 @@ class _Run:
         self.best_score, self.best_epoch, self.best_state = st["best_acc"], st["best_epoch"], st["best_state"]
         self.epoch, self.start_batch, self.perm = st["epoch"], st["batch"], st["perm"]
         self.sums = list(st["sums"])
+        self.unvalidated_steps = int(st["batch"])  # a mid-epoch resume: this epoch's steps are not validated yet
         self.elapsed_before, self.epoch_time_before = st["elapsed"], st["epoch_time"]
         self.resumed_from = self.epoch
 
@@ -515,6 +517,7 @@ class _Run:
         self.scaler.step(self.opt)
         self.scaler.update()
         self.sched.step()
+        self.unvalidated_steps += 1
         self.sums[0] += lv * len(yb)
         self.sums[1] += self.task.train_score(out, yb)
         self.sums[2] += len(yb)
@@ -524,6 +527,7 @@ class _Run:
         """Validate, record the epoch, keep the best weights, report, and checkpoint before the next epoch."""
         sums = self.sums
         val_metrics, val_loss = self._eval(self.model, self.x_va, self.y_va)
+        self.unvalidated_steps = 0
         score = val_metrics[self.task.primary]
         self.history.append(EpochStats(
             self.epoch + 1, sums[0] / max(1, sums[2]), sums[1] / max(1, sums[2]), val_loss, score,
@@ -537,6 +541,17 @@ class _Run:
         self.perm = None
         if self.stopped == StopReason.COMPLETED:
             self._save(self.epoch, 0, None, 0.0)
+
+    def _kept_val_metrics(self) -> dict[str, float] | None:
+        """The validation metrics of the weights :meth:`_finish` keeps when an end-of-epoch validation already
+        measured exactly those weights (the best epoch's saved state, or the last epoch's with no step after
+        it), so that the split is not evaluated twice; ``None``: evaluate them."""
+        kept = None
+        if self.config.keep == "best" and self.best_state is not None:
+            kept = next((h for h in self.history if h.epoch == self.best_epoch), None)
+        elif self.history and self.unvalidated_steps == 0:
+            kept = self.history[-1]
+        return dict(kept.val_metrics) if kept is not None and kept.val_metrics else None
 
     def _finish(self) -> TrainResult:
         """Load the kept weights, write them into the graph copy, and measure validation and test accuracy once."""
@@ -552,7 +567,9 @@ class _Run:
         else:
             x_te = self._tensor(self.dataset.x_test, torch.float32)
             y_te = self._tensor(self.task.targets(self.dataset.y_test), self.task.target_dtype)
-        val_metrics, _ = self._eval(model, self.x_va, self.y_va)
+        val_metrics = self._kept_val_metrics()
+        if val_metrics is None:
+            val_metrics, _ = self._eval(model, self.x_va, self.y_va)
         test_metrics, _ = self._eval(model, x_te, y_te)
         self.loader = None  # ends the persistent workers
         p = self.task.primary

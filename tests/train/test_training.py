@@ -174,3 +174,19 @@ def test_device_choice():
             resolve_device("cuda")
     with pytest.raises(AlphanasError, match="unknown device 'tpu'"):
         resolve_device("tpu")
+
+
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_final_validation_is_that_of_the_kept_weights_without_evaluating_again(data, keep, monkeypatch):
+    # the end-of-epoch validation already measured the kept weights: train reuses it; the figures must be
+    # those of the returned graph, measured independently, and of the kept epoch in the history
+    from alphanas.train import trainer
+
+    calls = []
+    real = trainer._Run._eval
+    monkeypatch.setattr(trainer._Run, "_eval", lambda self, *a: calls.append(1) or real(self, *a))
+    r = train(tiny(), data, 3, batch_size=32, seed=0, device="cpu", keep=keep)
+    assert len(calls) == 3 + 1  # one validation per epoch, then the test split only
+    kept = r.history[(r.best_epoch if keep == "best" else 3) - 1]
+    assert r.val_metrics == kept.val_metrics and r.val_acc == kept.val_acc
+    assert evaluate(r.graph, data.x_val, data.y_val, device="cpu") == pytest.approx(r.val_acc)

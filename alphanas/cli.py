@@ -178,12 +178,7 @@ def _properties_section(graph, args) -> dict:
         return {}
     from alphanas.properties.report import properties_report
 
-    for n in graph.nodes:  # the abstract interpretation needs every shape
-        if any(v is not None and v.shape is None for v in n.outputs):
-            domain = getattr(n, "domain", "") or ""
-            raise AlphanasError(f"--properties: node {n.name!r} ({domain + '.' if domain else ''}{n.op_type}) has an "
-                                "output of unknown shape (an op alphanas does not know, kept opaque); the properties "
-                                "cannot be inferred past it (inspect without --properties shows the rest)")
+    # (values of unknown shape get sound conservative properties: printed as ?)
     return {"properties": properties_report(graph)}
 
 

@@ -182,9 +182,10 @@ def node_flops_or_none(node: Node, graph: Graph) -> int | None:
 
 
 def peak_activation_bytes_or_none(graph: Graph) -> int | None:
-    """:func:`peak_activation_bytes` per sample; ``None`` when a shape depends on a symbolic dimension."""
+    """:func:`peak_activation_bytes` per sample; ``None`` when a shape depends on a symbolic dimension or is
+    unknown (an opaque op's output: the sum would leave it out, so it would be no upper bound)."""
     with _per_sample(graph):
-        if not all(v.shape is None or _static(v) for v in _activations(graph)):
+        if not all(v.shape is not None and _static(v) for v in _activations(graph)):
             return None
         return peak_activation_bytes(graph)
 

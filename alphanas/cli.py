@@ -613,7 +613,8 @@ def _mutate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synth", default="egraph", choices=SYNTHESIZERS, help="synthesizer (default egraph)")
     p.add_argument("--block", default=None, metavar="NAME", help="select the subgraph inside this block "
                    "(names as 'alphanas inspect' lists them)")
-    p.add_argument("--budget-ms", type=float, default=1000.0, help="synthesis time budget (default 1000)")
+    p.add_argument("--budget-ms", type=float, default=10000.0,
+                   help="time budget of the whole mutation, verification included (default 10000)")
     p.add_argument("--p", type=float, default=0.5, help="property mutation probability (αNAS CIFAR: 0.5)")
     p.add_argument("--target-opset", type=int, default=None, metavar="N",
                    help="write the default-domain opset N (converted with onnx.version_converter); default: the model's own")
@@ -683,7 +684,8 @@ def cmd_mutate(args) -> int:
                           "target": {k: v.to_json() for k, v in res.target.items()},
                           "achieved": {k: v.to_json() for k, v in res.achieved.items()},
                           "before": before, "after": after, "synth_ms": res.synth_ms,
-                          "verify_ms": res.verify_ms}, indent=2, default=str))
+                          "verify_ms": res.verify_ms, "elapsed_ms": res.elapsed_ms, "budget_ms": args.budget_ms,
+                          "draws": res.draws}, indent=2, default=str))
         return 0
     from alphanas.table import Table
 
@@ -702,7 +704,8 @@ def cmd_mutate(args) -> int:
         b, a = before[key], after[key]
         t.add_row(key, _count(b), _count(a), _change(b, a))
     c.print(t)
-    c.print(f"synthesis {res.synth_ms:.0f} ms ({args.synth}), splice-and-verify {res.verify_ms:.0f} ms; wrote {out}")
+    c.print(f"synthesis {res.synth_ms:.0f} ms ({args.synth}), splice-and-verify {res.verify_ms:.0f} ms, whole mutation "
+            f"{res.elapsed_ms or 0:.0f} ms of a {args.budget_ms:.0f} ms budget; wrote {out}")
     return 0
 
 

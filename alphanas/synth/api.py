@@ -15,11 +15,11 @@ import numpy as np
 
 from alphanas.ir.graph import Graph
 from alphanas.synth import props as P
-from alphanas.synth.problem import SynthesisFailed, SynthesisProblem, SynthesisResult, Vocabulary
+from alphanas.synth.problem import BudgetExceeded, SynthesisFailed, SynthesisProblem, SynthesisResult, Vocabulary
 from alphanas.synth.select import block_nodes, random_subgraph
 from alphanas.synth.term import Materializer, describe, encode
 from alphanas.ir.subgraph import fragment
-from alphanas.synth.verify import check_graph, copy_with_subgraph
+from alphanas.synth.verify import Deadline, check_graph, copy_with_subgraph
 from alphanas.ir.hashing import structural_hash
 
 #: synthesizer names: the e-graph synthesizer (default); αNAS's progressive synthesizer, scoring every
@@ -57,6 +57,8 @@ class MutationResult:
     verify_ms: float
     original: Any = None  # the properties of the old subgraph, before mutation
     draws: int = 1  # subgraph and target draws it took (a synthesis that found nothing is followed by another)
+    budget_s: float | None = None  # the time budget of the whole mutation (see mutate)
+    elapsed_ms: float | None = None  # what the whole mutation took: lowering check, draws, synthesis, verification
 
 
 def _terms(problem: SynthesisProblem, synthesizer: str):
@@ -147,24 +149,31 @@ MAX_DRAWS = 4
 REGION_VERIFY_FLOPS = 2e8
 
 
-def _verify_result(graph: Graph, res: SynthesisResult, seed: int) -> None:
+def _verify_result(graph: Graph, res: SynthesisResult, seed: int, deadline: Deadline | None = None) -> None:
     """End-to-end checks of a spliced result: the whole graph, or above :data:`REGION_VERIFY_FLOPS`
-    the whole graph's IR and ONNX checks plus a full check of the new region."""
+    the whole graph's IR and ONNX checks plus a full check of the new region; ``deadline`` cuts them
+    (:class:`~alphanas.synth.problem.BudgetExceeded`) when they would end after it."""
     from alphanas.ir.cost import graph_flops
 
     if graph_flops(graph) <= REGION_VERIFY_FLOPS:
-        check_graph(graph, seed=seed)
+        check_graph(graph, seed=seed, deadline=deadline)
         return
     import onnx
 
     from alphanas.ir.onnx_io import to_onnx
 
     try:
+        if deadline is not None:
+            deadline.check("whole-graph IR verify")
         graph.verify()
+        if deadline is not None:
+            deadline.check("whole-graph ONNX checker")
         onnx.checker.check_model(to_onnx(graph).SerializeToString(), full_check=True)
+    except BudgetExceeded:
+        raise
     except Exception as e:  # noqa: BLE001
         raise SynthesisFailed(f"splice-and-verify failed at whole-graph checks: {type(e).__name__}: {str(e)[:300]}") from e
-    check_graph(res.new, seed=seed)
+    check_graph(res.new, seed=seed, deadline=deadline)
 
 
 def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str | None = None, p: float = 0.5,
@@ -177,17 +186,25 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
     (see :func:`make_problem`). Both default to αNAS's behaviour.
 
     The graph must lower to torch (checked first: :class:`~alphanas.errors.UnsupportedModelError`
-    naming the node otherwise). ``budget_s`` bounds the whole mutation: a synthesis that finds nothing
-    is followed by a fresh draw (subgraph and target, up to :data:`MAX_DRAWS`) only while the budget
-    lasts, each synthesis gets what is left of it, and large models verify the replaced region in
-    context (:data:`REGION_VERIFY_FLOPS`).
+    naming the node otherwise). ``budget_s`` bounds the whole mutation, verification included: the clock
+    starts once torch is imported (a one-time cost of the process) and covers the lowering check, every
+    draw, synthesis, splicing and verification. A synthesis that finds nothing is followed by a fresh
+    draw (subgraph and target, up to :data:`MAX_DRAWS`) only while the budget lasts, each synthesis gets
+    what is left of it, and large models verify the replaced region in context
+    (:data:`REGION_VERIFY_FLOPS`). Verification that would end after the budget is cut before its next
+    stage (:class:`~alphanas.synth.verify.Deadline`) and the mutation fails with
+    :class:`~alphanas.synth.problem.BudgetExceeded` ("verification exceeded the budget"): an unverified
+    graph is never returned. The overrun is at most the one check that was running.
     """
     from alphanas.errors import AlphanasError, UnsupportedModelError
     from alphanas.synth.verify import lowering_blocker
 
     if synthesizer not in SYNTHESIZERS:
         raise AlphanasError(f"unknown synthesizer {synthesizer!r}; choose from {', '.join(SYNTHESIZERS)}")
-    t0 = time.perf_counter()
+    import torch.fx  # noqa: F401  (imported before the clock starts: a one-time cost of the process)
+
+    deadline = Deadline(budget_s)
+    t0 = deadline.start
     blocker = lowering_blocker(graph)
     if blocker is not None:
         raise UnsupportedModelError(f"graph {graph.name!r} cannot be mutated: it does not lower to torch, which "
@@ -204,16 +221,21 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
         try:
             res = synthesize(problem, synthesizer, verify=False)
         except SynthesisFailed as e:
-            errors.append(str(e))
+            errors.append(e)
             if "splicing failed" in str(e) or "materialising" in str(e):
                 raise  # an invalid result is a bug to see, not a reason to draw again
             continue
         t1 = time.perf_counter()
-        _verify_result(res.graph, res, problem.seed)
+        _verify_result(res.graph, res, problem.seed, deadline)
         verify_ms = res.verify_ms + (time.perf_counter() - t1) * 1e3
         return MutationResult(graph=res.graph, old=res.old, new=res.new, target=problem.target,
                               achieved=res.achieved, description=res.description, synth_ms=res.synth_ms,
-                              verify_ms=verify_ms, original=original, draws=draw + 1)
-    last = errors[-1] if errors else "no time left"
-    raise SynthesisFailed(f"{last} ({len(errors)} draw(s) in {time.perf_counter() - t0:.1f} s)"
-                          if len(errors) > 1 else last)
+                              verify_ms=verify_ms, original=original, draws=draw + 1, budget_s=budget_s,
+                              elapsed_ms=deadline.elapsed() * 1e3)
+    if not errors:
+        raise SynthesisFailed("no time left for a synthesis")
+    if len(errors) == 1:
+        raise errors[0]
+    last = errors[-1]
+    raise SynthesisFailed(f"{last.reason} ({len(errors)} draw(s) in {time.perf_counter() - t0:.1f} s)",
+                          last.best_distance)

@@ -123,7 +123,8 @@ def print_report(console, report: dict[str, Any]) -> None:
             mix = "\n".join(["  " + " ".join(cols)] + [f"{r:<2}" + " ".join(SYMBOLS[x] for x in row)
                                                         for r, row in zip(rows, m)])
         d = _depth(model, i, j)
-        t.add_row(f"{vin['name']} {_shape(vin['shape'])}", f"{vout['name']} {_shape(vout['shape'])}", "" if d is None else str(d), mix)
+        t.add_row(f"{vin['name']} {_shape(vin['shape'])}", f"{vout['name']} {_shape(vout['shape'])}",
+                  "" if d is None else str(d), mix)
     console.print(t)
     extra = [_cost(model)] + _others(model)
     for line in filter(None, extra):

@@ -185,14 +185,14 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
     (instead of a seeded random one); ``focus`` draws the subgraph where the parameters or FLOPs are
     (see :func:`make_problem`). Both default to αNAS's behaviour.
 
-    The graph must lower to torch (checked first: :class:`~alphanas.errors.UnsupportedModelError`
-    naming the node otherwise). ``budget_s`` bounds the whole mutation, verification included: the clock
-    starts once torch is imported (a one-time cost of the process) and covers the lowering check, every
-    draw, synthesis, splicing and verification. A synthesis that finds nothing is followed by a fresh
-    draw (subgraph and target, up to :data:`MAX_DRAWS`) only while the budget lasts, each synthesis gets
-    what is left of it, and large models verify the replaced region in context
-    (:data:`REGION_VERIFY_FLOPS`). Verification that would end after the budget is cut before its next
-    stage (:class:`~alphanas.synth.verify.Deadline`) and the mutation fails with
+    The graph must lower to torch (checked first: :class:`~alphanas.errors.UnsupportedModelError` naming
+    the node otherwise). ``budget_s`` bounds the whole mutation, verification included: the clock starts
+    once torch is imported and the e-graph program compiled (one-time costs of the process) and covers
+    the lowering check, every draw, synthesis, splicing and verification. A synthesis that finds nothing
+    is followed by a fresh draw (subgraph and target, up to :data:`MAX_DRAWS`) only while the budget
+    lasts, each synthesis gets what is left of it, and large models verify the replaced region in
+    context (:data:`REGION_VERIFY_FLOPS`). Verification that would end after the budget is cut before
+    its next stage (:class:`~alphanas.synth.verify.Deadline`) and the mutation fails with
     :class:`~alphanas.synth.problem.BudgetExceeded` ("verification exceeded the budget"): an unverified
     graph is never returned. The overrun is at most the one check that was running.
     """
@@ -203,14 +203,19 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
         raise AlphanasError(f"unknown synthesizer {synthesizer!r}; choose from {', '.join(SYNTHESIZERS)}")
     import torch.fx  # noqa: F401  (imported before the clock starts: a one-time cost of the process)
 
+    if synthesizer == "egraph":  # so is compiling the egglog program of a vocabulary (cached per process)
+        from alphanas.synth.egraph import _compiled
+
+        _compiled(vocabulary or Vocabulary())
     deadline = Deadline(budget_s)
     t0 = deadline.start
     blocker = lowering_blocker(graph)
     if blocker is not None:
         raise UnsupportedModelError(f"graph {graph.name!r} cannot be mutated: it does not lower to torch, which "
                                     f"splice-and-verify and training need ({blocker})")
+    deadline.check("synthesis", what="the mutation")  # (the lowering check of a large model can spend it)
     rng = np.random.default_rng(seed)
-    errors: list[str] = []
+    errors: list[SynthesisFailed] = []
     for draw in range(MAX_DRAWS):
         left = budget_s - (time.perf_counter() - t0)
         if draw and left < 0.2 * budget_s:

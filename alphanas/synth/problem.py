@@ -34,12 +34,13 @@ class SynthesisFailed(AlphanasError):
 
 
 class BudgetExceeded(SynthesisFailed):
-    """The mutation's time budget ran out before its result was verified: the result is dropped (an
-    unverified graph is never returned). ``stage`` names the check that was cut (or would not fit),
+    """The mutation's time budget ran out before its result was verified (``what="verification"``) or
+    before synthesis could start (``what="the mutation"``): any result is dropped (an unverified graph is
+    never returned). ``stage`` names the check that was cut (or would not fit),
     ``elapsed_s`` the time the mutation had spent and ``budget_s`` its budget."""
 
-    def __init__(self, stage: str, elapsed_s: float, budget_s: float, why: str = "") -> None:
-        SynthesisFailed.__init__(self, f"verification exceeded the budget: cut at {stage} after {elapsed_s:.2f} s "
+    def __init__(self, stage: str, elapsed_s: float, budget_s: float, why: str = "", what: str = "verification") -> None:
+        SynthesisFailed.__init__(self, f"{what} exceeded the budget: cut at {stage} after {elapsed_s:.2f} s "
                                        f"of a {budget_s:.2f} s budget{'; ' + why if why else ''}")
         self.stage, self.elapsed_s, self.budget_s = stage, elapsed_s, budget_s
 

@@ -41,15 +41,15 @@ class Deadline:
     def left(self) -> float:
         return self.at - time.perf_counter()
 
-    def check(self, stage: str, needs_s: float = 0.0) -> None:
-        """Raise :class:`BudgetExceeded` when ``stage`` cannot start (or, taking ``needs_s``, cannot end)
-        before the deadline."""
+    def check(self, stage: str, needs_s: float = 0.0, what: str = "verification") -> None:
+        """Raise :class:`BudgetExceeded` (``what`` exceeded the budget) when ``stage`` cannot start (or,
+        taking ``needs_s``, cannot end) before the deadline."""
         left = self.left()
         if left <= 0:
-            raise BudgetExceeded(stage, self.elapsed(), self.budget_s)
+            raise BudgetExceeded(stage, self.elapsed(), self.budget_s, what=what)
         if needs_s > left:
             raise BudgetExceeded(stage, self.elapsed(), self.budget_s,
-                                 f"it would take about {needs_s:.2f} s and {left:.2f} s are left")
+                                 f"it would take about {needs_s:.2f} s and {left:.2f} s are left", what=what)
 
 
 def copy_with_subgraph(graph: Graph, sub: Subgraph) -> tuple[Graph, Subgraph]:

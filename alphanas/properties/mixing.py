@@ -266,7 +266,7 @@ def _conservative(node, in_states) -> list:
     live = [s[1] for s in in_states if s is not None]
     if not live:
         return [None] * len(node.outputs)
-    state = []
+    state: list = []
     for g in range(len(live[0])):
         es = [s[g] for s in live if s[g] is not None]
         if not es:

@@ -89,7 +89,7 @@ def test_mutate_two_of_three_seeds_verified(name, model_path, blockers):
     ok = 0
     for seed in (1, 2, 3):
         try:
-            res = mutate(graph, seed=seed, budget_s=0.5)
+            res = mutate(graph, seed=seed, budget_s=2.0)
         except SynthesisFailed as e:
             assert "splicing failed" not in str(e) and "materialising" not in str(e)
             continue
@@ -105,7 +105,7 @@ def test_mutating_a_mutant_keeps_weight_names_apart(model_path):
     done = 0
     for seed in range(1, 9):
         try:
-            graph = mutate(graph, seed=seed, budget_s=0.5).graph
+            graph = mutate(graph, seed=seed, budget_s=2.0).graph
             done += 1
         except SynthesisFailed as e:
             assert "splicing failed" not in str(e)
@@ -206,7 +206,7 @@ def test_region_verification_above_the_flop_threshold(model_path, monkeypatch):
 
     monkeypatch.setattr(api, "REGION_VERIFY_FLOPS", 0)
     graph = load_onnx(model_path("cnn3"))
-    res = mutate(graph, seed=1, budget_s=0.5)
+    res = mutate(graph, seed=1, budget_s=2.0)
     feeds = random_feeds(res.graph, batch=2, seed=0)
     (y,) = session(to_onnx(res.graph).SerializeToString(), "cpu").run(None, feeds)
     assert y.shape == (2, 10) and np.isfinite(y).all()

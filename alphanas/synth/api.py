@@ -143,6 +143,9 @@ def make_problem(graph: Graph, rng: np.random.Generator, *, seed: int, block: st
 #: a mutation draws a new subgraph and target after a synthesis that finds nothing, up to this many
 #: times, while its time budget lasts (αNAS draws again too: one mutation is one verified child)
 MAX_DRAWS = 4
+#: the share of a mutation's budget kept for splice-and-verify: a synthesis gets what is left of the
+#: budget less this share (at least 5 % of the budget)
+VERIFY_SHARE = 0.3
 #: above this many FLOPs (batch 1) the end-to-end checks run the replaced region in context (the new
 #: subgraph with its boundary as inputs) after the whole graph's IR and ONNX checks, instead of an
 #: onnxruntime session and a torch step on the whole model: verification stays within the budget
@@ -176,23 +179,71 @@ def _verify_result(graph: Graph, res: SynthesisResult, seed: int, deadline: Dead
     check_graph(res.new, seed=seed, deadline=deadline)
 
 
+def _verify_partial(original: Graph, res: SynthesisResult, seed: int, deadline: Deadline) -> None:
+    """Checks of a result spliced into a model that does not lower to torch (an LSTM, an ``If``): the whole
+    graph's IR and ONNX checks and an onnxruntime run with finite outputs (on inputs the original model
+    takes: when onnxruntime cannot run the original on random inputs, e.g. an input that must hold a
+    particular value, this run is left out), and the full check of the new region, torch step included."""
+    import onnx
+
+    from alphanas.ir.onnx_io import to_onnx
+    from alphanas.ir.runtime import random_feeds, session
+
+    graph = res.graph
+    stage = "whole-graph IR verify"
+    try:
+        deadline.check(stage)
+        graph.verify()
+        stage = "whole-graph ONNX checker"
+        deadline.check(stage)
+        model = to_onnx(graph).SerializeToString()
+        onnx.checker.check_model(model, full_check=True)
+        stage = "whole-graph onnxruntime run"
+        deadline.check(stage)
+        try:
+            feeds = random_feeds(original, batch=2, seed=seed, states_follow_batch=True)
+        except Exception:  # noqa: BLE001  (an input of unknown shape: no random inputs to run it on)
+            feeds = None
+        try:
+            outs = [] if feeds is None else session(model, "cpu").run(None, feeds)
+        except Exception:
+            try:  # does the original run on these inputs? if not, there is nothing to compare with
+                session(to_onnx(original).SerializeToString(), "cpu").run(None, feeds)
+            except Exception:  # noqa: BLE001
+                outs = []
+            else:
+                raise
+        if not all(np.isfinite(o).all() for o in outs if o.dtype.kind == "f"):
+            raise ValueError("non-finite output")
+    except BudgetExceeded:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise SynthesisFailed(f"splice-and-verify failed at {stage}: {type(e).__name__}: {str(e)[:300]}") from e
+    check_graph(res.new, seed=seed, deadline=deadline)
+
+
 def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str | None = None, p: float = 0.5,
            budget_s: float = 1.0, properties=("shape", "depth", "mixing"), vocabulary=None, pick: str = "random",
-           focus: str | None = None) -> MutationResult:
+           focus: str | None = None, partial: bool = True) -> MutationResult:
     """One property-guided mutation of ``graph`` (which is not modified). Raises :class:`SynthesisFailed`.
 
     ``pick="cheapest"`` returns the satisfying subgraph with the fewest FLOPs the synthesizer finds
     (instead of a seeded random one); ``focus`` draws the subgraph where the parameters or FLOPs are
     (see :func:`make_problem`). Both default to αNAS's behaviour.
 
-    The graph must lower to torch (checked first: :class:`~alphanas.errors.UnsupportedModelError` naming
-    the node otherwise). ``budget_s`` bounds the whole mutation, verification included: the clock starts
-    once torch is imported and the e-graph program compiled (one-time costs of the process) and covers
-    the lowering check, every draw, synthesis, splicing and verification. A synthesis that finds nothing
-    is followed by a fresh draw (subgraph and target, up to :data:`MAX_DRAWS`) only while the budget
-    lasts, each synthesis gets what is left of it, and large models verify the replaced region in
-    context (:data:`REGION_VERIFY_FLOPS`). Verification that would end after the budget is cut before
-    its next stage (:class:`~alphanas.synth.verify.Deadline`) and the mutation fails with
+    A graph that does not lower to torch (an LSTM, an ``If``: checked first) is still mutated in the
+    rest with ``partial`` (the default): a drawn subgraph must lower before anything is synthesized for
+    it (a fresh draw otherwise), and the result is verified by the whole graph's IR, ONNX and
+    onnxruntime checks and the new region's full check, torch step included (such a model cannot be
+    trained by alphanas); without ``partial`` it is refused
+    (:class:`~alphanas.errors.UnsupportedModelError` naming the node). ``budget_s`` bounds the whole
+    mutation, verification included: the clock starts once torch is imported and the e-graph program
+    compiled (one-time costs of the process) and covers the lowering check, every draw, synthesis,
+    splicing and verification. A synthesis that finds nothing is followed by a fresh draw (subgraph and
+    target, up to :data:`MAX_DRAWS`) only while the budget lasts, each synthesis gets what is left of it
+    less :data:`VERIFY_SHARE` of the budget, and large models verify the replaced region in context
+    (:data:`REGION_VERIFY_FLOPS`). Verification that would end after the budget is cut before its next
+    stage (:class:`~alphanas.synth.verify.Deadline`) and the mutation fails with
     :class:`~alphanas.synth.problem.BudgetExceeded` ("verification exceeded the budget"): an unverified
     graph is never returned. The overrun is at most the one check that was running.
     """
@@ -210,7 +261,7 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
     deadline = Deadline(budget_s)
     t0 = deadline.start
     blocker = lowering_blocker(graph)
-    if blocker is not None:
+    if blocker is not None and not partial:
         raise UnsupportedModelError(f"graph {graph.name!r} cannot be mutated: it does not lower to torch, which "
                                     f"splice-and-verify and training need ({blocker})")
     deadline.check("synthesis", what="the mutation")  # (the lowering check of a large model can spend it)
@@ -221,8 +272,14 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
         if draw and left < 0.2 * budget_s:
             break
         problem, original = make_problem(graph, rng, seed=seed + 7919 * draw, block=block, p=p,
-                                         budget_s=max(left, 0.05 * budget_s), properties=properties,
+                                         budget_s=max(left - VERIFY_SHARE * budget_s, 0.05 * budget_s),
+                                         properties=properties,
                                          vocabulary=vocabulary, pick=pick, focus=focus)
+        if blocker is not None:  # the model does not lower: the region must, before anything is synthesized
+            region_blocker = lowering_blocker(problem.subgraph.to_graph("old"))
+            if region_blocker is not None:
+                errors.append(SynthesisFailed(f"the chosen subgraph does not lower to torch ({region_blocker})"))
+                continue
         try:
             res = synthesize(problem, synthesizer, verify=False)
         except SynthesisFailed as e:
@@ -231,7 +288,10 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
                 raise  # an invalid result is a bug to see, not a reason to draw again
             continue
         t1 = time.perf_counter()
-        _verify_result(res.graph, res, problem.seed, deadline)
+        if blocker is None:
+            _verify_result(res.graph, res, problem.seed, deadline)
+        else:
+            _verify_partial(graph, res, problem.seed, deadline)
         verify_ms = res.verify_ms + (time.perf_counter() - t1) * 1e3
         return MutationResult(graph=res.graph, old=res.old, new=res.new, target=problem.target,
                               achieved=res.achieved, description=res.description, synth_ms=res.synth_ms,

@@ -19,7 +19,7 @@ from alphanas.synth.problem import BudgetExceeded, SynthesisFailed, SynthesisPro
 from alphanas.synth.select import block_nodes, random_subgraph
 from alphanas.synth.term import Materializer, describe, encode
 from alphanas.ir.subgraph import fragment
-from alphanas.synth.verify import Deadline, check_graph, copy_with_subgraph
+from alphanas.synth.verify import Deadline, check_graph, copy_with_subgraph, feed_length
 from alphanas.ir.hashing import structural_hash
 
 #: synthesizer names: the e-graph synthesizer (default); αNAS's progressive synthesizer, scoring every
@@ -152,14 +152,15 @@ VERIFY_SHARE = 0.3
 REGION_VERIFY_FLOPS = 2e8
 
 
-def _verify_result(graph: Graph, res: SynthesisResult, seed: int, deadline: Deadline | None = None) -> None:
+def _verify_result(graph: Graph, res: SynthesisResult, seed: int, deadline: Deadline | None = None,
+                   length: int | None = None) -> None:
     """End-to-end checks of a spliced result: the whole graph, or above :data:`REGION_VERIFY_FLOPS`
     the whole graph's IR and ONNX checks plus a full check of the new region; ``deadline`` cuts them
     (:class:`~alphanas.synth.problem.BudgetExceeded`) when they would end after it."""
     from alphanas.ir.cost import graph_flops
 
     if graph_flops(graph) <= REGION_VERIFY_FLOPS:
-        check_graph(graph, seed=seed, deadline=deadline)
+        check_graph(graph, seed=seed, deadline=deadline, length=length)
         return
     import onnx
 
@@ -264,6 +265,8 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
     if blocker is not None and not partial:
         raise UnsupportedModelError(f"graph {graph.name!r} cannot be mutated: it does not lower to torch, which "
                                     f"splice-and-verify and training need ({blocker})")
+    # inputs the original takes in torch (a dynamic model may pool the default size down to nothing)
+    length = feed_length(graph, seed=seed) if blocker is None else None
     deadline.check("synthesis", what="the mutation")  # (the lowering check of a large model can spend it)
     rng = np.random.default_rng(seed)
     errors: list[SynthesisFailed] = []
@@ -289,7 +292,7 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
             continue
         t1 = time.perf_counter()
         if blocker is None:
-            _verify_result(res.graph, res, problem.seed, deadline)
+            _verify_result(res.graph, res, problem.seed, deadline, length)
         else:
             _verify_partial(graph, res, problem.seed, deadline)
         verify_ms = res.verify_ms + (time.perf_counter() - t1) * 1e3

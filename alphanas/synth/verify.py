@@ -75,9 +75,39 @@ def lowering_blocker(graph: Graph) -> str | None:
     return None
 
 
-def check_graph(graph: Graph, seed: int = 0, batch: int = 2, deadline: Deadline | None = None) -> None:
+def feed_length(graph: Graph, seed: int = 0, batch: int = 2, lengths=(32, 64, 128, 256)) -> int | None:
+    """The first of ``lengths`` (the size given to the symbolic dimensions after the batch) at which the
+    torch lowering of ``graph`` runs forward on random inputs; ``None`` when the graph has no such
+    dimension or none of them works. A classifier with dynamic height and width (PP-OCR's direction
+    classifier) pools 32 pixels down to nothing in torch, where onnxruntime still answers."""
+    import torch
+    from alphanas.ir.torch_lowering import to_torch
+
+    from alphanas.ir.runtime import is_dynamic, random_feeds
+
+    if not is_dynamic(graph):
+        return None
+    try:
+        module = to_torch(graph)
+    except Exception:  # noqa: BLE001  (does not lower: the checks say why)
+        return None
+    for n in lengths:
+        try:
+            feeds = random_feeds(graph, batch=batch, seed=seed, length=n)
+            with torch.no_grad():
+                module(*[torch.from_numpy(feeds[v.name]) for v in graph.inputs])
+        except Exception:  # noqa: BLE001
+            continue
+        return n
+    return None
+
+
+def check_graph(graph: Graph, seed: int = 0, batch: int = 2, deadline: Deadline | None = None,
+                length: int | None = None) -> None:
     """Run every check on a whole graph; raises SynthesisFailed naming the failed check (and
-    :class:`~alphanas.synth.problem.BudgetExceeded` when ``deadline`` cuts it: see the module docstring)."""
+    :class:`~alphanas.synth.problem.BudgetExceeded` when ``deadline`` cuts it: see the module docstring).
+    ``length``: the size of the symbolic dimensions after the batch in the random inputs (default: the
+    runtime's, 32; :func:`feed_length` finds one the original model takes)."""
     import onnx
     import torch
     from alphanas.ir.torch_lowering import to_torch
@@ -98,7 +128,7 @@ def check_graph(graph: Graph, seed: int = 0, batch: int = 2, deadline: Deadline 
         stage = at("ONNX checker")
         onnx.checker.check_model(model, full_check=True)
         stage = at("onnxruntime run")
-        feeds = random_feeds(graph, batch=batch, seed=seed)
+        feeds = random_feeds(graph, batch=batch, seed=seed, length=length)
         sess = session(model, "cpu")
         t_ort = time.perf_counter()  # (the run alone: creating the session has no counterpart in torch)
         outs = sess.run(None, feeds)

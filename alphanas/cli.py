@@ -685,7 +685,7 @@ def cmd_mutate(args) -> int:
                           "achieved": {k: v.to_json() for k, v in res.achieved.items()},
                           "before": before, "after": after, "synth_ms": res.synth_ms,
                           "verify_ms": res.verify_ms, "elapsed_ms": res.elapsed_ms, "budget_ms": args.budget_ms,
-                          "draws": res.draws}, indent=2, default=str))
+                          "draws": res.draws, "not_lowered": res.not_lowered}, indent=2, default=str))
         return 0
     from alphanas.table import Table
 
@@ -704,6 +704,10 @@ def cmd_mutate(args) -> int:
         b, a = before[key], after[key]
         t.add_row(key, _count(b), _count(a), _change(b, a))
     c.print(t)
+    if res.not_lowered:
+        c.print(f"[yellow]the model does not lower to torch[/] ({res.not_lowered}): the rest was mutated; the whole "
+                "model was checked by onnxruntime, the new region also by a torch step; alphanas cannot train it",
+                highlight=False)
     c.print(f"synthesis {res.synth_ms:.0f} ms ({args.synth}), splice-and-verify {res.verify_ms:.0f} ms, whole mutation "
             f"{res.elapsed_ms or 0:.0f} ms of a {args.budget_ms:.0f} ms budget; wrote {out}")
     return 0

@@ -59,6 +59,7 @@ class MutationResult:
     draws: int = 1  # subgraph and target draws it took (a synthesis that found nothing is followed by another)
     budget_s: float | None = None  # the time budget of the whole mutation (see mutate)
     elapsed_ms: float | None = None  # what the whole mutation took: lowering check, draws, synthesis, verification
+    not_lowered: str | None = None  # why the whole model does not lower to torch (only the region was run in torch)
 
 
 def _terms(problem: SynthesisProblem, synthesizer: str):
@@ -299,7 +300,7 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
         return MutationResult(graph=res.graph, old=res.old, new=res.new, target=problem.target,
                               achieved=res.achieved, description=res.description, synth_ms=res.synth_ms,
                               verify_ms=verify_ms, original=original, draws=draw + 1, budget_s=budget_s,
-                              elapsed_ms=deadline.elapsed() * 1e3)
+                              elapsed_ms=deadline.elapsed() * 1e3, not_lowered=blocker)
     if not errors:
         raise SynthesisFailed("no time left for a synthesis")
     if len(errors) == 1:

@@ -142,3 +142,20 @@ def test_unknown_target_and_candidate_distances():
     assert known.distance(MixingProperty([[UNKNOWN]])) == 0.0
     assert known.distance(MixingProperty([[None]])) == 1.0
     assert np.isfinite(known.distance(known))
+
+
+def test_inspect_properties_past_a_custom_domain_op(tmp_path, capsys):
+    # an op of a custom domain whose output shape nobody knows (was refused in one line, exit 2)
+    from alphanas.cli import main
+
+    m = h.make_model(h.make_graph([h.make_node("MyOp", ["x"], ["y"], domain="com.example"),
+                                   h.make_node("Relu", ["y"], ["z"])], "g",
+                                  [h.make_tensor_value_info("x", T.FLOAT, ["N", 3])],
+                                  [h.make_tensor_value_info("z", T.FLOAT, None)]),
+                     opset_imports=[h.make_opsetid("", 17), h.make_opsetid("com.example", 1)])
+    m.ir_version = 8
+    path = tmp_path / "custom.onnx"
+    onnx.save(m, path)
+    assert main(["inspect", "--properties", "--json", str(path)]) == 0
+    props = json.loads(capsys.readouterr().out)["properties"]["model"]["properties"]
+    assert props["mixing"]["matrices"] == [["?"]] and props["depth"]["depths"] == [[1]]

@@ -178,12 +178,7 @@ def _properties_section(graph, args) -> dict:
         return {}
     from alphanas.properties.report import properties_report
 
-    for n in graph.nodes:  # the abstract interpretation needs every shape
-        if any(v is not None and v.shape is None for v in n.outputs):
-            domain = getattr(n, "domain", "") or ""
-            raise AlphanasError(f"--properties: node {n.name!r} ({domain + '.' if domain else ''}{n.op_type}) has an "
-                                "output of unknown shape (an op alphanas does not know, kept opaque); the properties "
-                                "cannot be inferred past it (inspect without --properties shows the rest)")
+    # (values of unknown shape get sound conservative properties: printed as ?)
     return {"properties": properties_report(graph)}
 
 
@@ -623,7 +618,8 @@ def _mutate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synth", default="egraph", choices=SYNTHESIZERS, help="synthesizer (default egraph)")
     p.add_argument("--block", default=None, metavar="NAME", help="select the subgraph inside this block "
                    "(names as 'alphanas inspect' lists them)")
-    p.add_argument("--budget-ms", type=float, default=1000.0, help="synthesis time budget (default 1000)")
+    p.add_argument("--budget-ms", type=float, default=10000.0,
+                   help="time budget of the whole mutation, verification included (default 10000)")
     p.add_argument("--p", type=float, default=0.5, help="property mutation probability (αNAS CIFAR: 0.5)")
     p.add_argument("--target-opset", type=int, default=None, metavar="N",
                    help="write the default-domain opset N (converted with onnx.version_converter); default: the model's own")
@@ -693,7 +689,8 @@ def cmd_mutate(args) -> int:
                           "target": {k: v.to_json() for k, v in res.target.items()},
                           "achieved": {k: v.to_json() for k, v in res.achieved.items()},
                           "before": before, "after": after, "synth_ms": res.synth_ms,
-                          "verify_ms": res.verify_ms}, indent=2, default=str))
+                          "verify_ms": res.verify_ms, "elapsed_ms": res.elapsed_ms, "budget_ms": args.budget_ms,
+                          "draws": res.draws, "not_lowered": res.not_lowered}, indent=2, default=str))
         return 0
     from alphanas.table import Table
 
@@ -712,7 +709,12 @@ def cmd_mutate(args) -> int:
         b, a = before[key], after[key]
         t.add_row(key, _count(b), _count(a), _change(b, a))
     c.print(t)
-    c.print(f"synthesis {res.synth_ms:.0f} ms ({args.synth}), splice-and-verify {res.verify_ms:.0f} ms; wrote {out}")
+    if res.not_lowered:
+        c.print(f"[yellow]the model does not lower to torch[/] ({res.not_lowered}): the rest was mutated; the whole "
+                "model was checked by onnxruntime, the new region also by a torch step; alphanas cannot train it",
+                highlight=False)
+    c.print(f"synthesis {res.synth_ms:.0f} ms ({args.synth}), splice-and-verify {res.verify_ms:.0f} ms, whole mutation "
+            f"{res.elapsed_ms or 0:.0f} ms of a {args.budget_ms:.0f} ms budget; wrote {out}")
     return 0
 
 

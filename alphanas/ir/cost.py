@@ -146,7 +146,8 @@ def _static(v: Value | None) -> bool:
 def counts(graph: Graph) -> dict[str, int | None]:
     """``params``, ``macs`` and ``flops`` in one pass over the nodes (what the cost property and
     ``inspect`` need), per sample; ``macs`` and ``flops`` are ``None`` (unknown) when a costed node's
-    shapes depend on a symbolic dimension other than the batch."""
+    shapes depend on a symbolic dimension other than the batch, or when a node has an output of unknown
+    shape (its work cannot be bounded)."""
     params: dict = {}
     macs: int | None = 0
     flops: int | None = 0
@@ -154,6 +155,8 @@ def counts(graph: Graph) -> dict[str, int | None]:
         for node in graph.nodes:
             opdef = node.opdef
             if opdef is None:
+                if any(v.shape is None for v in node.outputs):  # its work depends on a shape nobody knows
+                    macs = flops = None
                 continue
             ins = node.inputs
             for i in opdef.param_inputs(node):
@@ -182,9 +185,10 @@ def node_flops_or_none(node: Node, graph: Graph) -> int | None:
 
 
 def peak_activation_bytes_or_none(graph: Graph) -> int | None:
-    """:func:`peak_activation_bytes` per sample; ``None`` when a shape depends on a symbolic dimension."""
+    """:func:`peak_activation_bytes` per sample; ``None`` when a shape depends on a symbolic dimension or is
+    unknown (an opaque op's output: the sum would leave it out, so it would be no upper bound)."""
     with _per_sample(graph):
-        if not all(v.shape is None or _static(v) for v in _activations(graph)):
+        if not all(v.shape is not None and _static(v) for v in _activations(graph)):
             return None
         return peak_activation_bytes(graph)
 

@@ -133,6 +133,8 @@ def _join(e1, e2):
         return e2
     if e2 is None:
         return e1
+    if e1[0] is None or e2[0] is None:
+        return UNKNOWN_ENTRY
     caps = e1[0]
     new = []
     for (r1, t1, a1), (r2, t2, a2), cap in zip(e1[1], e2[1], caps):
@@ -243,15 +245,57 @@ def _patterns(node, rule) -> list:
     return pats
 
 
+#: the entry of an analysed input of unknown rank: the value depends on it, how is unknown (its matrix is ``?``)
+UNKNOWN_ENTRY = (None, ())
+
+#: a mixing matrix that is not known (an input or output of unknown rank): conservatively all-to-one
+UNKNOWN = "?"
+
+
+def _top(entry):
+    """The top state of ``entry``: every axis of the input all-to-one (sound for any op that reads it)."""
+    caps = entry[0]
+    if caps is None:
+        return UNKNOWN_ENTRY
+    return (caps, tuple((c, 0, (-1, 0, 0, c - 1)) for c in caps))
+
+
+def _conservative(node, in_states) -> list:
+    """States of ``node``'s outputs when a shape is unknown (an operand or output of unknown rank or shape):
+    every output depends on every analysed input some operand depends on, every input axis all-to-one."""
+    live = [s[1] for s in in_states if s is not None]
+    if not live:
+        return [None] * len(node.outputs)
+    state: list = []
+    for g in range(len(live[0])):
+        es = [s[g] for s in live if s[g] is not None]
+        if not es:
+            state.append(None)
+        elif any(e[0] is None for e in es):
+            state.append(UNKNOWN_ENTRY)
+        else:
+            state.append(_top(es[0]))
+    st = tuple(state)
+    return [(None if v.shape is None else len(v.shape), st) for v in node.outputs]
+
+
 class MixingDomain(Domain):
     """State of a value: ``(rank of the value, entries)``, one entry per analysed input: ``None``
     (independent of it) or ``(caps, axes)`` with ``caps`` the input's axis sizes and ``axes`` one
-    ``(reach, track, aff)`` per input axis."""
+    ``(reach, track, aff)`` per input axis.
+
+    Unknown shapes (an op alphanas keeps opaque whose output shape it cannot infer, a reshape to a
+    computed shape, ...) are not refused: a value of unknown shape has rank ``None``, and a node with
+    an operand or output of unknown shape gets the top state (:func:`_conservative`: it depends on
+    everything its operands depend on, every input axis all-to-one). An analysed input of unknown rank
+    has the entry :data:`UNKNOWN_ENTRY`. Both over-approximate, so the result stays sound."""
 
     name = "mixing"
 
     def input_state(self, value, index, num_inputs):
         shape = value.shape
+        if shape is None:
+            return (None, tuple(UNKNOWN_ENTRY if g == index else None for g in range(num_inputs)))
         caps = tuple(access.size(d) for d in shape)
         axes = tuple((1, (1 << i) if c > 1 else 0, (i, 1, 0, 0)) for i, c in enumerate(caps))
         return (len(shape), tuple((caps, axes) if g == index else None for g in range(num_inputs)))
@@ -261,6 +305,12 @@ class MixingDomain(Domain):
 
     def transfer(self, node, in_states):
         outs = node.outputs
+        for s, v in zip(in_states, node.inputs):
+            if s is not None and (s[0] is None or v.shape is None or any(e is not None and e[0] is None for e in s[1])):
+                return _conservative(node, in_states)
+        for v in outs:
+            if v.shape is None:
+                return _conservative(node, in_states)
         rule = rule_for(node)
         if rule is UNARY or rule is access.first_only_elementwise:  # element-wise in input 0, same shape
             if len(in_states) == 1 or not any(in_states[1:]):  # (states are non-empty tuples)
@@ -299,9 +349,12 @@ class MixingDomain(Domain):
         return results
 
 
-def lattice(entry, out_rank: int) -> tuple[tuple[int, ...], ...]:
-    """The [input rank x output rank] matrix of :class:`Mixing` values of one state entry."""
+def lattice(entry, out_rank: int | None) -> tuple[tuple[int, ...], ...] | str:
+    """The [input rank x output rank] matrix of :class:`Mixing` values of one state entry, or
+    :data:`UNKNOWN` when the input's or the output's rank is unknown."""
     caps, axes = entry
+    if caps is None or out_rank is None:
+        return UNKNOWN
     rows = []
     for (r, t, _), cap in zip(axes, caps):
         if r >= cap:
@@ -313,19 +366,24 @@ def lattice(entry, out_rank: int) -> tuple[tuple[int, ...], ...]:
 
 
 class MixingProperty(Property):
-    """``matrices[i][j]``: the [rank(input i) x rank(output j)] mixing matrix, or ``None`` when output
-    ``j`` does not depend on input ``i`` (or the requirement was deleted by mutation).
+    """``matrices[i][j]``: the [rank(input i) x rank(output j)] mixing matrix, ``None`` when output
+    ``j`` does not depend on input ``i`` (or the requirement was deleted by mutation), or
+    :data:`UNKNOWN` (``"?"``) when it depends on it but the rank of the input or the output is unknown
+    (conservatively: every cell all-to-one).
 
     Satisfied when the candidate mixes at least as much in every cell. Distance (αNAS): mean over
     the target pairs with a non-zero cell of (cells where the candidate is weaker / non-zero target
-    cells); a pair the candidate lacks, or whose matrix has another size, is all NONE.
+    cells); a pair the candidate lacks, or whose matrix has another size, is all NONE. An unknown
+    target matrix asks only that the candidate connects the pair (1 when it does not); an unknown
+    candidate matrix satisfies a known target (it may mix everything).
     """
 
     name: ClassVar[str] = "mixing"
     domain: ClassVar[Domain] = MixingDomain()
 
     def __init__(self, matrices) -> None:
-        self.matrices = tuple(tuple(None if m is None else tuple(tuple(int(x) for x in row) for row in m) for m in r)
+        self.matrices = tuple(tuple(None if m is None else UNKNOWN if isinstance(m, str)
+                                    else tuple(tuple(int(x) for x in row) for row in m) for m in r)
                               for r in matrices)
 
     @classmethod
@@ -340,8 +398,9 @@ class MixingProperty(Property):
         return cls(rows)
 
     def matrix(self, i: int, j: int) -> np.ndarray | None:
+        """The matrix of pair ``(i, j)`` as an array; ``None`` when independent or unknown (``"?"``)."""
         m = self.matrices[i][j]
-        return None if m is None else np.array(m, dtype=np.int8).reshape(len(m), -1)
+        return None if m is None or isinstance(m, str) else np.array(m, dtype=np.int8).reshape(len(m), -1)
 
     def pairs(self):
         for i, row in enumerate(self.matrices):
@@ -352,15 +411,21 @@ class MixingProperty(Property):
     def distance(self, candidate: "MixingProperty") -> float:
         total, count = 0.0, 0
         for i, j, m in self.pairs():
+            try:
+                cm = candidate.matrices[i][j]
+            except IndexError:
+                cm = None
+            if isinstance(m, str):  # unknown target: only the connection is required
+                count += 1
+                total += 1.0 if cm is None else 0.0
+                continue
             t = np.array(m, dtype=np.int8).reshape(len(m), -1)
             nz = int(np.count_nonzero(t))
             if not nz:
                 continue
             count += 1
-            try:
-                cm = candidate.matrices[i][j]
-            except IndexError:
-                cm = None
+            if isinstance(cm, str):  # unknown candidate: may mix everything
+                continue
             c = None if cm is None else np.array(cm, dtype=np.int8).reshape(len(cm), -1)
             if c is None or c.shape != t.shape:
                 total += 1.0
@@ -374,7 +439,8 @@ class MixingProperty(Property):
         return MixingProperty(rows)
 
     def to_json(self) -> dict:
-        return {"matrices": [[None if m is None else [list(row) for row in m] for m in r] for r in self.matrices]}
+        return {"matrices": [[m if m is None or isinstance(m, str) else [list(row) for row in m] for m in r]
+                             for r in self.matrices]}
 
     @classmethod
     def from_json(cls, d: dict) -> "MixingProperty":
@@ -383,5 +449,6 @@ class MixingProperty(Property):
     def describe(self) -> str:
         lines = ["mixing (rows: input axes, columns: output axes; . none, 1 one-to-one, M many-to-one, A all-to-one)"]
         for i, j, m in self.pairs():
-            lines.append(f"  in{i}->out{j}: " + " | ".join("".join(_SYMBOL[x] for x in row) for row in m))
+            text = m if isinstance(m, str) else " | ".join("".join(_SYMBOL[x] for x in row) for row in m)
+            lines.append(f"  in{i}->out{j}: " + text)
         return "\n".join(lines)

@@ -17,7 +17,8 @@ from alphanas.properties.registry import registry
 
 #: one character per :class:`~alphanas.properties.mixing.Mixing` level
 SYMBOLS = ".1MA"
-LEGEND = "mixing: rows = input axes, columns = output axes; . none, 1 one-to-one, M many-to-one, A all-to-one"
+LEGEND = ("mixing: rows = input axes, columns = output axes; . none, 1 one-to-one, M many-to-one, A all-to-one; "
+          "? unknown (a shape alphanas cannot infer: conservatively all-to-one)")
 
 
 def _axis_names(rank: int) -> list[str]:
@@ -31,12 +32,14 @@ def _axis_names(rank: int) -> list[str]:
 
 
 def compact(matrix) -> str:
-    """A mixing matrix on one line: one group per input axis, e.g. ``1...|AAAA|..M.|...M``."""
+    """A mixing matrix on one line: one group per input axis, e.g. ``1...|AAAA|..M.|...M`` (``?``: unknown)."""
+    if isinstance(matrix, str):
+        return matrix
     return "|".join("".join(SYMBOLS[x] for x in row) for row in matrix)
 
 
 def _entry(target, props: PropertySet) -> dict[str, Any]:
-    return {"inputs": [{"name": v.name, "shape": list(v.shape)} for v in target.inputs],
+    return {"inputs": [{"name": v.name, "shape": None if v.shape is None else list(v.shape)} for v in target.inputs],
             "outputs": [{"name": v.name, "shape": None if v.shape is None else list(v.shape)} for v in target.outputs],
             "properties": props.to_json()}
 
@@ -88,6 +91,11 @@ def _cost(entry) -> str:
     return f"{_count(c['params'])} params, {_count(c['macs'])} MACs"
 
 
+def _shape(shape: list | None) -> str:
+    """A shape as printed; ``?`` where it is unknown."""
+    return "?" if shape is None else str(shape)
+
+
 def _count(n: int | None) -> str:
     """A count with thousands separators; ``?`` where it is unknown (symbolic dimensions)."""
     return "?" if n is None else f"{n:,}"
@@ -107,13 +115,16 @@ def print_report(console, report: dict[str, Any]) -> None:
         m = _matrix(model, i, j)
         if m is None:
             mix = "independent" if "mixing" in model["properties"] else ""
+        elif isinstance(m, str):
+            mix = "? (unknown rank: every input axis may reach every output element)"
         else:
             cols = _axis_names(len(m[0]) if m else 0)
             rows = _axis_names(len(m))
             mix = "\n".join(["  " + " ".join(cols)] + [f"{r:<2}" + " ".join(SYMBOLS[x] for x in row)
                                                         for r, row in zip(rows, m)])
         d = _depth(model, i, j)
-        t.add_row(f"{vin['name']} {vin['shape']}", f"{vout['name']} {vout['shape']}", "" if d is None else str(d), mix)
+        t.add_row(f"{vin['name']} {_shape(vin['shape'])}", f"{vout['name']} {_shape(vout['shape'])}",
+                  "" if d is None else str(d), mix)
     console.print(t)
     extra = [_cost(model)] + _others(model)
     for line in filter(None, extra):
@@ -132,7 +143,7 @@ def print_report(console, report: dict[str, Any]) -> None:
             m = _matrix(b, i, j)
             if m is None:
                 continue
-            shapes.append(f"{b['inputs'][i]['shape']} -> {b['outputs'][j]['shape']}")
+            shapes.append(f"{_shape(b['inputs'][i]['shape'])} -> {_shape(b['outputs'][j]['shape'])}")
             d = _depth(b, i, j)
             depths.append("" if d is None else str(d))
             mixes.append(compact(m))

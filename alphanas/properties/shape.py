@@ -75,7 +75,8 @@ def _shape(s):
 
 
 class ShapeProperty(Property):
-    """``inputs``: input shapes; ``outputs``: required output shapes (``None`` = not required)."""
+    """``inputs``: input shapes (``None``: unknown, an opaque op's output); ``outputs``: required output shapes
+    (``None`` = not required, which is also what an output of unknown shape gives: no requirement)."""
 
     name: ClassVar[str] = "shape"
     domain: ClassVar[Domain] = ShapeDomain()
@@ -128,7 +129,7 @@ class ShapeProperty(Property):
         return ShapeProperty(self.inputs, outs)
 
     def to_json(self) -> dict:
-        return {"inputs": [list(s) for s in self.inputs],
+        return {"inputs": [None if s is None else list(s) for s in self.inputs],
                 "outputs": [None if s is None else list(s) for s in self.outputs]}
 
     @classmethod
@@ -136,5 +137,6 @@ class ShapeProperty(Property):
         return cls(d["inputs"], d["outputs"])
 
     def describe(self) -> str:
-        fmt = lambda s: "any" if s is None else "[" + ", ".join(map(str, s)) + "]"  # noqa: E731
-        return f"shape {' '.join(fmt(s) for s in self.inputs)} -> {' '.join(fmt(s) for s in self.outputs)}"
+        fmt = lambda s, none: none if s is None else "[" + ", ".join(map(str, s)) + "]"  # noqa: E731
+        return (f"shape {' '.join(fmt(s, '?') for s in self.inputs)} -> "
+                f"{' '.join(fmt(s, 'any') for s in self.outputs)}")

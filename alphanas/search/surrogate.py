@@ -180,7 +180,9 @@ def property_features(graph: Graph) -> np.ndarray:
     depths = [d for _, _, d in props["depth"].pairs() if d is not None]
     mixing = np.zeros((4, 4))
     pairs = [m for _, _, m in props["mixing"].pairs() if m is not None]
-    if pairs:
+    if pairs and isinstance(pairs[0], str):  # unknown rank: conservatively all-to-one
+        mixing[:] = 3.0
+    elif pairs:
         m = np.asarray(pairs[0], dtype=float)[:4, :4]
         mixing[:m.shape[0], :m.shape[1]] = m
     return np.concatenate([[max(depths) if depths else -1.0], mixing.ravel()])

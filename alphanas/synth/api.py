@@ -15,11 +15,11 @@ import numpy as np
 
 from alphanas.ir.graph import Graph
 from alphanas.synth import props as P
-from alphanas.synth.problem import SynthesisFailed, SynthesisProblem, SynthesisResult, Vocabulary
+from alphanas.synth.problem import BudgetExceeded, SynthesisFailed, SynthesisProblem, SynthesisResult, Vocabulary
 from alphanas.synth.select import block_nodes, random_subgraph
 from alphanas.synth.term import Materializer, describe, encode
 from alphanas.ir.subgraph import fragment
-from alphanas.synth.verify import check_graph, copy_with_subgraph
+from alphanas.synth.verify import Deadline, check_graph, copy_with_subgraph, feed_length
 from alphanas.ir.hashing import structural_hash
 
 #: synthesizer names: the e-graph synthesizer (default); αNAS's progressive synthesizer, scoring every
@@ -57,6 +57,9 @@ class MutationResult:
     verify_ms: float
     original: Any = None  # the properties of the old subgraph, before mutation
     draws: int = 1  # subgraph and target draws it took (a synthesis that found nothing is followed by another)
+    budget_s: float | None = None  # the time budget of the whole mutation (see mutate)
+    elapsed_ms: float | None = None  # what the whole mutation took: lowering check, draws, synthesis, verification
+    not_lowered: str | None = None  # why the whole model does not lower to torch (only the region was run in torch)
 
 
 def _terms(problem: SynthesisProblem, synthesizer: str):
@@ -141,79 +144,170 @@ def make_problem(graph: Graph, rng: np.random.Generator, *, seed: int, block: st
 #: a mutation draws a new subgraph and target after a synthesis that finds nothing, up to this many
 #: times, while its time budget lasts (αNAS draws again too: one mutation is one verified child)
 MAX_DRAWS = 4
+#: the share of a mutation's budget kept for splice-and-verify: a synthesis gets what is left of the
+#: budget less this share (at least 5 % of the budget)
+VERIFY_SHARE = 0.3
 #: above this many FLOPs (batch 1) the end-to-end checks run the replaced region in context (the new
 #: subgraph with its boundary as inputs) after the whole graph's IR and ONNX checks, instead of an
 #: onnxruntime session and a torch step on the whole model: verification stays within the budget
 REGION_VERIFY_FLOPS = 2e8
 
 
-def _verify_result(graph: Graph, res: SynthesisResult, seed: int) -> None:
+def _verify_result(graph: Graph, res: SynthesisResult, seed: int, deadline: Deadline | None = None,
+                   length: int | None = None) -> None:
     """End-to-end checks of a spliced result: the whole graph, or above :data:`REGION_VERIFY_FLOPS`
-    the whole graph's IR and ONNX checks plus a full check of the new region."""
+    the whole graph's IR and ONNX checks plus a full check of the new region; ``deadline`` cuts them
+    (:class:`~alphanas.synth.problem.BudgetExceeded`) when they would end after it."""
     from alphanas.ir.cost import graph_flops
 
     if graph_flops(graph) <= REGION_VERIFY_FLOPS:
-        check_graph(graph, seed=seed)
+        check_graph(graph, seed=seed, deadline=deadline, length=length)
         return
     import onnx
 
     from alphanas.ir.onnx_io import to_onnx
 
     try:
+        if deadline is not None:
+            deadline.check("whole-graph IR verify")
         graph.verify()
+        if deadline is not None:
+            deadline.check("whole-graph ONNX checker")
         onnx.checker.check_model(to_onnx(graph).SerializeToString(), full_check=True)
+    except BudgetExceeded:
+        raise
     except Exception as e:  # noqa: BLE001
         raise SynthesisFailed(f"splice-and-verify failed at whole-graph checks: {type(e).__name__}: {str(e)[:300]}") from e
-    check_graph(res.new, seed=seed)
+    check_graph(res.new, seed=seed, deadline=deadline)
+
+
+#: sizes of the dimensions after the batch tried, in turn, for the whole-model onnxruntime run of a model
+#: that does not lower to torch (the first the original runs at is used; none: that run is left out)
+PARTIAL_LENGTHS = (32, 256, 1024)
+
+
+def _verify_partial(original: Graph, res: SynthesisResult, seed: int, deadline: Deadline) -> None:
+    """Checks of a result spliced into a model that does not lower to torch (an LSTM, an ``If``): the whole
+    graph's IR and ONNX checks and an onnxruntime run with finite outputs (on inputs the original model
+    takes, at the first of :data:`PARTIAL_LENGTHS` it runs at; when it runs at none, e.g. an export that
+    traced its example's sequence length, this run is left out), and the full check of the new region,
+    torch step included."""
+    import onnx
+
+    from alphanas.ir.onnx_io import to_onnx
+    from alphanas.ir.runtime import random_feeds, session
+
+    graph = res.graph
+    stage = "whole-graph IR verify"
+    try:
+        deadline.check(stage)
+        graph.verify()
+        stage = "whole-graph ONNX checker"
+        deadline.check(stage)
+        model = to_onnx(graph).SerializeToString()
+        onnx.checker.check_model(model, full_check=True)
+        stage = "whole-graph onnxruntime run"
+        deadline.check(stage)
+        feeds = None
+        ref = session(to_onnx(original).SerializeToString(), "cpu")
+        for length in PARTIAL_LENGTHS:  # the first size the original runs at (Silero VAD needs > 64 samples)
+            try:
+                feeds = random_feeds(original, batch=2, seed=seed, length=length, states_follow_batch=True)
+                ref.run(None, feeds)
+                break
+            except Exception:  # noqa: BLE001  (an input of unknown shape, or a size the model does not take)
+                feeds = None
+        outs = [] if feeds is None else session(model, "cpu").run(None, feeds)
+        if not all(np.isfinite(o).all() for o in outs if o.dtype.kind == "f"):
+            raise ValueError("non-finite output")
+    except BudgetExceeded:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise SynthesisFailed(f"splice-and-verify failed at {stage}: {type(e).__name__}: {str(e)[:300]}") from e
+    check_graph(res.new, seed=seed, deadline=deadline)
 
 
 def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str | None = None, p: float = 0.5,
            budget_s: float = 1.0, properties=("shape", "depth", "mixing"), vocabulary=None, pick: str = "random",
-           focus: str | None = None) -> MutationResult:
+           focus: str | None = None, partial: bool = True) -> MutationResult:
     """One property-guided mutation of ``graph`` (which is not modified). Raises :class:`SynthesisFailed`.
 
     ``pick="cheapest"`` returns the satisfying subgraph with the fewest FLOPs the synthesizer finds
     (instead of a seeded random one); ``focus`` draws the subgraph where the parameters or FLOPs are
     (see :func:`make_problem`). Both default to αNAS's behaviour.
 
-    The graph must lower to torch (checked first: :class:`~alphanas.errors.UnsupportedModelError`
-    naming the node otherwise). ``budget_s`` bounds the whole mutation: a synthesis that finds nothing
-    is followed by a fresh draw (subgraph and target, up to :data:`MAX_DRAWS`) only while the budget
-    lasts, each synthesis gets what is left of it, and large models verify the replaced region in
-    context (:data:`REGION_VERIFY_FLOPS`).
+    A graph that does not lower to torch (an LSTM, an ``If``: checked first) is still mutated in the
+    rest with ``partial`` (the default): a drawn subgraph must lower before anything is synthesized for
+    it (a fresh draw otherwise), and the result is verified by the whole graph's IR, ONNX and
+    onnxruntime checks and the new region's full check, torch step included (such a model cannot be
+    trained by alphanas); without ``partial`` it is refused
+    (:class:`~alphanas.errors.UnsupportedModelError` naming the node). ``budget_s`` bounds the whole
+    mutation, verification included: the clock starts once torch is imported and the e-graph program
+    compiled (one-time costs of the process) and covers the lowering check, every draw, synthesis,
+    splicing and verification. A synthesis that finds nothing is followed by a fresh draw (subgraph and
+    target, up to :data:`MAX_DRAWS`) only while the budget lasts, each synthesis gets what is left of it
+    less :data:`VERIFY_SHARE` of the budget, and large models verify the replaced region in context
+    (:data:`REGION_VERIFY_FLOPS`). Verification that would end after the budget is cut before its next
+    stage (:class:`~alphanas.synth.verify.Deadline`) and the mutation fails with
+    :class:`~alphanas.synth.problem.BudgetExceeded` ("verification exceeded the budget"): an unverified
+    graph is never returned. The overrun is at most the one check that was running.
     """
     from alphanas.errors import AlphanasError, UnsupportedModelError
     from alphanas.synth.verify import lowering_blocker
 
     if synthesizer not in SYNTHESIZERS:
         raise AlphanasError(f"unknown synthesizer {synthesizer!r}; choose from {', '.join(SYNTHESIZERS)}")
-    t0 = time.perf_counter()
+    import torch.fx  # noqa: F401  (imported before the clock starts: a one-time cost of the process)
+
+    if synthesizer == "egraph":  # so is compiling the egglog program of a vocabulary (cached per process)
+        from alphanas.synth.egraph import _compiled
+
+        _compiled(vocabulary or Vocabulary())
+    deadline = Deadline(budget_s)
+    t0 = deadline.start
     blocker = lowering_blocker(graph)
-    if blocker is not None:
+    if blocker is not None and not partial:
         raise UnsupportedModelError(f"graph {graph.name!r} cannot be mutated: it does not lower to torch, which "
                                     f"splice-and-verify and training need ({blocker})")
+    # inputs the original takes in torch (a dynamic model may pool the default size down to nothing)
+    length = feed_length(graph, seed=seed) if blocker is None else None
+    deadline.check("synthesis", what="the mutation")  # (the lowering check of a large model can spend it)
     rng = np.random.default_rng(seed)
-    errors: list[str] = []
+    errors: list[SynthesisFailed] = []
     for draw in range(MAX_DRAWS):
         left = budget_s - (time.perf_counter() - t0)
         if draw and left < 0.2 * budget_s:
             break
         problem, original = make_problem(graph, rng, seed=seed + 7919 * draw, block=block, p=p,
-                                         budget_s=max(left, 0.05 * budget_s), properties=properties,
+                                         budget_s=max(left - VERIFY_SHARE * budget_s, 0.05 * budget_s),
+                                         properties=properties,
                                          vocabulary=vocabulary, pick=pick, focus=focus)
+        if blocker is not None:  # the model does not lower: the region must, before anything is synthesized
+            region_blocker = lowering_blocker(problem.subgraph.to_graph("old"))
+            if region_blocker is not None:
+                errors.append(SynthesisFailed(f"the chosen subgraph does not lower to torch ({region_blocker})"))
+                continue
         try:
             res = synthesize(problem, synthesizer, verify=False)
         except SynthesisFailed as e:
-            errors.append(str(e))
+            errors.append(e)
             if "splicing failed" in str(e) or "materialising" in str(e):
                 raise  # an invalid result is a bug to see, not a reason to draw again
             continue
         t1 = time.perf_counter()
-        _verify_result(res.graph, res, problem.seed)
+        if blocker is None:
+            _verify_result(res.graph, res, problem.seed, deadline, length)
+        else:
+            _verify_partial(graph, res, problem.seed, deadline)
         verify_ms = res.verify_ms + (time.perf_counter() - t1) * 1e3
         return MutationResult(graph=res.graph, old=res.old, new=res.new, target=problem.target,
                               achieved=res.achieved, description=res.description, synth_ms=res.synth_ms,
-                              verify_ms=verify_ms, original=original, draws=draw + 1)
-    last = errors[-1] if errors else "no time left"
-    raise SynthesisFailed(f"{last} ({len(errors)} draw(s) in {time.perf_counter() - t0:.1f} s)"
-                          if len(errors) > 1 else last)
+                              verify_ms=verify_ms, original=original, draws=draw + 1, budget_s=budget_s,
+                              elapsed_ms=deadline.elapsed() * 1e3, not_lowered=blocker)
+    if not errors:
+        raise SynthesisFailed("no time left for a synthesis")
+    if len(errors) == 1:
+        raise errors[0]
+    last = errors[-1]
+    raise SynthesisFailed(f"{last.reason} ({len(errors)} draw(s) in {time.perf_counter() - t0:.1f} s)",
+                          last.best_distance)

@@ -33,6 +33,21 @@ class SynthesisFailed(AlphanasError):
         self.best_distance = best_distance
 
 
+class BudgetExceeded(SynthesisFailed):
+    """The mutation's time budget ran out before its result was verified (``what="verification"``) or
+    before synthesis could start (``what="the mutation"``): any result is dropped (an unverified graph is
+    never returned). ``stage`` names the check that was cut (or would not fit),
+    ``elapsed_s`` the time the mutation had spent and ``budget_s`` its budget."""
+
+    def __init__(self, stage: str, elapsed_s: float, budget_s: float, why: str = "", what: str = "verification") -> None:
+        SynthesisFailed.__init__(self, f"{what} exceeded the budget: cut at {stage} after {elapsed_s:.2f} s "
+                                       f"of a {budget_s:.2f} s budget{'; ' + why if why else ''}")
+        self.stage, self.elapsed_s, self.budget_s = stage, elapsed_s, budget_s
+
+    def __str__(self) -> str:  # (no best distance: nothing was wrong with the result but the time)
+        return self.reason
+
+
 @dataclass(frozen=True)
 class Vocabulary:
     """What synthesis may use: activation kinds, norm kinds, rule families, kernel sizes, width factors.

@@ -3,16 +3,55 @@
 Checks, in order: IR ``verify``, ``onnx.checker`` (full check), one onnxruntime run with finite
 outputs, a torch forward in training mode and one backward step with finite gradients. Any failure
 is reported as :class:`~alphanas.synth.problem.SynthesisFailed`, never as a crash.
+
+A :class:`Deadline` bounds the checks in time: before each stage (and before the torch step, whose time
+is predicted from the onnxruntime run's) it raises :class:`~alphanas.synth.problem.BudgetExceeded` when
+the stage would start after the deadline or is predicted to end past it. A stage that has started is
+not interrupted, so the overrun is at most one stage; the result is then dropped, never returned
+unverified.
 """
 
 from __future__ import annotations
+
+import contextlib
+import io
+import time
 
 import numpy as np
 
 from alphanas.errors import AlphanasError
 from alphanas.ir.graph import Graph
 from alphanas.ir.subgraph import Subgraph
-from alphanas.synth.problem import SynthesisFailed
+from alphanas.synth.problem import BudgetExceeded, SynthesisFailed
+
+#: the torch forward and backward step is predicted to take this many times the onnxruntime run
+#: (forward only, optimised kernels) when deciding whether it fits in what is left of a budget
+TORCH_STEP_FACTOR = 3.0
+
+
+class Deadline:
+    """The end of a time budget of ``budget_s`` seconds started at ``start`` (``time.perf_counter``)."""
+
+    def __init__(self, budget_s: float, start: float | None = None) -> None:
+        self.budget_s = float(budget_s)
+        self.start = time.perf_counter() if start is None else start
+        self.at = self.start + self.budget_s
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def left(self) -> float:
+        return self.at - time.perf_counter()
+
+    def check(self, stage: str, needs_s: float = 0.0, what: str = "verification") -> None:
+        """Raise :class:`BudgetExceeded` (``what`` exceeded the budget) when ``stage`` cannot start (or,
+        taking ``needs_s``, cannot end) before the deadline."""
+        left = self.left()
+        if left <= 0:
+            raise BudgetExceeded(stage, self.elapsed(), self.budget_s, what=what)
+        if needs_s > left:
+            raise BudgetExceeded(stage, self.elapsed(), self.budget_s,
+                                 f"it would take about {needs_s:.2f} s and {left:.2f} s are left", what=what)
 
 
 def copy_with_subgraph(graph: Graph, sub: Subgraph) -> tuple[Graph, Subgraph]:
@@ -38,8 +77,41 @@ def lowering_blocker(graph: Graph) -> str | None:
     return None
 
 
-def check_graph(graph: Graph, seed: int = 0, batch: int = 2) -> None:
-    """Run every check on a whole graph; raises SynthesisFailed naming the failed check."""
+def feed_length(graph: Graph, seed: int = 0, batch: int = 2, lengths=(32, 64, 128, 256)) -> int | None:
+    """The first of ``lengths`` (the size given to the symbolic dimensions after the batch) at which the
+    torch lowering of ``graph`` runs forward on random inputs; ``None`` when the graph has no such
+    dimension or none of them works. A classifier with dynamic height and width (PP-OCR's direction
+    classifier) pools 32 pixels down to nothing in torch, where onnxruntime still answers."""
+    import torch
+    from alphanas.ir.torch_lowering import to_torch
+
+    from alphanas.ir.runtime import is_dynamic, random_feeds
+
+    if not is_dynamic(graph):
+        return None
+    try:
+        module = to_torch(graph)
+    except Exception:  # noqa: BLE001  (does not lower: the checks say why)
+        return None
+    for n in lengths:
+        try:
+            feeds = random_feeds(graph, batch=batch, seed=seed, length=n)
+            # (torch.fx prints the generated code's traceback to stderr before it raises: a size that does not
+            # fit is an expected answer here, not something to show)
+            with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+                module(*[torch.from_numpy(feeds[v.name]) for v in graph.inputs])
+        except Exception:  # noqa: BLE001
+            continue
+        return n
+    return None
+
+
+def check_graph(graph: Graph, seed: int = 0, batch: int = 2, deadline: Deadline | None = None,
+                length: int | None = None) -> None:
+    """Run every check on a whole graph; raises SynthesisFailed naming the failed check (and
+    :class:`~alphanas.synth.problem.BudgetExceeded` when ``deadline`` cuts it: see the module docstring).
+    ``length``: the size of the symbolic dimensions after the batch in the random inputs (default: the
+    runtime's, 32; :func:`feed_length` finds one the original model takes)."""
     import onnx
     import torch
     from alphanas.ir.torch_lowering import to_torch
@@ -47,25 +119,34 @@ def check_graph(graph: Graph, seed: int = 0, batch: int = 2) -> None:
     from alphanas.ir.onnx_io import to_onnx
     from alphanas.ir.runtime import random_feeds, session
 
-    stage = "IR verify"
+    def at(name: str, needs_s: float = 0.0) -> str:
+        if deadline is not None:
+            deadline.check(name, needs_s)
+        return name
+
+    stage = at("IR verify")
     try:
         graph.verify()
-        stage = "ONNX export"
+        stage = at("ONNX export")
         model = to_onnx(graph).SerializeToString()  # serialised once for both the checker and the session
-        stage = "ONNX checker"
+        stage = at("ONNX checker")
         onnx.checker.check_model(model, full_check=True)
-        stage = "onnxruntime run"
-        feeds = random_feeds(graph, batch=batch, seed=seed)
-        outs = session(model, "cpu").run(None, feeds)
+        stage = at("onnxruntime run")
+        feeds = random_feeds(graph, batch=batch, seed=seed, length=length)
+        sess = session(model, "cpu")
+        t_ort = time.perf_counter()  # (the run alone: creating the session has no counterpart in torch)
+        outs = sess.run(None, feeds)
+        t_ort = time.perf_counter() - t_ort
         if not all(np.isfinite(o).all() for o in outs if o.dtype.kind == "f"):
             raise ValueError("non-finite output")
-        stage = "torch forward/backward"
+        stage = at("torch forward/backward", TORCH_STEP_FACTOR * t_ort)
         module = to_torch(graph)
         module.train()
         # float inputs take gradients too, so that a region without weights is still checked backward
         args = [torch.from_numpy(feeds[v.name]) for v in graph.inputs]
         args = [a.requires_grad_(True) if torch.is_floating_point(a) else a for a in args]
-        res = module(*args)
+        with contextlib.redirect_stderr(io.StringIO()):  # (torch.fx would print a traceback before raising)
+            res = module(*args)
         res = res if isinstance(res, (tuple, list)) else [res]
         loss = sum(r.float().mean() for r in res if torch.is_floating_point(r))
         loss.backward()

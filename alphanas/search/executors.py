@@ -173,7 +173,11 @@ class ProcessExecutor:
                                       initializer=_init_worker, initargs=(self.threads, device))
 
     def warm(self) -> None:
-        """Start every worker process now (each imports torch), so that the first evaluations do not wait."""
+        """Start every worker process now (each imports torch), so that the first evaluations do not wait
+        (once; later calls do nothing)."""
+        if getattr(self, "_warmed", False):
+            return
+        self._warmed = True
         for pool, (n, _) in zip(self._pools, self._layout):
             for _ in range(n):
                 pool.submit(_warm_task)

@@ -76,6 +76,9 @@ class SearchConfig:
     task: str = "classification"
     evaluator: str | None = None  # "module:function" or an alphanas.evaluators entry point: replaces training
     constraints: list[str] = field(default_factory=list)  # "METRIC<=X" / "METRIC>=X" on any metric
+    pipeline: bool = True  # propose candidates concurrently with training (False: the driver makes each in turn)
+    generation: int | None = None  # pipelined: generation size (None: twice the workers; 0: asynchronous)
+    per_device: int | None = None  # candidates trained at once on each GPU (process and ray executors)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,6 +182,14 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     from alphanas.search.objectives import parse_constraint
     from alphanas.train.tasks import get_task
 
+    if cfg.pipeline and cfg.strategy == "property" and (cfg.probabilities or {}).get("property", 1.0) > 0:
+        import threading
+
+        from alphanas.search.sandbox import SANDBOX
+
+        # the synthesis worker starts (imports torch, onnx, egglog) while the data and the seed are prepared
+        threading.Thread(target=SANDBOX.warm, name="alphanas-sandbox-warm", daemon=True).start()
+
     cfg.task = get_task(cfg.task).name
     objectives = parse_objectives(cfg.objectives)
     check_objectives(cfg, objectives)
@@ -203,16 +214,26 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     for key, default in (("pick", "random"), ("focus", None), ("num_classes", None), ("input_size", None),
                          ("in_channels", None), ("split_seed", 0), ("dataset_options", {}), ("task", "classification"),
                          ("evaluator", None), ("constraints", []), ("precision", "auto"),
-                         ("deterministic", False)):
+                         ("deterministic", False), ("per_device", None)):
         if settings.get(key) == default:
             settings.pop(key)
     if cfg.seed_model:
         settings["seed_model"] = str(Path(cfg.seed_model).resolve())
-    workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else 2)
-    if not isinstance(workers, int) or workers < 1:
+    workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else None)
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ParameterError("workers", f"{{workers}} {workers}: must be a positive integer")
-    settings["workers"] = workers
-    executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads)
+    if cfg.generation is not None and not cfg.pipeline:
+        raise ParameterError("generation", "{generation} sets how a pipelined search proposes; it needs "
+                             "{pipeline} on", others=("pipeline",))
+    if cfg.generation is not None and (isinstance(cfg.generation, bool) or not isinstance(cfg.generation, int)
+                                       or cfg.generation < 0):
+        raise ParameterError("generation", f"{{generation}} {cfg.generation}: must be a non-negative integer "
+                             "(0: asynchronous)")
+    executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads, per_device=cfg.per_device,
+                             device=cfg.device)
+    settings["workers"] = executor.workers
+    if cfg.pipeline and callable(getattr(executor, "warm", None)):
+        executor.warm()  # the training workers start beside the driver's set-up
     try:
         store = Store(cfg.out, settings)
     except BaseException:
@@ -232,7 +253,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     try:
         evo = Evolution(seed_graph, the_evaluator, store, trials=cfg.trials, seed=cfg.seed,
                         objectives=objectives, constraints=constraints, selection=cfg.selection, mutator=mutator,
-                        executor=executor, on_event=on_event, screen=screen)
+                        executor=executor, on_event=on_event, screen=screen, pipeline=cfg.pipeline,
+                        generation=cfg.generation if cfg.pipeline else None)
         return evo.run()
     finally:
         torch.set_num_threads(threads_before)

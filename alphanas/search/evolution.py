@@ -205,6 +205,7 @@ class Evolution:
         # generation size of a pipelined search (0: asynchronous); default twice the workers
         self.generation = (2 * self.window if generation is None else int(generation)) if self.pipeline else 0
         self.timeline = Timeline()
+        self._submitted: dict[int | None, float] = {}  # trial -> when its evaluation was submitted
         self.max_attempts = int(max_attempts)
         self.screen = screen
         self.latency_provider = latency_provider
@@ -404,6 +405,7 @@ class Evolution:
                 path = self.store.model_path(cand.parent_id, trained=True)
                 parent_bytes = path.read_bytes() if path.is_file() else None
             self._log(f"start trial={cand.trial} id={cand.id} hash={cand.hash}")
+        self._submitted[cand.trial] = time.time()
         return self.executor.submit(evaluate_task, self.evaluator, data, _derived_seed(self.seed, cand.trial, 7),
                                     parent_bytes)
 
@@ -415,7 +417,7 @@ class Evolution:
         now = time.time()
         started, ended = (out.started, out.ended) if 0 < out.started <= out.ended <= now + 1.0 else \
             (now - float(out.seconds), now)  # another machine's clock (Ray): as seen from here
-        self.timeline.add_training(started, ended)
+        self.timeline.add_training(started, ended, self._submitted.pop(cand.trial, None))
         store_t0 = time.time()
         try:
             self._settle(cand, out)
@@ -453,6 +455,7 @@ class Evolution:
         """Run (or resume) the search until ``trials`` trials have a final status."""
         self._t0 = time.perf_counter()
         self.timeline = Timeline()
+        self._submitted = {}
         cands = self.store.candidates()
         if cands and cands[0].trial == 0 and cands[0].hash != structural_hash(self.seed_graph):
             raise AlphanasError(f"{self.store.dir}: trial 0 is another seed model; choose another output folder")

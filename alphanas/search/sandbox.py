@@ -117,8 +117,8 @@ class SynthesisSandbox:
             try:
                 self._start()
                 return True
-            except (TimeoutError, EOFError, MemoryLimitExceeded, OSError):
-                self.close()
+            except (TimeoutError, EOFError, MemoryLimitExceeded, OSError, ValueError, AttributeError):
+                self.close()  # (ValueError, AttributeError: closed meanwhile, e.g. at exit)
                 return False
 
     def _start(self) -> None:
@@ -129,6 +129,8 @@ class SynthesisSandbox:
         self._read(_HEADER.size, time.monotonic() + STARTUP_S)  # the empty "ready" frame
 
     def _read(self, n: int, deadline: float) -> bytes:
+        if self._proc is None:
+            raise EOFError
         out = self._proc.stdout
         buf = bytearray()  # extended in place: a bytes += chunk copy per 64 KiB pipe read is quadratic
         while len(buf) < n:
@@ -178,16 +180,17 @@ class SynthesisSandbox:
 
     def close(self) -> None:
         """Stop the worker (a later call starts a fresh one)."""
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
-            self._proc.wait()
-            for f in (self._proc.stdin, self._proc.stdout):
+        proc, self._proc = self._proc, None  # (safe against a second close from another thread or atexit)
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            for f in (proc.stdin, proc.stdout):
                 try:
-                    f.close()
+                    if f is not None:
+                        f.close()
                 except OSError:
                     pass
-            self._proc = None
 
 
 #: the sandbox of this process

@@ -10,9 +10,11 @@ proposal and verification by a fraction (a mutation whose verification took that
 ``slots`` workers (one evaluation each): at every instant, the running evaluations count as
 training (``running / slots`` of the instant, at most all of it) and the rest, the share of idle
 slots, is charged to what the driver and proposer were doing then (shared equally among the
-activities in progress), or to ``idle`` when nothing was in progress (worker start-up, waiting for
-the last evaluations of the search). Hence ``training_s + proposal_s + verification_s + storage_s +
-idle_s == wall_s``; ``busy_fraction = training_s / wall_s``; ``any_busy_fraction`` is the fraction of
+activities in progress), or to ``idle`` when nothing was in progress (the end of the search, waiting
+for its last evaluations). Idle slots while a submitted evaluation has not started yet count as
+``startup_s`` (worker processes starting: spawning Python and importing torch; dispatch). Hence
+``training_s + proposal_s + verification_s + storage_s + idle_s + startup_s == wall_s``;
+``busy_fraction = training_s / wall_s``; ``any_busy_fraction`` is the fraction of
 the wall time in which at least one evaluation ran (the training device's busy time when all slots
 share one device); ``overhead_per_trial_s = (wall_s - training_s) / trials``.
 """
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 #: the activities the non-training time is charged to, besides ``idle``
 ACTIVITIES = ("proposal", "verification", "storage")
 #: the keys of :func:`split`'s result that are seconds of the wall time and sum to ``wall_s``
-PARTS = ("training_s", "proposal_s", "verification_s", "storage_s", "idle_s")
+PARTS = ("training_s", "proposal_s", "verification_s", "storage_s", "idle_s", "startup_s")
 
 
 @dataclass
@@ -37,14 +39,17 @@ class Timeline:
 
     start: float = field(default_factory=time.time)
     training: list[tuple[float, float]] = field(default_factory=list)
+    queued: list[tuple[float, float]] = field(default_factory=list)  # submitted, not yet running
     # (start, end, {activity: weight}) with weights summing to 1
     work: list[tuple[float, float, dict[str, float]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add_training(self, start: float, end: float) -> None:
-        """One evaluation ran on a training worker from ``start`` to ``end``."""
+    def add_training(self, start: float, end: float, submitted: float | None = None) -> None:
+        """One evaluation ran on a training worker from ``start`` to ``end`` (submitted at ``submitted``)."""
         with self._lock:
             self.training.append((float(start), float(end)))
+            if submitted is not None and submitted < start:
+                self.queued.append((float(submitted), float(start)))
 
     def add(self, start: float, end: float, weights: dict[str, float] | str) -> None:
         """Driver/proposer work from ``start`` to ``end``: one activity, or shares of several."""
@@ -69,13 +74,14 @@ class Timeline:
     def split(self, *, slots: int, trials: int, end: float | None = None) -> dict[str, float]:
         """:func:`split` of this record from :attr:`start` to ``end`` (default now)."""
         with self._lock:
-            training, work = list(self.training), list(self.work)
+            training, work, queued = list(self.training), list(self.work), list(self.queued)
         return split(training, work, start=self.start, end=time.time() if end is None else end,
-                     slots=slots, trials=trials)
+                     slots=slots, trials=trials, queued=queued)
 
 
 def split(training: list[tuple[float, float]], work: list[tuple[float, float, dict[str, float]]], *,
-          start: float, end: float, slots: int, trials: int) -> dict[str, float]:
+          start: float, end: float, slots: int, trials: int,
+          queued: list[tuple[float, float]] | None = None) -> dict[str, float]:
     """The wall time from ``start`` to ``end`` split as the module docstring says (a JSON-able dict:
     the :data:`PARTS`, ``wall_s``, ``trials``, ``trials_per_min``, ``busy_fraction``,
     ``any_busy_fraction``, ``overhead_per_trial_s``, ``slots``). Intervals are clipped to the range."""
@@ -89,7 +95,10 @@ def split(training: list[tuple[float, float]], work: list[tuple[float, float, di
     tr = [(a, b) for a, b in tr if b > a]
     wk = [(*clip(a, b), w) for a, b, w in work]
     wk = [(a, b, w) for a, b, w in wk if b > a]
-    cuts = sorted({start, end, *(t for a, b in tr for t in (a, b)), *(t for a, b, _ in wk for t in (a, b))})
+    qu = [clip(a, b) for a, b in (queued or [])]
+    qu = sorted((a, b) for a, b in qu if b > a)
+    cuts = sorted({start, end, *(t for a, b in tr for t in (a, b)), *(t for a, b, _ in wk for t in (a, b)),
+                   *(t for a, b in qu for t in (a, b))})
     out = {p: 0.0 for p in PARTS}
     any_busy = 0.0
     # sweep over the elementary segments; each interval list is sorted so that only live ones are scanned
@@ -97,7 +106,8 @@ def split(training: list[tuple[float, float]], work: list[tuple[float, float, di
     wk.sort(key=lambda x: x[0])
     live_tr: list[tuple[float, float]] = []
     live_wk: list[tuple[float, float, dict[str, float]]] = []
-    i = j = 0
+    live_qu: list[tuple[float, float]] = []
+    i = j = q = 0
     for lo, hi in zip(cuts, cuts[1:]):
         dt = hi - lo
         if dt <= 0:
@@ -108,13 +118,19 @@ def split(training: list[tuple[float, float]], work: list[tuple[float, float, di
         while j < len(wk) and wk[j][0] <= lo:
             live_wk.append(wk[j])
             j += 1
+        while q < len(qu) and qu[q][0] <= lo:
+            live_qu.append(qu[q])
+            q += 1
         live_tr = [x for x in live_tr if x[1] > lo]
         live_wk = [x for x in live_wk if x[1] > lo]
+        live_qu = [x for x in live_qu if x[1] > lo]
         running = min(len(live_tr), slots)
         if running:
             any_busy += dt
         out["training_s"] += dt * running / slots
-        free = dt * (slots - running) / slots
+        waiting = min(len(live_qu), slots - running)  # slots whose candidate is waiting in the executor
+        out["startup_s"] += dt * waiting / slots
+        free = dt * (slots - running - waiting) / slots
         if free <= 0:
             continue
         if not live_wk:
@@ -144,7 +160,8 @@ def in_words(s: dict) -> str:
 
     return (f"{wall:.1f} s: training {pct('training_s')} (busy fraction {s.get('busy_fraction', 0):.2f} of "
             f"{s.get('slots', 1)} slot(s)), proposal {pct('proposal_s')}, verification {pct('verification_s')}, "
-            f"storage {pct('storage_s')}, idle {pct('idle_s')}; {s.get('trials_per_min', 0):.1f} trials/min, "
+            f"storage {pct('storage_s')}, worker start-up {pct('startup_s')}, idle {pct('idle_s')}; "
+            f"{s.get('trials_per_min', 0):.1f} trials/min, "
             f"{s.get('overhead_per_trial_s', 0):.2f} s per trial outside training")
 
 

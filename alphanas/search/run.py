@@ -179,6 +179,19 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         raise ParameterError("trials", f"{{trials}} {cfg.trials}: must be a positive integer")
     if not isinstance(cfg.epochs, int) or cfg.epochs < 1:
         raise ParameterError("epochs", f"{{epochs}} {cfg.epochs}: must be a positive integer")
+    if cfg.generation is not None and not cfg.pipeline:
+        raise ParameterError("generation", "{generation} sets how a pipelined search proposes; it needs "
+                             "{pipeline} on", others=("pipeline",))
+    if cfg.generation is not None and (isinstance(cfg.generation, bool) or not isinstance(cfg.generation, int)
+                                       or cfg.generation < 0):
+        raise ParameterError("generation", f"{{generation}} {cfg.generation}: must be a non-negative integer "
+                             "(0: asynchronous)")
+    if cfg.per_device is not None and (isinstance(cfg.per_device, bool) or not isinstance(cfg.per_device, int)
+                                       or cfg.per_device < 1):
+        raise ParameterError("per_device", f"{{per_device}} {cfg.per_device}: must be a positive integer")
+    if cfg.per_device not in (None, 1) and cfg.executor == "local":
+        raise ParameterError("per_device", "{per_device} trains several candidates at once: use {executor} "
+                             "process or ray", others=("executor",))
     from alphanas.search.objectives import parse_constraint
     from alphanas.train.tasks import get_task
 
@@ -222,13 +235,6 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else None)
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ParameterError("workers", f"{{workers}} {workers}: must be a positive integer")
-    if cfg.generation is not None and not cfg.pipeline:
-        raise ParameterError("generation", "{generation} sets how a pipelined search proposes; it needs "
-                             "{pipeline} on", others=("pipeline",))
-    if cfg.generation is not None and (isinstance(cfg.generation, bool) or not isinstance(cfg.generation, int)
-                                       or cfg.generation < 0):
-        raise ParameterError("generation", f"{{generation}} {cfg.generation}: must be a non-negative integer "
-                             "(0: asynchronous)")
     executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads, per_device=cfg.per_device,
                              device=cfg.device)
     settings["workers"] = executor.workers

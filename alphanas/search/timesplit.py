@@ -79,7 +79,7 @@ class Timeline:
                      slots=slots, trials=trials, queued=queued)
 
 
-def split(training: list[tuple[float, float]], work: list[tuple[float, float, dict[str, float]]], *,
+def split(training: list[tuple[float, float]], work: list[tuple[float, float, dict[str, float] | str]], *,
           start: float, end: float, slots: int, trials: int,
           queued: list[tuple[float, float]] | None = None) -> dict[str, float]:
     """The wall time from ``start`` to ``end`` split as the module docstring says (a JSON-able dict:
@@ -93,7 +93,7 @@ def split(training: list[tuple[float, float]], work: list[tuple[float, float, di
 
     tr = [clip(a, b) for a, b in training]
     tr = [(a, b) for a, b in tr if b > a]
-    wk = [(*clip(a, b), w) for a, b, w in work]
+    wk = [(*clip(a, b), {w: 1.0} if isinstance(w, str) else w) for a, b, w in work]
     wk = [(a, b, w) for a, b, w in wk if b > a]
     qu = [clip(a, b) for a, b in (queued or [])]
     qu = sorted((a, b) for a, b in qu if b > a)

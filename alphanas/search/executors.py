@@ -6,10 +6,17 @@ ONNX bytes and the (picklable) evaluator, and return a :class:`TaskResult` (metr
 model's ONNX bytes, or the error); the search driver alone writes the store.
 
 - :class:`InProcessExecutor` (``local``, the default): runs each task at ``submit``.
-- :class:`ProcessExecutor` (``process``): a ``concurrent.futures.ProcessPoolExecutor`` with the
+- :class:`ProcessExecutor` (``process``): ``concurrent.futures.ProcessPoolExecutor`` s with the
   ``spawn`` start method (safe with torch); each worker uses ``cpu_count // workers`` torch threads.
+  Where CUDA devices are visible, one pool per GPU with ``per_device`` workers (several candidates
+  train at once on each device), every worker seeing only its GPU (``CUDA_VISIBLE_DEVICES``).
 - :class:`RayExecutor` (``ray``): ``ray.init(address=ADDR)`` (a local instance when no address);
-  each task asks for one GPU share when the cluster has GPUs, and trains on it (``device="auto"``).
+  each task asks for a GPU share when the cluster has GPUs (``1/per_device`` of one with
+  ``per_device``), and trains on it (``device="auto"``).
+
+Every :class:`TaskResult` carries when the evaluation started and ended in the worker, for the
+search's time split. ``ProcessExecutor.warm()`` starts the worker processes ahead of the first task.
+The GPU paths are tested with mocked device counts only.
 """
 
 from __future__ import annotations

@@ -214,6 +214,15 @@ class ProcessExecutor:
         for pool in self._pools:
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def abort(self) -> None:
+        """Stop at once: cancel pending tasks and terminate the worker processes (e.g. still starting)."""
+        for pool in self._pools:
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                if proc.is_alive():
+                    proc.terminate()
+
 
 class RayExecutor:
     """Tasks on a Ray cluster (``address``) or a local Ray instance (no address)."""

@@ -171,6 +171,12 @@ def check_objectives(cfg: SearchConfig, objectives: list[str]) -> None:
                                  f"{', '.join(sorted(reported))}")
 
 
+def _abort(executor) -> None:
+    """Stop an executor whose search did not start (its warm workers are stopped, not awaited)."""
+    stop = getattr(executor, "abort", None)
+    (stop if callable(stop) else executor.shutdown)()
+
+
 def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator: Evaluator | None = None) -> SearchResult:
     """Run (or resume) the search described by ``cfg``; see :class:`~alphanas.search.evolution.Evolution`."""
     from alphanas.search.evaluators import cached_dataset
@@ -210,17 +216,29 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
                               bounds=tuple(parse_constraint(c) for c in cfg.constraints))
     mutator = Mutator(strategy=cfg.strategy, probabilities=cfg.probabilities, synthesizer=cfg.synthesizer,
                       budget_s=cfg.synth_budget_s, pick=cfg.pick, focus=cfg.focus)
-    plugin_with_file = bool(cfg.evaluator and cfg.seed_model)
-    dataset = None if plugin_with_file else cached_dataset(cfg.dataset, cfg.data_dir, cfg.split_seed,
-                                                           dataset_options(cfg))
-    seed_graph = load_seed(cfg, dataset)
-    the_evaluator = evaluator or make_evaluator(cfg)
-    screen = None
-    if cfg.proxy:
-        from alphanas.search.proxies import ProxyScreen
+    workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else None)
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ParameterError("workers", f"{{workers}} {workers}: must be a positive integer")
+    executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads, per_device=cfg.per_device,
+                             device=cfg.device)
+    if cfg.pipeline and callable(getattr(executor, "warm", None)):
+        executor.warm()  # the training workers start (import torch) while the data and the seed are prepared
+    try:
+        plugin_with_file = bool(cfg.evaluator and cfg.seed_model)
+        dataset = None if plugin_with_file else cached_dataset(cfg.dataset, cfg.data_dir, cfg.split_seed,
+                                                               dataset_options(cfg))
+        seed_graph = load_seed(cfg, dataset)
+        the_evaluator = evaluator or make_evaluator(cfg)
+        screen = None
+        if cfg.proxy:
+            from alphanas.search.proxies import ProxyScreen
 
-        screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir,
-                            dataset_seed=cfg.split_seed, dataset_options=dataset_options(cfg))
+            screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset,
+                                 data_root=cfg.data_dir, dataset_seed=cfg.split_seed,
+                                 dataset_options=dataset_options(cfg))
+    except BaseException:
+        _abort(executor)
+        raise
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
     # stores made before these options existed
@@ -232,18 +250,11 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
             settings.pop(key)
     if cfg.seed_model:
         settings["seed_model"] = str(Path(cfg.seed_model).resolve())
-    workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else None)
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise ParameterError("workers", f"{{workers}} {workers}: must be a positive integer")
-    executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads, per_device=cfg.per_device,
-                             device=cfg.device)
     settings["workers"] = executor.workers
-    if cfg.pipeline and callable(getattr(executor, "warm", None)):
-        executor.warm()  # the training workers start beside the driver's set-up
     try:
         store = Store(cfg.out, settings)
     except BaseException:
-        executor.shutdown()
+        _abort(executor)
         raise
     names = list(getattr(dataset, "class_names", []) or [])
     if names:  # the class list next to the results: label i is line i

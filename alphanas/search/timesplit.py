@@ -84,8 +84,25 @@ def split(training: list[tuple[float, float]], work: list[tuple[float, float, di
           queued: list[tuple[float, float]] | None = None) -> dict[str, float]:
     """The wall time from ``start`` to ``end`` split as the module docstring says (a JSON-able dict:
     the :data:`PARTS`, ``wall_s``, ``trials``, ``trials_per_min``, ``busy_fraction``,
-    ``any_busy_fraction``, ``overhead_per_trial_s``, ``slots``). Intervals are clipped to the range."""
+    ``any_busy_fraction``, ``overhead_per_trial_s``, ``slots``). Intervals are clipped to the range.
+
+    Also the *steady state*, from the moment every slot has begun its first evaluation (``startup_end_s``
+    after ``start``: the worker processes have started and the first candidates arrived) to ``end``:
+    ``steady_wall_s``, ``steady_busy_fraction`` and ``steady_overhead_per_trial_s`` (the time outside
+    training per evaluation that ended in that span)."""
     slots = max(1, int(slots))
+    res = _sweep(training, work, queued or [], start, end, slots, trials)
+    starts = sorted(a for a, b in training if b > start and a < end)
+    t_s = max(start, starts[slots - 1]) if len(starts) >= slots else end
+    steady = _sweep(training, work, queued or [], t_s, end, slots, sum(1 for _a, b in training if t_s < b <= end))
+    res.update(startup_end_s=round(t_s - start, 6), steady_wall_s=steady["wall_s"],
+               steady_busy_fraction=steady["busy_fraction"],
+               steady_overhead_per_trial_s=steady["overhead_per_trial_s"])
+    return res
+
+
+def _sweep(training: list[tuple[float, float]], work: list[tuple[float, float, dict[str, float] | str]],
+           queued: list[tuple[float, float]], start: float, end: float, slots: int, trials: int) -> dict[str, float]:
     wall = max(0.0, end - start)
 
     def clip(a: float, b: float) -> tuple[float, float]:
@@ -95,7 +112,7 @@ def split(training: list[tuple[float, float]], work: list[tuple[float, float, di
     tr = [(a, b) for a, b in tr if b > a]
     wk = [(*clip(a, b), {w: 1.0} if isinstance(w, str) else w) for a, b, w in work]
     wk = [(a, b, w) for a, b, w in wk if b > a]
-    qu = [clip(a, b) for a, b in (queued or [])]
+    qu = [clip(a, b) for a, b in queued]
     qu = sorted((a, b) for a, b in qu if b > a)
     cuts = sorted({start, end, *(t for a, b in tr for t in (a, b)), *(t for a, b, _ in wk for t in (a, b)),
                    *(t for a, b in qu for t in (a, b))})
@@ -162,7 +179,9 @@ def in_words(s: dict) -> str:
             f"{s.get('slots', 1)} slot(s)), proposal {pct('proposal_s')}, verification {pct('verification_s')}, "
             f"storage {pct('storage_s')}, worker start-up {pct('startup_s')}, idle {pct('idle_s')}; "
             f"{s.get('trials_per_min', 0):.1f} trials/min, "
-            f"{s.get('overhead_per_trial_s', 0):.2f} s per trial outside training")
+            f"{s.get('overhead_per_trial_s', 0):.2f} s per trial outside training; after the start-up "
+            f"({s.get('startup_end_s', 0):.1f} s): training {100 * s.get('steady_busy_fraction', 0):.0f}%, "
+            f"{s.get('steady_overhead_per_trial_s', 0):.2f} s per trial outside training")
 
 
 __all__ = ["ACTIVITIES", "PARTS", "Timeline", "in_words", "split"]

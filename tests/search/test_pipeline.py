@@ -40,6 +40,10 @@ def test_split_charges_idle_slots_to_the_work_in_progress_by_hand():
     assert sum(s[k] for k in PARTS) == pytest.approx(s["wall_s"]) == pytest.approx(10.0)
     assert s["busy_fraction"] == pytest.approx(0.7) and s["any_busy_fraction"] == pytest.approx(1.0)
     assert s["overhead_per_trial_s"] == pytest.approx(3.0 / 4) and s["trials_per_min"] == pytest.approx(24.0)
+    # the steady state starts when both slots have begun an evaluation (t = 2): 6 of 8 s training,
+    # (8 - 6) s outside training over the 2 evaluations that ended after t = 2
+    assert s["startup_end_s"] == 2.0 and s["steady_wall_s"] == pytest.approx(8.0)
+    assert s["steady_busy_fraction"] == pytest.approx(0.75) and s["steady_overhead_per_trial_s"] == pytest.approx(1.0)
 
 
 def test_split_clips_to_the_range_and_shares_concurrent_activities():

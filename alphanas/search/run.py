@@ -251,6 +251,10 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     if cfg.seed_model:
         settings["seed_model"] = str(Path(cfg.seed_model).resolve())
     settings["workers"] = executor.workers
+    generation = None
+    if cfg.pipeline:  # the generation size in effect (stored, so an explicit equal value resumes the search)
+        generation = cfg.generation if cfg.generation is not None else 2 * max(1, int(executor.workers))
+        settings["generation"] = generation
     try:
         store = Store(cfg.out, settings)
     except BaseException:
@@ -271,7 +275,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         evo = Evolution(seed_graph, the_evaluator, store, trials=cfg.trials, seed=cfg.seed,
                         objectives=objectives, constraints=constraints, selection=cfg.selection, mutator=mutator,
                         executor=executor, on_event=on_event, screen=screen, pipeline=cfg.pipeline,
-                        generation=cfg.generation if cfg.pipeline else None)
+                        generation=generation)
         return evo.run()
     finally:
         torch.set_num_threads(threads_before)

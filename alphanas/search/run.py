@@ -201,13 +201,6 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     from alphanas.search.objectives import parse_constraint
     from alphanas.train.tasks import get_task
 
-    if cfg.pipeline and cfg.strategy == "property" and (cfg.probabilities or {}).get("property", 1.0) > 0:
-        import threading
-
-        from alphanas.search.sandbox import SANDBOX
-
-        # the synthesis worker starts (imports torch, onnx, egglog) while the data and the seed are prepared
-        threading.Thread(target=SANDBOX.warm, name="alphanas-sandbox-warm", daemon=True).start()
 
     cfg.task = get_task(cfg.task).name
     objectives = parse_objectives(cfg.objectives)
@@ -219,26 +212,30 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else None)
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ParameterError("workers", f"{{workers}} {workers}: must be a positive integer")
+    plugin_with_file = bool(cfg.evaluator and cfg.seed_model)
+    dataset = None if plugin_with_file else cached_dataset(cfg.dataset, cfg.data_dir, cfg.split_seed,
+                                                           dataset_options(cfg))
+    seed_graph = load_seed(cfg, dataset)
+    the_evaluator = evaluator or make_evaluator(cfg)
+    screen = None
+    if cfg.proxy:
+        from alphanas.search.proxies import ProxyScreen
+
+        screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset,
+                             data_root=cfg.data_dir, dataset_seed=cfg.split_seed,
+                             dataset_options=dataset_options(cfg))
     executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads, per_device=cfg.per_device,
                              device=cfg.device)
-    if cfg.pipeline and callable(getattr(executor, "warm", None)):
-        executor.warm()  # the training workers start (import torch) while the data and the seed are prepared
-    try:
-        plugin_with_file = bool(cfg.evaluator and cfg.seed_model)
-        dataset = None if plugin_with_file else cached_dataset(cfg.dataset, cfg.data_dir, cfg.split_seed,
-                                                               dataset_options(cfg))
-        seed_graph = load_seed(cfg, dataset)
-        the_evaluator = evaluator or make_evaluator(cfg)
-        screen = None
-        if cfg.proxy:
-            from alphanas.search.proxies import ProxyScreen
+    if cfg.pipeline:  # (once the settings are known good) the training workers and the synthesis worker start
+        # now, beside the rest of the set-up, each importing torch
+        if callable(getattr(executor, "warm", None)):
+            executor.warm()
+        if mutator.strategy == "property" and (mutator.probabilities or {}).get("property", 0) > 0:
+            import threading
 
-            screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset,
-                                 data_root=cfg.data_dir, dataset_seed=cfg.split_seed,
-                                 dataset_options=dataset_options(cfg))
-    except BaseException:
-        _abort(executor)
-        raise
+            from alphanas.search.sandbox import SANDBOX
+
+            threading.Thread(target=SANDBOX.warm, name="alphanas-sandbox-warm", daemon=True).start()
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
     # stores made before these options existed

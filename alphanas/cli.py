@@ -28,6 +28,7 @@ FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "lo
          "split_seed": "--split-seed", "constraint": "--constraint", "task": "--task", "evaluator": "--evaluator"}
 FLAGS.update({"num_classes": "--num-classes", "input_size": "--input-size", "in_channels": "--in-channels",
               "dataset": "--dataset"})
+FLAGS.update({"pipeline": "--pipeline", "generation": "--generation", "per_device": "--per-device"})
 
 #: (name, help, function adding arguments and setting ``func``) for every sub-command.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = []
@@ -873,6 +874,15 @@ def _search_args(p: argparse.ArgumentParser) -> None:
                    help="evaluate candidates with this function (or alphanas.evaluators entry point) instead of training")
     p.add_argument("--constraint", action="append", default=[], metavar="METRIC<=X",
                    help="reject candidates outside a bound on any metric, e.g. val_mae<=0.5 or r2>=0.8 (repeatable)")
+    p.add_argument("--pipeline", choices=("on", "off"), default="on",
+                   help="on (default): propose candidates concurrently with training; off: one after another")
+    p.add_argument("--generation", type=int, metavar="N",
+                   help="pipelined: generations of N trials proposed from the same population, so the same seed "
+                   "gives the same search (default: twice the workers); 0: asynchronous (freshest parents, "
+                   "depends on timing)")
+    p.add_argument("--per-device", type=int, metavar="N",
+                   help="candidates trained at once on each GPU (--executor process: one pool per GPU; ray: "
+                   "1/N of a GPU per candidate)")
     p.set_defaults(func=cmd_search)
 
 
@@ -892,7 +902,8 @@ def cmd_search(args) -> int:
                        proxy_keep=args.proxy_keep, device=args.device, threads=args.threads or None,
                        pick=args.pick, focus=None if args.focus == "none" else args.focus, task=args.task,
                        evaluator=args.evaluator, constraints=list(args.constraint), precision=args.precision,
-                       deterministic=args.deterministic,
+                       deterministic=args.deterministic, pipeline=args.pipeline == "on", generation=args.generation,
+                       per_device=args.per_device,
                        num_classes=args.num_classes, input_size=args.input_size, in_channels=args.in_channels)
     if args.seed_model and not Path(args.seed_model).is_file():
         raise AlphanasError(f"{args.seed_model}: no such file")
@@ -925,12 +936,16 @@ def cmd_search(args) -> int:
                                                       "metrics": c.metrics} for c in result.front],
                           "counts": result.counts, "mutation_failures": result.mutation_failures,
                           "duplicates": result.duplicates, "evaluations": result.evaluations,
-                          "wall_s": result.wall_s}, indent=2, default=str))
+                          "wall_s": result.wall_s, "time_split": result.time_split}, indent=2, default=str))
         return 0
     c = console()
     c.print(front_table(result))
     c.print(f"candidates: {_in_words(result.counts)} · mutation failures {result.mutation_failures} · duplicates skipped "
             f"{result.duplicates} · {result.wall_s:.0f} s")
+    if result.time_split:
+        from alphanas.search.timesplit import in_words
+
+        c.print(f"time: {in_words(result.time_split)}", highlight=False)
     c.print(f"wrote {report.png}, {report.markdown}, {report.html} and {len(report.models)} front "
             f"model(s) in {Path(args.out) / 'front'}")
     return 0

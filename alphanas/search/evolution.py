@@ -22,6 +22,32 @@ training is), the same seed and window give the same candidates, metrics and fro
 executor (in-process, process pool or Ray) and in whatever order the workers finish. Latency is a
 measurement, so a front over ``latency_ms`` is not reproducible to the bit.
 
+**Pipelining** (``pipeline=True``). Proposals (parent selection, mutation, synthesis,
+splice-and-verify, cost metrics) are made by a persistent proposer thread of the driver (synthesis
+itself in the warm sandbox process, :mod:`alphanas.search.sandbox`) concurrently with training,
+into a bounded queue of ready candidates (as deep as the executor has workers); the driver hands
+the next ready candidate to the executor as soon as a worker is free, so the training side does
+not wait for a mutation. Every queued candidate passed the same splice-and-verify checks as
+before. The worker pool and the sandbox are started when the search starts. Which finished trials
+a proposal may see:
+
+- ``generation=N`` (deterministic): trials 1.. are grouped in generations of ``N`` (trial k is in
+  generation ``(k - 1) // N + 1``; the seed is generation 0). Every candidate of generation g is
+  proposed from the same population, the done candidates of generations ``<= g - 2``: generation g
+  is proposed while generation g - 1 trains, once every trial of generation g - 2 has finished.
+  Parents, mutations and hashes do not depend on timing, so the same seed (and ``N``) gives the same
+  search, with any executor and number of workers.
+- ``generation=0`` (asynchronous): each proposal sees the candidates done when it starts; the
+  freshest parents, but the search depends on timing. It stays resumable like every mode.
+
+Without pipelining (``pipeline=False``, the behaviour before pipelining, kept to measure it) the
+driver makes trial k itself when a worker is free and trials ``<= k - window`` have finished.
+
+**Time split.** The search records when evaluations ran and what the driver and proposer did
+(:mod:`alphanas.search.timesplit`); :attr:`SearchResult.time_split` splits the run's wall time into
+training, proposal, verification, storage and idle, with trials per minute and the training side's
+busy fraction, and the search folder keeps it in ``time_split.json``.
+
 **Resume.** Every candidate is written to the store (with its ONNX) before it is evaluated; running
 the same search on the same store again keeps every finished candidate, re-evaluates the ones that
 were in flight, and continues from the next trial. Since every child is built from the ONNX of its
@@ -30,10 +56,12 @@ parent in both the straight and the resumed run, both give the same search.
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -52,11 +80,14 @@ from alphanas.search.pareto import pareto_front
 from alphanas.search.protocols import CandidateStore, Evaluator, Executor, MutationStrategy, Screen
 from alphanas.search.selection import SELECTIONS, select_parent
 from alphanas.search.store import Store
+from alphanas.search.timesplit import Timeline
 from alphanas.strenum import StrEnum
 from alphanas.ir.hashing import structural_hash
 
 #: how many candidate graphs the driver keeps in memory (the rest are reloaded from the store)
 GRAPH_CACHE = 16
+#: the file of the search folder that keeps the last run's time split
+TIME_SPLIT_FILE = "time_split.json"
 
 class SearchEvent(StrEnum):
     """What an ``on_event`` callback is told (a ``str``: ``kind == "finished"`` holds)."""
@@ -116,6 +147,9 @@ class SearchResult:
     wall_s: float
     evaluations: int  # evaluations this run submitted (resumed candidates excluded)
     counts: dict[str, int] = field(default_factory=dict)
+    #: this run's wall time split (see :mod:`alphanas.search.timesplit`): training_s, proposal_s,
+    #: verification_s, storage_s, idle_s, wall_s, trials, trials_per_min, busy_fraction, ...
+    time_split: dict[str, Any] = field(default_factory=dict)
 
 
 def front_of(candidates: list[Candidate], objectives: list[str]) -> list[Candidate]:
@@ -142,13 +176,20 @@ class Evolution:
                  selection_options: dict | None = None, mutator: MutationStrategy | None = None,
                  executor: Executor | None = None, max_attempts: int = 8, latency_provider: str = "auto",
                  on_event: Callable[[SearchEvent, Candidate | None, SearchState], None] | None = None,
-                 log_path: str | Path | None = None, screen: Screen | None = None) -> None:
+                 log_path: str | Path | None = None, screen: Screen | None = None, pipeline: bool = False,
+                 generation: int | None = None) -> None:
         if not isinstance(trials, int) or trials < 1:
             raise ParameterError("trials", f"{{trials}} {trials}: must be a positive integer")
         if selection not in SELECTIONS:
             raise AlphanasError(f"unknown selection {selection!r}; choose from {', '.join(SELECTIONS)}")
         if max_attempts < 1:
             raise AlphanasError(f"max_attempts {max_attempts}: must be >= 1")
+        if generation is not None and (isinstance(generation, bool) or not isinstance(generation, int) or generation < 0):
+            raise ParameterError("generation", f"{{generation}} {generation}: must be a non-negative integer "
+                                 "(0: asynchronous)")
+        if generation is not None and not pipeline:
+            raise ParameterError("generation", "{generation} sets how a pipelined search proposes; it needs "
+                                 "{pipeline} on", others=("pipeline",))
         self.evaluator = evaluator
         self.store = store
         self.trials = trials
@@ -160,6 +201,11 @@ class Evolution:
         self.mutator: MutationStrategy = mutator or Mutator()
         self.executor: Executor = executor or InProcessExecutor()
         self.window = max(1, int(getattr(self.executor, "workers", 1)))
+        self.pipeline = bool(pipeline)
+        # generation size of a pipelined search (0: asynchronous); default twice the workers
+        self.generation = (2 * self.window if generation is None else int(generation)) if self.pipeline else 0
+        self.timeline = Timeline()
+        self._submitted: dict[int | None, float] = {}  # trial -> when its evaluation was submitted
         self.max_attempts = int(max_attempts)
         self.screen = screen
         self.latency_provider = latency_provider
@@ -190,18 +236,35 @@ class Evolution:
             **({"search.pick": self.mutator.pick} if self.mutator.pick != "random" else {}),
             **({"search.focus": self.mutator.focus} if self.mutator.focus is not None else {}),
             "search.window": self.window, "search.max_attempts": self.max_attempts,
+            "search.population": self.population_rule,
             "search.evaluator": repr(self.evaluator), "search.screen": None if self.screen is None else repr(self.screen),
         }
+
+    @property
+    def population_rule(self) -> str:
+        """Which finished trials a proposal sees: ``window`` (no pipelining), ``generation:N`` or ``async``."""
+        if not self.pipeline:
+            return "window"
+        return f"generation:{self.generation}" if self.generation else "async"
+
+    def generation_of(self, trial: int) -> int:
+        """The generation of ``trial`` in a pipelined search with a fixed generation size (0 for the seed)."""
+        return 0 if trial == 0 else (trial - 1) // self.generation + 1
 
     # -- helpers --------------------------------------------------------------------------------------
 
     def _graph(self, cand: Candidate) -> Graph:
-        if cand.id not in self._graphs:
-            self._remember(cand.id, self.store.load_model(cand.id))
-        self._graphs.move_to_end(cand.id)
-        return self._graphs[cand.id]
+        """The candidate's graph: cached (by id, or by trial for a pipelined proposal), else from the store."""
+        key = cand.id
+        if key not in self._graphs and cand.trial is not None and -1 - cand.trial in self._graphs:
+            key = -1 - cand.trial
+        if key not in self._graphs:
+            self._remember(key, self.store.load_model(cand.id))
+        self._graphs.move_to_end(key)
+        return self._graphs[key]
 
-    def _remember(self, cid: int, graph: Graph) -> None:
+
+    def _remember(self, cid: int, graph: Graph) -> None:  # (negative keys: -1 - trial, before the id is known)
         self._graphs[cid] = graph
         self._graphs.move_to_end(cid)
         while len(self._graphs) > GRAPH_CACHE:
@@ -241,18 +304,32 @@ class Evolution:
         return select_parent(self.selection, population, random.Random(int(rng.integers(2**31))), **opts)
 
     def _generate(self, k: int, cands: list[Candidate]) -> tuple[Candidate, bytes | None]:
-        """Trial ``k``'s candidate (not yet stored) and its ONNX bytes (None when mutation failed)."""
+        """Trial ``k``'s candidate (not yet stored) and its ONNX bytes (None when mutation failed), seeing
+        the trials ``<= k - window`` (the rule without pipelining)."""
         if k == 0:
-            return Candidate(graph=self.seed_graph, hash=structural_hash(self.seed_graph), mutation="seed",
-                             description="the seed model", trial=0), self._seed_bytes
-        rng = np.random.default_rng([self.seed, k])
+            return self._seed_candidate(), self._seed_bytes
         population = [c for c in cands if c.status == CandidateStatus.DONE and c.trial <= k - self.window]
+        seed_id = next(c for c in cands if c.trial == 0).id
+        return self._propose(k, population, {c.hash for c in cands}, seed_id)
+
+    def _seed_candidate(self) -> Candidate:
+        return Candidate(graph=self.seed_graph, hash=structural_hash(self.seed_graph), mutation="seed",
+                         description="the seed model", trial=0)
+
+    def _propose(self, k: int, population: list[Candidate], known: set[str],
+                 seed_id: int | None) -> tuple[Candidate, bytes | None]:
+        """Trial ``k``'s candidate from ``population`` (the done candidates it may see) avoiding the
+        structural hashes in ``known`` (the new one is added); records the work in the time line."""
+        from alphanas.search import mutations as mutations_module
+
+        start = time.time()
+        verify_s = 0.0
+        rng = np.random.default_rng([self.seed, k])
         parent = self._select(population, rng)
-        seed_cand = next(c for c in cands if c.trial == 0)
         parent_graph = self.seed_graph if parent is None else self._graph(parent)
-        parent_id = seed_cand.id if parent is None else parent.id
-        known = {c.hash for c in cands}
+        parent_id = seed_id if parent is None else parent.id
         failures, duplicates, errors = 0, 0, []
+        seen = set(known)  # (mutants screened out stay proposable by later trials)
         pool = 1 if self.screen is None else max(1, math.ceil(1.0 / self.screen.keep - 1e-9))
         made: list[tuple[Candidate, bytes]] = []
         t0 = time.perf_counter()
@@ -262,21 +339,23 @@ class Evolution:
             sub = np.random.default_rng([self.seed, k, attempt + 1])
             try:
                 mutant: Mutant = self.mutator.propose(parent_graph, self.seed_graph, sub)
+                verify_s += float(mutant.timings.get("verify_s", 0.0))
                 data = onnx_bytes(mutant.graph)
                 child = graph_from_bytes(data)
             except MutationFailed as e:
                 failures += 1
                 errors.append(str(e)[:200])
+                verify_s += float(getattr(mutations_module._VERIFY_CLOCK, "seconds", 0.0))
                 continue
             except AlphanasError as e:  # an exported child that does not re-import counts as a failure
                 failures += 1
                 errors.append(f"{type(e).__name__}: {str(e)[:200]}")
                 continue
             h = structural_hash(child)
-            if h in known:
+            if h in seen:
                 duplicates += 1
                 continue
-            known.add(h)
+            seen.add(h)
             made.append((Candidate(graph=child, hash=h, parent_id=parent_id, mutation=mutant.mutation,
                                    description=mutant.description, properties=mutant.properties,
                                    timings=dict(mutant.timings), trial=k), data))
@@ -291,21 +370,42 @@ class Evolution:
                 counts["screened_out"] = len(made) - 1
             cand, data = made[best]
             cand.timings.update(counts)
+            known.add(cand.hash)
+            self._record_proposal(start, verify_s)
             return cand, data
         why = f"no new valid child in {counts['attempts']} attempts ({failures} failed, {duplicates} duplicates)"
         if errors:
             why += f"; last error: {errors[-1]}"
+        known.add(f"no-mutation:{self.seed}:{k}")
+        self._record_proposal(start, verify_s)
         return Candidate(graph=None, hash=f"no-mutation:{self.seed}:{k}", parent_id=parent_id, mutation="none",
                          description="mutation failed", status=CandidateStatus.FAILED, error=why, timings=counts, trial=k), None
+
+    def _record_proposal(self, start: float, verify_s: float) -> None:
+        end = time.time()
+        f = min(1.0, verify_s / (end - start)) if end > start else 0.0
+        self.timeline.add(start, end, {"proposal": 1.0 - f, "verification": f})
+
+    def _checked(self, cand: Candidate, data: bytes | None) -> None:
+        """Cost metrics (and latency) of a new candidate, and the constraints that reject it untrained."""
+        if data is None:
+            return
+        with self.timeline.timed("verification"):
+            cand.metrics.update(self._cost(cand.graph))
+        why = self.constraints.violation(cand.metrics)
+        if why:
+            cand.status, cand.error = CandidateStatus.REJECTED, f"constraint: {why}"
 
     # -- evaluation -----------------------------------------------------------------------------------
 
     def _submit(self, cand: Candidate, data: bytes) -> Future:
         parent_bytes = None
-        if getattr(self.evaluator, "inherit", False) and cand.parent_id is not None:
-            path = self.store.model_path(cand.parent_id, trained=True)
-            parent_bytes = path.read_bytes() if path.is_file() else None
-        self._log(f"start trial={cand.trial} id={cand.id} hash={cand.hash}")
+        with self.timeline.timed("storage"):
+            if getattr(self.evaluator, "inherit", False) and cand.parent_id is not None:
+                path = self.store.model_path(cand.parent_id, trained=True)
+                parent_bytes = path.read_bytes() if path.is_file() else None
+            self._log(f"start trial={cand.trial} id={cand.id} hash={cand.hash}")
+        self._submitted[cand.trial] = time.time()
         return self.executor.submit(evaluate_task, self.evaluator, data, _derived_seed(self.seed, cand.trial, 7),
                                     parent_bytes)
 
@@ -314,6 +414,17 @@ class Evolution:
             out: TaskResult = fut.result()
         except Exception as e:  # the worker itself died
             out = TaskResult(error=f"worker failed: {type(e).__name__}: {e}")
+        now = time.time()
+        started, ended = (out.started, out.ended) if 0 < out.started <= out.ended <= now + 1.0 else \
+            (now - float(out.seconds), now)  # another machine's clock (Ray): as seen from here
+        self.timeline.add_training(started, ended, self._submitted.pop(cand.trial, None))
+        store_t0 = time.time()
+        try:
+            self._settle(cand, out)
+        finally:
+            self.timeline.add(store_t0, time.time(), "storage")
+
+    def _settle(self, cand: Candidate, out: TaskResult) -> None:
         metrics = dict(out.metrics)
         metrics.update({k: v for k, v in cand.metrics.items() if k not in metrics or k == "latency_ms"})
         cand.metrics = metrics
@@ -343,55 +454,223 @@ class Evolution:
     def run(self) -> SearchResult:
         """Run (or resume) the search until ``trials`` trials have a final status."""
         self._t0 = time.perf_counter()
+        self.timeline = Timeline()
+        self._submitted = {}
         cands = self.store.candidates()
         if cands and cands[0].trial == 0 and cands[0].hash != structural_hash(self.seed_graph):
             raise AlphanasError(f"{self.store.dir}: trial 0 is another seed model; choose another output folder")
         self._resumed = sum(c.final for c in cands)
+        if self.pipeline:
+            self._warm()
         inflight: dict[int, tuple[Candidate, Future]] = {}
         evaluations = 0
-        for c in cands:
-            if c.status == CandidateStatus.PENDING:
-                inflight[c.trial] = (c, self._submit(c, self.store.model_path(c.id).read_bytes()))
-                evaluations += 1
-        if cands:
-            self._emit(SearchEvent.RESUMED, None, cands, len(inflight))
-        next_trial = max((c.trial for c in cands), default=-1) + 1
         try:
-            while True:
-                while next_trial < self.trials and len(inflight) < self.window and \
-                        not any(t <= next_trial - self.window for t in inflight):
-                    cand, data = self._generate(next_trial, cands)
-                    if data is not None:
-                        cand.metrics.update(self._cost(cand.graph))
-                        why = self.constraints.violation(cand.metrics)
-                        if why:
-                            cand.status, cand.error = CandidateStatus.REJECTED, f"constraint: {why}"
-                    self.store.add(cand, model=data)
-                    if cand.graph is not None:
-                        self._remember(cand.id, cand.graph)
-                        cand.graph = None  # unloaded: the bounded cache or the store has it
-                    cands.append(cand)
-                    self._emit(SearchEvent.GENERATED, cand, cands, len(inflight))
-                    if cand.status == CandidateStatus.PENDING:
-                        inflight[cand.trial] = (cand, self._submit(cand, data))
-                        evaluations += 1
-                    else:
-                        self._emit(SearchEvent.FINISHED, cand, cands, len(inflight))
-                    next_trial += 1
-                if not inflight:
-                    if next_trial >= self.trials:
-                        break
-                    continue
-                futures = {f: t for t, (_, f) in inflight.items()}
-                finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
-                for t in sorted(futures[f] for f in finished):
-                    cand, fut = inflight.pop(t)
-                    self._finish(cand, fut)
-                    self._emit(SearchEvent.FINISHED, cand, cands, len(inflight))
+            for c in cands:
+                if c.status == CandidateStatus.PENDING:
+                    with self.timeline.timed("storage"):
+                        data = self.store.model_path(c.id).read_bytes()
+                    inflight[c.trial] = (c, self._submit(c, data))
+                    evaluations += 1
+            if cands:
+                self._emit(SearchEvent.RESUMED, None, cands, len(inflight))
+            next_trial = max((c.trial for c in cands), default=-1) + 1
+            if self.pipeline:
+                evaluations += self._run_pipelined(cands, inflight, next_trial)
+            else:
+                evaluations += self._run_windowed(cands, inflight, next_trial)
         finally:
             for _cand, fut in inflight.values():
                 fut.cancel()
+            self._last_split = self._time_split(cands)
         return self.result(cands, evaluations)
+
+    def _warm(self) -> None:
+        """Start the executor's workers and the synthesis sandbox now, beside each other."""
+        warm = getattr(self.executor, "warm", None)
+        if callable(warm):
+            warm()
+        if self.mutator.strategy == "property" and (self.mutator.probabilities or {}).get("property", 0) > 0:
+            from alphanas.search.sandbox import SANDBOX
+
+            threading.Thread(target=SANDBOX.warm, name="alphanas-sandbox-warm", daemon=True).start()
+
+    def _time_split(self, cands: list[Candidate]) -> dict[str, Any]:
+        finished = sum(c.final for c in cands) - self._resumed
+        split = self.timeline.split(slots=self.window, trials=max(0, finished))
+        split["pipeline"] = self.pipeline
+        split["population"] = self.population_rule
+        try:
+            from alphanas.fileio import write_bytes_atomic
+
+            write_bytes_atomic(self.store.dir / TIME_SPLIT_FILE, json.dumps(split, indent=2).encode())
+        except OSError:  # informative only
+            pass
+        return split
+
+    def _add(self, cand: Candidate, data: bytes | None, cands: list[Candidate]) -> None:
+        with self.timeline.timed("storage"):
+            self.store.add(cand, model=data)
+        cands.append(cand)
+
+    def _run_windowed(self, cands: list[Candidate], inflight: dict[int, tuple[Candidate, Future]],
+                      next_trial: int) -> int:
+        """The loop without pipelining: the driver makes trial k when a worker is free and trials
+        ``<= k - window`` have finished. Returns the evaluations it submitted."""
+        evaluations = 0
+        while True:
+            while next_trial < self.trials and len(inflight) < self.window and \
+                    not any(t <= next_trial - self.window for t in inflight):
+                cand, data = self._generate(next_trial, cands)
+                self._checked(cand, data)
+                self._add(cand, data, cands)
+                if cand.graph is not None:
+                    self._remember(cand.id, cand.graph)
+                    cand.graph = None  # unloaded: the bounded cache or the store has it
+                self._emit(SearchEvent.GENERATED, cand, cands, len(inflight))
+                if cand.status == CandidateStatus.PENDING:
+                    inflight[cand.trial] = (cand, self._submit(cand, data))
+                    evaluations += 1
+                else:
+                    self._emit(SearchEvent.FINISHED, cand, cands, len(inflight))
+                next_trial += 1
+            if not inflight:
+                if next_trial >= self.trials:
+                    break
+                continue
+            futures = {f: t for t, (_, f) in inflight.items()}
+            finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            for t in sorted(futures[f] for f in finished):
+                cand, fut = inflight.pop(t)
+                self._finish(cand, fut)
+                self._emit(SearchEvent.FINISHED, cand, cands, len(inflight))
+        return evaluations
+
+    # -- the pipelined loop ---------------------------------------------------------------------------
+
+    def _population_ready(self, k: int, cands: list[Candidate]) -> bool:
+        """Generation mode: every trial of generations ``<= gen(k) - 2`` has finished."""
+        if not self.generation:
+            return True
+        g = self.generation_of(k)
+        if g < 2:
+            return True
+        last = (g - 2) * self.generation  # the last trial of generation g - 2
+        return sum(1 for c in cands if c.trial is not None and c.trial <= last and c.final) == last + 1
+
+    def _population(self, k: int, cands: list[Candidate]) -> list[Candidate]:
+        """A copy of the done candidates trial ``k`` may choose a parent from."""
+        if self.generation:
+            g = self.generation_of(k)
+            pop = [c for c in cands if c.status == CandidateStatus.DONE and self.generation_of(c.trial) <= g - 2]
+        else:
+            pop = [c for c in cands if c.status == CandidateStatus.DONE]
+        return [Candidate(graph=None, hash=c.hash, parent_id=c.parent_id, mutation=c.mutation, properties=c.properties,
+                          metrics=dict(c.metrics), status=c.status, error=c.error, timings=dict(c.timings), id=c.id,
+                          key=c.key, description=c.description, trial=c.trial) for c in pop]
+
+    def _proposer(self, first: int, cands: list[Candidate], cv: threading.Condition, ready: deque,
+                  state: dict[str, Any]) -> None:
+        """The proposer thread: trials ``first``, ``first + 1``, ... into ``ready`` (bounded), in order."""
+        try:
+            with cv:
+                known = {c.hash for c in cands}
+                seed_id = next(c for c in cands if c.trial == 0).id
+            for k in range(first, self.trials):
+                with cv:
+                    while not state["stop"] and (len(ready) >= state["depth"] or not self._population_ready(k, cands)):
+                        cv.wait(0.5)
+                    if state["stop"]:
+                        return
+                    population = self._population(k, cands)
+                cand, data = self._propose(k, population, known, seed_id)
+                self._checked(cand, data)
+                if cand.graph is not None:
+                    self._remember(-1 - k, cand.graph)  # keyed by trial until the store gives the id
+                with cv:
+                    ready.append((cand, data))
+                    cv.notify_all()
+        except BaseException as e:  # noqa: BLE001 - re-raised in the driver
+            with cv:
+                state["error"] = e
+                cv.notify_all()
+        finally:
+            with cv:
+                state["done"] = True
+                cv.notify_all()
+
+    def _run_pipelined(self, cands: list[Candidate], inflight: dict[int, tuple[Candidate, Future]],
+                       next_trial: int) -> int:
+        """The pipelined loop (see the module docstring). Returns the evaluations it submitted."""
+        evaluations = 0
+        cv = threading.Condition(threading.RLock())
+        ready: deque[tuple[Candidate, bytes | None]] = deque()
+        state: dict[str, Any] = {"stop": False, "done": False, "error": None, "depth": self.window}
+        if next_trial == 0:  # the seed: stored (and training) before any proposal
+            cand = self._seed_candidate()
+            self._checked(cand, self._seed_bytes)
+            with cv:
+                ready.append((cand, self._seed_bytes))
+            first = 1
+        else:
+            first = next_trial
+        proposer: threading.Thread | None = None
+
+        def wake(_f: Future) -> None:
+            with cv:
+                cv.notify_all()
+
+        try:
+            while True:
+                while len(inflight) < self.window:
+                    with cv:
+                        item = ready.popleft() if ready else None
+                        cv.notify_all()
+                    if item is None:
+                        break
+                    cand, data = item
+                    with cv:
+                        self._add(cand, data, cands)
+                    if cand.graph is not None:
+                        cand.graph = None  # the proposer's cache or the store has it
+                    self._emit(SearchEvent.GENERATED, cand, cands, len(inflight))
+                    if cand.status == CandidateStatus.PENDING:
+                        fut = self._submit(cand, data)
+                        inflight[cand.trial] = (cand, fut)
+                        evaluations += 1
+                        fut.add_done_callback(wake)
+                    else:
+                        self._emit(SearchEvent.FINISHED, cand, cands, len(inflight))
+                    next_trial += 1
+                if proposer is None and first < self.trials:
+                    proposer = threading.Thread(target=self._proposer, args=(first, cands, cv, ready, state),
+                                                name="alphanas-proposer", daemon=True)
+                    proposer.start()
+                if state["error"] is not None:
+                    raise state["error"]
+                if not inflight and next_trial >= self.trials:
+                    break
+                with cv:
+                    while not (any(f.done() for _, f in inflight.values()) or state["error"] is not None
+                               or (ready and len(inflight) < self.window)
+                               or (state["done"] and not ready and not inflight)):
+                        cv.wait(1.0)
+                    if state["done"] and not ready and not inflight and state["error"] is None \
+                            and next_trial < self.trials:
+                        raise AlphanasError("the proposer stopped before the last trial")  # (a bug, not a user error)
+                done_trials = sorted(t for t, (_, f) in inflight.items() if f.done())
+                for t in done_trials:
+                    cand, fut = inflight.pop(t)
+                    with cv:
+                        self._finish(cand, fut)
+                        cv.notify_all()
+                    self._emit(SearchEvent.FINISHED, cand, cands, len(inflight))
+        finally:
+            with cv:
+                state["stop"] = True
+                cv.notify_all()
+            if proposer is not None:
+                proposer.join(timeout=60.0)  # at most one proposal in progress (synthesis has a hard limit)
+        return evaluations
 
     def result(self, cands: list[Candidate] | None = None, evaluations: int = 0) -> SearchResult:
         cands = self.store.candidates() if cands is None else cands
@@ -403,4 +682,5 @@ class Evolution:
             candidates=cands, front=front_of(cands, self.objectives), objectives=self.objectives,
             mutation_failures=int(sum(c.timings.get("failed_attempts", 0) for c in cands)),
             duplicates=int(sum(c.timings.get("duplicate_attempts", 0) for c in cands)),
-            wall_s=time.perf_counter() - self._t0, evaluations=evaluations, counts=counts)
+            wall_s=time.perf_counter() - self._t0, evaluations=evaluations, counts=counts,
+            time_split=dict(getattr(self, "_last_split", {}) or {}))

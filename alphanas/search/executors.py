@@ -6,10 +6,17 @@ ONNX bytes and the (picklable) evaluator, and return a :class:`TaskResult` (metr
 model's ONNX bytes, or the error); the search driver alone writes the store.
 
 - :class:`InProcessExecutor` (``local``, the default): runs each task at ``submit``.
-- :class:`ProcessExecutor` (``process``): a ``concurrent.futures.ProcessPoolExecutor`` with the
+- :class:`ProcessExecutor` (``process``): ``concurrent.futures.ProcessPoolExecutor`` s with the
   ``spawn`` start method (safe with torch); each worker uses ``cpu_count // workers`` torch threads.
+  Where CUDA devices are visible, one pool per GPU with ``per_device`` workers (several candidates
+  train at once on each device), every worker seeing only its GPU (``CUDA_VISIBLE_DEVICES``).
 - :class:`RayExecutor` (``ray``): ``ray.init(address=ADDR)`` (a local instance when no address);
-  each task asks for one GPU share when the cluster has GPUs, and trains on it (``device="auto"``).
+  each task asks for a GPU share when the cluster has GPUs (``1/per_device`` of one with
+  ``per_device``), and trains on it (``device="auto"``).
+
+Every :class:`TaskResult` carries when the evaluation started and ended in the worker, for the
+search's time split. ``ProcessExecutor.warm()`` starts the worker processes ahead of the first task.
+The GPU paths are tested with mocked device counts only.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ class TaskResult:
     trained: bytes | None = None  # ONNX of the trained model, when the evaluator keeps trained weights
     error: str | None = None  # why the evaluation failed (the exception and the end of its traceback)
     seconds: float = 0.0  # wall time of the evaluation in the worker
+    started: float = 0.0  # time.time() in the worker when the evaluation began (0: unknown)
+    ended: float = 0.0  # time.time() in the worker when it ended
 
 
 def evaluate_task(evaluator: Any, model: bytes, seed: int, parent: bytes | None = None) -> TaskResult:
@@ -44,7 +53,7 @@ def evaluate_task(evaluator: Any, model: bytes, seed: int, parent: bytes | None 
 
     from alphanas.ir.onnx_io import from_onnx, to_onnx
 
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     try:
         graph = from_onnx(onnx.load_from_string(model), source="candidate")
         parent_graph = None if parent is None else from_onnx(onnx.load_from_string(parent), source="parent")
@@ -54,11 +63,11 @@ def evaluate_task(evaluator: Any, model: bytes, seed: int, parent: bytes | None 
         else:
             metrics, trained = dict(evaluator.evaluate(graph, seed=seed, parent=parent_graph)), None
         return TaskResult(metrics={k: float(v) for k, v in metrics.items()}, trained=trained, error=None,
-                          seconds=time.perf_counter() - t0)
+                          seconds=time.perf_counter() - t0, started=started, ended=time.time())
     except Exception as e:  # a crashing candidate is recorded as failed; the search goes on
         tail = "".join(traceback.format_exception(e)[-3:]).strip()
         return TaskResult(metrics={}, trained=None, error=f"{type(e).__name__}: {e} | {tail[-600:]}",
-                          seconds=time.perf_counter() - t0)
+                          seconds=time.perf_counter() - t0, started=started, ended=time.time())
 
 
 class InProcessExecutor:
@@ -95,8 +104,28 @@ class InProcessExecutor:
         pass
 
 
-def _init_worker(threads: int) -> None:
+def cuda_devices() -> int:
+    """How many CUDA devices this process sees (0 without CUDA or without torch)."""
+    try:
+        import torch
+
+        return max(0, int(torch.cuda.device_count()))
+    except Exception:  # noqa: BLE001 - no torch, or a broken driver: train on the CPU
+        return 0
+
+
+def _visible_ids(gpus: int) -> list[str]:
+    """The ``CUDA_VISIBLE_DEVICES`` entry of each of the ``gpus`` devices this process sees."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [x.strip() for x in env.split(",") if x.strip()] if env else []
+    return ids[:gpus] if len(ids) >= gpus else [str(i) for i in range(gpus)]
+
+
+def _init_worker(threads: int, device: str | None = None) -> None:
     import signal
+
+    if device is not None:  # before torch initialises CUDA: this worker sees (and trains on) one GPU
+        os.environ["CUDA_VISIBLE_DEVICES"] = device
 
     import torch
 
@@ -107,30 +136,92 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def _warm_task() -> float:
+    """A no-op task: makes a pool start its worker processes (they import torch) before the search needs them."""
+    return time.time()
+
+
 class ProcessExecutor:
-    """A local process pool (``spawn``) of ``workers`` processes."""
+    """Local process pools (``spawn``): one pool of ``workers`` processes on the CPU, or, where CUDA
+    devices are visible, one pool per GPU with ``per_device`` processes each (every process sees
+    only its GPU, so several candidates train at once on each device). ``workers`` given with GPUs
+    is spread evenly over them. ``gpus`` overrides the detected device count (0: CPU only)."""
 
     name = "process"
 
-    def __init__(self, workers: int = 2) -> None:
-        self.workers = max(1, int(workers))
+    def __init__(self, workers: int | None = None, per_device: int = 1, gpus: int | None = None) -> None:
+        if not isinstance(per_device, int) or per_device < 1:
+            raise ParameterError("per_device", f"{{per_device}} {per_device}: must be a positive integer")
+        self.gpus = cuda_devices() if gpus is None else max(0, int(gpus))
+        self.per_device = per_device
+        if self.gpus:
+            total = int(workers) if workers else self.gpus * per_device
+            counts = [total // self.gpus + (1 if i < total % self.gpus else 0) for i in range(self.gpus)]
+            ids = _visible_ids(self.gpus)
+            self._layout: list[tuple[int, str | None]] = [(n, ids[i]) for i, n in enumerate(counts) if n > 0]
+        else:
+            self._layout = [(max(1, int(workers or 2)), None)]
+        self.workers = sum(n for n, _ in self._layout)
         self.threads = max(1, (os.cpu_count() or 1) // self.workers)
-        self._pool = self._make()
+        self._pools = [self._make(i) for i in range(len(self._layout))]
+        self._busy = [0] * len(self._pools)
+        import threading
 
-    def _make(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_init_worker, initargs=(self.threads,))
+        self._lock = threading.Lock()
+
+    @property
+    def devices(self) -> list[str | None]:
+        """The device of each pool (a ``CUDA_VISIBLE_DEVICES`` entry, or None for the CPU)."""
+        return [d for _, d in self._layout]
+
+    def _make(self, i: int) -> cf.ProcessPoolExecutor:
+        n, device = self._layout[i]
+        return cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=_init_worker, initargs=(self.threads, device))
+
+    def warm(self) -> None:
+        """Start every worker process now (each imports torch), so that the first evaluations do not wait
+        (once; later calls do nothing)."""
+        if getattr(self, "_warmed", False):
+            return
+        self._warmed = True
+        for pool, (n, _) in zip(self._pools, self._layout):
+            for _ in range(n):
+                pool.submit(_warm_task)
+
+    def _done(self, i: int, _fut: cf.Future) -> None:
+        with self._lock:
+            self._busy[i] -= 1
 
     def submit(self, fn: Callable, *args: Any) -> cf.Future:
+        with self._lock:  # the pool (device) with the most free slots
+            i = max(range(len(self._pools)), key=lambda j: (self._layout[j][0] - self._busy[j], -j))
+            self._busy[i] += 1
         try:
-            return self._pool.submit(fn, *args)
+            fut = self._pools[i].submit(fn, *args)
         except cf.process.BrokenProcessPool:  # a worker died (e.g. out of memory): start a fresh pool
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._make()
-            return self._pool.submit(fn, *args)
+            self._pools[i].shutdown(wait=False, cancel_futures=True)
+            self._pools[i] = self._make(i)
+            fut = self._pools[i].submit(fn, *args)
+        except BaseException:
+            with self._lock:
+                self._busy[i] -= 1
+            raise
+        fut.add_done_callback(lambda f, i=i: self._done(i, f))
+        return fut
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def abort(self) -> None:
+        """Stop at once: cancel pending tasks and terminate the worker processes (e.g. still starting)."""
+        for pool in self._pools:
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                if proc.is_alive():
+                    proc.terminate()
 
 
 class RayExecutor:
@@ -138,13 +229,15 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, workers: int = 2, address: str | None = None) -> None:
+    def __init__(self, workers: int | None = None, address: str | None = None, per_device: int | None = None) -> None:
+        if per_device is not None and (not isinstance(per_device, int) or per_device < 1):
+            raise ParameterError("per_device", f"{{per_device}} {per_device}: must be a positive integer")
         try:
             import ray
         except ImportError:
             raise MissingDependencyError("the ray executor needs Ray: pip install 'alphanas[ray]' (or pip install ray)") from None
         self.ray = ray
-        self.workers = max(1, int(workers))
+        self.workers = max(1, int(workers or 2))
         self._owns = not ray.is_initialized()
         if self._owns:
             kw: dict[str, Any] = {"ignore_reinit_error": True, "include_dashboard": False, "log_to_driver": False}
@@ -157,7 +250,12 @@ class RayExecutor:
             except Exception as e:  # e.g. unreachable address
                 raise AlphanasError(f"could not start or reach Ray{f' at {address}' if address else ''}: {e}") from None
         gpus = float(ray.cluster_resources().get("GPU", 0))
-        self.gpus_per_task = min(1.0, gpus / self.workers) if gpus > 0 else 0.0
+        if gpus > 0 and per_device:  # several candidates share each GPU: a fraction 1/per_device each
+            self.gpus_per_task = 1.0 / per_device
+            if not workers:
+                self.workers = max(1, int(gpus * per_device))
+        else:
+            self.gpus_per_task = min(1.0, gpus / self.workers) if gpus > 0 else 0.0
         self._remote = ray.remote(num_cpus=1, num_gpus=self.gpus_per_task, max_retries=0)(evaluate_task)
 
     def submit(self, fn: Callable, *args: Any) -> cf.Future:
@@ -170,17 +268,26 @@ class RayExecutor:
             self.ray.shutdown()
 
 
-def make_executor(name: str = "local", workers: int = 1, address: str | None = None, threads: int | None = 1):
+def make_executor(name: str = "local", workers: int | None = 1, address: str | None = None,
+                  threads: int | None = 1, per_device: int | None = None, device: str = "auto"):
     """The executor called ``name`` (``local`` | ``process`` | ``ray``) with ``workers`` slots
-    (``threads``: torch threads of the in-process executor)."""
+    (``threads``: torch threads of the in-process executor). ``per_device``: candidates trained at
+    once on each GPU (process: one pool per visible GPU; ray: a GPU fraction ``1/per_device`` per
+    task); ``workers`` None: ``per_device`` per GPU, 2 without GPUs (1 in-process). ``device`` ``cpu``
+    keeps the process pools off the GPUs."""
+    if per_device is not None and (not isinstance(per_device, int) or per_device < 1):
+        raise ParameterError("per_device", f"{{per_device}} {per_device}: must be a positive integer")
     if name == "local":
         if address:
             raise ParameterError("address", "{address} is for {executor} ray", others=("executor",))
-        return InProcessExecutor(workers, threads)
+        if per_device not in (None, 1):
+            raise ParameterError("per_device", "{per_device} trains several candidates at once: use {executor} "
+                                 "process or ray", others=("executor",))
+        return InProcessExecutor(workers or 1, threads)
     if name == "process":
         if address:
             raise ParameterError("address", "{address} is for {executor} ray", others=("executor",))
-        return ProcessExecutor(workers)
+        return ProcessExecutor(workers, per_device or 1, gpus=0 if str(device).startswith("cpu") else None)
     if name == "ray":
-        return RayExecutor(workers, address)
+        return RayExecutor(workers, address, per_device)
     raise AlphanasError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)}")

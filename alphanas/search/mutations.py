@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,14 +74,21 @@ class Mutant:
 # ---------------------------------------------------------------------------------------------------
 
 
+#: seconds spent in :func:`_verify` by this thread (read by :meth:`Mutator.apply` for the time split)
+_VERIFY_CLOCK = threading.local()
+
+
 def _verify(graph: Graph, seed: int) -> None:
     from alphanas.synth.problem import SynthesisFailed
     from alphanas.synth.verify import check_graph
 
+    t0 = time.perf_counter()
     try:
         check_graph(graph, seed=seed)
     except SynthesisFailed as e:
         raise MutationFailed(str(e)) from None
+    finally:
+        _VERIFY_CLOCK.seconds = getattr(_VERIFY_CLOCK, "seconds", 0.0) + time.perf_counter() - t0
 
 
 def _record(graph: Graph, blocks: list[Block], extra: dict[str, tuple[str, list[str]]] | None = None,
@@ -519,6 +527,7 @@ class Mutator:
     def apply(self, name: str, parent: Graph, seed_graph: Graph, rng: np.random.Generator) -> Mutant:
         """Apply mutation ``name`` (raises :class:`MutationFailed`)."""
         t0 = time.perf_counter()
+        _VERIFY_CLOCK.seconds = 0.0
         if name == "duplicate_block":
             m = duplicate_block(parent, rng)
         elif name == "delete_block":
@@ -532,6 +541,8 @@ class Mutator:
                                   properties=self.properties, vocabulary=self.vocabulary,
                                   hard_limit_s=self.hard_limit_s, pick=self.pick, focus=self.focus)
         m.timings["mutate_s"] = time.perf_counter() - t0
+        # splice-and-verify time: in this process (block mutations, random edits), or the sandbox's
+        m.timings["verify_s"] = float(getattr(_VERIFY_CLOCK, "seconds", 0.0)) + m.timings.get("verify_ms", 0.0) / 1000.0
         return m
 
     def propose(self, parent: Graph, seed_graph: Graph, rng: np.random.Generator) -> Mutant:

@@ -76,6 +76,9 @@ class SearchConfig:
     task: str = "classification"
     evaluator: str | None = None  # "module:function" or an alphanas.evaluators entry point: replaces training
     constraints: list[str] = field(default_factory=list)  # "METRIC<=X" / "METRIC>=X" on any metric
+    pipeline: bool = True  # propose candidates concurrently with training (False: the driver makes each in turn)
+    generation: int | None = None  # pipelined: generation size (None: twice the workers; 0: asynchronous)
+    per_device: int | None = None  # candidates trained at once on each GPU (process and ray executors)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,6 +206,12 @@ def check_objectives(cfg: SearchConfig, objectives: list[str]) -> None:
                                  f"{', '.join(sorted(reported))}")
 
 
+def _abort(executor) -> None:
+    """Stop an executor whose search did not start (its warm workers are stopped, not awaited)."""
+    stop = getattr(executor, "abort", None)
+    (stop if callable(stop) else executor.shutdown)()
+
+
 def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator: Evaluator | None = None) -> SearchResult:
     """Run (or resume) the search described by ``cfg``; see :class:`~alphanas.search.evolution.Evolution`."""
     from alphanas.search.evaluators import cached_dataset
@@ -211,8 +220,22 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         raise ParameterError("trials", f"{{trials}} {cfg.trials}: must be a positive integer")
     if not isinstance(cfg.epochs, int) or cfg.epochs < 1:
         raise ParameterError("epochs", f"{{epochs}} {cfg.epochs}: must be a positive integer")
+    if cfg.generation is not None and not cfg.pipeline:
+        raise ParameterError("generation", "{generation} sets how a pipelined search proposes; it needs "
+                             "{pipeline} on", others=("pipeline",))
+    if cfg.generation is not None and (isinstance(cfg.generation, bool) or not isinstance(cfg.generation, int)
+                                       or cfg.generation < 0):
+        raise ParameterError("generation", f"{{generation}} {cfg.generation}: must be a non-negative integer "
+                             "(0: asynchronous)")
+    if cfg.per_device is not None and (isinstance(cfg.per_device, bool) or not isinstance(cfg.per_device, int)
+                                       or cfg.per_device < 1):
+        raise ParameterError("per_device", f"{{per_device}} {cfg.per_device}: must be a positive integer")
+    if cfg.per_device not in (None, 1) and cfg.executor == "local":
+        raise ParameterError("per_device", "{per_device} trains several candidates at once: use {executor} "
+                             "process or ray", others=("executor",))
     from alphanas.search.objectives import parse_constraint
     from alphanas.train.tasks import get_task
+
 
     cfg.task = get_task(cfg.task).name
     objectives = search_objectives(cfg)
@@ -221,6 +244,9 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
                               bounds=tuple(parse_constraint(c) for c in cfg.constraints))
     mutator = Mutator(strategy=cfg.strategy, probabilities=cfg.probabilities, synthesizer=cfg.synthesizer,
                       budget_s=cfg.synth_budget_s, pick=cfg.pick, focus=cfg.focus)
+    workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else None)
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ParameterError("workers", f"{{workers}} {workers}: must be a positive integer")
     plugin_with_file = bool(cfg.evaluator and cfg.seed_model)
     dataset = None if plugin_with_file else cached_dataset(cfg.dataset, cfg.data_dir, cfg.split_seed,
                                                            dataset_options(cfg))
@@ -230,28 +256,41 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     if cfg.proxy:
         from alphanas.search.proxies import ProxyScreen
 
-        screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir,
-                            dataset_seed=cfg.split_seed, dataset_options=dataset_options(cfg), task=cfg.task)
+        screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset,
+                             data_root=cfg.data_dir, dataset_seed=cfg.split_seed,
+                             dataset_options=dataset_options(cfg), task=cfg.task)
+    executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads, per_device=cfg.per_device,
+                             device=cfg.device)
+    if cfg.pipeline:  # (once the settings are known good) the training workers and the synthesis worker start
+        # now, beside the rest of the set-up, each importing torch
+        if callable(getattr(executor, "warm", None)):
+            executor.warm()
+        if mutator.strategy == "property" and (mutator.probabilities or {}).get("property", 0) > 0:
+            import threading
+
+            from alphanas.search.sandbox import SANDBOX
+
+            threading.Thread(target=SANDBOX.warm, name="alphanas-sandbox-warm", daemon=True).start()
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
     # stores made before these options existed
     for key, default in (("pick", "random"), ("focus", None), ("num_classes", None), ("input_size", None),
                          ("in_channels", None), ("split_seed", 0), ("dataset_options", {}), ("task", "classification"),
                          ("evaluator", None), ("constraints", []), ("precision", "auto"),
-                         ("deterministic", False)):
+                         ("deterministic", False), ("per_device", None)):
         if settings.get(key) == default:
             settings.pop(key)
     if cfg.seed_model:
         settings["seed_model"] = str(Path(cfg.seed_model).resolve())
-    workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else 2)
-    if not isinstance(workers, int) or workers < 1:
-        raise ParameterError("workers", f"{{workers}} {workers}: must be a positive integer")
-    settings["workers"] = workers
-    executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads)
+    settings["workers"] = executor.workers
+    generation = None
+    if cfg.pipeline:  # the generation size in effect (stored, so an explicit equal value resumes the search)
+        generation = cfg.generation if cfg.generation is not None else 2 * max(1, int(executor.workers))
+        settings["generation"] = generation
     try:
         store = Store(cfg.out, settings)
     except BaseException:
-        executor.shutdown()
+        _abort(executor)
         raise
     names = list(getattr(dataset, "class_names", []) or [])
     if names:  # the class list next to the results: label i is line i
@@ -269,7 +308,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
             on_event = _stop_on_unreported(cfg, objectives, on_event)
         evo = Evolution(seed_graph, the_evaluator, store, trials=cfg.trials, seed=cfg.seed,
                         objectives=objectives, constraints=constraints, selection=cfg.selection, mutator=mutator,
-                        executor=executor, on_event=on_event, screen=screen)
+                        executor=executor, on_event=on_event, screen=screen, pipeline=cfg.pipeline,
+                        generation=generation)
         return evo.run()
     finally:
         torch.set_num_threads(threads_before)

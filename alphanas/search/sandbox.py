@@ -7,6 +7,11 @@ its stdin/stdout) and kills it when a call overruns its time limit or its reside
 :data:`MEMORY_LIMIT_BYTES` (polled while waiting); the caller records a failed mutation
 and the search goes on. A plain subprocess (not ``multiprocessing``) needs no ``__main__`` guard in
 the user's script. The worker exits when its parent goes away (end of its stdin).
+
+The worker is started once and reused by every later call (it stays warm: starting Python and
+importing torch, onnx and egglog costs seconds); a search calls :meth:`SynthesisSandbox.warm` when it
+starts, so that the first property-guided mutation does not wait for it. Calls are serialised (one
+worker, one request at a time), so the search's proposer thread and the driver may share it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import select
 import struct
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -95,14 +101,36 @@ class SynthesisSandbox:
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen | None = None
+        self._lock = threading.RLock()
+        self.starts = 0  # worker processes started (a warm sandbox starts one per process lifetime)
+
+    @property
+    def running(self) -> bool:
+        """True while the worker process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def warm(self) -> bool:
+        """Start the worker now unless it runs already; False when it did not start."""
+        with self._lock:
+            if self.running:
+                return True
+            try:
+                self._start()
+                return True
+            except (TimeoutError, EOFError, MemoryLimitExceeded, OSError, ValueError, AttributeError):
+                self.close()  # (ValueError, AttributeError: closed meanwhile, e.g. at exit)
+                return False
 
     def _start(self) -> None:
         env = dict(os.environ, OMP_NUM_THREADS="1")
         self._proc = subprocess.Popen([sys.executable, "-m", "alphanas.search.sandbox"], stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        self.starts += 1
         self._read(_HEADER.size, time.monotonic() + STARTUP_S)  # the empty "ready" frame
 
     def _read(self, n: int, deadline: float) -> bytes:
+        if self._proc is None:
+            raise EOFError
         out = self._proc.stdout
         buf = bytearray()  # extended in place: a bytes += chunk copy per 64 KiB pipe read is quadratic
         while len(buf) < n:
@@ -122,6 +150,10 @@ class SynthesisSandbox:
 
     def call(self, limit_s: float, *args: Any) -> dict[str, Any]:
         """``synthesize_onnx(*args)`` in the worker; ``{"error": ...}`` when it overran or died."""
+        with self._lock:
+            return self._call(limit_s, *args)
+
+    def _call(self, limit_s: float, *args: Any) -> dict[str, Any]:
         data = pickle.dumps(args)
         if self._proc is None or self._proc.poll() is not None:
             try:
@@ -147,16 +179,18 @@ class SynthesisSandbox:
             return {"error": "the synthesis worker died (e.g. out of memory); it will be restarted"}
 
     def close(self) -> None:
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
-            self._proc.wait()
-            for f in (self._proc.stdin, self._proc.stdout):
+        """Stop the worker (a later call starts a fresh one)."""
+        proc, self._proc = self._proc, None  # (safe against a second close from another thread or atexit)
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            for f in (proc.stdin, proc.stdout):
                 try:
-                    f.close()
+                    if f is not None:
+                        f.close()
                 except OSError:
                     pass
-            self._proc = None
 
 
 #: the sandbox of this process

@@ -56,6 +56,9 @@ def test_rerun_resumes_and_other_settings_exit_2(searched, capsys):
     assert main([*BASE, "--out", str(searched), "--max-params", "1e6", "--json"]) == 0  # finished: nothing to do
     rep = json.loads(capsys.readouterr().out)
     assert sum(rep["counts"].values()) == 4 and rep["evaluations"] == 0  # nothing trained again
+    assert rep["time_split"]["trials"] == 0 and rep["time_split"]["pipeline"] is True  # this run's time split
+    split = json.loads((searched / "time_split.json").read_text())
+    assert {"training_s", "proposal_s", "verification_s", "storage_s", "idle_s", "wall_s"} <= set(split)
     with Store(searched, create=False) as st:
         assert st.count() == 4
     assert main([*BASE, "--out", str(searched), "--epochs", "2"]) == 2

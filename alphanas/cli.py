@@ -28,6 +28,7 @@ FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "lo
          "split_seed": "--split-seed", "constraint": "--constraint", "task": "--task", "evaluator": "--evaluator"}
 FLAGS.update({"num_classes": "--num-classes", "input_size": "--input-size", "in_channels": "--in-channels",
               "dataset": "--dataset"})
+FLAGS.update({"proxy": "--proxy", "strategy": "--strategy"})
 
 #: (name, help, function adding arguments and setting ``func``) for every sub-command.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = []
@@ -833,8 +834,9 @@ def _search_args(p: argparse.ArgumentParser) -> None:
                    "...) or an evaluator's metric as NAME:max or NAME:min")
     p.add_argument("--out", default="alphanas-search", help="search folder (default ./alphanas-search); a rerun resumes")
     p.add_argument("--seed", type=int, default=0, help="search seed (default 0): same seed, same search")
-    p.add_argument("--strategy", choices=("property", "random_edit", "random"), default="property",
-                   help="property: αNAS (default); random_edit: Primer-style edits; random: random search")
+    p.add_argument("--strategy", choices=("property", "random_edit", "random", "surrogate"), default="property",
+                   help="property: αNAS (default); random_edit: Primer-style edits; random: random search; "
+                   "surrogate: αNAS whose mutants a predictor learnt on the evaluated candidates screens")
     p.add_argument("--selection", choices=("pareto", "regularized", "tournament"), default="pareto",
                    help="parent selection (default pareto: near the Pareto front)")
     p.add_argument("--synthesizer", choices=("egraph", "progressive"), default="egraph", help="default egraph")

@@ -205,7 +205,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     if surrogate and cfg.proxy:
         raise ParameterError("proxy", "{proxy}: {strategy} surrogate screens mutants with its predictor; drop {proxy}",
                              others=("strategy",))
-    mutator = Mutator(strategy="property" if surrogate else cfg.strategy, probabilities=cfg.probabilities, synthesizer=cfg.synthesizer,
+    mutator = Mutator(strategy="property" if surrogate else cfg.strategy, probabilities=cfg.probabilities,
+                      synthesizer=cfg.synthesizer,
                       budget_s=cfg.synth_budget_s, pick=cfg.pick, focus=cfg.focus)
     plugin_with_file = bool(cfg.evaluator and cfg.seed_model)
     dataset = None if plugin_with_file else cached_dataset(cfg.dataset, cfg.data_dir, cfg.split_seed,

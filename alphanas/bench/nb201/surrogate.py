@@ -35,6 +35,7 @@ import numpy as np
 
 from alphanas.bench.nb201.space import (EDGES, OPS, Cell, cell_class, cell_properties, property_mutation,
                                         random_edge_mutation)
+from alphanas.bench.nb201.tracker import QueriedCells
 from alphanas.search.surrogate import GaussianProcess, acquire
 
 #: input-to-output paths of the cell as edge-index sequences into :data:`EDGES`
@@ -123,46 +124,35 @@ def surrogate_search(query: Callable[[Cell, str, str], float], budget: int, rng:
     """Run the surrogate-assisted search; ``query(cell, mutation, description)`` evaluates a cell and
     returns its validation accuracy (it is called for exactly ``budget`` distinct cells, or fewer
     when the space runs out)."""
-    seen: dict[str, float] = {}
-    classes: set[int] = set()
-    cells: list[Cell] = []
-
-    def fresh(cell: Cell) -> bool:
-        return str(cell) not in seen and cell_class(cell) not in classes
-
-    def evaluate(cell: Cell, mutation: str, what: str = "") -> None:
-        classes.add(cell_class(cell))
-        seen[str(cell)] = query(cell, mutation, what)
-        cells.append(cell)
-
+    books = QueriedCells(query)
     for cell in initial(rng, config.initial, config.initial_pool):
-        if len(seen) < min(budget, config.initial) and fresh(cell):
-            evaluate(cell, "random_sample")
+        if len(books) < min(budget, config.initial) and books.fresh(cell):
+            books.evaluate(cell, "random_sample")
     if config.proposal == "space":
-        _space_search(cells, seen, evaluate, budget, rng, config)
+        _space_search(books, budget, config)
         return
     if config.proposal == "evolution":
-        _screened_evolution(cells, seen, evaluate, fresh, budget, rng, np_rng, config)
+        _screened_evolution(books, budget, rng, np_rng, config)
         return
     stalls = 0
-    while len(seen) < budget and stalls < 100:
-        if len(seen) < 3:
+    while len(books) < budget and stalls < 100:
+        if len(books) < 3:
             cell = Cell.random(rng)
-            if fresh(cell):
-                evaluate(cell, "random_sample")
+            if books.fresh(cell):
+                books.evaluate(cell, "random_sample")
             continue
-        late = len(seen) >= config.warmup
-        ranked = sorted(cells, key=lambda c: -seen[str(c)])[:config.late_parents if late else config.parents]
-        pool = _pool(ranked, rng, np_rng, config, fresh)
+        late = len(books) >= config.warmup
+        ranked = books.best(config.late_parents if late else config.parents)
+        pool = _pool(ranked, rng, np_rng, config, books.fresh)
         if not pool:
             stalls += 1
             continue
-        model = GaussianProcess().fit(np.stack([encode(c) for c in cells]), np.array([seen[str(c)] for c in cells]))
+        model = GaussianProcess().fit(*books.training_data(encode))
         mean, std = model.predict(np.stack([encode(c) for c in pool]))
         kappa = config.kappa_late if late else config.kappa
         score = acquire(mean, std, kappa)
-        for i in np.argsort(-score, kind="stable")[:min(config.batch, budget - len(seen))]:
-            evaluate(pool[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
+        for i in np.argsort(-score, kind="stable")[:min(config.batch, budget - len(books))]:
+            books.evaluate(pool[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -176,46 +166,43 @@ def _space() -> tuple[list[Cell], np.ndarray, np.ndarray]:
     return cells, np.stack([encode(c) for c in cells]), np.array(list(firsts))
 
 
-def _space_search(cells: list[Cell], seen: dict[str, float], evaluate: Callable[..., None], budget: int,
-                  rng: random.Random, config: SurrogateConfig) -> None:
+def _space_search(books: QueriedCells, budget: int, config: SurrogateConfig) -> None:
     """Bayesian optimisation over every isomorphism class of the space: each round the ``batch``
     unqueried classes of best UCB (kappa, then kappa_late after warm-up) are queried."""
     space, features, ids = _space()
-    while len(seen) < budget:
-        queried = {cell_class(c) for c in cells}
+    while len(books) < budget:
+        queried = {cell_class(c) for c in books.cells}
         open_ = np.array([i not in queried for i in ids.tolist()])
         if not open_.any():
             return
-        model = GaussianProcess().fit(np.stack([encode(c) for c in cells]), np.array([seen[str(c)] for c in cells]))
+        model = GaussianProcess().fit(*books.training_data(encode))
         index = np.flatnonzero(open_)
         mean, std = model.predict(features[index])
-        kappa = config.kappa_late if len(seen) >= config.warmup else config.kappa
+        kappa = config.kappa_late if len(books) >= config.warmup else config.kappa
         order = np.argsort(-acquire(mean, std, kappa), kind="stable")
-        for j in order[:min(config.batch, budget - len(seen))]:
+        for j in order[:min(config.batch, budget - len(books))]:
             i = index[j]
-            evaluate(space[i], "surrogate", f"predicted {mean[j]:.4f} ± {std[j]:.4f}")
+            books.evaluate(space[i], "surrogate", f"predicted {mean[j]:.4f} ± {std[j]:.4f}")
 
 
-def _screened_evolution(cells: list[Cell], seen: dict[str, float], evaluate: Callable[..., None],
-                        fresh: Callable[[Cell], bool], budget: int, rng: random.Random,
-                        np_rng: np.random.Generator, config: SurrogateConfig) -> None:
+def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np_rng: np.random.Generator,
+                        config: SurrogateConfig) -> None:
     """Property-guided aging evolution whose every step screens ``mutants`` mutants with the predictor."""
     model = None
     fitted = 0
     failures = 0
-    while len(seen) < budget and failures < 1000:
-        if model is None or len(seen) - fitted >= config.refit:
-            model = GaussianProcess().fit(np.stack([encode(c) for c in cells]),
-                                          np.array([seen[str(c)] for c in cells]))
-            fitted = len(seen)
-        alive = cells[-config.population:]
+    while len(books) < budget and failures < 1000:
+        if model is None or len(books) - fitted >= config.refit:
+            model = GaussianProcess().fit(*books.training_data(encode))
+            fitted = len(books)
+        alive = books.cells[-config.population:]
         if failures >= 30:
-            parent = rng.choice(cells)
+            parent = rng.choice(books.cells)
         else:
-            parent = max((rng.choice(alive) for _ in range(config.sample)), key=lambda c: seen[str(c)])
+            parent = max((rng.choice(alive) for _ in range(config.sample)), key=books.value)
         pool: dict[int, Cell] = {}
         for _ in range(config.mutants):
-            result = property_mutation(parent, rng, np_rng, relax=failures >= 10, accept=fresh)
+            result = property_mutation(parent, rng, np_rng, relax=failures >= 10, accept=books.fresh)
             if result is not None:
                 pool.setdefault(cell_class(result[0]), result[0])
         if not pool:
@@ -224,9 +211,9 @@ def _screened_evolution(cells: list[Cell], seen: dict[str, float], evaluate: Cal
         failures = 0
         candidates = list(pool.values())
         mean, std = model.predict(np.stack([encode(c) for c in candidates]))
-        kappa = config.kappa_late if len(seen) >= config.warmup else config.kappa
+        kappa = config.kappa_late if len(books) >= config.warmup else config.kappa
         i = int(np.argmax(acquire(mean, std, kappa)))
-        evaluate(candidates[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
+        books.evaluate(candidates[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
 
 
 __all__ = ["PATHS", "SurrogateConfig", "encode", "surrogate_search"]

@@ -89,6 +89,11 @@ class SurrogateConfig:
     population: int = 15  # 'evolution': aging population the parent is drawn from
     sample: int = 6  # 'evolution': parent = best of this many drawn from the population
     refit: int = 1  # 'evolution': queries between refits of the predictor
+    radius: int = 0  # 'evolution' after warm-up: also screen every cell within this many edge edits ...
+    local_top: int = 3  # ... of each of this many best cells (0 radius: off)
+    local_after: int = 0  # 'evolution': after this many queries (0: never), hill-climb from the best cell
+    local_kappa: float = 0.0  # UCB weight ranking the best cell's unqueried neighbours in the climb
+    local_every: int = 1  # climb on every this-many-th query (the others: screened evolution)
 
 
 def _pool(cells: list[Cell], rng: random.Random, np_rng: np.random.Generator, config: SurrogateConfig,
@@ -185,6 +190,36 @@ def _space_search(books: QueriedCells, budget: int, config: SurrogateConfig) -> 
             books.evaluate(space[i], "surrogate", f"predicted {mean[j]:.4f} ± {std[j]:.4f}")
 
 
+@functools.lru_cache(maxsize=4096)
+def neighbourhood(cell: Cell, radius: int) -> tuple[Cell, ...]:
+    """Every cell within ``radius`` edge edits of ``cell`` (itself excluded), in a fixed order."""
+    out = []
+    for r in range(1, radius + 1):
+        for edges in itertools.combinations(range(len(EDGES)), r):
+            choices = [[op for op in OPS if op != cell.ops[k]] for k in edges]
+            for ops in itertools.product(*choices):
+                out.append(cell.replace(dict(zip(edges, ops))))
+    return tuple(out)
+
+
+def _climb(books: QueriedCells, model: GaussianProcess, config: SurrogateConfig) -> bool:
+    """One step of the hill climb: query the unqueried cell of best UCB among the best cell's one-edit
+    neighbours (its two-edit ones once those are all queried); False when both are exhausted."""
+    best = books.best(1)[0]
+    for radius in (1, 2):
+        pool: dict[int, Cell] = {}
+        for cell in neighbourhood(best, radius):
+            if books.fresh(cell):
+                pool.setdefault(cell_class(cell), cell)
+        if pool:
+            candidates = list(pool.values())
+            mean, std = model.predict(np.stack([encode(c) for c in candidates]))
+            i = int(np.argmax(acquire(mean, std, config.local_kappa)))
+            books.evaluate(candidates[i], "surrogate", f"climb r{radius}: predicted {mean[i]:.4f} ± {std[i]:.4f}")
+            return True
+    return False
+
+
 def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np_rng: np.random.Generator,
                         config: SurrogateConfig) -> None:
     """Property-guided aging evolution whose every step screens ``mutants`` mutants with the predictor."""
@@ -195,6 +230,9 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
         if model is None or len(books) - fitted >= config.refit:
             model = GaussianProcess().fit(*books.training_data(encode))
             fitted = len(books)
+        if config.local_after and len(books) >= config.local_after and len(books) % config.local_every == 0 \
+                and _climb(books, model, config):
+            continue
         alive = books.cells[-config.population:]
         if failures >= 30:
             parent = rng.choice(books.cells)
@@ -205,6 +243,11 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
             result = property_mutation(parent, rng, np_rng, relax=failures >= 10, accept=books.fresh)
             if result is not None:
                 pool.setdefault(cell_class(result[0]), result[0])
+        if config.radius > 0 and len(books) >= config.warmup:
+            for best in books.best(config.local_top):
+                for cell in neighbourhood(best, config.radius):
+                    if books.fresh(cell):
+                        pool.setdefault(cell_class(cell), cell)
         if not pool:
             failures += 1
             continue

@@ -5,6 +5,7 @@ import itertools
 import random
 
 import numpy as np
+import pytest
 
 from alphanas.bench.nb201 import OPS, Cell
 from alphanas.bench.nb201.space import cell_class
@@ -38,3 +39,35 @@ def test_books_record_order_refuse_isomorphic_cells_and_rank_best_first():
     assert books.best(2) == [others[0], twins[0]]  # ties keep query order
     x, y = books.training_data(lambda c: np.array([len(str(c))], dtype=float))
     assert x.shape == (3, 1) and y.tolist() == [0.5, 0.9, 0.5]
+
+
+def test_neighbourhoods_by_count_and_distance():
+    from alphanas.bench.nb201.surrogate import neighbourhood
+
+    cell = Cell.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
+    one, two = neighbourhood(cell, 1), neighbourhood(cell, 2)
+    assert len(one) == 6 * 4 and len(two) == 6 * 4 + 15 * 4 * 4  # C(6,1)*4 + C(6,2)*4^2
+    assert len(set(two)) == len(two) and cell not in two and two[:len(one)] == one
+    assert all(1 <= sum(a != b for a, b in zip(cell.ops, c.ops)) <= 2 for c in two)
+
+
+def test_climb_neighbourhood_and_global_options_keep_the_protocol(monkeypatch):
+    """The optional steps of the screened evolution (hill climb over the best basins, neighbourhood
+    screening, global UCB steps) stay deterministic, distinct and non-isomorphic."""
+    from alphanas.bench.nb201 import NB201Table, run_search
+    from alphanas.bench.nb201.surrogate import SurrogateConfig
+    from tests.bench.test_nb201 import write_table
+
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        table = NB201Table(write_table(Path(folder) / "syn.csv"))
+    monkeypatch.setattr(NB201Table, "test_acc_200ep", lambda *a: pytest.fail("a search read a test accuracy"))
+    config = SurrogateConfig(warmup=12, local_after=14, local_every=2, local_basins=2, global_every=5,
+                             radius=1, local_top=2)
+    cands = run_search(table, "surrogate", 30, seed=1, surrogate=config)
+    assert cands == run_search(table, "surrogate", 30, seed=1, surrogate=config)
+    assert len({c.key for c in cands}) == 30 == len({c.hash for c in cands})
+    described = " ".join(c.description for c in cands)
+    assert "climb r1" in described and "global:" in described

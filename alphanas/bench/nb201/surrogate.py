@@ -20,6 +20,12 @@ cells of the property-guided evolution, in one of three proposal modes:
   ``random`` random cells (a BANANAS-style loop; after warm-up only ``late_parents`` parents).
 - ``'space'``: Bayesian optimisation over one cell of every isomorphism class of the whole space.
 
+Optional steps of ``'evolution'`` (off by default; tried for the issue's targets, see docs/results.md):
+after ``local_after`` queries every ``local_every``-th query hill-climbs (the GP-ranked unqueried one-edit,
+then two-edit, neighbours of the best cell of one of ``local_basins`` basins); with ``radius`` the
+neighbours of the ``local_top`` best cells join the screened mutants; every ``global_every``-th query
+after warm-up is the best UCB (``global_kappa``) over every unqueried isomorphism class.
+
 No mode queries a cell twice, nor a cell isomorphic to a queried one.
 """
 
@@ -94,6 +100,9 @@ class SurrogateConfig:
     local_after: int = 0  # 'evolution': after this many queries (0: never), hill-climb from the best cell
     local_kappa: float = 0.0  # UCB weight ranking the best cell's unqueried neighbours in the climb
     local_every: int = 1  # climb on every this-many-th query (the others: screened evolution)
+    local_basins: int = 1  # climbs rotate over the best cells of this many basins (>= 3 edits apart)
+    global_every: int = 0  # 'evolution' after warm-up: every this-many-th query (0: never) is the best
+    global_kappa: float = 1.0  # ... UCB (this kappa) over every unqueried isomorphism class of the space
 
 
 def _pool(cells: list[Cell], rng: random.Random, np_rng: np.random.Generator, config: SurrogateConfig,
@@ -202,21 +211,40 @@ def neighbourhood(cell: Cell, radius: int) -> tuple[Cell, ...]:
     return tuple(out)
 
 
-def _climb(books: QueriedCells, model: GaussianProcess, config: SurrogateConfig) -> bool:
-    """One step of the hill climb: query the unqueried cell of best UCB among the best cell's one-edit
-    neighbours (its two-edit ones once those are all queried); False when both are exhausted."""
-    best = books.best(1)[0]
-    for radius in (1, 2):
-        pool: dict[int, Cell] = {}
-        for cell in neighbourhood(best, radius):
-            if books.fresh(cell):
-                pool.setdefault(cell_class(cell), cell)
-        if pool:
-            candidates = list(pool.values())
-            mean, std = model.predict(np.stack([encode(c) for c in candidates]))
-            i = int(np.argmax(acquire(mean, std, config.local_kappa)))
-            books.evaluate(candidates[i], "surrogate", f"climb r{radius}: predicted {mean[i]:.4f} ± {std[i]:.4f}")
-            return True
+def _distance(a: Cell, b: Cell) -> int:
+    return sum(x != y for x, y in zip(a.ops, b.ops))
+
+
+def _basins(books: QueriedCells, count: int) -> list[Cell]:
+    """The best cell, then the best cell at least 3 edits from every one chosen, ..., up to ``count``."""
+    chosen: list[Cell] = []
+    for cell in books.best(len(books)):
+        if all(_distance(cell, c) >= 3 for c in chosen):
+            chosen.append(cell)
+            if len(chosen) == count:
+                break
+    return chosen
+
+
+def _climb(books: QueriedCells, model: GaussianProcess, config: SurrogateConfig, step: int) -> bool:
+    """One step of the hill climb: query the unqueried cell of best UCB among one-edit neighbours (two-edit
+    ones once those are all queried) of a basin's best cell (basin ``step`` modulo :attr:`local_basins`);
+    False when every basin's neighbourhoods are exhausted."""
+    starts = _basins(books, config.local_basins)
+    for k in range(len(starts)):
+        start = starts[(step + k) % len(starts)]
+        for radius in (1, 2):
+            pool: dict[int, Cell] = {}
+            for cell in neighbourhood(start, radius):
+                if books.fresh(cell):
+                    pool.setdefault(cell_class(cell), cell)
+            if pool:
+                candidates = list(pool.values())
+                mean, std = model.predict(np.stack([encode(c) for c in candidates]))
+                i = int(np.argmax(acquire(mean, std, config.local_kappa)))
+                books.evaluate(candidates[i], "surrogate",
+                               f"climb r{radius}: predicted {mean[i]:.4f} ± {std[i]:.4f}")
+                return True
     return False
 
 
@@ -230,8 +258,17 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
         if model is None or len(books) - fitted >= config.refit:
             model = GaussianProcess().fit(*books.training_data(encode))
             fitted = len(books)
+        if config.global_every and len(books) >= config.warmup and len(books) % config.global_every == 1:
+            space, features, ids = _space()
+            queried = {cell_class(c) for c in books.cells}
+            index = np.flatnonzero([i not in queried for i in ids.tolist()])
+            if len(index):
+                mean, std = model.predict(features[index])
+                j = int(np.argmax(acquire(mean, std, config.global_kappa)))
+                books.evaluate(space[index[j]], "surrogate", f"global: predicted {mean[j]:.4f} ± {std[j]:.4f}")
+                continue
         if config.local_after and len(books) >= config.local_after and len(books) % config.local_every == 0 \
-                and _climb(books, model, config):
+                and _climb(books, model, config, len(books) // config.local_every):
             continue
         alive = books.cells[-config.population:]
         if failures >= 30:
@@ -259,4 +296,4 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
         books.evaluate(candidates[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
 
 
-__all__ = ["PATHS", "SurrogateConfig", "encode", "surrogate_search"]
+__all__ = ["PATHS", "SurrogateConfig", "encode", "neighbourhood", "surrogate_search"]

@@ -219,8 +219,6 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
 
         screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset, data_root=cfg.data_dir,
                             dataset_seed=cfg.split_seed, dataset_options=dataset_options(cfg))
-    if surrogate:
-        screen = surrogate_screen(objectives)
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
     # stores made before these options existed
@@ -236,6 +234,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     if not isinstance(workers, int) or workers < 1:
         raise ParameterError("workers", f"{{workers}} {workers}: must be a positive integer")
     settings["workers"] = workers
+    if surrogate:  # --strategy surrogate: property-guided mutants screened by a predictor learnt online
+        screen = surrogate_screen(objectives)
     executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads)
     try:
         store = Store(cfg.out, settings)

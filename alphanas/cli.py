@@ -29,6 +29,7 @@ FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "lo
 FLAGS.update({"num_classes": "--num-classes", "input_size": "--input-size", "in_channels": "--in-channels",
               "dataset": "--dataset"})
 FLAGS.update({"pipeline": "--pipeline", "generation": "--generation", "per_device": "--per-device"})
+FLAGS.update({"proxy": "--proxy", "strategy": "--strategy"})
 
 #: (name, help, function adding arguments and setting ``func``) for every sub-command.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = []
@@ -842,8 +843,9 @@ def _search_args(p: argparse.ArgumentParser) -> None:
                    "accuracy,params; val_map,params; val_mse,params)")
     p.add_argument("--out", default="alphanas-search", help="search folder (default ./alphanas-search); a rerun resumes")
     p.add_argument("--seed", type=int, default=0, help="search seed (default 0): same seed, same search")
-    p.add_argument("--strategy", choices=("property", "random_edit", "random"), default="property",
-                   help="property: αNAS (default); random_edit: Primer-style edits; random: random search")
+    p.add_argument("--strategy", choices=("property", "random_edit", "random", "surrogate"), default="property",
+                   help="property: αNAS (default); random_edit: Primer-style edits; random: random search; "
+                   "surrogate: αNAS whose mutants a predictor learnt on the evaluated candidates screens")
     p.add_argument("--selection", choices=("pareto", "regularized", "tournament"), default="pareto",
                    help="parent selection (default pareto: near the Pareto front)")
     p.add_argument("--synthesizer", choices=("egraph", "progressive"), default="egraph", help="default egraph")

@@ -13,7 +13,8 @@ retried with a new seed, up to ``max_attempts`` times; failures and duplicates a
 candidate's ``timings``. Candidates violating a constraint are stored as ``rejected`` without
 training; a crash or a diverged training (NaN) is stored as ``failed``; the search goes on. With a
 zero-cost proxy ``screen`` (:class:`alphanas.search.proxies.ProxyScreen`), each trial makes
-``ceil(1 / keep)`` distinct mutants and trains only the best-scoring one.
+``ceil(1 / keep)`` distinct mutants and trains only the best-scoring one; a screen with ``observe``
+(:class:`alphanas.search.surrogate.SurrogateScreen`) is first shown the population the trial sees.
 
 **Determinism.** Trial k only sees the results of trials ``<= k - window`` (``window`` = the
 executor's number of workers; 1 for the in-process executor, so every earlier trial), and the
@@ -330,6 +331,8 @@ class Evolution:
         parent_id = seed_id if parent is None else parent.id
         failures, duplicates, errors = 0, 0, []
         seen = set(known)  # (mutants screened out stay proposable by later trials)
+        if self.screen is not None and hasattr(self.screen, "observe"):  # a learning screen (SurrogateScreen)
+            self.screen.observe(population, self._graph)
         pool = 1 if self.screen is None else max(1, math.ceil(1.0 / self.screen.keep - 1e-9))
         made: list[tuple[Candidate, bytes]] = []
         t0 = time.perf_counter()
@@ -367,6 +370,7 @@ class Evolution:
                 scores = self.screen.scores([c.graph for c, _ in made], seed=_derived_seed(self.seed, k, 3))
                 best = max(range(len(made)), key=lambda i: (scores[i], -i))
                 made[best][0].metrics[f"proxy_{self.screen.proxy}"] = float(scores[best])
+                made[best][0].metrics.update(getattr(self.screen, "annotations", lambda i: {})(best))
                 counts["screened_out"] = len(made) - 1
             cand, data = made[best]
             cand.timings.update(counts)

@@ -50,7 +50,7 @@ class SearchConfig:
     objectives: list[str] | None = None  # None: the task's default (objectives.DEFAULT_OBJECTIVES)
     out: str = "alphanas-search"
     seed: int = 0
-    strategy: str = "property"
+    strategy: str = "property"  # property, random_edit, random, or surrogate (property + SurrogateScreen)
     selection: str = "pareto"
     probabilities: dict[str, float] | None = None
     synthesizer: str = "egraph"
@@ -212,6 +212,23 @@ def _abort(executor) -> None:
     (stop if callable(stop) else executor.shutdown)()
 
 
+def surrogate_screen(objectives: list[str]):
+    """The :class:`~alphanas.search.surrogate.SurrogateScreen` of ``--strategy surrogate``: it predicts the
+    first objective measured by training (``accuracy`` -> ``val_acc``) and knows the cost objectives
+    (params, FLOPs) exactly."""
+    from alphanas.search.objectives import metric_of
+    from alphanas.search.surrogate import SurrogateScreen
+
+    keys = [metric_of(o) for o in objectives]
+    trained = [(k, sense) for k, sense in keys if k not in ("params", "flops", "latency_ms")]
+    if not trained:
+        raise ParameterError("objectives", "{objectives}: {strategy} surrogate predicts a trained metric "
+                             "(accuracy, a task metric); these objectives are all known before training",
+                             others=("strategy",))
+    return SurrogateScreen(metric=trained[0][0], sense=trained[0][1],
+                           costs=tuple(k for k, _ in keys if k in ("params", "flops")))
+
+
 def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator: Evaluator | None = None) -> SearchResult:
     """Run (or resume) the search described by ``cfg``; see :class:`~alphanas.search.evolution.Evolution`."""
     from alphanas.search.evaluators import cached_dataset
@@ -242,7 +259,12 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     check_objectives(cfg, objectives)
     constraints = Constraints(cfg.max_params, cfg.max_flops, cfg.max_latency_ms,
                               bounds=tuple(parse_constraint(c) for c in cfg.constraints))
-    mutator = Mutator(strategy=cfg.strategy, probabilities=cfg.probabilities, synthesizer=cfg.synthesizer,
+    surrogate = cfg.strategy == "surrogate"
+    if surrogate and cfg.proxy:
+        raise ParameterError("proxy", "{proxy}: {strategy} surrogate screens mutants with its predictor; drop {proxy}",
+                             others=("strategy",))
+    mutator = Mutator(strategy="property" if surrogate else cfg.strategy, probabilities=cfg.probabilities,
+                      synthesizer=cfg.synthesizer,
                       budget_s=cfg.synth_budget_s, pick=cfg.pick, focus=cfg.focus)
     workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else None)
     if workers is not None and (not isinstance(workers, int) or workers < 1):
@@ -259,6 +281,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         screen = ProxyScreen(proxy=cfg.proxy, keep=cfg.proxy_keep, dataset_name=cfg.dataset,
                              data_root=cfg.data_dir, dataset_seed=cfg.split_seed,
                              dataset_options=dataset_options(cfg), task=cfg.task)
+    if surrogate:  # --strategy surrogate: property-guided mutants screened by a predictor learnt online
+        screen = surrogate_screen(objectives)
     executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads, per_device=cfg.per_device,
                              device=cfg.device)
     if cfg.pipeline:  # (once the settings are known good) the training workers and the synthesis worker start

@@ -19,6 +19,16 @@ of the data when an ensemble's spread is wanted as the uncertainty instead.
 
 **Acquisition** (:func:`acquire`): upper confidence bound ``mean + kappa * std``; ``kappa = 0`` is
 pure exploitation. :func:`screen` applies predictor and acquisition to a list of candidate graphs.
+
+**Screening in the general search** (:class:`SurrogateScreen`, ``alphanas search --strategy surrogate``):
+a :class:`~alphanas.search.protocols.Screen` for :class:`~alphanas.search.evolution.Evolution`. Before each
+trial the loop shows it the evaluated population (:meth:`SurrogateScreen.observe`: exactly the candidates
+the trial may see, so the search stays deterministic for a fixed seed, and a resumed search refits the
+same predictor from the store); once ``warmup`` candidates are evaluated the trial makes
+``mutants`` property-guided mutants, the GP (refit on every evaluated candidate's features and
+validation metric) ranks them by acquisition and only the best is trained; before that, one random
+mutant per trial is trained, as without a screen. The chosen candidate records ``surrogate_pred`` and
+``surrogate_std`` (the prediction) and ``proxy_surrogate`` (its acquisition score) in its metrics.
 """
 
 from __future__ import annotations
@@ -26,8 +36,9 @@ from __future__ import annotations
 import hashlib
 import math
 import warnings
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -209,5 +220,102 @@ def screen(graphs: Sequence[Graph], seen: Sequence[Graph], seen_acc: Sequence[fl
     return sorted(order[:keep].tolist())
 
 
-__all__ = ["LENGTH_SCALES", "NOISES", "WL_BUCKETS", "Ensemble", "GaussianProcess", "Predictor", "acquire",
-           "graph_features", "property_features", "screen", "wl_histogram"]
+# -- screening mutants in the general search -------------------------------------------------------
+
+
+@dataclass
+class SurrogateScreen:
+    """Screen mutants with a GP trained online on the evaluated candidates (see the module docstring).
+
+    ``metric`` (``val_acc``) and ``sense`` (``max``/``min``): what the predictor learns and the
+    acquisition prefers. ``costs``: metric keys known before training (``params``, ``flops``) that are
+    objectives too; with costs the acquisition of a mutant is its predicted metric (UCB) minus the best
+    metric evaluated at no higher cost (the predicted improvement of the Pareto front at its cost);
+    without costs it is the UCB itself. ``mutants``: mutants proposed per trial after ``warmup``
+    evaluated candidates. ``kappa``: UCB exploration weight. Deterministic (no random choices).
+    """
+
+    mutants: int = 8
+    warmup: int = 4
+    kappa: float = 0.5
+    metric: str = "val_acc"
+    sense: str = "max"
+    costs: tuple[str, ...] = ()
+    proxy: str = field(default="surrogate", init=False)
+    _seen: list[tuple[np.ndarray, float, dict[str, float]]] = field(default_factory=list, init=False, repr=False)
+    _features: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False)
+    _last: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from alphanas.errors import AlphanasError
+
+        if not isinstance(self.mutants, int) or self.mutants < 2:
+            raise AlphanasError(f"surrogate mutants {self.mutants}: must be an integer >= 2")
+        if not isinstance(self.warmup, int) or self.warmup < 3:
+            raise AlphanasError(f"surrogate warm-up {self.warmup}: must be an integer >= 3 (a GP needs points)")
+        if self.sense not in ("max", "min"):
+            raise AlphanasError(f"surrogate sense {self.sense!r}: must be max or min")
+        self.costs = tuple(self.costs)
+
+    @property
+    def keep(self) -> float:
+        """The fraction of mutants trained: 1 (a single random mutant) until the predictor is consulted."""
+        return 1.0 if not self.ready else 1.0 / self.mutants
+
+    @property
+    def ready(self) -> bool:
+        """Whether enough candidates are evaluated for the predictor to be consulted."""
+        return len(self._seen) >= self.warmup
+
+    def _feature(self, key: str | None, graph: Graph) -> np.ndarray:
+        if key is None:
+            return graph_features(graph)
+        if key not in self._features:
+            self._features[key] = graph_features(graph)
+        return self._features[key]
+
+    def observe(self, population: Sequence[Any], load: Callable[[Any], Graph]) -> None:
+        """Take the evaluated candidates (objects with ``hash`` and ``metrics``) a trial may see;
+        ``load(candidate)`` gives a candidate's graph (called once per structure)."""
+        seen = []
+        for cand in population:
+            value = cand.metrics.get(self.metric)
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                continue
+            feats = self._features.get(cand.hash)
+            if feats is None:
+                feats = self._feature(cand.hash, load(cand))
+            seen.append((feats, float(value), {c: float(cand.metrics.get(c, math.inf)) for c in self.costs}))
+        self._seen = seen
+
+    def scores(self, graphs: list[Graph], *, seed: int = 0) -> list[float]:
+        """The acquisition of every graph (larger is better); all zero before warm-up."""
+        self._last = {}
+        if not self.ready or not graphs:
+            return [0.0] * len(graphs)
+        sign = 1.0 if self.sense == "max" else -1.0
+        x = np.stack([f for f, _, _ in self._seen])
+        y = sign * np.array([v for _, v, _ in self._seen])
+        model = GaussianProcess().fit(x, y)
+        mean, std = model.predict(np.stack([self._feature(None, g) for g in graphs]))
+        score = acquire(mean, std, self.kappa)
+        if self.costs:
+            from alphanas.search.objectives import cost_metrics
+
+            for i, g in enumerate(graphs):
+                cost = cost_metrics(g)
+                cheaper = [yv for (_, _, c), yv in zip(self._seen, y)
+                           if all(c[k] <= cost.get(k, math.inf) for k in self.costs)]
+                score[i] -= max(cheaper) if cheaper else y.min()
+        self._last = {"mean": sign * mean, "std": std}
+        return [float(v) for v in score]
+
+    def annotations(self, index: int) -> dict[str, float]:
+        """``surrogate_pred`` and ``surrogate_std`` of graph ``index`` of the last :meth:`scores` call."""
+        if not self._last:
+            return {}
+        return {"surrogate_pred": float(self._last["mean"][index]), "surrogate_std": float(self._last["std"][index])}
+
+
+__all__ = ["LENGTH_SCALES", "NOISES", "WL_BUCKETS", "Ensemble", "GaussianProcess", "Predictor", "SurrogateScreen",
+           "acquire", "graph_features", "property_features", "screen", "wl_histogram"]

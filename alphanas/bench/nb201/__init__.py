@@ -4,7 +4,7 @@
 :mod:`~alphanas.bench.nb201.table` (the CSV table, the query log a search sees, the tabular evaluator),
 :mod:`~alphanas.bench.nb201.search` (property-guided evolution, regularized evolution, random search, and
 the entry to :mod:`~alphanas.bench.nb201.surrogate` and :mod:`~alphanas.bench.nb201.generative`),
-:mod:`~alphanas.bench.nb201.convert` (HW-NAS-Bench to the hardware CSV) and
+:mod:`~alphanas.bench.nb201.convert` (the downloaded NAS-Bench-201 / NATS-Bench and HW-NAS-Bench files to the CSVs) and
 :mod:`~alphanas.bench.nb201.script` (``python -m alphanas.bench.nb201`` / ``alphanas benchmark nb201``).
 """
 

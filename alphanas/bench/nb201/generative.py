@@ -30,6 +30,7 @@ import numpy as np
 
 from alphanas.bench.nb201.space import EDGES, OPS, Cell, cell_class
 from alphanas.bench.nb201.surrogate import encode
+from alphanas.bench.nb201.tracker import QueriedCells
 from alphanas.search.surrogate import GaussianProcess, acquire
 
 
@@ -93,44 +94,33 @@ def generative_search(query: Callable[[Cell, str, str], float], budget: int, rng
                       config: GenerativeConfig) -> None:
     """Run the generative search; ``query(cell, mutation, description)`` evaluates a cell and returns its
     validation accuracy (called for ``budget`` distinct, non-isomorphic cells, or fewer when stuck)."""
-    seen: dict[str, float] = {}
-    classes: set[int] = set()
-    cells: list[Cell] = []
-
-    def fresh(cell: Cell) -> bool:
-        return str(cell) not in seen and cell_class(cell) not in classes
-
-    def evaluate(cell: Cell, mutation: str, what: str = "") -> None:
-        classes.add(cell_class(cell))
-        seen[str(cell)] = query(cell, mutation, what)
-        cells.append(cell)
-
+    books = QueriedCells(query)
     generator = EdgeGenerator()  # uniform before training: its samples are the random initial cells
     stalls = 0
-    while len(seen) < min(budget, config.initial) and stalls < 1000:
+    while len(books) < min(budget, config.initial) and stalls < 1000:
         cell = generator.sample(1, rng)[0]
-        if fresh(cell):
-            evaluate(cell, "random_sample")
+        if books.fresh(cell):
+            books.evaluate(cell, "random_sample")
         else:
             stalls += 1
     stalls = 0
-    while len(seen) < budget and stalls < 20:
-        ranked = sorted(cells, key=lambda c: -seen[str(c)])[:config.top_k]
+    while len(books) < budget and stalls < 20:
+        ranked = books.best(config.top_k)
         rank_weights = 1.0 / (np.arange(len(ranked)) + 1.0)
         generator.fit(ranked, rank_weights / rank_weights.sum(), config.epochs, config.learning_rate, config.l2)
         pool: dict[int, Cell] = {}
         for cell in generator.sample(config.samples, rng):
-            if fresh(cell):
+            if books.fresh(cell):
                 pool.setdefault(cell_class(cell), cell)
         if not pool:
             stalls += 1
             continue
         candidates = list(pool.values())
-        model = GaussianProcess().fit(np.stack([encode(c) for c in cells]), np.array([seen[str(c)] for c in cells]))
+        model = GaussianProcess().fit(*books.training_data(encode))
         mean, std = model.predict(np.stack([encode(c) for c in candidates]))
         score = acquire(mean, std, config.kappa)
-        for i in np.argsort(-score, kind="stable")[:min(config.batch, budget - len(seen))]:
-            evaluate(candidates[i], "generated", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
+        for i in np.argsort(-score, kind="stable")[:min(config.batch, budget - len(books))]:
+            books.evaluate(candidates[i], "generated", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
 
 
 __all__ = ["EdgeGenerator", "GenerativeConfig", "generative_search"]

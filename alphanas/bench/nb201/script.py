@@ -15,7 +15,7 @@ standard error. ``--json`` prints per strategy ``{"strategy", "runs", "seeds", "
 queries]], "hypervolume": {COLUMN: {"100": {"mean", "sem", "values"}}}}`` (a list with ``--strategy all``).
 
 No table is shipped with alphanas: pass a CSV with the columns of :mod:`alphanas.bench.nb201.table`,
-built from the NAS-Bench-201 / NATS-Bench topology files, and convert HW-NAS-Bench's latencies with
+converted from the NAS-Bench-201 / NATS-Bench topology files (and HW-NAS-Bench's latencies) with
 ``python -m alphanas.bench.nb201.convert`` (:mod:`alphanas.bench.nb201.convert`).
 """
 
@@ -267,10 +267,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     path = args.table
     if path is None:
         if not DEFAULT_TABLE.is_file():
-            raise AlphanasError(f"no NAS-Bench-201 table at the default {DEFAULT_TABLE}; give one with --table FILE "
-                                f"(a CSV with the columns arch, val_acc_12ep, test_acc_200ep, params_m, flops_m per cell, "
-                                f"built from "
-                                f"the NAS-Bench-201/NATS-Bench topology benchmark files)")
+            raise AlphanasError(f"no NAS-Bench-201 table at the default {DEFAULT_TABLE}; give one with --table FILE: "
+                                "download the NAS-Bench-201/NATS-Bench topology benchmark (links at "
+                                "https://github.com/D-X-Y/NATS-Bench, e.g. NATS-tss-v1_0-3ffb9-simple) and convert it "
+                                "with python -m alphanas.bench.nb201.convert SOURCE --out cifar10.csv")
         path = DEFAULT_TABLE
     plot_path = check_output_path(args.plot, [path], args.force) if args.plot is not None else None
     fronts_path = check_output_path(args.plot_fronts, [path], args.force) if args.plot_fronts is not None else None

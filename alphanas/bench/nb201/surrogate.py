@@ -20,6 +20,12 @@ cells of the property-guided evolution, in one of three proposal modes:
   ``random`` random cells (a BANANAS-style loop; after warm-up only ``late_parents`` parents).
 - ``'space'``: Bayesian optimisation over one cell of every isomorphism class of the whole space.
 
+Optional steps of ``'evolution'`` (off by default; tried for the issue's targets, see docs/results.md):
+after ``local_after`` queries every ``local_every``-th query hill-climbs (the GP-ranked unqueried one-edit,
+then two-edit, neighbours of the best cell of one of ``local_basins`` basins); with ``radius`` the
+neighbours of the ``local_top`` best cells join the screened mutants; every ``global_every``-th query
+after warm-up is the best UCB (``global_kappa``) over every unqueried isomorphism class.
+
 No mode queries a cell twice, nor a cell isomorphic to a queried one.
 """
 
@@ -35,6 +41,7 @@ import numpy as np
 
 from alphanas.bench.nb201.space import (EDGES, OPS, Cell, cell_class, cell_properties, property_mutation,
                                         random_edge_mutation)
+from alphanas.bench.nb201.tracker import QueriedCells
 from alphanas.search.surrogate import GaussianProcess, acquire
 
 #: input-to-output paths of the cell as edge-index sequences into :data:`EDGES`
@@ -88,6 +95,14 @@ class SurrogateConfig:
     population: int = 15  # 'evolution': aging population the parent is drawn from
     sample: int = 6  # 'evolution': parent = best of this many drawn from the population
     refit: int = 1  # 'evolution': queries between refits of the predictor
+    radius: int = 0  # 'evolution' after warm-up: also screen every cell within this many edge edits ...
+    local_top: int = 3  # ... of each of this many best cells (0 radius: off)
+    local_after: int = 0  # 'evolution': after this many queries (0: never), hill-climb from the best cell
+    local_kappa: float = 0.0  # UCB weight ranking the best cell's unqueried neighbours in the climb
+    local_every: int = 1  # climb on every this-many-th query (the others: screened evolution)
+    local_basins: int = 1  # climbs rotate over the best cells of this many basins (>= 3 edits apart)
+    global_every: int = 0  # 'evolution' after warm-up: every this-many-th query (0: never) is the best
+    global_kappa: float = 1.0  # ... UCB (this kappa) over every unqueried isomorphism class of the space
 
 
 def _pool(cells: list[Cell], rng: random.Random, np_rng: np.random.Generator, config: SurrogateConfig,
@@ -123,46 +138,35 @@ def surrogate_search(query: Callable[[Cell, str, str], float], budget: int, rng:
     """Run the surrogate-assisted search; ``query(cell, mutation, description)`` evaluates a cell and
     returns its validation accuracy (it is called for exactly ``budget`` distinct cells, or fewer
     when the space runs out)."""
-    seen: dict[str, float] = {}
-    classes: set[int] = set()
-    cells: list[Cell] = []
-
-    def fresh(cell: Cell) -> bool:
-        return str(cell) not in seen and cell_class(cell) not in classes
-
-    def evaluate(cell: Cell, mutation: str, what: str = "") -> None:
-        classes.add(cell_class(cell))
-        seen[str(cell)] = query(cell, mutation, what)
-        cells.append(cell)
-
+    books = QueriedCells(query)
     for cell in initial(rng, config.initial, config.initial_pool):
-        if len(seen) < min(budget, config.initial) and fresh(cell):
-            evaluate(cell, "random_sample")
+        if len(books) < min(budget, config.initial) and books.fresh(cell):
+            books.evaluate(cell, "random_sample")
     if config.proposal == "space":
-        _space_search(cells, seen, evaluate, budget, rng, config)
+        _space_search(books, budget, config)
         return
     if config.proposal == "evolution":
-        _screened_evolution(cells, seen, evaluate, fresh, budget, rng, np_rng, config)
+        _screened_evolution(books, budget, rng, np_rng, config)
         return
     stalls = 0
-    while len(seen) < budget and stalls < 100:
-        if len(seen) < 3:
+    while len(books) < budget and stalls < 100:
+        if len(books) < 3:
             cell = Cell.random(rng)
-            if fresh(cell):
-                evaluate(cell, "random_sample")
+            if books.fresh(cell):
+                books.evaluate(cell, "random_sample")
             continue
-        late = len(seen) >= config.warmup
-        ranked = sorted(cells, key=lambda c: -seen[str(c)])[:config.late_parents if late else config.parents]
-        pool = _pool(ranked, rng, np_rng, config, fresh)
+        late = len(books) >= config.warmup
+        ranked = books.best(config.late_parents if late else config.parents)
+        pool = _pool(ranked, rng, np_rng, config, books.fresh)
         if not pool:
             stalls += 1
             continue
-        model = GaussianProcess().fit(np.stack([encode(c) for c in cells]), np.array([seen[str(c)] for c in cells]))
+        model = GaussianProcess().fit(*books.training_data(encode))
         mean, std = model.predict(np.stack([encode(c) for c in pool]))
         kappa = config.kappa_late if late else config.kappa
         score = acquire(mean, std, kappa)
-        for i in np.argsort(-score, kind="stable")[:min(config.batch, budget - len(seen))]:
-            evaluate(pool[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
+        for i in np.argsort(-score, kind="stable")[:min(config.batch, budget - len(books))]:
+            books.evaluate(pool[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
 
 
 @functools.lru_cache(maxsize=1)
@@ -176,57 +180,120 @@ def _space() -> tuple[list[Cell], np.ndarray, np.ndarray]:
     return cells, np.stack([encode(c) for c in cells]), np.array(list(firsts))
 
 
-def _space_search(cells: list[Cell], seen: dict[str, float], evaluate: Callable[..., None], budget: int,
-                  rng: random.Random, config: SurrogateConfig) -> None:
+def _space_search(books: QueriedCells, budget: int, config: SurrogateConfig) -> None:
     """Bayesian optimisation over every isomorphism class of the space: each round the ``batch``
     unqueried classes of best UCB (kappa, then kappa_late after warm-up) are queried."""
     space, features, ids = _space()
-    while len(seen) < budget:
-        queried = {cell_class(c) for c in cells}
+    while len(books) < budget:
+        queried = {cell_class(c) for c in books.cells}
         open_ = np.array([i not in queried for i in ids.tolist()])
         if not open_.any():
             return
-        model = GaussianProcess().fit(np.stack([encode(c) for c in cells]), np.array([seen[str(c)] for c in cells]))
+        model = GaussianProcess().fit(*books.training_data(encode))
         index = np.flatnonzero(open_)
         mean, std = model.predict(features[index])
-        kappa = config.kappa_late if len(seen) >= config.warmup else config.kappa
+        kappa = config.kappa_late if len(books) >= config.warmup else config.kappa
         order = np.argsort(-acquire(mean, std, kappa), kind="stable")
-        for j in order[:min(config.batch, budget - len(seen))]:
+        for j in order[:min(config.batch, budget - len(books))]:
             i = index[j]
-            evaluate(space[i], "surrogate", f"predicted {mean[j]:.4f} ± {std[j]:.4f}")
+            books.evaluate(space[i], "surrogate", f"predicted {mean[j]:.4f} ± {std[j]:.4f}")
 
 
-def _screened_evolution(cells: list[Cell], seen: dict[str, float], evaluate: Callable[..., None],
-                        fresh: Callable[[Cell], bool], budget: int, rng: random.Random,
-                        np_rng: np.random.Generator, config: SurrogateConfig) -> None:
+@functools.lru_cache(maxsize=4096)
+def neighbourhood(cell: Cell, radius: int) -> tuple[Cell, ...]:
+    """Every cell within ``radius`` edge edits of ``cell`` (itself excluded), in a fixed order."""
+    out = []
+    for r in range(1, radius + 1):
+        for edges in itertools.combinations(range(len(EDGES)), r):
+            choices = [[op for op in OPS if op != cell.ops[k]] for k in edges]
+            for ops in itertools.product(*choices):
+                out.append(cell.replace(dict(zip(edges, ops))))
+    return tuple(out)
+
+
+def _distance(a: Cell, b: Cell) -> int:
+    return sum(x != y for x, y in zip(a.ops, b.ops))
+
+
+def _basins(books: QueriedCells, count: int) -> list[Cell]:
+    """The best cell, then the best cell at least 3 edits from every one chosen, ..., up to ``count``."""
+    chosen: list[Cell] = []
+    for cell in books.best(len(books)):
+        if all(_distance(cell, c) >= 3 for c in chosen):
+            chosen.append(cell)
+            if len(chosen) == count:
+                break
+    return chosen
+
+
+def _climb(books: QueriedCells, model: GaussianProcess, config: SurrogateConfig, step: int) -> bool:
+    """One step of the hill climb: query the unqueried cell of best UCB among one-edit neighbours (two-edit
+    ones once those are all queried) of a basin's best cell (basin ``step`` modulo :attr:`local_basins`);
+    False when every basin's neighbourhoods are exhausted."""
+    starts = _basins(books, config.local_basins)
+    for k in range(len(starts)):
+        start = starts[(step + k) % len(starts)]
+        for radius in (1, 2):
+            pool: dict[int, Cell] = {}
+            for cell in neighbourhood(start, radius):
+                if books.fresh(cell):
+                    pool.setdefault(cell_class(cell), cell)
+            if pool:
+                candidates = list(pool.values())
+                mean, std = model.predict(np.stack([encode(c) for c in candidates]))
+                i = int(np.argmax(acquire(mean, std, config.local_kappa)))
+                books.evaluate(candidates[i], "surrogate",
+                               f"climb r{radius}: predicted {mean[i]:.4f} ± {std[i]:.4f}")
+                return True
+    return False
+
+
+def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np_rng: np.random.Generator,
+                        config: SurrogateConfig) -> None:
     """Property-guided aging evolution whose every step screens ``mutants`` mutants with the predictor."""
     model = None
     fitted = 0
     failures = 0
-    while len(seen) < budget and failures < 1000:
-        if model is None or len(seen) - fitted >= config.refit:
-            model = GaussianProcess().fit(np.stack([encode(c) for c in cells]),
-                                          np.array([seen[str(c)] for c in cells]))
-            fitted = len(seen)
-        alive = cells[-config.population:]
+    while len(books) < budget and failures < 1000:
+        if model is None or len(books) - fitted >= config.refit:
+            model = GaussianProcess().fit(*books.training_data(encode))
+            fitted = len(books)
+        if config.global_every and len(books) >= config.warmup and len(books) % config.global_every == 1:
+            space, features, ids = _space()
+            queried = {cell_class(c) for c in books.cells}
+            index = np.flatnonzero([i not in queried for i in ids.tolist()])
+            if len(index):
+                mean, std = model.predict(features[index])
+                j = int(np.argmax(acquire(mean, std, config.global_kappa)))
+                books.evaluate(space[index[j]], "surrogate", f"global: predicted {mean[j]:.4f} ± {std[j]:.4f}")
+                continue
+        if config.local_after and len(books) >= config.local_after and len(books) % config.local_every == 0 \
+                and _climb(books, model, config, len(books) // config.local_every):
+            continue
+        alive = books.cells[-config.population:]
         if failures >= 30:
-            parent = rng.choice(cells)
+            parent = rng.choice(books.cells)
         else:
-            parent = max((rng.choice(alive) for _ in range(config.sample)), key=lambda c: seen[str(c)])
+            parent = max((rng.choice(alive) for _ in range(config.sample)), key=books.value)
         pool: dict[int, Cell] = {}
         for _ in range(config.mutants):
-            result = property_mutation(parent, rng, np_rng, relax=failures >= 10, accept=fresh)
+            result = property_mutation(parent, rng, np_rng, relax=failures >= 10, accept=books.fresh)
             if result is not None:
                 pool.setdefault(cell_class(result[0]), result[0])
+        if config.radius > 0 and len(books) >= config.warmup:
+            for best in books.best(config.local_top):
+                for cell in neighbourhood(best, config.radius):
+                    if books.fresh(cell):
+                        pool.setdefault(cell_class(cell), cell)
         if not pool:
             failures += 1
             continue
         failures = 0
         candidates = list(pool.values())
         mean, std = model.predict(np.stack([encode(c) for c in candidates]))
-        kappa = config.kappa_late if len(seen) >= config.warmup else config.kappa
+        kappa = config.kappa_late if len(books) >= config.warmup else config.kappa
         i = int(np.argmax(acquire(mean, std, kappa)))
-        evaluate(candidates[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
+        books.evaluate(candidates[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
 
 
-__all__ = ["PATHS", "SurrogateConfig", "encode", "surrogate_search"]
+__all__ = ["PATHS", "SurrogateConfig", "encode", "neighbourhood", "surrogate_search"]

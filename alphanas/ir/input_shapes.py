@@ -9,11 +9,15 @@ inference and the ops' shape functions see it, and the symbols it binds are repl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import onnx
+from typing import TYPE_CHECKING, Any
 
 from alphanas.errors import AlphanasError
+from alphanas.ir.onnx_proto import _LazyModule, pb
+
+if TYPE_CHECKING:
+    import onnx
+else:  # (imported on first use: reading a model needs only the protobuf classes, see onnx_proto)
+    onnx = _LazyModule("onnx")
 
 InputShapes = Mapping[str, Sequence[int]]
 
@@ -73,7 +77,7 @@ def overwrite_input_shapes(model: onnx.ModelProto, shapes: InputShapes, source: 
                 if binding.setdefault(d.dim_param, new) != new:
                     raise AlphanasError(f"{source}: the input shapes give the symbol {d.dim_param!r} two sizes "
                                         f"({binding[d.dim_param]} and {new})")
-    out = onnx.ModelProto()
+    out = pb().ModelProto()
     out.CopyFrom(model)
     for vi in out.graph.input:
         if vi.name in shapes:
@@ -110,7 +114,7 @@ def with_input_shapes(model: Any, shapes: InputShapes, source: str = "<model>") 
     ``Graph`` (the result is of the same kind, a ``Graph`` becoming a ``ModelProto``)."""
     if isinstance(model, (bytes, bytearray)):
         return overwrite_input_shapes(onnx.load_from_string(bytes(model)), shapes, source).SerializeToString()
-    if isinstance(model, onnx.ModelProto):
+    if isinstance(model, pb().ModelProto):
         return overwrite_input_shapes(model, shapes, source)
     from alphanas.ir.onnx_io import to_onnx
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, ParameterError
 from alphanas.ir.onnx_proto import _LazyModule, pb
 
 if TYPE_CHECKING:
@@ -26,14 +26,14 @@ def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
     """``"NAME:D1,D2,..."`` -> (name, dims). The name may itself contain ``:`` (the last one splits)."""
     name, sep, dims = text.rpartition(":")
     if not sep or not name:
-        raise AlphanasError(f"input shape {text!r}: write NAME:DIMS, e.g. images:1,3,320,320")
+        raise ParameterError("input_shapes", f"{{input_shapes}} {text!r}: write NAME:DIMS, e.g. images:1,3,320,320")
     try:
         shape = tuple(int(d) for d in dims.split(","))
     except ValueError:
-        raise AlphanasError(f"input shape {text!r}: the dimensions must be integers separated by commas, "
-                            "e.g. images:1,3,320,320") from None
+        raise ParameterError("input_shapes", f"{{input_shapes}} {text!r}: the dimensions must be integers separated "
+                             "by commas, e.g. images:1,3,320,320") from None
     if any(d <= 0 for d in shape):
-        raise AlphanasError(f"input shape {text!r}: every dimension must be positive")
+        raise ParameterError("input_shapes", f"{{input_shapes}} {text!r}: every dimension must be positive")
     return name, shape
 
 
@@ -43,7 +43,7 @@ def parse_input_shapes(texts: Sequence[str] | None) -> dict[str, tuple[int, ...]
     for text in texts or ():
         name, shape = parse_input_shape(text)
         if name in out:
-            raise AlphanasError(f"input shape: {name!r} is given twice")
+            raise ParameterError("input_shapes", f"{{input_shapes}}: {name!r} is given twice")
         out[name] = shape
     return out
 

@@ -771,7 +771,7 @@ def cmd_bench(args) -> int:
     if not batches:
         raise AlphanasError("--batch: give at least one batch size, e.g. --batch 1,32")
     if min(batches) < 1:
-        raise AlphanasError(f"--batch: got {min(batches)}; give batch sizes >= 1")
+        raise AlphanasError(f"--batch: got {min(batches)}; batch sizes must be >= 1")
     total = len(batches) * len(args.models)
     c = console()
     with Progress(console=c, transient=True, disable=args.json or not c.is_terminal) as bar:

@@ -523,6 +523,20 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_rewrite)
 
 
+def _check_runs_in_onnxruntime(graph, model: str) -> None:
+    """Refuse, in one line, a model onnxruntime cannot load (an op of a custom domain, say)."""
+    from alphanas.errors import one_line
+    from alphanas.ir.runtime import session
+
+    try:
+        session(graph, "cpu", optimize=False)
+    except AlphanasError:
+        raise
+    except Exception as e:  # onnxruntime's own errors (Fail, InvalidGraph, NotImplemented)
+        raise AlphanasError(f"--verify: onnxruntime cannot run {model} ({one_line(e, 300)}), so its rewrite cannot "
+                            "be verified; run without --verify (the ONNX checker still guards every pass)") from None
+
+
 def _stderr_console():
     from rich.console import Console
 
@@ -567,6 +581,8 @@ def cmd_rewrite(args) -> int:
     from alphanas.ir.runtime import parse_input_values
 
     values = parse_input_values(args.input_value)
+    if args.verify:  # a model onnxruntime cannot run cannot be verified: say so before any pass runs
+        _check_runs_in_onnxruntime(graph, args.model)
     pm.guard = rewrite_guard(graph, verify=args.verify, tolerance=tol, seed=args.seed, input_values=values)
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} passes"), console=c, transient=True,

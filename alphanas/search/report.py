@@ -197,7 +197,8 @@ def _panel(ax, cands: list[Candidate], front: list[Candidate], senses: dict[str,
         ax.set_xscale("log")
         plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
         ax.xaxis.set_major_formatter(plain)
-        ax.xaxis.set_minor_formatter(plain)
+        if xlim and xlim[1] < 10 * xlim[0]:  # (within a decade the minor ticks carry the only labels)
+            ax.xaxis.set_minor_formatter(plain)
     if ylim and log_axis(ykey, [p[1] for p in pts_all]):
         ax.set_yscale("log")
     if xlim:

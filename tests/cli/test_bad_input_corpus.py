@@ -4,7 +4,9 @@ file can be created, and nonsense option values. Each case must end with exit st
 line on stderr (no traceback), write nothing, and leave its inputs as they were.
 
 The inputs are generated here; cases run in-process through ``alphanas.cli.main`` (fast), and the
-options are validated before any work, so no case trains or searches.
+options are validated before any work, so no case trains or searches. Nothing may reach stdout either
+(no table or half a JSON document before the error). Outputs that cannot be created point into
+``/proc``, where no one (root included) can create a file.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from onnx import TensorProto, helper, numpy_helper
 from alphanas.cli import main
 
 FOLDER_TOKEN = "{d}"
+#: 250-odd cases, about 30 s of CPU in all (each well under a second but a few that load the digits data)
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ def _done(out) -> list[int]:
 def test_ctrl_c_of_a_process_search_says_where_and_how_to_resume(tmp_path):
     out = tmp_path / "run"
     argv = [sys.executable, "-m", "alphanas.cli", "search", "--zoo", "cnn", "--dataset", "digits", "--trials",
-            str(TRIALS), "--epochs", "1", "--strategy", "random_edit", "--executor", "process", "--workers", "2",
+            str(TRIALS), "--epochs", "1", "--strategy", "random_edit", "--executor", "process", "--workers", "1",
             "--out", str(out)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

@@ -15,7 +15,7 @@ import pytest
 
 from alphanas.search.store import DB_NAME
 
-TRIALS = 4
+TRIALS = 8
 
 
 def _done(out) -> list[int]:
@@ -38,7 +38,10 @@ def test_ctrl_c_of_a_process_search_says_where_and_how_to_resume(tmp_path):
     argv = [sys.executable, "-m", "alphanas.cli", "search", "--zoo", "cnn", "--dataset", "digits", "--trials",
             str(TRIALS), "--epochs", "1", "--strategy", "random_edit", "--executor", "process", "--workers", "1",
             "--out", str(out)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # (a shell without job control starts background jobs with SIGINT ignored, and the child would inherit
+    # that: give it the default disposition a terminal's foreground job has)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 240
         while not _done(out) and proc.poll() is None and time.monotonic() < deadline:

@@ -23,7 +23,7 @@ FLAGS = {"trials": "--trials", "epochs": "--epochs", "workers": "--workers", "lo
          "objectives": "--objectives",
          "address": "--address", "executor": "--executor", "device": "--device", "root": "--data-dir", "zoo": "--zoo",
          "plugin": "--plugin", "pass": "--pass", "max_rounds": "--max-rounds", "provider": "--provider",
-         "batches": "--batch", "input_shapes": "--input-shape",
+         "batches": "--batch", "input_shapes": "--input-shape", "input_values": "--input-value",
          "image_size": "--image-size", "channels": "--channels", "skip_corrupt": "--skip-corrupt",
          "split_seed": "--split-seed", "constraint": "--constraint", "task": "--task", "evaluator": "--evaluator"}
 FLAGS.update({"num_classes": "--num-classes", "input_size": "--input-size", "in_channels": "--in-channels",
@@ -68,6 +68,9 @@ def graph_report(graph) -> dict:
             return n.opdef.params(n)
         return sum(int(v.const.size) for v in n.inputs if v is not None and id(v) in opaque_weights)
 
+    # the FLOPs of an opaque op are unknown (nothing says what it computes): never 0, but None, and the
+    # totals say that they leave those nodes out
+    unknown_flops = [n.name for n in graph.nodes if n.is_opaque]
     return {
         "name": graph.name,
         "inputs": [{"name": v.name, "shape": list(v.shape), "dtype": str(v.dtype)} for v in graph.inputs],
@@ -75,12 +78,13 @@ def graph_report(graph) -> dict:
                     for v in graph.outputs],
         **summary,
         "opaque_params": opaque_params,
+        "flops_unknown_nodes": unknown_flops,
         "symbolic_dims": cost.symbolic_dims(graph),
         "ops": dict(ops.most_common()),
         "opaque_ops": dict(opaque.most_common()),
         "nodes_table": [
             {"name": n.name, "op": n.op_type, "shape": None if n.outputs[0].shape is None else list(n.outputs[0].shape),
-             "params": node_params(n), "flops": cost.node_flops_or_none(n, graph),
+             "params": node_params(n), "flops": None if n.is_opaque else cost.node_flops_or_none(n, graph),
              "opaque": n.is_opaque}
             for n in graph.nodes
         ],
@@ -135,8 +139,13 @@ def cmd_inspect(args) -> int:
     for v in rep["outputs"]:
         c.print(f"  output {v['name']}: {v['dtype']} {v['shape']}")
     peak = rep["peak_activation_bytes"]
-    c.print(f"  nodes {rep['nodes']}   params {rep['params']:,}   MACs {_count(rep['macs'])}   FLOPs {_count(rep['flops'])}   "
+    plus = " + ?" if rep["flops_unknown_nodes"] else ""  # (the opaque nodes' share is unknown)
+    c.print(f"  nodes {rep['nodes']}   params {rep['params']:,}   MACs {_count(rep['macs'])}{plus}   "
+            f"FLOPs {_count(rep['flops'])}{plus}   "
             f"peak activations {'?' if peak is None else f'{peak / 2**20:.2f} MiB'} (batch 1)")
+    if plus:
+        c.print(f"  [yellow]+ ? the MACs and FLOPs of {len(rep['flops_unknown_nodes'])} opaque node(s) are unknown[/] "
+                "(alphanas has no definition of their ops); the counts cover the other nodes")
     if rep["symbolic_dims"]:
         c.print(f"  [yellow]? depends on the symbolic dimensions {', '.join(rep['symbolic_dims'])}[/]: "
                 "give --input-shape NAME:DIMS for exact counts")
@@ -227,7 +236,7 @@ INSPECT_PRINTERS.append(_print_preprocessing_section)
 
 @command("zoo", "built-in seed models: list, export")
 def _zoo_args(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="zoo_cmd", required=True)
+    sub = p.add_subparsers(dest="zoo_cmd", required=True, metavar="{list,export}")
     zl = sub.add_parser("list", help="list the models")
     zl.add_argument("--json", action="store_true", help="print {name: description} as JSON")
     zl.set_defaults(func=cmd_zoo_list)
@@ -421,6 +430,12 @@ def cmd_train(args) -> int:
 
         torch.set_num_threads(cpu_threads(graph, args.batch_size, args.threads))
     ckpt = None if args.no_checkpoint else Path(args.checkpoint or f"{out}.ckpt")
+    if ckpt is not None and args.checkpoint:  # (the default sits beside the output, checked above)
+        from alphanas.console import check_writable_folder
+
+        if ckpt.is_dir():
+            raise AlphanasError(f"--checkpoint {ckpt}: is a directory; give a file path")
+        check_writable_folder(ckpt.parent, f"--checkpoint {ckpt}: cannot be written")
     err = Console(stderr=True, highlight=False)
     if ckpt is not None and ckpt.exists():
         err.print(f"resuming from checkpoint {ckpt}")
@@ -510,6 +525,20 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_rewrite)
 
 
+def _check_runs_in_onnxruntime(graph, model: str) -> None:
+    """Refuse, in one line, a model onnxruntime cannot load (an op of a custom domain, say)."""
+    from alphanas.errors import one_line
+    from alphanas.ir.runtime import session
+
+    try:
+        session(graph, "cpu", optimize=False)
+    except AlphanasError:
+        raise
+    except Exception as e:  # onnxruntime's own errors (Fail, InvalidGraph, NotImplemented)
+        raise AlphanasError(f"--verify: onnxruntime cannot run {model} ({one_line(e, 300)}), so its rewrite cannot "
+                            "be verified; run without --verify (the ONNX checker still guards every pass)") from None
+
+
 def _stderr_console():
     from rich.console import Console
 
@@ -544,6 +573,7 @@ def cmd_rewrite(args) -> int:
     if not args.model or not args.output:
         raise AlphanasError("rewrite: give an input model and -o OUTPUT.onnx (or --list to see the passes)")
     out = check_output_path(args.output, [args.model], args.force)
+    _check_target_opset(args.target_opset)
     names = args.passes or list(DEFAULT_PIPELINE)
     pm = passes.pipeline(names, max_rounds=args.max_rounds)
     graph = _load(args.model, args)  # with --input-shape, the graph's inputs (and so its shapes) are static
@@ -553,9 +583,12 @@ def cmd_rewrite(args) -> int:
     from alphanas.ir.runtime import parse_input_values
 
     values = parse_input_values(args.input_value)
+    if args.verify:  # a model onnxruntime cannot run cannot be verified: say so before any pass runs
+        _check_runs_in_onnxruntime(graph, args.model)
     pm.guard = rewrite_guard(graph, verify=args.verify, tolerance=tol, seed=args.seed, input_values=values)
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} passes"), console=c, transient=True) as bar:
+                  TextColumn("{task.completed}/{task.total} passes"), console=c, transient=True,
+                  disable=not c.is_terminal) as bar:
         task = bar.add_task("rewriting", total=len(names))
 
         def step(rec):
@@ -668,6 +701,17 @@ def _change(before: int | None, after: int | None) -> str:
     return f"{d:+,} ({pct:+.2g}%)" if abs(pct) < 0.1 else f"{d:+,} ({pct:+.1f}%)"
 
 
+def _check_target_opset(opset: int | None) -> None:
+    """Refuse a ``--target-opset`` outside the opsets alphanas writes before any work starts."""
+    if opset is None:
+        return
+    from alphanas.ir.onnx_io import MAX_IMPORT_OPSET, MIN_CANONICAL_OPSET
+
+    if not MIN_CANONICAL_OPSET <= opset <= MAX_IMPORT_OPSET:
+        raise AlphanasError(f"--target-opset: got {opset}; give an opset from {MIN_CANONICAL_OPSET} to "
+                            f"{MAX_IMPORT_OPSET} (those alphanas writes with the installed onnx)")
+
+
 def cmd_mutate(args) -> int:
     from alphanas.ir import cost, save_onnx
     from alphanas.synth import mutate
@@ -677,6 +721,7 @@ def cmd_mutate(args) -> int:
     if not 0 <= args.p <= 1:
         raise AlphanasError("--p: give a probability between 0 and 1")
     out = check_output_path(args.output, [args.model], args.force)
+    _check_target_opset(args.target_opset)
     graph = _load(args.model, args)
     res = mutate(graph, seed=args.seed, synthesizer=args.synth, block=args.block, p=args.p,
                  budget_s=args.budget_ms / 1e3)
@@ -750,9 +795,11 @@ def cmd_bench(args) -> int:
     batches = parse_int_list(args.batch, "--batch")
     if not batches:
         raise AlphanasError("--batch: give at least one batch size, e.g. --batch 1,32")
+    if min(batches) < 1:
+        raise AlphanasError(f"--batch: got {min(batches)}; batch sizes must be >= 1")
     total = len(batches) * len(args.models)
     c = console()
-    with Progress(console=c, transient=True, disable=args.json) as bar:
+    with Progress(console=c, transient=True, disable=args.json or not c.is_terminal) as bar:
         task = bar.add_task("measuring", total=total)
         rows = latency.benchmark(args.models, providers=[args.provider], batches=batches, warmup=args.warmup,
                                  repeats=args.repeats, threads=args.threads, optimize=args.optimize,
@@ -816,7 +863,12 @@ def cmd_benchmark(args) -> int:
         importlib.import_module(f"alphanas.bench.{m.name}"), "main"))
     if args.name not in available:
         raise AlphanasError(f"unknown benchmark {args.name!r}; available: {', '.join(available) or 'none'}")
-    return int(importlib.import_module(f"alphanas.bench.{args.name}").main(args.args) or 0)
+    # a benchmark's own argparse errors are one line too (argparse prints its usage first otherwise)
+    one_line, argparse.ArgumentParser.error = argparse.ArgumentParser.error, _Parser.error  # type: ignore[method-assign]
+    try:
+        return int(importlib.import_module(f"alphanas.bench.{args.name}").main(args.args) or 0)
+    finally:
+        argparse.ArgumentParser.error = one_line  # type: ignore[method-assign]
 
 
 # ---------------------------------------------------------------------------------------------------

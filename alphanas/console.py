@@ -65,9 +65,12 @@ def check_writable_folder(folder: str | Path, what: str) -> None:
 
 def parse_int_list(text: str, what: str) -> list[int]:
     """``"1,32"`` (or ``"1x32"``) -> ``[1, 32]``; ``what`` names the option in the error message."""
+    import re
+
+    items = [x.strip() for x in re.split(r"[,x]", text.strip())] if text.strip() else []
     try:
-        return [int(x) for x in text.replace("x", ",").split(",") if x.strip()]
-    except ValueError:
+        return [int(x) for x in items]
+    except ValueError:  # (an empty item too: "1,,2" and "1,x" are not lists of integers)
         raise AlphanasError(f"{what}: expected integers separated by commas, got {text!r}") from None
 
 

@@ -113,6 +113,11 @@ def _load(model: Any) -> Any:
                                 "complete and was saved by onnx") from None
         if not proto.graph.node and not proto.graph.output:
             raise AlphanasError(f"{p}: not an ONNX model (no graph found)")
+        versions = {o.domain or "": o.version for o in proto.opset_import}
+        opset, newest = versions.get("", versions.get("ai.onnx", 0)), onnx.defs.onnx_opset_version()
+        if opset > newest:  # (onnxruntime would fail with a page of C++ about it)
+            raise AlphanasError(f"{p}: opset {opset} is newer than the installed onnx package defines (opsets up to "
+                                f"{newest}); export the model at opset {newest} or lower")
         return proto.SerializeToString()
     return model
 

@@ -19,10 +19,8 @@ the checker rejects the saved model), ``mismatch`` (it runs and computes somethi
 
 from __future__ import annotations
 
-import argparse
 import collections
 import dataclasses
-import json
 import os
 import pickle
 import sys
@@ -208,30 +206,14 @@ def summary(results: list[CaseResult]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m alphanas.bench.conformance", description=__doc__.split("\n\n")[0])
-    p.add_argument("--json", action="store_true", help="print the counts (per outcome, per op) and failures as JSON")
-    p.add_argument("--cases", metavar="SUBSTRING", help="only the cases whose name contains SUBSTRING")
-    args = p.parse_args(argv)
-    s = summary(run_all(name_filter=args.cases))
-    if args.json:
-        json.dump(s, sys.stdout, indent=1)
-        print()
-        return 0
-    from alphanas.table import Table
+    """Run the cases and print the counts per outcome and the failures (``--json``: as JSON)."""
+    from alphanas.bench._outcomes import outcome_main
 
-    from alphanas.console import console
-
-    c = console()
-    t = Table(title=f"ONNX node tests: {s['cases']} cases, {s['ort_runnable']} run by onnxruntime, "
-                    f"pass rate {100 * s['pass_rate']:.1f}%")
-    t.add_column("outcome")
-    t.add_column("cases", justify="right")
-    for k, n in s["outcomes"].items():
-        t.add_row(k, str(n))
-    c.print(t)
-    for f in s["failures"]:
-        c.print(f"{f['outcome']:>16}  {f['name']} ({f['op']}): {f['detail']}", markup=False, highlight=False)
-    return 0
+    return outcome_main(argv, prog="python -m alphanas.bench.conformance", description=__doc__.split("\n\n")[0],
+                        json_help="print the counts (per outcome, per op) and failures as JSON",
+                        summarize=lambda cases: summary(run_all(name_filter=cases)), listed="failures", width=16,
+                        title=lambda s: f"ONNX node tests: {s['cases']} cases, {s['ort_runnable']} run by onnxruntime, "
+                                        f"pass rate {100 * s['pass_rate']:.1f}%")
 
 
 if __name__ == "__main__":

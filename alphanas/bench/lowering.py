@@ -21,10 +21,8 @@ one-line refusal naming the op and why), ``mismatch`` (it runs and computes some
 
 from __future__ import annotations
 
-import argparse
 import collections
 import dataclasses
-import json
 import sys
 import warnings
 
@@ -190,30 +188,15 @@ def summary(results: list[LoweringResult]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m alphanas.bench.lowering", description=__doc__.split("\n\n")[0])
-    p.add_argument("--json", action="store_true", help="print the counts (per outcome, per op) and the cases not lowered")
-    p.add_argument("--cases", metavar="SUBSTRING", help="only the cases whose name contains SUBSTRING")
-    args = p.parse_args(argv)
-    s = summary(run_all(name_filter=args.cases))
-    if args.json:
-        json.dump(s, sys.stdout, indent=1)
-        print()
-        return 0
-    from alphanas.table import Table
+    """Run the cases and print the counts per outcome and the cases not lowered (``--json``: as JSON)."""
+    from alphanas.bench._outcomes import outcome_main
 
-    from alphanas.console import console
-
-    c = console()
-    t = Table(title=f"Lowering to torch: {s['cases']} node-test cases of ops with an OpDef "
-                    f"({s['lowered_folded']} lowered with their non-data inputs folded)")
-    t.add_column("outcome")
-    t.add_column("cases", justify="right")
-    for k, n in s["outcomes"].items():
-        t.add_row(k, str(n))
-    c.print(t)
-    for f in s["not_lowered"]:  # (refusals and failures; the folded cases are counted above)
-        c.print(f"{f['outcome']:>9}  {f['name']} ({f['op']}): {f['detail']}", markup=False, highlight=False)
-    return 0
+    # (the refusals and failures are listed; the folded cases are counted in the table)
+    return outcome_main(argv, prog="python -m alphanas.bench.lowering", description=__doc__.split("\n\n")[0],
+                        json_help="print the counts (per outcome, per op) and the cases not lowered",
+                        summarize=lambda cases: summary(run_all(name_filter=cases)), listed="not_lowered", width=9,
+                        title=lambda s: f"Lowering to torch: {s['cases']} node-test cases of ops with an OpDef "
+                                        f"({s['lowered_folded']} lowered with their non-data inputs folded)")
 
 
 if __name__ == "__main__":

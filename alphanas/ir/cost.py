@@ -104,7 +104,7 @@ def peak_activation_bytes(graph: Graph, batch: int = 1) -> int:
 def batch_symbols(graph: Graph) -> set[str]:
     """The symbols at axis 0 of the graph inputs: the batch, which the counts take as 1."""
     return {v.shape[0] for v in graph.inputs
-            if v.shape and isinstance(v.shape[0], str) and symbolic.to_expr(v.shape[0]).is_Symbol}
+            if v.shape and isinstance(v.shape[0], str) and symbolic.is_symbol(v.shape[0])}
 
 
 def symbolic_dims(graph: Graph) -> list[str]:

@@ -17,7 +17,6 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 
 from alphanas.errors import InvalidGraphError
@@ -436,21 +435,14 @@ class Graph:
 
     def toposort(self) -> None:
         """Reorder nodes topologically (stable: keeps the current order where it is valid)."""
-        order = {id(n): i for i, n in enumerate(self.nodes)}
-        by_id = {id(n): n for n in self.nodes}
-        g = nx.DiGraph()
-        g.add_nodes_from(order)
-        for n in self.nodes:
-            for v in n.inputs:
-                if v is not None and v.producer is not None and id(v.producer) in by_id:
-                    g.add_edge(id(v.producer), id(n))
-        try:
-            ids = list(nx.lexicographical_topological_sort(g, key=order.__getitem__))
-        except nx.NetworkXUnfeasible:
-            cycle = nx.find_cycle(g)
-            names = " -> ".join(by_id[a].name for a, _ in cycle)
-            raise InvalidGraphError(f"graph {self.name!r} has a cycle: {names}") from None
-        self.nodes = [by_id[i] for i in ids]
+        index = {id(n): i for i, n in enumerate(self.nodes)}
+        edges = [(index[id(v.producer)], i) for i, n in enumerate(self.nodes) for v in n.inputs
+                 if v is not None and v.producer is not None and id(v.producer) in index]
+        order = topological_order(len(self.nodes), edges)
+        if isinstance(order, Cycle):
+            names = " -> ".join(self.nodes[a].name for a in order.nodes)
+            raise InvalidGraphError(f"graph {self.name!r} has a cycle: {names}")
+        self.nodes = [self.nodes[i] for i in order]
 
     def replace(self, subgraph: Subgraph, new_nodes: Sequence[Node], output_map: dict[Value, Value] | None = None) -> None:
         """Replace ``subgraph`` by ``new_nodes``.
@@ -580,3 +572,47 @@ class Graph:
 
 def _shapes_compatible(a: Shape, b: Shape) -> bool:
     return len(a) == len(b) and all(x == y or isinstance(x, str) or isinstance(y, str) for x, y in zip(a, b))
+
+
+class Cycle:
+    """What :func:`topological_order` returns for a cyclic graph: the ``nodes`` of one cycle, in order."""
+
+    def __init__(self, nodes: list[int]) -> None:
+        self.nodes = nodes
+
+
+def topological_order(count: int, edges: Iterable[tuple[int, int]]) -> list[int] | Cycle:
+    """The nodes ``0 .. count-1`` in topological order under ``edges`` (``(a, b)``: ``a`` before ``b``),
+    the smallest ready node first (so an order that is already valid is kept), or a :class:`Cycle`.
+
+    This is networkx's ``lexicographical_topological_sort`` with integer nodes, without importing
+    networkx (a fifth of a second) on the path that reads a model.
+    """
+    import heapq
+
+    succ: list[list[int]] = [[] for _ in range(count)]
+    indegree = [0] * count
+    for a, b in set(edges):
+        succ[a].append(b)
+        indegree[b] += 1
+    ready = [i for i in range(count) if indegree[i] == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for j in succ[i]:
+            indegree[j] -= 1
+            if indegree[j] == 0:
+                heapq.heappush(ready, j)
+    if len(order) == count:
+        return order
+    # a cycle among the nodes left: walk back along their remaining in-edges until a node repeats
+    left = {i for i in range(count) if indegree[i] > 0}
+    pred = {b: a for a, b in set(edges) if a in left and b in left}
+    path, seen = [next(iter(sorted(left)))], set()
+    while path[-1] not in seen:
+        seen.add(path[-1])
+        path.append(pred[path[-1]])
+    cycle = path[path.index(path[-1]):-1]
+    return Cycle(cycle[::-1])

@@ -9,11 +9,15 @@ inference and the ops' shape functions see it, and the symbols it binds are repl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import onnx
+from alphanas.errors import AlphanasError, ParameterError
+from alphanas.ir.onnx_proto import _LazyModule, pb
 
-from alphanas.errors import AlphanasError
+if TYPE_CHECKING:
+    import onnx
+else:  # (imported on first use: reading a model needs only the protobuf classes, see onnx_proto)
+    onnx = _LazyModule("onnx")
 
 #: input name -> dims; a ``None`` dim keeps the model's own (e.g. a symbolic batch)
 InputShapes = Mapping[str, Sequence["int | None"]]
@@ -23,14 +27,14 @@ def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
     """``"NAME:D1,D2,..."`` -> (name, dims). The name may itself contain ``:`` (the last one splits)."""
     name, sep, dims = text.rpartition(":")
     if not sep or not name:
-        raise AlphanasError(f"input shape {text!r}: write NAME:DIMS, e.g. images:1,3,320,320")
+        raise ParameterError("input_shapes", f"{{input_shapes}} {text!r}: write NAME:DIMS, e.g. images:1,3,320,320")
     try:
         shape = tuple(int(d) for d in dims.split(","))
     except ValueError:
-        raise AlphanasError(f"input shape {text!r}: the dimensions must be integers separated by commas, "
-                            "e.g. images:1,3,320,320") from None
+        raise ParameterError("input_shapes", f"{{input_shapes}} {text!r}: the dimensions must be integers separated "
+                             "by commas, e.g. images:1,3,320,320") from None
     if any(d <= 0 for d in shape):
-        raise AlphanasError(f"input shape {text!r}: every dimension must be positive")
+        raise ParameterError("input_shapes", f"{{input_shapes}} {text!r}: every dimension must be positive")
     return name, shape
 
 
@@ -40,7 +44,7 @@ def parse_input_shapes(texts: Sequence[str] | None) -> dict[str, tuple[int, ...]
     for text in texts or ():
         name, shape = parse_input_shape(text)
         if name in out:
-            raise AlphanasError(f"input shape: {name!r} is given twice")
+            raise ParameterError("input_shapes", f"{{input_shapes}}: {name!r} is given twice")
         out[name] = shape
     return out
 
@@ -79,7 +83,7 @@ def overwrite_input_shapes(model: onnx.ModelProto, shapes: InputShapes, source: 
                 if binding.setdefault(d.dim_param, new) != new:
                     raise AlphanasError(f"{source}: the input shapes give the symbol {d.dim_param!r} two sizes "
                                         f"({binding[d.dim_param]} and {new})")
-    out = onnx.ModelProto()
+    out = pb().ModelProto()
     out.CopyFrom(model)
     for vi in out.graph.input:
         if vi.name in shapes and any(d is None for d in shapes[vi.name]):
@@ -120,7 +124,7 @@ def with_input_shapes(model: Any, shapes: InputShapes, source: str = "<model>") 
     ``Graph`` (the result is of the same kind, a ``Graph`` becoming a ``ModelProto``)."""
     if isinstance(model, (bytes, bytearray)):
         return overwrite_input_shapes(onnx.load_from_string(bytes(model)), shapes, source).SerializeToString()
-    if isinstance(model, onnx.ModelProto):
+    if isinstance(model, pb().ModelProto):
         return overwrite_input_shapes(model, shapes, source)
     from alphanas.ir.onnx_io import to_onnx
 

@@ -21,30 +21,50 @@ names are kept. Models whose weights exceed protobuf's 2 GB limit are saved with
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
-import onnx
-from onnx import helper, numpy_helper, version_converter
 
 from alphanas.errors import AlphanasError, InvalidGraphError, UnsupportedModelError, one_line
 from alphanas.fileio import atomic_path
 from alphanas.ir import shape_values, symbolic
-from alphanas.ir.graph import Graph, Node, Value
+from alphanas.ir.graph import Cycle, Graph, Node, Value, topological_order
 from alphanas.ir.input_shapes import InputShapes, overwrite_input_shapes
+from alphanas.ir.onnx_proto import _LazyModule, attribute_value, helper, load_model, np_dtype, numpy_helper, pb, \
+    to_array, uses_external_data
 from alphanas.ir.opdef import lookup
+
+if TYPE_CHECKING:
+    import onnx
+    from onnx import version_converter
+else:  # the onnx package is imported on first use: reading a model needs only its protobuf classes
+    onnx = _LazyModule("onnx")
+    version_converter = _LazyModule("onnx.version_converter")
 
 #: the default-domain opset of graphs that do not come from an ONNX model (built in code)
 EXPORT_OPSET = 21
 #: the oldest default-domain opset read (older models import with every node opaque)
 MIN_IMPORT_OPSET = 1
-#: the newest opset read: the newest the installed onnx package defines
-MAX_IMPORT_OPSET = onnx.defs.onnx_opset_version()
+#: ``MAX_IMPORT_OPSET``, the newest opset read, is the newest the installed onnx package defines (a
+#: module attribute computed on first use); every supported onnx (>= 1.16) defines at least this one:
+_ALWAYS_DEFINED_OPSET = 21
+
+
+def _max_import_opset() -> int:
+    return int(onnx.defs.onnx_opset_version())
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: what needs the onnx package, made on first use
+    if name == "MAX_IMPORT_OPSET":
+        return _max_import_opset()
+    if name in ("ExportValidationError", "ExportInferenceError"):
+        return _export_errors()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 #: from this default-domain opset on, known ops are put in canonical form (before it they stay opaque:
 #: legacy broadcast attributes, ``consumed_inputs``)
 MIN_CANONICAL_OPSET = 7
@@ -77,8 +97,8 @@ def load_onnx(path: str | os.PathLike, *, keep_dropout: bool = False, input_shap
     if p.is_dir():
         raise AlphanasError(f"{p}: is a directory, not an .onnx model file")
     try:
-        model = onnx.load(str(p), load_external_data=False)
-        external = any(onnx.external_data_helper.uses_external_data(t) for t in model.graph.initializer)
+        model = load_model(p)
+        external = any(uses_external_data(t) for t in model.graph.initializer)
         if external:
             onnx.load_external_data_for_model(model, str(p.parent))
     except Exception as e:  # protobuf DecodeError, truncated file, missing external data
@@ -126,7 +146,7 @@ def _tensor_array(t: onnx.TensorProto, where: str) -> np.ndarray:
     """The numpy value of ``t``; a malformed tensor (data that does not fit its dims, an undefined element
     type) is a one-line :class:`InvalidGraphError` naming ``where`` instead of numpy's exception."""
     try:
-        return numpy_helper.to_array(t)
+        return to_array(t)
     except Exception as e:  # ValueError (reshape), TypeError (UNDEFINED type), KeyError, ...
         raise InvalidGraphError(f"{where} is malformed and cannot be read: {type(e).__name__}: "
                                 f"{one_line(e, 200)}") from None
@@ -136,7 +156,7 @@ def _np_dtype(elem_type: int) -> np.dtype:
     if elem_type == 0:
         return np.dtype(np.float32)
     try:
-        return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type))
+        return np_dtype(elem_type)
     except Exception:  # an element type this onnx has no numpy type for: the TypeProto is kept
         return np.dtype(object)
 
@@ -153,7 +173,7 @@ def _typed_value(name: str, type_proto: onnx.TypeProto | None) -> Value:
             return v
     else:
         v = Value(name, None, np.dtype(object))
-    v.onnx_type = onnx.TypeProto()
+    v.onnx_type = pb().TypeProto()
     v.onnx_type.CopyFrom(type_proto)
     return v
 
@@ -166,7 +186,7 @@ class _Importer:
         self.graph = Graph(model.graph.name or Path(source).stem or "graph")
         self.values: dict[str, Value] = {}
         self.opset = self._opset()
-        self.inferred: dict[str, onnx.TypeProto] = {}
+        self._inferred: dict[str, onnx.TypeProto] | None = None
         self.consumers: dict[str, int] = {}
         self.output_names = {o.name for o in model.graph.output}
         #: id(Value) -> (the value, kept alive so that its id stays unique; its shape vector: an object
@@ -183,10 +203,10 @@ class _Importer:
         """The default-domain opset (0 when the model imports none, e.g. an ``ai.onnx.ml``-only model)."""
         versions = {o.domain or "": o.version for o in self.model.opset_import}
         v = versions.get("", versions.get("ai.onnx", 0))
-        if v > MAX_IMPORT_OPSET:
+        if v > _ALWAYS_DEFINED_OPSET and v > (newest := _max_import_opset()):
             raise UnsupportedModelError(
                 f"{self.source}: opset {v} is newer than the installed onnx package defines (opsets up to "
-                f"{MAX_IMPORT_OPSET}); upgrade onnx or export the model at opset {MAX_IMPORT_OPSET} or lower"
+                f"{newest}); upgrade onnx or export the model at opset {newest} or lower"
             )
         return v
 
@@ -230,7 +250,6 @@ class _Importer:
 
     def run(self) -> Graph:
         g = self.model.graph
-        self._infer_shapes()
         for vi in g.node:
             for name in vi.input:
                 self.consumers[name] = self.consumers.get(name, 0) + 1
@@ -271,6 +290,15 @@ class _Importer:
         self.graph.verify()
         return self.graph
 
+    @property
+    def inferred(self) -> dict[str, onnx.TypeProto]:
+        """The types ONNX shape inference gives the values (read for opaque nodes only: computed on the
+        first one)."""
+        if self._inferred is None:
+            self._inferred = {}
+            self._infer_shapes()
+        return self._inferred
+
     def _infer_shapes(self) -> None:
         """ONNX shape inference (for opaque nodes) on a copy without the large weights.
 
@@ -296,9 +324,9 @@ class _Importer:
         except Exception:
             return
         for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
-            self.inferred[vi.name] = vi.type
+            self._inferred[vi.name] = vi.type  # type: ignore[index]
         for vi in _subgraph_value_infos(inferred.graph):  # (for the branches of an If inlined at import)
-            self.inferred.setdefault(vi.name, vi.type)
+            self._inferred.setdefault(vi.name, vi.type)  # type: ignore[union-attr]
 
     def _sorted_nodes(self) -> list[onnx.NodeProto]:
         g = self.model.graph
@@ -308,14 +336,13 @@ class _Importer:
                 if o:
                     producers[o] = i
         known = set(self.values)
-        dg = nx.DiGraph()
-        dg.add_nodes_from(range(len(g.node)))
+        edges: list[tuple[int, int]] = []
         for i, n in enumerate(g.node):
             for name in list(n.input) + _subgraph_inputs(n):
                 if not name:
                     continue
                 if name in producers:
-                    dg.add_edge(producers[name], i)
+                    edges.append((producers[name], i))
                 elif name not in known:
                     if name in _subgraph_inputs(n):
                         continue
@@ -323,12 +350,10 @@ class _Importer:
                         f"{self.source}: node {n.name or n.op_type!r} ({n.op_type}) reads {name!r}, which is "
                         "not produced by any node, not a graph input and not an initializer (dangling input)"
                     )
-        try:
-            order = list(nx.lexicographical_topological_sort(dg))
-        except nx.NetworkXUnfeasible:
-            cycle = nx.find_cycle(dg)
-            names = " -> ".join(g.node[a].name or g.node[a].op_type for a, _ in cycle)
-            raise InvalidGraphError(f"{self.source}: the graph has a cycle: {names}") from None
+        order = topological_order(len(g.node), edges)
+        if isinstance(order, Cycle):
+            names = " -> ".join(g.node[a].name or g.node[a].op_type for a in order.nodes)
+            raise InvalidGraphError(f"{self.source}: the graph has a cycle: {names}")
         return [g.node[i] for i in order]
 
     @property
@@ -351,7 +376,7 @@ class _Importer:
     def _import_node(self, proto: onnx.NodeProto) -> None:
         self._current = proto
         inputs = [self.values[name] if name else None for name in proto.input]
-        attrs = {a.name: helper.get_attribute_value(a) for a in proto.attribute}
+        attrs = {a.name: attribute_value(a) for a in proto.attribute}
         attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
         domain = proto.domain if proto.domain != "ai.onnx" else ""
         self._convert_node(proto, inputs, attrs, domain)
@@ -460,7 +485,7 @@ class _Importer:
         if branch is None or len(branch.output) != len(outputs) or len(branch.input):
             return False
         mark = (len(self.graph.nodes), dict(self.values), dict(self.graph.initializers), set(self._bound),
-                dict(self.consumers), dict(self.inferred))
+                dict(self.consumers), None if self._inferred is None else dict(self._inferred))
         current = self._current
         try:
             for t in branch.initializer:
@@ -492,7 +517,7 @@ class _Importer:
         except Exception:  # (any failure: the If stays opaque, exactly as given)
             self.graph.remove_nodes_from(mark[0])
             self.values, self.graph.initializers, self._bound = mark[1], mark[2], mark[3]
-            self.consumers, self.inferred = mark[4], mark[5]
+            self.consumers, self._inferred = mark[4], mark[5]
             return False
         finally:
             self._current = current
@@ -565,7 +590,7 @@ class _Importer:
         return True
 
 
-_SUBGRAPH_KINDS = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+_SUBGRAPH_KINDS = (pb().AttributeProto.GRAPH, pb().AttributeProto.GRAPHS)
 
 
 def _inference_dropout(inputs: list) -> bool:
@@ -594,7 +619,7 @@ def _subgraph_inputs(n: onnx.NodeProto) -> list[str]:
     """Outer-scope names read by the subgraphs (If/Loop/Scan bodies) of a node."""
     names: list[str] = []
     for a in n.attribute:
-        graphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs) if a.type == onnx.AttributeProto.GRAPHS else []
+        graphs = [a.g] if a.type == _SUBGRAPH_KINDS[0] else list(a.graphs) if a.type == _SUBGRAPH_KINDS[1] else []
         for sg in graphs:
             local = {i.name for i in sg.input} | {t.name for t in sg.initializer}
             for sn in sg.node:
@@ -608,7 +633,7 @@ def _constant_value(proto: onnx.NodeProto) -> np.ndarray:
     a = proto.attribute[0]
     if a.name == "value":
         return _tensor_array(a.t, f"the value of Constant node {proto.name or proto.output[0]!r}")
-    v = helper.get_attribute_value(a)
+    v = attribute_value(a)
     dtypes = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64, "value_ints": np.int64}
     if a.name in dtypes:
         return np.array(v, dtype=dtypes[a.name])
@@ -820,7 +845,7 @@ def to_onnx(graph: Graph, *, target_opset: int | None = None) -> onnx.ModelProto
     own = graph_opset(graph)
     if target_opset is None or target_opset == own:
         return _Exporter(graph, own).run()
-    if not MIN_CANONICAL_OPSET <= target_opset <= MAX_IMPORT_OPSET:
+    if not MIN_CANONICAL_OPSET <= target_opset <= (MAX_IMPORT_OPSET := _max_import_opset()):
         raise UnsupportedModelError(f"target opset {target_opset} is outside the opsets alphanas writes "
                                     f"({MIN_CANONICAL_OPSET} to {MAX_IMPORT_OPSET})")
     if not any(n.is_opaque and n.domain in ("", "ai.onnx") for n in graph.nodes) and not graph.functions:
@@ -879,12 +904,18 @@ def save_onnx(graph: Graph, path: str | os.PathLike, *, external_data: bool | No
         shutil.rmtree(staging, ignore_errors=True)
 
 
-class ExportValidationError(InvalidGraphError, onnx.checker.ValidationError):
-    """The exported model fails ``onnx.checker``: a one-line user error that is also onnx's own error class."""
-
-
-class ExportInferenceError(InvalidGraphError, onnx.shape_inference.InferenceError):
-    """The exported model fails the checker's shape inference (also onnx's own error class)."""
+@functools.cache
+def _export_errors() -> dict[str, type]:
+    """``ExportValidationError`` (the exported model fails ``onnx.checker``) and ``ExportInferenceError``
+    (it fails the checker's shape inference): one-line user errors that are also onnx's own error
+    classes (made on first use, as they subclass classes of the onnx package)."""
+    validation = type("ExportValidationError", (InvalidGraphError, onnx.checker.ValidationError),
+                      {"__module__": __name__, "__doc__": "The exported model fails ``onnx.checker``: a one-line "
+                       "user error that is also onnx's own error class."})
+    inference = type("ExportInferenceError", (InvalidGraphError, onnx.shape_inference.InferenceError),
+                     {"__module__": __name__, "__doc__": "The exported model fails the checker's shape inference "
+                      "(also onnx's own error class)."})
+    return {"ExportValidationError": validation, "ExportInferenceError": inference}
 
 
 def _check(model: onnx.ModelProto | str, path: Path) -> None:
@@ -893,5 +924,6 @@ def _check(model: onnx.ModelProto | str, path: Path) -> None:
         onnx.checker.check_model(model, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
-        kind = ExportInferenceError if isinstance(e, onnx.shape_inference.InferenceError) else ExportValidationError
+        kind = _export_errors()["ExportInferenceError" if isinstance(e, onnx.shape_inference.InferenceError)
+                                else "ExportValidationError"]
         raise kind(f"{path}: not written, the exported model fails the ONNX checker ({first})") from None

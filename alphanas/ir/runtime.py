@@ -203,12 +203,12 @@ def parse_input_values(texts: Sequence[str] | None) -> dict[str, np.ndarray]:
     for text in texts or ():
         name, sep, value = text.rpartition(":")
         if not sep or not name or not value:
-            raise AlphanasError(f"input value {text!r}: write NAME:VALUE, e.g. sr:16000")
+            raise ParameterError("input_values", f"{{input_values}} {text!r}: write NAME:VALUE, e.g. sr:16000")
         try:
             numbers = [float(x) for x in value.split(",")]
         except ValueError:
-            raise AlphanasError(f"input value {text!r}: the value must be a number or numbers separated by "
-                                "commas, e.g. sr:16000") from None
+            raise ParameterError("input_values", f"{{input_values}} {text!r}: the value must be a number or numbers "
+                                 "separated by commas, e.g. sr:16000") from None
         out[name] = np.array(numbers[0] if len(numbers) == 1 else numbers)
     return out
 

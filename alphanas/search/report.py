@@ -92,23 +92,60 @@ def log_axis(key: str | None, values: list[float]) -> bool:
     return key in ("params", "flops", "latency_ms") and bool(values) and min(values) > 0
 
 
+def _pair(senses: dict[str, str], keys: tuple[str, ...]) -> tuple[str | None, str]:
+    """The (x, y) metric keys of a panel over ``keys`` (one or two objectives): a quality metric on y
+    and a cost on x where there is one of each; with one objective, it against the trial (x ``None``)."""
+    quality = [k for k in keys if k not in ("params", "flops", "latency_ms")]
+    costs = [k for k in keys if k not in quality]
+    ykey = quality[0] if quality else costs[1 if len(costs) > 1 else 0]
+    xkey = costs[0] if costs and costs[0] != ykey else (quality[1] if len(quality) > 1 else None)
+    return xkey, ykey
+
+
 def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], path: Path) -> tuple[str | None, str]:
     """The first quality objective (accuracy, a task or plug-in metric) against the first cost objective
     (log scale): all candidates grey, the front highlighted and labelled with its candidate ids (those of
-    ``front/<id>.onnx``), the seed marked. With one objective, it against the trial index. Axis limits
+    ``front/<id>.onnx``), the seed marked. With one objective, it against the trial index; with more
+    than two, one panel per pair of objectives (the front over all of them marked in each). Axis limits
     come from :func:`robust_limits`; outliers are drawn at the edge as open triangles and counted.
-    Returns the metric keys on the axes ``(x or None for the trial, y)``."""
+    Returns the metric keys on the (first panel's) axes ``(x or None for the trial, y)``."""
+    import itertools
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = [c for c in cands if c.status == "done"]
     senses = dict(metric_of(o) for o in objectives)
-    quality = [k for k in senses if k not in ("params", "flops", "latency_ms")]
-    costs = [k for k in senses if k not in quality]
-    ykey = quality[0] if quality else costs[1 if len(costs) > 1 else 0]
-    xkey = costs[0] if costs and costs[0] != ykey else (quality[1] if len(quality) > 1 else None)
+    keys = list(senses)
+    main = _pair(senses, tuple(keys))
+    pairs = [main] if len(keys) <= 2 else [main] + [
+        p for p in (_pair(senses, two) for two in itertools.combinations(keys, 2)) if set(p) != set(main)]
+    cols = 1 if len(pairs) == 1 else min(3, len(pairs))
+    nrows = -(-len(pairs) // cols)
+    fig, axs = plt.subplots(nrows, cols, figsize=(7.5 if cols == 1 else 5.2 * cols, 4.8 if nrows == 1 else 4.2 * nrows),
+                            dpi=120, squeeze=False)
+    for i, (xkey, ykey) in enumerate(pairs):
+        _panel(axs[i // cols][i % cols], cands, front, senses, xkey, ykey, staircase=len(keys) <= 2)
+    for j in range(len(pairs), nrows * cols):
+        axs[j // cols][j % cols].set_visible(False)
+    title = f"search: {len(cands)} trials, objectives {', '.join(objectives)}"
+    if len(pairs) > 1:
+        fig.suptitle(title + f" ({len(pairs)} pairs)")
+    else:
+        axs[0][0].set_title(title)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+    return main
+
+
+def _panel(ax, cands: list[Candidate], front: list[Candidate], senses: dict[str, str], xkey: str | None, ykey: str,
+           *, staircase: bool) -> None:
+    """One scatter panel of :func:`plot`: ``ykey`` against ``xkey`` (the trial when ``None``)."""
+    done = [c for c in cands if c.status == "done"]
 
     def raw(c: Candidate) -> tuple[float, float] | None:
         x, y = (c.metrics.get(xkey) if xkey else c.trial), c.metrics.get(ykey)
@@ -119,7 +156,6 @@ def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], 
     xlog = log_axis(xkey, [p[0] for p in pts_all])
     xlim = robust_limits([p[0] for p in pts_all], log=xlog)
     ylim = robust_limits([p[1] for p in pts_all], log=log_axis(ykey, [p[1] for p in pts_all]))
-    outliers = 0
 
     def clamp(p: tuple[float, float]) -> tuple[float, float, bool]:
         x, y = p
@@ -130,7 +166,6 @@ def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], 
             y, out = min(max(y, ylim[0]), ylim[1]), True
         return x, y, out
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
     inner = [clamp(p) for p in pts_all]
     normal = [(x, y) for x, y, o in inner if not o]
     edge = [(x, y) for x, y, o in inner if o]
@@ -143,13 +178,15 @@ def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], 
     fpts = sorted((clamp(p), c.id) for c in front if (p := raw(c)))
     if fpts:
         xs, ys = [p[0] for p, _ in fpts], [p[1] for p, _ in fpts]
-        ax.plot(xs, ys, "-", c="tab:red", lw=1.5, drawstyle="steps-post" if xkey else "default", zorder=3)
+        if staircase:  # (with more objectives the front is not a staircase in any one pair)
+            ax.plot(xs, ys, "-", c="tab:red", lw=1.5, drawstyle="steps-post" if xkey else "default", zorder=3)
         for (x, y, out), cid in fpts:
             ax.scatter([x], [y], s=40, c="white" if out else "tab:red", edgecolors="tab:red", zorder=4,
                        marker="v" if out else "o", clip_on=False)
             ax.annotate(str(cid), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=8, color="tab:red",
                         zorder=6, annotation_clip=False)
-        ax.plot([], [], "-o", c="tab:red", ms=6, label=f"Pareto front ({len(front)}; labels: front/<id>.onnx)")
+        ax.plot([], [], "-o" if staircase else "o", c="tab:red", ms=6,
+                label=f"Pareto front ({len(front)}; labels: front/<id>.onnx)")
     seed = [clamp(p) for c in done if c.mutation == "seed" and (p := raw(c))]
     if seed:
         ax.scatter([s[0] for s in seed], [s[1] for s in seed], marker="*", s=220, c="tab:blue", edgecolors="k",
@@ -160,24 +197,19 @@ def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], 
         ax.set_xscale("log")
         plain = FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}")
         ax.xaxis.set_major_formatter(plain)
-        ax.xaxis.set_minor_formatter(plain)
+        if xlim and xlim[1] < 10 * xlim[0]:  # (within a decade the minor ticks carry the only labels)
+            ax.xaxis.set_minor_formatter(plain)
     if ylim and log_axis(ykey, [p[1] for p in pts_all]):
         ax.set_yscale("log")
     if xlim:
         ax.set_xlim(*xlim)
     if ylim:
         ax.set_ylim(*ylim)
-    ax.set_xlabel(xkey or "trial")
+    ax.set_xlabel("trial" if xkey is None else xkey if xkey in ("params", "flops", "latency_ms")
+                  else f"{xkey} ({senses[xkey]}imised)")
     ax.set_ylabel("validation accuracy" if ykey == "val_acc" else f"{ykey} ({senses[ykey]}imised)")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8)
-    ax.set_title(f"search: {len(cands)} trials, objectives {', '.join(objectives)}")
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return xkey, ykey
 
 
 @dataclass

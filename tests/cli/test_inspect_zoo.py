@@ -61,3 +61,29 @@ def test_zoo_export_refuses_to_overwrite_and_unknown_names(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown zoo model 'nosuchnet'" in err and err.count("\n") == 1
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_inspect_counts_the_weights_of_an_opaque_op_but_never_its_flops_as_zero(tmp_path, capsys):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((3, 3, 3, 3), np.float32), "W")  # 81 parameters for the Conv
+    c = numpy_helper.from_array(np.ones((90,), np.float32), "C")  # 90 read only by the custom op
+    g = helper.make_graph([helper.make_node("Conv", ["X", "W"], ["Y"], pads=[1, 1, 1, 1]),
+                           helper.make_node("MyOp", ["Y", "C"], ["Z"], domain="com.example")], "custom",
+                          [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("Z", TensorProto.FLOAT, None)], [w, c])
+    path = tmp_path / "custom.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example", 1)]),
+              path)
+    assert main(["inspect", str(path), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["params"] == 81 + 90 and rep["opaque_params"] == 90
+    # the Conv's FLOPs by hand: 8x8 outputs x 3 channels x (3x3x3 MACs) x 2
+    assert rep["flops"] == 8 * 8 * 3 * 27 * 2 and rep["flops_unknown_nodes"] == ["myop"]
+    assert [r["flops"] for r in rep["nodes_table"]] == [8 * 8 * 3 * 27 * 2, None]
+    assert main(["inspect", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "FLOPs 10,368 + ?" in text and "opaque node(s) are unknown" in text
+    assert [line for line in text.splitlines() if "MyOp (opaque)" in line][0].rstrip(" │").endswith("?")

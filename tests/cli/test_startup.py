@@ -31,7 +31,7 @@ def test_help_version_and_argument_errors_import_nothing_heavy():
     assert _imported(code) == []
 
 
-def test_inspect_imports_neither_torch_nor_onnxruntime_nor_egglog(tmp_path):
+def test_inspect_imports_nothing_heavy(tmp_path):
     from alphanas import zoo
     from alphanas.ir import save_onnx
 
@@ -39,12 +39,13 @@ def test_inspect_imports_neither_torch_nor_onnxruntime_nor_egglog(tmp_path):
     save_onnx(zoo.build("cnn", input_size=8, in_channels=1, num_classes=10), path)
     code = ("import alphanas.cli, contextlib, io\n"
             f"with contextlib.redirect_stdout(io.StringIO()):\n    alphanas.cli.main(['inspect', {str(path)!r}])")
-    assert set(_imported(code)) <= {"onnx", "sympy"}
+    assert _imported(code) == []  # (the protobuf classes read the model; sympy waits for a symbolic size)
 
 
 def test_import_alphanas_is_lazy_but_complete():
     assert _imported("import alphanas") == []
-    assert _imported("from alphanas import Graph, load_onnx, zoo") != []  # the names resolve on use
+    # the names resolve on use (reading and building models needs none of the heavy libraries)
+    assert _imported("from alphanas import Graph, load_onnx, zoo\nassert callable(load_onnx) and zoo.build") == []
 
 
 def test_mutate_choices_match_the_synthesizers():

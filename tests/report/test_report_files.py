@@ -45,7 +45,8 @@ def test_png_labels_the_front_with_its_ids(search_dir, monkeypatch):
     monkeypatch.setattr(matplotlib.axes.Axes, "annotate", lambda self, text, *a, **k: (texts.append(text),
                                                                                        orig(self, text, *a, **k))[1])
     rep = write_report(search_dir)
-    assert sorted(texts) == sorted(str(c.id) for c in rep.front)
+    pairs = len(rep.objectives) * (len(rep.objectives) - 1) // 2 if len(rep.objectives) > 2 else 1
+    assert sorted(texts) == sorted(str(c.id) for c in rep.front for _ in range(pairs))  # (in each panel)
     assert rep.png.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -63,3 +64,32 @@ def test_bad_options_exit_2_with_one_line(search_dir, capsys, extra, words):
     assert main(["report", str(search_dir), *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and words in err
+
+
+def test_png_draws_every_objective_pair_beyond_two_objectives(tmp_path, monkeypatch):
+    import numpy as np
+
+    from alphanas.search import report
+    from alphanas.search.candidate import Candidate, CandidateStatus
+    from alphanas.search.evolution import front_of
+
+    rng = np.random.default_rng(0)
+    cands = [Candidate(graph=None, hash=str(i), id=i, trial=i, status=CandidateStatus.DONE,
+                       mutation="seed" if i == 0 else "property",
+                       metrics={"val_acc": float(rng.uniform(0.5, 0.9)), "params": float(rng.integers(1e3, 1e5)),
+                                "flops": float(rng.integers(1e5, 1e7))}) for i in range(12)]
+    objectives = ["accuracy", "params", "flops"]
+    front = front_of(cands, objectives)
+    panels: list[tuple] = []
+    orig = report._panel
+    monkeypatch.setattr(report, "_panel", lambda ax, c, f, s, x, y, **k: (panels.append((x, y, len(f))),
+                                                                          orig(ax, c, f, s, x, y, **k))[1])
+    axes = report.plot(cands, front, objectives, tmp_path / "p.png")
+    assert axes == ("params", "val_acc")  # the first panel: accuracy against the first cost
+    assert {frozenset(p[:2]) for p in panels} == {frozenset(("params", "val_acc")), frozenset(("flops", "val_acc")),
+                                                   frozenset(("params", "flops"))}
+    assert len(panels) == 3 and all(n == len(front) for *_, n in panels)  # the whole front marked in each
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    panels.clear()
+    report.plot(cands, front_of(cands, objectives[:2]), objectives[:2], tmp_path / "two.png")
+    assert len(panels) == 1  # two objectives: one plot, as before

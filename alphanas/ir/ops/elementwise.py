@@ -7,7 +7,7 @@ import operator
 from typing import Any
 
 import numpy as np
-from onnx import helper
+from alphanas.ir.onnx_proto import helper
 
 from alphanas.ir._torch import F, lazy, nn, torch
 from alphanas.ir.opdef import OpDef, OpGroup, WeightRole, broadcast_shapes, normalize_axis, register

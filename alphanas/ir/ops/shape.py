@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from onnx import helper
+from alphanas.ir.onnx_proto import helper, np_dtype
 
 from alphanas.ir._torch import F, torch
 from alphanas.errors import InvalidGraphError
@@ -467,7 +467,7 @@ class Cast(OpDef):
     access = "unary"
 
     def infer(self, node):
-        return [(node.inputs[0].shape, helper.tensor_dtype_to_np_dtype(node.attrs["to"]))]
+        return [(node.inputs[0].shape, np_dtype(node.attrs["to"]))]
 
     def to_onnx(self, node, exp):
         # ``saturate`` (float8 targets) exists from opset 19; 1 is its default

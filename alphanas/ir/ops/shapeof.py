@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from alphanas.ir._torch import torch
-from onnx import helper, numpy_helper
+from alphanas.ir.onnx_proto import helper, numpy_helper, to_array
 
 from alphanas.ir import symbolic
 from alphanas.ir.opdef import OpDef, OpGroup, register
@@ -87,7 +87,7 @@ class ConstantOfShape(OpDef):
         if value is None:
             fill, dtype = 0.0, 1
         else:
-            arr = numpy_helper.to_array(value).reshape(-1)
+            arr = to_array(value).reshape(-1)
             if arr.size != 1 or arr.dtype.kind not in "biuf":
                 raise NotCanonical("ConstantOfShape value")
             fill, dtype = arr[0].item(), int(value.data_type)

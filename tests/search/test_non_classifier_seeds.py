@@ -17,7 +17,7 @@ from alphanas.cli import main
 from alphanas.ir.runtime import session
 
 #: model -> the sample shape of its input in the data (the export's own sizes are symbolic)
-SAMPLES = {"transformer": (5, 8), "detection_head": (3, 8, 8), "unet": (2, 8, 8)}
+SAMPLES = {"transformer": (5, 8), "detection_head": (3, 8, 8), "unet": (2, 8, 8), "lstm": (5, 4), "gru": (5, 4)}
 
 
 def write_targets(path, model_path, sample: tuple, n: int = 48, seed: int = 0):

@@ -62,7 +62,11 @@ def gather(source: str, where: str, found: dict[str, np.ndarray], split: str) ->
     ``x_<split>__<input>`` arrays as a dict; ``None`` when there are none. Both forms, an empty input
     name or named inputs of different N are one-line errors."""
     key = f"x_{split}"
-    named = {split_name(k)[1]: v for k, v in found.items() if split_name(k)[0] == key and split_name(k)[1] is not None}
+    named: dict[str, np.ndarray] = {}
+    for k in sorted(found):
+        head, name = split_name(k)
+        if head == key and name is not None:
+            named[name] = found[k]
     if not named:
         return found.get(key)
     if key in found:
@@ -76,7 +80,7 @@ def gather(source: str, where: str, found: dict[str, np.ndarray], split: str) ->
         if size != sizes[first]:
             raise AlphanasError(f"{source}: {key}{SEPARATOR}{n} has {size} samples but {key}{SEPARATOR}{first} has "
                                 f"{sizes[first]}; every input of a split needs the same number of samples N")
-    return dict(sorted(named.items()))
+    return named
 
 
 def check_same_inputs(source: str, splits: dict[str, Inputs]) -> None:

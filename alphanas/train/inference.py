@@ -80,6 +80,7 @@ def _check_named_inputs(graph: Graph, dataset) -> dict[str, int]:
         raise AlphanasError(f"model {graph.name!r} has inputs ({', '.join(names)}) but dataset {dataset.name!r} has "
                             f"{what}; give one array x_<split>__<input> per model input")
     binding: dict[str, int] = {}
+    source: dict[str, str] = {}  # size name -> the input that bound it
     for v in graph.inputs:
         a = arrays[v.name]
         want = tuple(int(d) for d in a.shape[1:])
@@ -95,9 +96,10 @@ def _check_named_inputs(graph: Graph, dataset) -> dict[str, int]:
                                     f"the model and {w} in the data")
             if isinstance(d, str):
                 if binding.get(d, w) != w:
-                    raise AlphanasError(f"model {graph.name!r}: size {d!r} is {binding[d]} in one input's data and {w} "
-                                        f"in x_train__{v.name}; the inputs' data must agree on it")
+                    raise AlphanasError(f"model {graph.name!r}: size {d!r} is {binding[d]} in x_train__{source[d]} "
+                                        f"and {w} in x_train__{v.name}; the inputs' data must agree on it")
                 binding[d] = w
+                source.setdefault(d, v.name)
         if isinstance(shape[0], int):
             raise AlphanasError(f"model {graph.name!r} has a fixed batch size {shape[0]} in input {v.name!r} "
                                 f"{list(shape)}; training needs a symbolic batch dimension (export the model with a "

@@ -100,9 +100,9 @@ def read_arrays(root: str | os.PathLike) -> dict[str, tuple[Inputs, np.ndarray]]
     found: dict[str, np.ndarray] = {}
     if path.is_dir():
         for key in (f"{a}_{s}" for s in SPLITS for a in "xy"):
-            f = path / f"{key}.npy"
+            whole = path / f"{key}.npy"
             named = sorted(path.glob(f"{key}{SEPARATOR}*.npy")) if key.startswith("x_") else []
-            for f in ([f] if f.is_file() else []) + named:
+            for f in ([whole] if whole.is_file() else []) + named:
                 try:
                     found[f.stem] = np.load(f, allow_pickle=False)
                 except Exception as e:

@@ -56,28 +56,31 @@ def _check_targets(source: str, split: str, y: np.ndarray, task: str) -> None:
                                 "0 or 1")
 
 
-def check_pair(source: str, split: str, x: np.ndarray, y: np.ndarray, task: str = "classification") -> None:
+def check_pair(source: str, split: str, x: np.ndarray, y: np.ndarray, task: str = "classification",
+               input_name: str | None = None) -> None:
     """``x`` (``[N, ...]`` numbers) and ``y`` (the ``task``'s targets: ``[N]`` integer labels, ``[N, C]``
-    0/1 labels or ``[N, ...]`` numbers) of one split fit together and are finite."""
+    0/1 labels or ``[N, ...]`` numbers) of one split fit together and are finite; ``input_name``: ``x``
+    is that input of a multi-input split (named ``x_<split>__<input>`` in the messages)."""
     task = check_task(task)
+    xn = f"x_{split}" if input_name is None else f"x_{split}__{input_name}"
     if x.ndim < 1:
-        raise AlphanasError(f"{source}: x_{split} is a scalar; it must be an array [N, ...] of N samples")
+        raise AlphanasError(f"{source}: {xn} is a scalar; it must be an array [N, ...] of N samples")
     if y.ndim < 1:
         raise AlphanasError(f"{source}: y_{split} is a scalar; it must be an array [N, ...] of N targets")
     _check_targets(source, split, y, task)
     if x.shape[0] != y.shape[0]:
-        raise AlphanasError(f"{source}: x_{split} has {x.shape[0]} samples but y_{split} has {y.shape[0]} labels; "
+        raise AlphanasError(f"{source}: {xn} has {x.shape[0]} samples but y_{split} has {y.shape[0]} labels; "
                             "they must have the same first dimension")
     if x.shape[0] == 0:
         raise AlphanasError(f"{source}: the {split} split is empty")
     if x.dtype.kind not in "biuf":
-        raise AlphanasError(f"{source}: x_{split} has dtype {x.dtype}; inputs must be numbers")
+        raise AlphanasError(f"{source}: {xn} has dtype {x.dtype}; inputs must be numbers")
     if x.dtype.kind == "f":
         finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
         if not finite.all():
             bad = int(np.flatnonzero(~finite)[0])
             what = "NaN" if np.isnan(x[bad]).any() else "infinite"
-            raise AlphanasError(f"{source}: x_{split}[{bad}] holds {what} values ({int((~finite).sum())} sample(s) "
+            raise AlphanasError(f"{source}: {xn}[{bad}] holds {what} values ({int((~finite).sum())} sample(s) "
                                 "of this split do); remove or impute them")
 
 
@@ -89,14 +92,20 @@ def check_splits(source: str, splits: dict[str, tuple[np.ndarray, np.ndarray]],
     task = check_task(task)
     shape = tshape = None
     first = ""
-    for name, (x, y) in splits.items():
-        check_pair(source, name, x, y, task)
+    for name, (xs, y) in splits.items():
+        named = xs.items() if isinstance(xs, dict) else [(None, xs)]
+        for input_name, x in named:
+            check_pair(source, name, np.asarray(x), y, task, input_name)
+        shapes = {n: tuple(np.shape(x)[1:]) for n, x in named}
         if shape is None:
-            shape, tshape, first = x.shape[1:], y.shape[1:], name
-        elif x.shape[1:] != shape:
-            raise AlphanasError(f"{source}: x_{name} samples have shape {list(x.shape[1:])} but x_{first} samples "
-                                f"have {list(shape)}; every split needs the same sample shape")
-        elif y.shape[1:] != tshape:
+            shape, tshape, first = shapes, y.shape[1:], name
+            continue
+        for n, s in shapes.items():
+            if n in shape and s != shape[n]:
+                sfx = "" if n is None else f"__{n}"
+                raise AlphanasError(f"{source}: x_{name}{sfx} samples have shape {list(s)} but x_{first}{sfx} samples "
+                                    f"have {list(shape[n])}; every split needs the same sample shape")
+        if y.shape[1:] != tshape:
             raise AlphanasError(f"{source}: y_{name} targets have shape {list(y.shape[1:])} but y_{first} targets "
                                 f"have {list(tshape)}; every split needs the same target shape")
     if task == "regression":

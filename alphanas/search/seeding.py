@@ -44,18 +44,18 @@ def check_seed_fits(graph: Graph, dataset, task=None) -> None:
     ``dataset``'s input batch (one float input ``[N, ...]`` with a symbolic batch: images ``[N, C, H, W]``,
     sequences, tables) and returns what ``task`` trains (:mod:`alphanas.train.tasks`): logits
     ``[N, classes]`` or ``[N, labels]``, or the regression targets' shape ``[N, ...]``; and lowers to
-    torch (a search trains every candidate in torch)."""
-    from alphanas.synth.verify import lowering_blocker
+    torch (a search trains every candidate in torch). A model with several inputs takes data with one
+    array per input, named after it (``x_train__<input>``; :mod:`alphanas.data.inputs`)."""
     from alphanas.train import check_compatible
     from alphanas.train.tasks import get_task
 
     task = get_task(task)
+    name = getattr(dataset, "name", "the dataset")
+    if isinstance(dataset.x_train, dict) or len(graph.inputs) != 1:
+        _check_named_inputs_fit(graph, dataset, task)
+        return
     want = tuple(int(d) for d in dataset.input_shape)
     given = f"[N, {', '.join(map(str, want))}]"
-    name = getattr(dataset, "name", "the dataset")
-    if len(graph.inputs) != 1:
-        raise AlphanasError(f"model {graph.name!r} has {len(graph.inputs)} inputs "
-                            f"({', '.join(v.name for v in graph.inputs)}); a search trains on one input batch")
     v = graph.inputs[0]
     shape = tuple(v.shape or ())
     if len(want) == 3 and len(shape) != len(want) + 1:
@@ -86,10 +86,34 @@ def check_seed_fits(graph: Graph, dataset, task=None) -> None:
                                  f"{name!r} has {width}: use {{num_classes}} {width} to re-target its "
                                  "classifier head (the other weights are kept)")
     check_compatible(graph, dataset, task)  # every input and output dimension, batch and dtype
+    _check_lowers(graph)
+
+
+def _check_lowers(graph: Graph) -> None:
+    from alphanas.synth.verify import lowering_blocker
+
     blocker = lowering_blocker(graph)
     if blocker is not None:
         raise UnsupportedModelError(f"model {graph.name!r} cannot be searched: it does not lower to torch, which "
                                     f"training needs ({blocker})")
+
+
+def _check_named_inputs_fit(graph: Graph, dataset, task) -> None:
+    """:func:`check_seed_fits` for a model with several inputs, or data with one array per input
+    (``x_<split>__<input>``, :mod:`alphanas.data.inputs`)."""
+    from alphanas.train import check_compatible
+
+    names = ", ".join(v.name for v in graph.inputs)
+    if not isinstance(dataset.x_train, dict):
+        arrays = ", ".join(f"x_train__{v.name}" for v in graph.inputs)
+        raise AlphanasError(f"model {graph.name!r} has {len(graph.inputs)} inputs ({names}) but dataset "
+                            f"{getattr(dataset, 'name', '?')!r} gives one input array; give one array per input, "
+                            f"named x_<split>__<input> ({arrays}), in an .npz")
+    if len(graph.outputs) != 1:
+        raise AlphanasError(f"model {graph.name!r} has {len(graph.outputs)} outputs "
+                            f"({', '.join(repr(o.name) for o in graph.outputs)}); a search trains models with one output")
+    check_compatible(graph, dataset, task)
+    _check_lowers(graph)
 
 
 def _const(v: Value | None) -> bool:

@@ -32,6 +32,14 @@ def fingerprint(graph: Graph, dataset, config: TrainConfig, extra: str = "") -> 
         h.update(name.encode())
         h.update(np.ascontiguousarray(v.const).tobytes())
     h.update(json.dumps(asdict(config), sort_keys=True).encode())
+    if isinstance(dataset.x_train, dict):  # one array per model input
+        for name in dataset.x_train:
+            xs = [dataset.x_train[name], dataset.x_val[name], dataset.x_test[name]]
+            h.update(f"{name}|{'|'.join(str(x.shape) for x in xs)}".encode())
+            h.update(np.ascontiguousarray(xs[0][:256]).tobytes() + np.ascontiguousarray(xs[1][:64]).tobytes())
+        h.update(f"{dataset.name}".encode() + np.ascontiguousarray(dataset.y_train).tobytes()
+                 + np.ascontiguousarray(dataset.y_val).tobytes())
+        return h.hexdigest()
     h.update(f"{dataset.name}|{dataset.x_train.shape}|{dataset.x_val.shape}|{dataset.x_test.shape}".encode())
     for a in (dataset.y_train, dataset.y_val, dataset.x_train[:256], dataset.x_val[:64]):
         h.update(np.ascontiguousarray(a).tobytes())

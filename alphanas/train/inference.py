@@ -35,6 +35,9 @@ def check_compatible(graph: Graph, dataset, task=None) -> None:
     from alphanas.train.tasks import get_task
 
     task = get_task(task)
+    if isinstance(dataset.x_train, dict):
+        _check_outputs(graph, dataset, task, _check_named_inputs(graph, dataset))
+        return
     want = tuple(int(d) for d in dataset.x_train.shape[1:])
     if len(graph.inputs) != 1:
         raise AlphanasError(f"model {graph.name!r} has {len(graph.inputs)} inputs; training needs exactly one "
@@ -60,13 +63,65 @@ def check_compatible(graph: Graph, dataset, task=None) -> None:
         )
     if v.dtype.kind != "f":
         raise AlphanasError(f"model {graph.name!r}: input {v.name!r} is {v.dtype}, not floating point")
+    _check_outputs(graph, dataset, task, {d: w for d, w in zip(shape[1:], want) if isinstance(d, str)})
+
+
+def _check_named_inputs(graph: Graph, dataset) -> dict[str, int]:
+    """Check data with one array per model input (``x_<split>__<input>``): the same input names, each
+    array's rank, static sizes and kind of element (float, bool, integer) as its input, a symbolic batch;
+    returns the binding of the inputs' symbolic sizes to the data's."""
+    arrays = dataset.x_train
+    names = [v.name for v in graph.inputs]
+    if sorted(names) != sorted(arrays):
+        missing = [n for n in names if n not in arrays]
+        extra = [n for n in arrays if n not in names]
+        what = (f"no array x_train__{missing[0]} for its input {missing[0]!r}" if missing
+                else f"an array x_train__{extra[0]} for no input of the model")
+        raise AlphanasError(f"model {graph.name!r} has inputs ({', '.join(names)}) but dataset {dataset.name!r} has "
+                            f"{what}; give one array x_<split>__<input> per model input")
+    binding: dict[str, int] = {}
+    source: dict[str, str] = {}  # size name -> the input that bound it
+    for v in graph.inputs:
+        a = arrays[v.name]
+        want = tuple(int(d) for d in a.shape[1:])
+        shape = tuple(v.shape or ())
+        given = "[N, " + ", ".join(map(str, want)) + "]"
+        if len(shape) != len(want) + 1:
+            raise AlphanasError(f"model {graph.name!r} expects input {v.name!r} of rank {len(shape)} {list(shape)} but "
+                                f"dataset {dataset.name!r} gives x_train__{v.name} of rank {len(want) + 1} {given}")
+        for i, (d, w) in enumerate(zip(shape[1:], want)):
+            if isinstance(d, int) and d != w:
+                raise AlphanasError(f"model {graph.name!r} expects input {v.name!r} of shape {list(shape)} but dataset "
+                                    f"{dataset.name!r} gives x_train__{v.name} {given}: dimension {i + 1} is {d} in "
+                                    f"the model and {w} in the data")
+            if isinstance(d, str):
+                if binding.get(d, w) != w:
+                    raise AlphanasError(f"model {graph.name!r}: size {d!r} is {binding[d]} in x_train__{source[d]} "
+                                        f"and {w} in x_train__{v.name}; the inputs' data must agree on it")
+                binding[d] = w
+                source.setdefault(d, v.name)
+        if isinstance(shape[0], int):
+            raise AlphanasError(f"model {graph.name!r} has a fixed batch size {shape[0]} in input {v.name!r} "
+                                f"{list(shape)}; training needs a symbolic batch dimension (export the model with a "
+                                "dynamic batch axis)")
+        kind = v.dtype.kind if v.dtype.kind in "fb" else "i"
+        have = a.dtype.kind if a.dtype.kind in "fb" else "i"
+        if kind != have:
+            words = {"f": "floating point", "b": "boolean", "i": "integer"}
+            raise AlphanasError(f"model {graph.name!r}: input {v.name!r} is {v.dtype} but dataset {dataset.name!r} "
+                                f"gives x_train__{v.name} as {a.dtype}; give {words[kind]} data for it")
+    return binding
+
+
+def _check_outputs(graph: Graph, dataset, task, binding: dict[str, int]) -> None:
+    """The model's one output has the shape ``task`` trains for ``dataset``, the inputs' symbolic sizes
+    bound to the data's (``binding``)."""
     out = graph.outputs[0]
     oshape = tuple(out.shape or ())
     target = task.output_shape(dataset)
     if len(oshape) == len(target) + 1:  # bind the input's symbolic sizes to the data's to size the output
         from alphanas.ir.symbolic import evaluate_shape
 
-        binding = {d: w for d, w in zip(shape[1:], want) if isinstance(d, str)}
         try:
             oshape = (oshape[0], *evaluate_shape(oshape[1:], binding))
         except Exception:  # an expression sympy cannot bind: compare the static sizes only
@@ -106,6 +161,8 @@ def sample_input_shapes(graph: Graph, dataset) -> dict[str, tuple] | None:
     ``Resize`` over a symbolic axis) lower. ``None`` when the model lowers with its symbolic sizes (they
     are kept, so the trained model still takes any size), when there is nothing to bind, or when the
     input does not fit (:func:`check_compatible` says which dimension)."""
+    if dataset is not None and isinstance(dataset.x_train, dict):
+        return _sample_shapes_named(graph, dataset.x_train)
     if dataset is None or len(graph.inputs) != 1:
         return None
     v = graph.inputs[0]
@@ -121,6 +178,27 @@ def sample_input_shapes(graph: Graph, dataset) -> dict[str, tuple] | None:
     except Exception:  # noqa: BLE001 - any refusal: try again at the data's sizes (check_compatible and the
         pass  # lowering report what still does not fit)
     return {v.name: (None, *want)}
+
+
+def _sample_shapes_named(graph: Graph, arrays: dict) -> dict[str, tuple] | None:
+    """:func:`sample_input_shapes` for data with one array per input (``arrays``: input name -> array)."""
+    if {v.name for v in graph.inputs} != set(arrays):
+        return None
+    bound = {}
+    for v in graph.inputs:
+        want = tuple(int(d) for d in arrays[v.name].shape[1:])
+        shape = tuple(v.shape or ())
+        if len(shape) != len(want) + 1 or any(isinstance(d, int) and d != w for d, w in zip(shape[1:], want)):
+            return None
+        bound[v.name] = (None, *want)
+    if all(isinstance(d, int) for v in graph.inputs for d in (v.shape or ())[1:]):
+        return None
+    try:
+        to_torch(graph)
+        return None
+    except Exception:  # noqa: BLE001 - as for one input: try again at the data's sizes
+        pass
+    return bound
 
 
 def predict(model: Graph | nn.Module, x: np.ndarray | torch.Tensor, *, batch_size: int = 1024,

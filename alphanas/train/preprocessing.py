@@ -29,9 +29,24 @@ def preprocessing_info(dataset, task: str = "classification") -> dict:
     """The preprocessing record (see the module docstring) of a model trained on ``dataset`` for ``task``."""
     from alphanas.train.tasks import get_task
 
-    shape = tuple(int(d) for d in np.shape(dataset.x_train)[1:])
     mean = getattr(dataset, "mean", None)
     std = getattr(dataset, "std", None)
+    if isinstance(dataset.x_train, dict):  # one array per model input: each float input's statistics
+        inputs = {}
+        for name, a in dataset.x_train.items():
+            rec: dict = {"input_shape": [int(d) for d in np.shape(a)[1:]], "dtype": str(np.asarray(a).dtype)}
+            if isinstance(mean, dict) and name in mean:
+                rec.update({"mean": [float(v) for v in np.ravel(mean[name])],
+                            "std": [float(v) for v in np.ravel(std[name])],
+                            "normalisation": "x = (raw - mean) / std per channel"})
+            inputs[name] = rec
+        info_: dict = {"task": get_task(task).name, "dataset": getattr(dataset, "name", None), "inputs": inputs}
+        names_ = list(getattr(dataset, "class_names", None) or [])
+        if names_:
+            info_["class_names"] = [str(n) for n in names_]
+        info_["embedded"] = False
+        return info_
+    shape = tuple(int(d) for d in np.shape(dataset.x_train)[1:])
     info: dict = {"task": get_task(task).name, "dataset": getattr(dataset, "name", None),
                   "input_shape": list(shape)}
     if len(shape) == 3:
@@ -88,6 +103,9 @@ def attach_preprocessing(graph: Graph, dataset, task: str = "classification", *,
     normalisation is also put into the graph (:func:`embed_normalisation`) and the record says so."""
     info = preprocessing_info(dataset, task)
     if embed:
+        if "inputs" in info:
+            raise AlphanasError(f"dataset {getattr(dataset, 'name', '?')!r} has several inputs; embedding the "
+                                "normalisation needs one")
         if "mean" not in info:
             raise AlphanasError(f"dataset {getattr(dataset, 'name', '?')!r} records no mean/std to embed")
         g = embed_normalisation(graph, info["mean"], info["std"])

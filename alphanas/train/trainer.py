@@ -102,6 +102,10 @@ def train(graph: Graph, dataset, epochs: int, *, batch_size: int = 128, lr: floa
     run = _Run(graph, dataset, config, dev, progress, max_minutes, checkpoint, eval_batch_size,
                channels_last=channels_last, compile=compile)
     run.streaming = use_streaming(dataset) if streaming is None else bool(streaming)
+    if isinstance(dataset.x_train, dict) and (run.streaming or config.augment != "none"):
+        what = "streaming batches" if run.streaming else f"augmentation {config.augment!r}"
+        raise AlphanasError(f"dataset {dataset.name!r} has several inputs ({', '.join(dataset.x_train)}); "
+                            f"{what} is for single-input data: train it in memory without augmentation")
     run.workers = 2 if workers is None else int(workers)
     fork = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
     if deterministic is None:
@@ -151,7 +155,7 @@ STREAMING_BYTES = 2 * 2**30
 def use_streaming(dataset, limit: int | None = None) -> bool:
     """Whether :func:`train` streams ``dataset`` by default: its train and validation arrays exceed
     ``limit`` bytes (default :data:`STREAMING_BYTES`), or they are memory-mapped files."""
-    arrays = (dataset.x_train, dataset.x_val)
+    arrays = [a for x in (dataset.x_train, dataset.x_val) for a in (x.values() if isinstance(x, dict) else [x])]
     if any(isinstance(a, np.memmap) for a in arrays):
         return True
     return sum(int(getattr(a, "nbytes", 0)) for a in arrays) > (STREAMING_BYTES if limit is None else limit)
@@ -248,8 +252,24 @@ class _Run:
     def _tensor(self, a: np.ndarray, dtype) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(a), dtype=dtype).to(self.device)
 
-    def _chunk(self, a, i: int, j: int, dtype) -> torch.Tensor:
+    def _inputs(self, x) -> Any:
+        """A split's inputs on the device: one float32 tensor, or (data with several named inputs) a dict of
+        tensors, float inputs as float32, boolean and integer ones in their own type."""
+        if isinstance(x, dict):
+            return {k: self._tensor(v, torch.float32 if np.asarray(v).dtype.kind == "f" else None)
+                    for k, v in x.items()}
+        return self._tensor(x, torch.float32)
+
+    def _feed(self, model: nn.Module, xb) -> Any:
+        """``model`` on a batch of inputs: one tensor, or a dict fed to the graph inputs by name."""
+        if isinstance(xb, dict):
+            return model(*[xb[n] for n in self.input_names])
+        return model(xb)
+
+    def _chunk(self, a, i: int, j: int, dtype) -> Any:
         """Rows ``i:j`` of a device tensor (in-memory) or of an array (streaming), on the device."""
+        if isinstance(a, dict):
+            return {k: v[i:j] for k, v in a.items()}
         if isinstance(a, torch.Tensor):
             return a[i:j]
         return torch.as_tensor(np.ascontiguousarray(a[i:j]), dtype=dtype).to(self.device)
@@ -263,7 +283,8 @@ class _Run:
         with torch.inference_mode(), autocast(self.device, self.config.precision):
             for i in range(0, len(y), self.eval_batch_size):
                 j = i + self.eval_batch_size
-                out = model(self._layout(self._chunk(x, i, j, torch.float32)))
+                xb = self._chunk(x, i, j, torch.float32)
+                out = self._feed(model, xb if isinstance(xb, dict) else self._layout(xb))
                 out = out[0] if isinstance(out, tuple) else out
                 yb = self._chunk(y, i, j, self.task.target_dtype)
                 loss += float(self.task.loss(out, yb, reduction="sum"))
@@ -291,6 +312,7 @@ class _Run:
         self.model = to_torch(self.work).to(self.device)
         self.eager = self.model  # the module itself (self.model becomes its compiled wrapper with compile=True)
         self.model.train()
+        self.input_names = [v.name for v in self.work.inputs]
         ds, task = self.dataset, self.task
         ydt = task.target_dtype
         # device tensors (in-memory) or the dataset's arrays (streaming)
@@ -302,8 +324,8 @@ class _Run:
             self.x_tr, self.y_tr = ds.x_train, task.targets(ds.y_train)
             self.x_va, self.y_va = ds.x_val, task.targets(ds.y_val)
         else:
-            self.x_tr, self.y_tr = self._tensor(ds.x_train, torch.float32), self._tensor(task.targets(ds.y_train), ydt)
-            self.x_va, self.y_va = self._tensor(ds.x_val, torch.float32), self._tensor(task.targets(ds.y_val), ydt)
+            self.x_tr, self.y_tr = self._inputs(ds.x_train), self._tensor(task.targets(ds.y_train), ydt)
+            self.x_va, self.y_va = self._inputs(ds.x_val), self._tensor(task.targets(ds.y_val), ydt)
         self.n = n = len(self.y_tr)
         if n < 2:
             raise AlphanasError(f"dataset {ds.name!r} has {n} training samples; need at least 2")
@@ -323,7 +345,7 @@ class _Run:
     def _forward_backward(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         """The training loss of one batch, under the run's precision, with its gradients accumulated."""
         with autocast(self.device, self.config.precision):
-            out = self.model(xb)
+            out = self._feed(self.model, xb)
             out = out[0] if isinstance(out, tuple) else out
             loss = self.task.loss(out, yb, self.config.label_smoothing)
         self.scaler.scale(loss).backward()
@@ -335,11 +357,12 @@ class _Run:
         if self.layout_choice == "auto" and self.device.type != "cuda" and not self.compile:
             return
         probe = min(self.bs, self.n)
-        xb, yb = self.x_tr[:probe], self.y_tr[:probe]
-        if not isinstance(xb, torch.Tensor):  # streaming: the arrays stay where they are
+        multi = isinstance(self.x_tr, dict)  # several inputs: the layout stays as it is
+        xb, yb = (self._chunk(self.x_tr, 0, probe, None) if multi else self.x_tr[:probe]), self.y_tr[:probe]
+        if not multi and not isinstance(xb, torch.Tensor):  # streaming: the arrays stay where they are
             xb = torch.as_tensor(np.ascontiguousarray(xb), dtype=torch.float32).to(self.device)
             yb = torch.as_tensor(np.ascontiguousarray(yb), dtype=self.task.target_dtype).to(self.device)
-        if self.layout_choice != "auto" or self.device.type == "cuda":
+        if not multi and (self.layout_choice != "auto" or self.device.type == "cuda"):
             with torch.random.fork_rng(devices=[] if self.device.type != "cuda" else [self.device]):
                 self.channels_last = choose_channels_last(self.layout_choice, self.model, self.device,
                                                           self.config.precision, xb,
@@ -352,7 +375,7 @@ class _Run:
             self.model = torch.compile(eager)
             t0 = time.perf_counter()
             with torch.random.fork_rng(devices=[] if self.device.type != "cuda" else [self.device]):
-                self._forward_backward(self._layout(xb), yb)
+                self._forward_backward(xb if isinstance(xb, dict) else self._layout(xb), yb)
             if self.device.type == "cuda":
                 torch.cuda.synchronize()
             self.compile_s = time.perf_counter() - t0
@@ -366,6 +389,9 @@ class _Run:
             return
         for b in range(self.start_batch, self.batches):
             idx = self.perm[b * self.bs:(b + 1) * self.bs].to(self.device)
+            if isinstance(self.x_tr, dict):
+                yield {k: v[idx] for k, v in self.x_tr.items()}, self.y_tr[idx]
+                continue
             xb, yb = self.x_tr[idx], self.y_tr[idx]
             if self.config.augment == "flip_crop":
                 xb = _flip_crop(xb, self.gen)
@@ -503,7 +529,7 @@ class _Run:
         cfg, model = self.config, self.model
         self.opt.zero_grad(set_to_none=True)
         with autocast(self.device, cfg.precision):
-            out = model(self._layout(xb))
+            out = self._feed(model, xb if isinstance(xb, dict) else self._layout(xb))
             out = out[0] if isinstance(out, tuple) else out
             loss = self.task.loss(out, yb, cfg.label_smoothing)
         lv = float(loss.detach())
@@ -565,7 +591,7 @@ class _Run:
         if self.streaming:
             x_te, y_te = self.dataset.x_test, self.task.targets(self.dataset.y_test)
         else:
-            x_te = self._tensor(self.dataset.x_test, torch.float32)
+            x_te = self._inputs(self.dataset.x_test)
             y_te = self._tensor(self.task.targets(self.dataset.y_test), self.task.target_dtype)
         val_metrics = self._kept_val_metrics()
         if val_metrics is None:

@@ -71,6 +71,12 @@ def graph_report(graph) -> dict:
     # the FLOPs of an opaque op are unknown (nothing says what it computes): never 0, but None, and the
     # totals say that they leave those nodes out
     unknown_flops = [n.name for n in graph.nodes if n.is_opaque]
+    node_flops = {n.name: None if n.is_opaque else cost.node_flops_or_none(n, graph) for n in graph.nodes}
+    flops_known = None  # the other nodes' FLOPs (shown as "known + ?"); None when one of them is unknown too
+    if unknown_flops:
+        summary["flops"] = summary["macs"] = None  # a total that leaves nodes out is no total
+        known_f = [f for name, f in node_flops.items() if name not in unknown_flops]
+        flops_known = None if any(f is None for f in known_f) else sum(known_f)  # type: ignore[arg-type]
     return {
         "name": graph.name,
         "inputs": [{"name": v.name, "shape": list(v.shape), "dtype": str(v.dtype)} for v in graph.inputs],
@@ -79,12 +85,13 @@ def graph_report(graph) -> dict:
         **summary,
         "opaque_params": opaque_params,
         "flops_unknown_nodes": unknown_flops,
+        "flops_known": flops_known,
         "symbolic_dims": cost.symbolic_dims(graph),
         "ops": dict(ops.most_common()),
         "opaque_ops": dict(opaque.most_common()),
         "nodes_table": [
             {"name": n.name, "op": n.op_type, "shape": None if n.outputs[0].shape is None else list(n.outputs[0].shape),
-             "params": node_params(n), "flops": None if n.is_opaque else cost.node_flops_or_none(n, graph),
+             "params": node_params(n), "flops": node_flops[n.name],
              "opaque": n.is_opaque}
             for n in graph.nodes
         ],
@@ -140,8 +147,9 @@ def cmd_inspect(args) -> int:
         c.print(f"  output {v['name']}: {v['dtype']} {v['shape']}")
     peak = rep["peak_activation_bytes"]
     plus = " + ?" if rep["flops_unknown_nodes"] else ""  # (the opaque nodes' share is unknown)
-    c.print(f"  nodes {rep['nodes']}   params {rep['params']:,}   MACs {_count(rep['macs'])}{plus}   "
-            f"FLOPs {_count(rep['flops'])}{plus}   "
+    flops = rep["flops_known"] if plus else rep["flops"]
+    c.print(f"  nodes {rep['nodes']}   params {rep['params']:,}   MACs {_count(rep['macs'])}   "
+            f"FLOPs {_count(flops)}{plus}   "
             f"peak activations {'?' if peak is None else f'{peak / 2**20:.2f} MiB'} (batch 1)")
     if plus:
         c.print(f"  [yellow]+ ? the MACs and FLOPs of {len(rep['flops_unknown_nodes'])} opaque node(s) are unknown[/] "
@@ -525,8 +533,9 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_rewrite)
 
 
-def _check_runs_in_onnxruntime(graph, model: str) -> None:
-    """Refuse, in one line, a model onnxruntime cannot load (an op of a custom domain, say)."""
+def _check_runs_in_onnxruntime(graph, model: str, why: str | None = None) -> None:
+    """Refuse, in one line, a model onnxruntime cannot load (an op of a custom domain, say); ``why`` says
+    what needs the run (default: ``rewrite --verify``)."""
     from alphanas.errors import one_line
     from alphanas.ir.runtime import session
 
@@ -535,6 +544,8 @@ def _check_runs_in_onnxruntime(graph, model: str) -> None:
     except AlphanasError:
         raise
     except Exception as e:  # onnxruntime's own errors (Fail, InvalidGraph, NotImplemented)
+        if why is not None:
+            raise AlphanasError(f"onnxruntime cannot run {model} ({one_line(e, 300)}); {why}") from None
         raise AlphanasError(f"--verify: onnxruntime cannot run {model} ({one_line(e, 300)}), so its rewrite cannot "
                             "be verified; run without --verify (the ONNX checker still guards every pass)") from None
 
@@ -723,6 +734,8 @@ def cmd_mutate(args) -> int:
     out = check_output_path(args.output, [args.model], args.force)
     _check_target_opset(args.target_opset)
     graph = _load(args.model, args)
+    _check_runs_in_onnxruntime(graph, args.model, "every mutation is verified by running the whole model in "
+                               "onnxruntime, so this model cannot be mutated (replace or register the op first)")
     res = mutate(graph, seed=args.seed, synthesizer=args.synth, block=args.block, p=args.p,
                  budget_s=args.budget_ms / 1e3)
     before, after = cost.summary(graph), cost.summary(res.graph)

@@ -166,7 +166,7 @@ def search_objectives(cfg: SearchConfig) -> list[str]:
     params)."""
     from alphanas.search.objectives import default_objectives
 
-    return parse_objectives(cfg.objectives if cfg.objectives else default_objectives(cfg.task))
+    return parse_objectives(cfg.objectives if cfg.objectives is not None else default_objectives(cfg.task))
 
 
 def _stop_on_unreported(cfg: SearchConfig, objectives: list[str], on_event: Callable | None) -> Callable:

@@ -104,27 +104,26 @@ MODELS_WHY = (("garbage.onnx", "garbage.onnx"), ("cycle.onnx", "cycle"), ("dangl
               ("future.onnx", "opset 999"))
 TRAIN = ["--dataset", "digits", "--epochs", "1"]
 
-CASES: list[tuple[str, list[str], str]] = []
-for m in MODELS:  # every model-reading command on every broken model
-    CASES += [
-        (f"inspect {m}", ["inspect", f"{{d}}/{m}"], m),
-        (f"inspect --properties {m}", ["inspect", f"{{d}}/{m}", "--properties"], m),
-        (f"rewrite {m}", ["rewrite", f"{{d}}/{m}", "-o", "{d}/out.onnx"], m),
-        (f"mutate {m}", ["mutate", f"{{d}}/{m}", "-o", "{d}/out.onnx"], m),
-        (f"bench {m}", ["bench", f"{{d}}/{m}", "--repeats", "1", "--warmup", "0"], m),
-        (f"train {m}", ["train", f"{{d}}/{m}", "--dataset", "digits", "--epochs", "1", "-o", "{d}/out.onnx"], m),
-        (f"search {m}", ["search", f"{{d}}/{m}", "--trials", "1", "--epochs", "1", "--out", "{d}/s"], m),
-    ]
-for m, why in MODELS_WHY:
-    CASES += [
+
+
+def _model_reading_cases(m: str, why: str, inspect_flag: str) -> list[tuple[str, list[str], str]]:
+    """Every model-reading command on the broken model ``m``; the message must name ``why``."""
+    return [
         (f"inspect {m}", ["inspect", f"{{d}}/{m}"], why),
-        (f"inspect --json {m}", ["inspect", f"{{d}}/{m}", "--json"], why),
+        (f"inspect {inspect_flag} {m}", ["inspect", f"{{d}}/{m}", inspect_flag], why),
         (f"rewrite {m}", ["rewrite", f"{{d}}/{m}", "-o", "{d}/out.onnx"], why),
         (f"mutate {m}", ["mutate", f"{{d}}/{m}", "-o", "{d}/out.onnx"], why),
         (f"bench {m}", ["bench", f"{{d}}/{m}", "--repeats", "1", "--warmup", "0"], why),
         (f"train {m}", ["train", f"{{d}}/{m}", *TRAIN, "-o", "{d}/out.onnx"], why),
         (f"search {m}", ["search", f"{{d}}/{m}", "--trials", "1", "--epochs", "1", "--out", "{d}/s"], why),
     ]
+
+
+CASES: list[tuple[str, list[str], str]] = []
+for m in MODELS:
+    CASES += _model_reading_cases(m, m, "--properties")
+for m, why in MODELS_WHY:
+    CASES += _model_reading_cases(m, why, "--json")
 for m in MODELS:
     CASES += [(f"inspect --json {m}", ["inspect", f"{{d}}/{m}", "--json"], m),
               (f"bench good + {m}", ["bench", "{d}/good.onnx", f"{{d}}/{m}", "--repeats", "1"], m)]

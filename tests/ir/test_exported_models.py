@@ -148,24 +148,14 @@ def test_recurrent_exports_lower_and_match_onnxruntime(exported_model, tmp_path,
     """nn.LSTM / nn.GRU / nn.RNN (batch first, a Linear head) exported as ONNX LSTM/GRU/RNN nodes (the dynamo
     exporter's zero state is an ``Expand`` to a run-time shape): the lowered module (eval mode) matches
     onnxruntime within 1e-4 of the output scale at two sequence lengths."""
-    import torch
-
     from alphanas.ir import to_torch
-    from alphanas.passes.equivalence import output_error
-    from tests.models.exported import export
+    from tests.models.exported import assert_lowered_matches, export
 
     spec = _recurrent_spec(name)
     src = exported_model(name, exporter) if name in SPECS else export(spec, exporter, tmp_path / f"{name}.onnx")
     graph = load_onnx(src)
     assert name.upper() in {n.op_type for n in graph.nodes} and not any(n.is_opaque for n in graph.nodes)
     module = to_torch(graph)
-    assert not module.training
     for binding in spec.check_sizes(exporter):
         feeds = spec.feeds(binding)
-        expected = _run(src, feeds)
-        with torch.no_grad():
-            got = module(*[torch.from_numpy(feeds[v.name]) for v in graph.inputs])
-        got = got if isinstance(got, (tuple, list)) else [got]
-        for e, g in zip(expected, got):
-            assert e.shape == tuple(g.shape)
-            assert output_error(e, g.numpy()) <= 1e-4
+        assert_lowered_matches(module, graph, feeds, _run(src, feeds))

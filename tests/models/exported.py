@@ -295,6 +295,20 @@ def build(spec: Spec) -> nn.Module:
     return model
 
 
+def assert_lowered_matches(module: nn.Module, graph, feeds: dict[str, np.ndarray], expected: list) -> None:
+    """``module`` (``graph`` lowered, in eval mode) fed ``feeds`` by input name reproduces ``expected``
+    (onnxruntime's outputs): same shapes, scaled error at most 1e-4."""
+    from alphanas.passes.equivalence import output_error
+
+    assert not module.training
+    with torch.no_grad():
+        got = module(*[torch.from_numpy(feeds[v.name]) for v in graph.inputs])
+    got = got if isinstance(got, (tuple, list)) else [got]
+    for e, g in zip(expected, got):
+        assert e.shape == tuple(g.shape)
+        assert output_error(e, g.numpy()) <= 1e-4
+
+
 def export(spec: Spec, exporter: str, path: Path, static: dict[str, int] | None = None) -> Path:
     """Write ``spec``'s model to ``path`` with ``exporter`` (``"dynamo"`` or ``"legacy"``); dynamic axes
     named as in the spec, or all axes static at the binding ``static``."""

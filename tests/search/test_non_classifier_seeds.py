@@ -122,46 +122,43 @@ def test_grad_norm_proxy_uses_the_task_loss():
     assert grad_norm(g, (x, y), task="regression") == pytest.approx(expected, rel=1e-4)
 
 
+def _train_regression(exported_model, name: str, tmp_path, capsys, *, epochs: int, lr: float):
+    """``alphanas train`` of the legacy export of ``name`` on ``.npz`` regression targets of its own outputs:
+    the ``--json`` report, the dataset as ``train`` split it, and an onnxruntime session of the written model."""
+    from alphanas.data import load_dataset
+
+    model = exported_model(name, "legacy")
+    write_targets(tmp_path / "d.npz", model, SAMPLES[name])
+    out = tmp_path / "trained.onnx"
+    assert main(["train", str(model), "--dataset", "npz", "--data-dir", str(tmp_path / "d.npz"), "--task",
+                 "regression", "--epochs", str(epochs), "--optimizer", "adam", "--lr", str(lr), "--device", "cpu",
+                 "--json", "-o", str(out)]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    return rep, load_dataset("npz", root=tmp_path / "d.npz", task="regression"), session(out.read_bytes(), "cpu")
+
+
+def _assert_val_mse_of(rep: dict, ds, pred: np.ndarray, sample_shape: tuple[int, ...]) -> None:
+    """The reported validation MSE is scikit-learn's on ``pred`` (the written model's validation outputs)."""
+    from sklearn.metrics import mean_squared_error
+
+    assert pred.shape == ds.y_val.shape == (len(ds.y_val), *sample_shape)
+    assert rep["metrics"]["val_mse"] == pytest.approx(mean_squared_error(ds.y_val.reshape(len(pred), -1),
+                                                                         pred.reshape(len(pred), -1)), rel=1e-4)
+
+
 def test_train_binds_the_sizes_and_reports_the_mse_of_the_written_model(exported_model, tmp_path, capsys):
     """``alphanas train`` on the detection head (a Resize over its symbolic height and width): the sizes are the
     data's, it lowers and trains, and the validation MSE is scikit-learn's on onnxruntime's outputs."""
-    from sklearn.metrics import mean_squared_error
-
-    from alphanas.data import load_dataset
-
-    model = exported_model("detection_head", "legacy")
-    write_targets(tmp_path / "d.npz", model, SAMPLES["detection_head"])
-    out = tmp_path / "trained.onnx"
-    assert main(["train", str(model), "--dataset", "npz", "--data-dir", str(tmp_path / "d.npz"), "--task",
-                 "regression", "--epochs", "1", "--optimizer", "adam", "--lr", "0.001", "--device", "cpu", "--json",
-                 "-o", str(out)]) == 0
-    rep = json.loads(capsys.readouterr().out)
-    ds = load_dataset("npz", root=tmp_path / "d.npz", task="regression")
-    sess = session(out.read_bytes(), "cpu")
+    rep, ds, sess = _train_regression(exported_model, "detection_head", tmp_path, capsys, epochs=1, lr=0.001)
     pred = sess.run(None, {sess.get_inputs()[0].name: ds.x_val})[0]
-    assert pred.shape == ds.y_val.shape == (len(ds.y_val), 128, 8)
-    assert rep["metrics"]["val_mse"] == pytest.approx(mean_squared_error(ds.y_val.reshape(len(pred), -1),
-                                                                         pred.reshape(len(pred), -1)), rel=1e-4)
+    _assert_val_mse_of(rep, ds, pred, (128, 8))
 
 
 def test_train_feeds_each_input_by_name(exported_model, tmp_path, capsys):
     """``alphanas train`` on masked attention with ``x_train__x`` and a boolean ``x_train__mask``: each array
     goes to the graph input of its name (the mask as it is, x standardised), and the validation MSE is
     scikit-learn's on onnxruntime's outputs of the written model fed the validation arrays by name."""
-    from sklearn.metrics import mean_squared_error
-
-    from alphanas.data import load_dataset
-
-    model = exported_model("masked_attention", "legacy")
-    write_targets(tmp_path / "d.npz", model, SAMPLES["masked_attention"])
-    out = tmp_path / "trained.onnx"
-    assert main(["train", str(model), "--dataset", "npz", "--data-dir", str(tmp_path / "d.npz"), "--task",
-                 "regression", "--epochs", "2", "--optimizer", "adam", "--lr", "0.01", "--device", "cpu", "--json",
-                 "-o", str(out)]) == 0
-    rep = json.loads(capsys.readouterr().out)
-    ds = load_dataset("npz", root=tmp_path / "d.npz", task="regression")
+    rep, ds, sess = _train_regression(exported_model, "masked_attention", tmp_path, capsys, epochs=2, lr=0.01)
     assert ds.x_val["mask"].dtype == np.bool_ and not ds.x_val["mask"].all()
-    (pred,) = session(out.read_bytes(), "cpu").run(None, ds.x_val)
-    assert pred.shape == ds.y_val.shape == (len(ds.y_val), 5, 8)
-    assert rep["metrics"]["val_mse"] == pytest.approx(mean_squared_error(ds.y_val.reshape(len(pred), -1),
-                                                                         pred.reshape(len(pred), -1)), rel=1e-4)
+    (pred,) = sess.run(None, ds.x_val)
+    _assert_val_mse_of(rep, ds, pred, (5, 8))

@@ -18,7 +18,6 @@ from alphanas.cli import main
 from alphanas.errors import AlphanasError, UnsupportedModelError
 from alphanas.ir.onnx_io import load_onnx, to_onnx
 from alphanas.ir.runtime import random_feeds, session
-from alphanas.passes.equivalence import output_error
 from alphanas.synth.api import mutate
 from alphanas.synth.problem import SynthesisFailed
 from alphanas.synth.verify import lowering_blocker
@@ -48,9 +47,8 @@ def blockers(model_path):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_to_torch_matches_onnxruntime_in_eval_mode(name, model_path, blockers):
-    import torch
-
     from alphanas.ir.torch_lowering import to_torch
+    from tests.models.exported import assert_lowered_matches
 
     graph = load_onnx(model_path(name))
     blocker = blockers(name)
@@ -61,12 +59,7 @@ def test_to_torch_matches_onnxruntime_in_eval_mode(name, model_path, blockers):
         return
     feeds = random_feeds(graph, batch=2, seed=3)
     ref = session(to_onnx(graph).SerializeToString(), "cpu").run(None, feeds)
-    module = to_torch(graph).eval()
-    with torch.no_grad():
-        got = module(*[torch.from_numpy(feeds[v.name]) for v in graph.inputs])
-    got = got if isinstance(got, (tuple, list)) else [got]
-    for r, g in zip(ref, got):
-        assert output_error(r, g.numpy()) <= 1e-4
+    assert_lowered_matches(to_torch(graph).eval(), graph, feeds, ref)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -75,25 +68,15 @@ def test_to_torch_at_the_data_sizes_matches_the_export(name, model_path):
     the batch stays symbolic), including those whose symbolic form is refused above (the transformer's
     computed ``Reshape``, the detection head's ``Resize``); the module is in eval mode and matches
     onnxruntime on the original export within 1e-4 of the output scale."""
-    import torch
-
     from alphanas.ir.torch_lowering import to_torch
-    from tests.models.exported import SPECS
+    from tests.models.exported import SPECS, assert_lowered_matches
 
     spec = SPECS[name]
     binding = spec.check_sizes("legacy")[0]
     shapes = {n: (None, *spec.shape(n, binding)[1:]) for n in spec.inputs}
     graph = load_onnx(model_path(name), input_shapes=shapes)
-    module = to_torch(graph)
-    assert not module.training
     feeds = spec.feeds(binding, seed=5)
-    expected = session(model_path(name).read_bytes(), "cpu").run(None, feeds)
-    with torch.no_grad():
-        got = module(*[torch.from_numpy(feeds[v.name]) for v in graph.inputs])
-    got = got if isinstance(got, (tuple, list)) else [got]
-    for e, g in zip(expected, got):
-        assert e.shape == tuple(g.shape)
-        assert output_error(e, g.numpy()) <= 1e-4
+    assert_lowered_matches(to_torch(graph), graph, feeds, session(model_path(name).read_bytes(), "cpu").run(None, feeds))
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -229,7 +229,7 @@ def _verify_partial(original: Graph, res: SynthesisResult, seed: int, deadline: 
 
 def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str | None = None, p: float = 0.5,
            budget_s: float = 1.0, properties=("shape", "depth", "mixing"), vocabulary=None, pick: str = "random",
-           focus: str | None = None, partial: bool = True) -> MutationResult:
+           focus: str | None = None, partial: bool = True, deadline: Deadline | None = None) -> MutationResult:
     """One property-guided mutation of ``graph`` (which is not modified). Raises :class:`SynthesisFailed`.
 
     ``pick="cheapest"`` returns the satisfying subgraph with the fewest FLOPs the synthesizer finds
@@ -250,7 +250,11 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
     (:data:`REGION_VERIFY_FLOPS`). Verification that would end after the budget is cut before its next
     stage (:class:`~alphanas.synth.verify.Deadline`) and the mutation fails with
     :class:`~alphanas.synth.problem.BudgetExceeded` ("verification exceeded the budget"): an unverified
-    graph is never returned. The overrun is at most the one check that was running.
+    graph is never returned. In this process the overrun is at most the one check that was running; the
+    hard cap (a kill at the budget plus a small slack, whatever the stage) is
+    :meth:`alphanas.search.sandbox.SynthesisSandbox.mutate`, which runs this function in its worker
+    process (``alphanas mutate`` and the search do). ``deadline``: the clock to use (default: one of
+    ``budget_s`` started here); the worker passes one that reports each stage it enters.
     """
     from alphanas.errors import AlphanasError, UnsupportedModelError
     from alphanas.synth.verify import lowering_blocker
@@ -263,13 +267,16 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
         from alphanas.synth.egraph import _compiled
 
         _compiled(vocabulary or Vocabulary())
-    deadline = Deadline(budget_s)
+    deadline = Deadline(budget_s) if deadline is None else deadline
     t0 = deadline.start
+    deadline.enter("lowering check")
     blocker = lowering_blocker(graph)
     if blocker is not None and not partial:
         raise UnsupportedModelError(f"graph {graph.name!r} cannot be mutated: it does not lower to torch, which "
                                     f"splice-and-verify and training need ({blocker})")
     # inputs the original takes in torch (a dynamic model may pool the default size down to nothing)
+    if blocker is None:
+        deadline.enter("input size probe")
     length = feed_length(graph, seed=seed) if blocker is None else None
     deadline.check("synthesis", what="the mutation")  # (the lowering check of a large model can spend it)
     rng = np.random.default_rng(seed)
@@ -283,10 +290,12 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
                                          properties=properties,
                                          vocabulary=vocabulary, pick=pick, focus=focus)
         if blocker is not None:  # the model does not lower: the region must, before anything is synthesized
+            deadline.enter("region lowering check")
             region_blocker = lowering_blocker(problem.subgraph.to_graph("old"))
             if region_blocker is not None:
                 errors.append(SynthesisFailed(f"the chosen subgraph does not lower to torch ({region_blocker})"))
                 continue
+        deadline.enter("synthesis")
         try:
             res = synthesize(problem, synthesizer, verify=False)
         except SynthesisFailed as e:

@@ -7,8 +7,11 @@ is reported as :class:`~alphanas.synth.problem.SynthesisFailed`, never as a cras
 A :class:`Deadline` bounds the checks in time: before each stage (and before the torch step, whose time
 is predicted from the onnxruntime run's) it raises :class:`~alphanas.synth.problem.BudgetExceeded` when
 the stage would start after the deadline or is predicted to end past it. A stage that has started is
-not interrupted, so the overrun is at most one stage; the result is then dropped, never returned
-unverified.
+not interrupted here, so in-process the overrun is at most one stage; the result is then dropped, never
+returned unverified. The hard cap is the caller's: ``alphanas mutate`` and the search run the whole
+mutation in the synthesis sandbox's worker process (:mod:`alphanas.search.sandbox`), which the parent kills
+once the budget plus a small slack is spent. For that, a deadline reports the stage it enters
+(``on_stage``), so that the parent can name the stage it stopped.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import io
 import time
 
 import numpy as np
+
+from collections.abc import Callable
 
 from alphanas.errors import AlphanasError
 from alphanas.ir.graph import Graph
@@ -30,12 +35,24 @@ TORCH_STEP_FACTOR = 3.0
 
 
 class Deadline:
-    """The end of a time budget of ``budget_s`` seconds started at ``start`` (``time.perf_counter``)."""
+    """The end of a time budget of ``budget_s`` seconds started at ``start`` (``time.perf_counter``).
 
-    def __init__(self, budget_s: float, start: float | None = None) -> None:
+    ``stage`` is the stage last entered (:meth:`enter`, or a :meth:`check` that let it start);
+    ``on_stage(name)`` is called on each (the sandbox worker tells its parent)."""
+
+    def __init__(self, budget_s: float, start: float | None = None,
+                 on_stage: Callable[[str], None] | None = None) -> None:
         self.budget_s = float(budget_s)
         self.start = time.perf_counter() if start is None else start
         self.at = self.start + self.budget_s
+        self.on_stage = on_stage
+        self.stage = "start"
+
+    def enter(self, stage: str) -> None:
+        """Record that ``stage`` starts now (no check)."""
+        self.stage = stage
+        if self.on_stage is not None:
+            self.on_stage(stage)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
@@ -52,6 +69,7 @@ class Deadline:
         if needs_s > left:
             raise BudgetExceeded(stage, self.elapsed(), self.budget_s,
                                  f"it would take about {needs_s:.2f} s and {left:.2f} s are left", what=what)
+        self.enter(stage)
 
 
 def copy_with_subgraph(graph: Graph, sub: Subgraph) -> tuple[Graph, Subgraph]:

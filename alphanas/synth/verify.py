@@ -124,12 +124,53 @@ def feed_length(graph: Graph, seed: int = 0, batch: int = 2, lengths=(32, 64, 12
     return None
 
 
+def region_inputs(graph: Graph, names: list[str], feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The values the values ``names`` of ``graph`` take when ``graph`` runs on ``feeds`` (one onnxruntime
+    run with them as extra outputs; graph inputs are taken from ``feeds``)."""
+    from onnx import helper
+
+    from alphanas.ir.onnx_io import to_onnx
+    from alphanas.ir.runtime import session
+
+    produced = {v.name: v for n in graph.nodes for v in n.outputs}
+    wanted = [name for name in names if name not in feeds]
+    proto = to_onnx(graph)
+    have = [o.name for o in proto.graph.output]
+    extra = [name for name in wanted if name not in have]
+    for name in extra:
+        dtype = helper.np_dtype_to_tensor_dtype(np.dtype(produced[name].dtype))
+        proto.graph.output.append(helper.make_tensor_value_info(name, dtype, None))
+    outs = session(proto.SerializeToString(), "cpu").run(None, feeds)
+    got = dict(zip(have + extra, outs))
+    return {name: feeds[name] if name in feeds else got[name] for name in names}
+
+
+def check_region(graph: Graph, region: Graph, seed: int = 0, batch: int = 2, deadline: Deadline | None = None,
+                 length: int | None = None, feeds: dict[str, np.ndarray] | None = None) -> None:
+    """:func:`check_graph` on ``region`` (a fragment of ``graph`` whose inputs are values of ``graph``, by
+    name) fed the values the whole graph gives those inputs on random inputs (``feeds`` when given),
+    not independent random inputs: two region inputs whose shapes share a symbolic size (``n`` and
+    ``Max(m, n)``) must get sizes the whole model would give them together."""
+    from alphanas.ir.runtime import random_feeds
+
+    stage = "whole-graph onnxruntime run for the region's inputs"
+    if deadline is not None:
+        deadline.check(stage)
+    try:
+        whole = feeds if feeds is not None else random_feeds(graph, batch=batch, seed=seed, length=length)
+        values = region_inputs(graph, [v.name for v in region.inputs], whole)
+    except Exception as e:  # noqa: BLE001
+        raise SynthesisFailed(f"splice-and-verify failed at {stage}: {type(e).__name__}: {str(e)[:300]}") from e
+    check_graph(region, seed=seed, batch=batch, deadline=deadline, feeds=values)
+
+
 def check_graph(graph: Graph, seed: int = 0, batch: int = 2, deadline: Deadline | None = None,
-                length: int | None = None) -> None:
+                length: int | None = None, feeds: dict[str, np.ndarray] | None = None) -> None:
     """Run every check on a whole graph; raises SynthesisFailed naming the failed check (and
     :class:`~alphanas.synth.problem.BudgetExceeded` when ``deadline`` cuts it: see the module docstring).
     ``length``: the size of the symbolic dimensions after the batch in the random inputs (default: the
-    runtime's, 32; :func:`feed_length` finds one the original model takes)."""
+    runtime's, 32; :func:`feed_length` finds one the original model takes); ``feeds``: the inputs to use
+    instead of random ones (:func:`check_region`)."""
     import onnx
     import torch
     from alphanas.ir.torch_lowering import to_torch
@@ -150,7 +191,8 @@ def check_graph(graph: Graph, seed: int = 0, batch: int = 2, deadline: Deadline 
         stage = at("ONNX checker")
         onnx.checker.check_model(model, full_check=True)
         stage = at("onnxruntime run")
-        feeds = random_feeds(graph, batch=batch, seed=seed, length=length)
+        if feeds is None:
+            feeds = random_feeds(graph, batch=batch, seed=seed, length=length)
         sess = session(model, "cpu")
         t_ort = time.perf_counter()  # (the run alone: creating the session has no counterpart in torch)
         outs = sess.run(None, feeds)

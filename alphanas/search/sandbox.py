@@ -111,17 +111,31 @@ def _failure(e: Exception) -> dict[str, Any]:
     return out
 
 
-def mutate_graph(graph, kwargs: dict[str, Any], report: Report | None = None) -> dict[str, Any]:
-    """One :func:`alphanas.synth.mutate` of ``graph`` (keyword arguments ``kwargs``, ``budget_s`` among
-    them): ``{"error": None, "result": MutationResult}`` or a failure (see :func:`_failure`)."""
-    from alphanas.errors import AlphanasError
+#: the graphs of a :class:`~alphanas.synth.api.MutationResult`, sent between the processes as ONNX bytes
+#: (pickling a deep graph's linked values and nodes recurses past Python's limit)
+_RESULT_GRAPHS = ("graph", "old", "new")
 
+
+def mutate_graph(model: bytes, kwargs: dict[str, Any], report: Report | None = None) -> dict[str, Any]:
+    """One :func:`alphanas.synth.mutate` of an ONNX model (keyword arguments ``kwargs``, ``budget_s`` among
+    them): ``{"error": None, "result": MutationResult}`` with its graphs as ONNX bytes, or a failure
+    (see :func:`_failure`)."""
+    import dataclasses
+
+    import onnx
+
+    from alphanas.errors import AlphanasError
+    from alphanas.ir.onnx_io import from_onnx, to_onnx
+
+    graph = from_onnx(onnx.load_from_string(model), source="parent")
     kw = dict(kwargs)
     budget_s = kw.pop("budget_s")
     try:
-        return {"error": None, "result": _mutate_clocked(graph, budget_s, report, **kw)}
+        res = _mutate_clocked(graph, budget_s, report, **kw)
     except AlphanasError as e:
         return _failure(e)
+    res = dataclasses.replace(res, **{k: to_onnx(getattr(res, k)).SerializeToString() for k in _RESULT_GRAPHS})
+    return {"error": None, "result": res}
 
 
 def synthesize_onnx(model: bytes, seed: int, synthesizer: str, block: str | None, p: float, budget_s: float,
@@ -232,11 +246,20 @@ class SynthesisSandbox:
         from alphanas.errors import AlphanasError
         from alphanas.synth.problem import BudgetExceeded, SynthesisFailed
 
+        import dataclasses
+
+        import onnx
+
+        from alphanas.ir.onnx_io import from_onnx, to_onnx
+
         limit = STARTUP_S + budget_s if limit_s is None else limit_s
+        model = to_onnx(graph).SerializeToString()
         with self._lock:
-            out = self._call(limit, ("graph", (graph, dict(kwargs, budget_s=budget_s))), budget_s)
+            out = self._call(limit, ("graph", (model, dict(kwargs, budget_s=budget_s))), budget_s)
         if out["error"] is None:
-            return out["result"]
+            res = out["result"]
+            return dataclasses.replace(res, **{k: from_onnx(onnx.load_from_string(getattr(res, k)), source=k)
+                                              for k in _RESULT_GRAPHS})
         if out.get("budget"):
             stage, elapsed, budget, _ = out["budget"]
             err: AlphanasError = BudgetExceeded(stage, elapsed, budget, what="the mutation")

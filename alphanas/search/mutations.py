@@ -244,7 +244,8 @@ def property_mutation(graph: Graph, rng: np.random.Generator, *, synthesizer: st
     ``4 * budget_s + 20``, start-up included) or once ``budget_s`` plus
     :data:`~alphanas.search.sandbox.BUDGET_SLACK_S` have passed since the mutation's clock started,
     whichever comes first (the budget is a hard cap: "the mutation exceeded the budget"). ``focus`` draws
-    the block (and the subgraph's start node) in proportion to its parameters or FLOPs; ``pick="cheapest"`` asks the synthesizer for its fewest-FLOPs result."""
+    the block (and the subgraph's start node) in proportion to its parameters or FLOPs;
+    ``pick="cheapest"`` asks the synthesizer for its fewest-FLOPs result."""
     import onnx
 
     from alphanas.ir.onnx_io import from_onnx, to_onnx

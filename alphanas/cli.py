@@ -725,7 +725,6 @@ def _check_target_opset(opset: int | None) -> None:
 
 def cmd_mutate(args) -> int:
     from alphanas.ir import cost, save_onnx
-    from alphanas.synth import mutate
 
     if args.budget_ms <= 0:
         raise AlphanasError("--budget-ms: give a positive time budget in milliseconds")
@@ -736,8 +735,15 @@ def cmd_mutate(args) -> int:
     graph = _load(args.model, args)
     _check_runs_in_onnxruntime(graph, args.model, "every mutation is verified by running the whole model in "
                                "onnxruntime, so this model cannot be mutated (replace or register the op first)")
-    res = mutate(graph, seed=args.seed, synthesizer=args.synth, block=args.block, p=args.p,
-                 budget_s=args.budget_ms / 1e3)
+    # in a worker process that is killed once the budget (plus a small slack) is spent, whatever the stage
+    from alphanas.search.sandbox import SynthesisSandbox
+
+    box = SynthesisSandbox(single_thread=False)
+    try:
+        res = box.mutate(graph, seed=args.seed, synthesizer=args.synth, block=args.block, p=args.p,
+                         budget_s=args.budget_ms / 1e3)
+    finally:
+        box.close()
     before, after = cost.summary(graph), cost.summary(res.graph)
     save_onnx(res.graph, out, target_opset=args.target_opset)
     if args.json:

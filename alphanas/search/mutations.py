@@ -241,8 +241,11 @@ def property_mutation(graph: Graph, rng: np.random.Generator, *, synthesizer: st
                       hard_limit_s: float | None = None, pick: str = "random", focus: str | None = None) -> Mutant:
     """αNAS's mutation of a random block: :func:`alphanas.synth.mutate` restricted to that block, run in
     the :class:`~alphanas.search.sandbox.SynthesisSandbox` and stopped after ``hard_limit_s`` (default
-    ``4 * budget_s + 20``). ``focus`` draws the block (and the subgraph's start node) in proportion to
-    its parameters or FLOPs; ``pick="cheapest"`` asks the synthesizer for its fewest-FLOPs result."""
+    ``4 * budget_s + 20``, start-up included) or once ``budget_s`` plus
+    :data:`~alphanas.search.sandbox.BUDGET_SLACK_S` have passed since the mutation's clock started,
+    whichever comes first (the budget is a hard cap: "the mutation exceeded the budget"). ``focus`` draws
+    the block (and the subgraph's start node) in proportion to its parameters or FLOPs;
+    ``pick="cheapest"`` asks the synthesizer for its fewest-FLOPs result."""
     import onnx
 
     from alphanas.ir.onnx_io import from_onnx, to_onnx
@@ -254,7 +257,8 @@ def property_mutation(graph: Graph, rng: np.random.Generator, *, synthesizer: st
     block = choose_block(blocks, rng, focus) if blocks else None
     limit = hard_limit_s if hard_limit_s is not None else 4 * budget_s + 20
     out = SANDBOX.call(limit, to_onnx(graph).SerializeToString(), _seed_of(rng), synthesizer,
-                       None if block is None else block.name, p, budget_s, tuple(properties), vocabulary, pick, focus)
+                       None if block is None else block.name, p, budget_s, tuple(properties), vocabulary, pick, focus,
+                       budget_s=budget_s)
     if out["error"]:
         raise MutationFailed(f"property: {out['error']}")
     g = from_onnx(onnx.load_from_string(out["model"]), source="child")

@@ -19,7 +19,7 @@ from alphanas.synth.problem import BudgetExceeded, SynthesisFailed, SynthesisPro
 from alphanas.synth.select import block_nodes, random_subgraph
 from alphanas.synth.term import Materializer, describe, encode
 from alphanas.ir.subgraph import fragment
-from alphanas.synth.verify import Deadline, check_graph, copy_with_subgraph, feed_length
+from alphanas.synth.verify import Deadline, check_graph, check_region, copy_with_subgraph, feed_length
 from alphanas.ir.hashing import structural_hash
 
 #: synthesizer names: the e-graph synthesizer (default); αNAS's progressive synthesizer, scoring every
@@ -156,7 +156,8 @@ REGION_VERIFY_FLOPS = 2e8
 def _verify_result(graph: Graph, res: SynthesisResult, seed: int, deadline: Deadline | None = None,
                    length: int | None = None) -> None:
     """End-to-end checks of a spliced result: the whole graph, or above :data:`REGION_VERIFY_FLOPS`
-    the whole graph's IR and ONNX checks plus a full check of the new region; ``deadline`` cuts them
+    the whole graph's IR and ONNX checks plus a full check of the new region (fed, when it has several
+    inputs of symbolic size, the values a whole-model onnxruntime run gives them); ``deadline`` cuts them
     (:class:`~alphanas.synth.problem.BudgetExceeded`) when they would end after it."""
     from alphanas.ir.cost import graph_flops
 
@@ -178,7 +179,12 @@ def _verify_result(graph: Graph, res: SynthesisResult, seed: int, deadline: Dead
         raise
     except Exception as e:  # noqa: BLE001
         raise SynthesisFailed(f"splice-and-verify failed at whole-graph checks: {type(e).__name__}: {str(e)[:300]}") from e
-    check_graph(res.new, seed=seed, deadline=deadline)
+    from alphanas.ir.runtime import is_dynamic
+
+    if len(res.new.inputs) > 1 and is_dynamic(res.new):  # inputs whose symbolic sizes must agree: the whole
+        check_region(graph, res.new, seed=seed, deadline=deadline, length=length)  # model's values
+    else:
+        check_graph(res.new, seed=seed, deadline=deadline)
 
 
 #: sizes of the dimensions after the batch tried, in turn, for the whole-model onnxruntime run of a model
@@ -191,7 +197,7 @@ def _verify_partial(original: Graph, res: SynthesisResult, seed: int, deadline: 
     graph's IR and ONNX checks and an onnxruntime run with finite outputs (on inputs the original model
     takes, at the first of :data:`PARTIAL_LENGTHS` it runs at; when it runs at none, e.g. an export that
     traced its example's sequence length, this run is left out), and the full check of the new region,
-    torch step included."""
+    torch step included, on the values the whole model gives the region's inputs."""
     import onnx
 
     from alphanas.ir.onnx_io import to_onnx
@@ -224,12 +230,15 @@ def _verify_partial(original: Graph, res: SynthesisResult, seed: int, deadline: 
         raise
     except Exception as e:  # noqa: BLE001
         raise SynthesisFailed(f"splice-and-verify failed at {stage}: {type(e).__name__}: {str(e)[:300]}") from e
-    check_graph(res.new, seed=seed, deadline=deadline)
+    if feeds is None:  # (the whole model runs at no size we found: the region on random inputs)
+        check_graph(res.new, seed=seed, deadline=deadline)
+    else:  # the region fed the values the whole model gives its inputs (sizes that agree)
+        check_region(graph, res.new, seed=seed, deadline=deadline, feeds=feeds)
 
 
 def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str | None = None, p: float = 0.5,
            budget_s: float = 1.0, properties=("shape", "depth", "mixing"), vocabulary=None, pick: str = "random",
-           focus: str | None = None, partial: bool = True) -> MutationResult:
+           focus: str | None = None, partial: bool = True, deadline: Deadline | None = None) -> MutationResult:
     """One property-guided mutation of ``graph`` (which is not modified). Raises :class:`SynthesisFailed`.
 
     ``pick="cheapest"`` returns the satisfying subgraph with the fewest FLOPs the synthesizer finds
@@ -250,7 +259,11 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
     (:data:`REGION_VERIFY_FLOPS`). Verification that would end after the budget is cut before its next
     stage (:class:`~alphanas.synth.verify.Deadline`) and the mutation fails with
     :class:`~alphanas.synth.problem.BudgetExceeded` ("verification exceeded the budget"): an unverified
-    graph is never returned. The overrun is at most the one check that was running.
+    graph is never returned. In this process the overrun is at most the one check that was running; the
+    hard cap (a kill at the budget plus a small slack, whatever the stage) is
+    :meth:`alphanas.search.sandbox.SynthesisSandbox.mutate`, which runs this function in its worker
+    process (``alphanas mutate`` and the search do). ``deadline``: the clock to use (default: one of
+    ``budget_s`` started here); the worker passes one that reports each stage it enters.
     """
     from alphanas.errors import AlphanasError, UnsupportedModelError
     from alphanas.synth.verify import lowering_blocker
@@ -263,13 +276,16 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
         from alphanas.synth.egraph import _compiled
 
         _compiled(vocabulary or Vocabulary())
-    deadline = Deadline(budget_s)
+    deadline = Deadline(budget_s) if deadline is None else deadline
     t0 = deadline.start
+    deadline.enter("lowering check")
     blocker = lowering_blocker(graph)
     if blocker is not None and not partial:
         raise UnsupportedModelError(f"graph {graph.name!r} cannot be mutated: it does not lower to torch, which "
                                     f"splice-and-verify and training need ({blocker})")
     # inputs the original takes in torch (a dynamic model may pool the default size down to nothing)
+    if blocker is None:
+        deadline.enter("input size probe")
     length = feed_length(graph, seed=seed) if blocker is None else None
     deadline.check("synthesis", what="the mutation")  # (the lowering check of a large model can spend it)
     rng = np.random.default_rng(seed)
@@ -283,10 +299,12 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
                                          properties=properties,
                                          vocabulary=vocabulary, pick=pick, focus=focus)
         if blocker is not None:  # the model does not lower: the region must, before anything is synthesized
+            deadline.enter("region lowering check")
             region_blocker = lowering_blocker(problem.subgraph.to_graph("old"))
             if region_blocker is not None:
                 errors.append(SynthesisFailed(f"the chosen subgraph does not lower to torch ({region_blocker})"))
                 continue
+        deadline.enter("synthesis")
         try:
             res = synthesize(problem, synthesizer, verify=False)
         except SynthesisFailed as e:

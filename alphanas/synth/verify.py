@@ -7,8 +7,11 @@ is reported as :class:`~alphanas.synth.problem.SynthesisFailed`, never as a cras
 A :class:`Deadline` bounds the checks in time: before each stage (and before the torch step, whose time
 is predicted from the onnxruntime run's) it raises :class:`~alphanas.synth.problem.BudgetExceeded` when
 the stage would start after the deadline or is predicted to end past it. A stage that has started is
-not interrupted, so the overrun is at most one stage; the result is then dropped, never returned
-unverified.
+not interrupted here, so in-process the overrun is at most one stage; the result is then dropped, never
+returned unverified. The hard cap is the caller's: ``alphanas mutate`` and the search run the whole
+mutation in the synthesis sandbox's worker process (:mod:`alphanas.search.sandbox`), which the parent kills
+once the budget plus a small slack is spent. For that, a deadline reports the stage it enters
+(``on_stage``), so that the parent can name the stage it stopped.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import io
 import time
 
 import numpy as np
+
+from collections.abc import Callable
 
 from alphanas.errors import AlphanasError
 from alphanas.ir.graph import Graph
@@ -30,12 +35,24 @@ TORCH_STEP_FACTOR = 3.0
 
 
 class Deadline:
-    """The end of a time budget of ``budget_s`` seconds started at ``start`` (``time.perf_counter``)."""
+    """The end of a time budget of ``budget_s`` seconds started at ``start`` (``time.perf_counter``).
 
-    def __init__(self, budget_s: float, start: float | None = None) -> None:
+    ``stage`` is the stage last entered (:meth:`enter`, or a :meth:`check` that let it start);
+    ``on_stage(name)`` is called on each (the sandbox worker tells its parent)."""
+
+    def __init__(self, budget_s: float, start: float | None = None,
+                 on_stage: Callable[[str], None] | None = None) -> None:
         self.budget_s = float(budget_s)
         self.start = time.perf_counter() if start is None else start
         self.at = self.start + self.budget_s
+        self.on_stage = on_stage
+        self.stage = "start"
+
+    def enter(self, stage: str) -> None:
+        """Record that ``stage`` starts now (no check)."""
+        self.stage = stage
+        if self.on_stage is not None:
+            self.on_stage(stage)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
@@ -52,6 +69,7 @@ class Deadline:
         if needs_s > left:
             raise BudgetExceeded(stage, self.elapsed(), self.budget_s,
                                  f"it would take about {needs_s:.2f} s and {left:.2f} s are left", what=what)
+        self.enter(stage)
 
 
 def copy_with_subgraph(graph: Graph, sub: Subgraph) -> tuple[Graph, Subgraph]:
@@ -106,12 +124,53 @@ def feed_length(graph: Graph, seed: int = 0, batch: int = 2, lengths=(32, 64, 12
     return None
 
 
+def region_inputs(graph: Graph, names: list[str], feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The values the values ``names`` of ``graph`` take when ``graph`` runs on ``feeds`` (one onnxruntime
+    run with them as extra outputs; graph inputs are taken from ``feeds``)."""
+    from onnx import helper
+
+    from alphanas.ir.onnx_io import to_onnx
+    from alphanas.ir.runtime import session
+
+    produced = {v.name: v for n in graph.nodes for v in n.outputs}
+    wanted = [name for name in names if name not in feeds]
+    proto = to_onnx(graph)
+    have = [o.name for o in proto.graph.output]
+    extra = [name for name in wanted if name not in have]
+    for name in extra:
+        dtype = helper.np_dtype_to_tensor_dtype(np.dtype(produced[name].dtype))
+        proto.graph.output.append(helper.make_tensor_value_info(name, dtype, None))
+    outs = session(proto.SerializeToString(), "cpu").run(None, feeds)
+    got = dict(zip(have + extra, outs))
+    return {name: feeds[name] if name in feeds else got[name] for name in names}
+
+
+def check_region(graph: Graph, region: Graph, seed: int = 0, batch: int = 2, deadline: Deadline | None = None,
+                 length: int | None = None, feeds: dict[str, np.ndarray] | None = None) -> None:
+    """:func:`check_graph` on ``region`` (a fragment of ``graph`` whose inputs are values of ``graph``, by
+    name) fed the values the whole graph gives those inputs on random inputs (``feeds`` when given),
+    not independent random inputs: two region inputs whose shapes share a symbolic size (``n`` and
+    ``Max(m, n)``) must get sizes the whole model would give them together."""
+    from alphanas.ir.runtime import random_feeds
+
+    stage = "whole-graph onnxruntime run for the region's inputs"
+    if deadline is not None:
+        deadline.check(stage)
+    try:
+        whole = feeds if feeds is not None else random_feeds(graph, batch=batch, seed=seed, length=length)
+        values = region_inputs(graph, [v.name for v in region.inputs], whole)
+    except Exception as e:  # noqa: BLE001
+        raise SynthesisFailed(f"splice-and-verify failed at {stage}: {type(e).__name__}: {str(e)[:300]}") from e
+    check_graph(region, seed=seed, batch=batch, deadline=deadline, feeds=values)
+
+
 def check_graph(graph: Graph, seed: int = 0, batch: int = 2, deadline: Deadline | None = None,
-                length: int | None = None) -> None:
+                length: int | None = None, feeds: dict[str, np.ndarray] | None = None) -> None:
     """Run every check on a whole graph; raises SynthesisFailed naming the failed check (and
     :class:`~alphanas.synth.problem.BudgetExceeded` when ``deadline`` cuts it: see the module docstring).
     ``length``: the size of the symbolic dimensions after the batch in the random inputs (default: the
-    runtime's, 32; :func:`feed_length` finds one the original model takes)."""
+    runtime's, 32; :func:`feed_length` finds one the original model takes); ``feeds``: the inputs to use
+    instead of random ones (:func:`check_region`)."""
     import onnx
     import torch
     from alphanas.ir.torch_lowering import to_torch
@@ -132,7 +191,8 @@ def check_graph(graph: Graph, seed: int = 0, batch: int = 2, deadline: Deadline 
         stage = at("ONNX checker")
         onnx.checker.check_model(model, full_check=True)
         stage = at("onnxruntime run")
-        feeds = random_feeds(graph, batch=batch, seed=seed, length=length)
+        if feeds is None:
+            feeds = random_feeds(graph, batch=batch, seed=seed, length=length)
         sess = session(model, "cpu")
         t_ort = time.perf_counter()  # (the run alone: creating the session has no counterpart in torch)
         outs = sess.run(None, feeds)

@@ -974,7 +974,8 @@ def _search_estimate(args, cfg) -> dict | None:
         return None
     err = Console(stderr=True, highlight=False)
     est = estimate(args.out, make_evaluator(cfg), spec, tolerance=args.tolerance, shortlist_size=args.shortlist,
-                   search_seed=args.seed, on_training=lambda name: err.print(f"estimate {spec}: training {name}"))
+                   search_seed=args.seed, threads=cfg.threads,
+                   on_training=lambda name: err.print(f"estimate {spec}: training {name}"))
     write_estimate(args.out, est)
     if not args.json:
         console().print(estimate_table(est))

@@ -230,7 +230,7 @@ class _Runner:
 
 
 def estimate(out: str | Path, evaluator, spec: EstimateSpec, *, tolerance: float = 0.5, shortlist_size: int = 6,
-             search_seed: int = 0, margin_se: float = 2.0,
+             search_seed: int = 0, margin_se: float = 2.0, threads: int | None = 1,
              on_training: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Estimate the shortlist of the search in folder ``out`` with ``spec`` and choose (module docstring).
 
@@ -239,8 +239,21 @@ def estimate(out: str | Path, evaluator, spec: EstimateSpec, *, tolerance: float
     (rows with ``id``, ``trial``, ``params``, ``val_acc`` (search), ``acc``, ``acc_se``, ``diff``, ``diff_se``),
     ``seed`` and ``chosen`` (rows, with the delivered model's ``test_acc``), ``trainings``,
     ``trainings_this_run``, ``train_s``, ``wall_s``, ``params_reduction``, ``test_acc_loss_points``,
-    ``meets_tolerance``.
+    ``meets_tolerance``. ``threads``: torch threads while it trains (like the search's; None: torch's default).
     """
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        return _estimate(out, evaluator, spec, tolerance, shortlist_size, search_seed, margin_se, on_training)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _estimate(out, evaluator, spec: EstimateSpec, tolerance: float, shortlist_size: int, search_seed: int,
+              margin_se: float, on_training: Callable[[str], None] | None) -> dict[str, Any]:
     from alphanas.search.store import Store
 
     if tolerance < 0:

@@ -173,3 +173,20 @@ def test_bad_option_values_exit_2(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
+def test_e2e_estimate_reports_the_estimates_choice_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["benchmark", "e2e", "--out", str(out), "--model", "cnn", "--width", "4", "--dataset", "synthetic",
+            "--trials", "3", "--epochs", "1", "--seed-epochs", "0", "--probabilities", "random_edit=1",
+            "--strategy", "random_edit", "--estimate", "kfold:3", "--shortlist", "2", "--json"]
+    assert cli_main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    est = json.loads((out / "estimate.json").read_text())
+    assert data["selected_by"] == "kfold:3" and data["by_val"]["selected_by"] == "val_acc"
+    assert data["best_id"] == est["chosen"]["id"] and data["seed_test_acc"] == est["seed"]["test_acc"]
+    assert est["trainings"] == est["trainings_this_run"] == 3 * len(est["shortlist"]) + len(
+        {est["chosen"]["id"], est["seed"]["id"]})
+    assert cli_main(argv) == 0  # resumes: the search and the estimate train nothing
+    assert json.loads(capsys.readouterr().out)["estimate"]["trainings_this_run"] == 0

@@ -951,11 +951,11 @@ def _search_args(p: argparse.ArgumentParser) -> None:
                    help="candidates trained at once on each GPU (--executor process: one pool per GPU; ray: "
                    "1/N of a GPU per candidate)")
     p.add_argument("--estimate", default="none", metavar="kfold:K|seeds:R|none",
-                   help="after the search, re-estimate the seed and the --shortlist smallest front members near it "
+                   help="after the search, re-estimate the seed and the --shortlist smallest candidates near it "
                    "(kfold:K: K-fold cross-validation over train+validation from each one's initial weights; seeds:R: "
                    "R retrainings) and choose the smallest within --tolerance of the seed; writes OUT/estimate.json "
                    "(default none)")
-    p.add_argument("--shortlist", type=int, default=6, metavar="M", help="with --estimate: front members retrained "
+    p.add_argument("--shortlist", type=int, default=6, metavar="M", help="with --estimate: candidates retrained "
                    "besides the seed (default 6)")
     p.add_argument("--tolerance", type=float, default=0.5, help="with --estimate: allowed accuracy loss in points "
                    "(default 0.5)")

@@ -20,8 +20,8 @@ gives the smallest front member whose *test* accuracy is within the tolerance (t
 reading; it looks at test accuracy only to report, never to steer the search).
 
 ``--estimate kfold:K`` (or ``seeds:R``) replaces that validation-only choice, which cannot resolve 0.5
-points on 270 validation images: after the search, the seed and the ``--shortlist`` smallest front
-members near it are re-estimated by K-fold cross-validation over train+validation, each from the
+points on 270 validation images: after the search, the seed and the ``--shortlist`` smallest
+candidates near it are re-estimated by K-fold cross-validation over train+validation, each from the
 initial weights it had in the search (:mod:`alphanas.search.estimate`), and the reported candidate is
 the smallest whose paired difference to the seed is within ``--tolerance``; its delivered model (and
 the seed's) is retrained on all of train+validation, and those two test accuracies are reported. The
@@ -171,11 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="control: retrain the reported architecture from fresh weights (no inheritance, no "
                         "pre-trained seed weights) for EPOCHS and report its accuracy (0: skip)")
     p.add_argument("--estimate", default="none", metavar="kfold:K|seeds:R|none",
-                   help="after the search, re-estimate the seed and the --shortlist smallest front members near it "
+                   help="after the search, re-estimate the seed and the --shortlist smallest candidates near it "
                         "(kfold:K: K-fold cross-validation over train+validation; seeds:R: R retrainings) and report "
                         "the smallest whose estimate is within --tolerance of the seed's (alphanas.search.estimate)")
     p.add_argument("--shortlist", type=int, default=6, metavar="M",
-                   help="front members the estimate retrains besides the seed")
+                   help="candidates the estimate retrains besides the seed")
     p.add_argument("--summary-only", action="store_true",
                    help="train nothing: summarise the candidates already in --out (e.g. of a stopped run)")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")

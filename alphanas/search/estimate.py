@@ -10,9 +10,10 @@ each candidate's accuracy carries about a point of sampling noise, and choosing 
 them overfits that split. Applied *after* a search, to its run folder (so it works on a finished or
 resumed search), this module re-estimates a short list:
 
-* **Shortlist.** The seed (trial 0) and the ``shortlist_size`` smallest members of the Pareto front
-  (validation accuracy vs parameters) whose validation accuracy is within ``tolerance`` points plus
-  ``margin_se`` standard errors of the seed's validation accuracy (binomial SE on the validation split).
+* **Shortlist.** The seed (trial 0) and the ``shortlist_size`` smallest trained candidates (of the whole
+  population, or of the Pareto front with ``pool="front"``) whose validation accuracy is within
+  ``tolerance`` points plus ``margin_se`` standard errors of the seed's validation accuracy (binomial SE
+  on the validation split).
 * **Initial weights.** Each candidate is trained again from exactly the weights it started from in
   the search, re-derived deterministically from the store: ``models/<id>.onnx`` (its generated weights;
   the seed's pre-trained weights for trial 0), with its parent's trained weights
@@ -147,11 +148,18 @@ def full_dataset(ds, x: np.ndarray, y: np.ndarray):
 # ---------------------------------------------------------------------------------------------------
 
 
-def shortlist(cands: list, *, tolerance: float, size: int, n_val: int, margin_se: float = 2.0) -> list:
-    """The seed (trial 0) and the ``size`` smallest front members (validation accuracy vs parameters) with
-    validation accuracy ``>= seed - tolerance points - margin_se * SE`` (SE: binomial, of the seed's
-    validation accuracy on ``n_val`` samples), smallest first, the seed last."""
+def shortlist(cands: list, *, tolerance: float, size: int, n_val: int, margin_se: float = 2.0,
+              pool: str = "population") -> list:
+    """The seed (trial 0) and the ``size`` smallest trained candidates smaller than the seed with validation
+    accuracy ``>= seed - tolerance points - margin_se * SE`` (SE: binomial, of the seed's validation accuracy
+    on ``n_val`` samples), smallest first, the seed last. ``pool="population"`` (default) draws them from
+    every trained candidate, ``"front"`` from the Pareto front (validation accuracy vs parameters) only:
+    the front is ranked by the very validation noise the estimate corrects, so a candidate it drops (a
+    slightly larger one, dominated by a lucky smaller one) may be the better model."""
     from alphanas.search.evolution import front_of
+
+    if pool not in ("population", "front"):
+        raise AlphanasError(f"shortlist pool {pool!r}: use population or front")
 
     seed = next((c for c in cands if c.trial == 0 and c.status == "done"), None)
     if seed is None:
@@ -159,7 +167,8 @@ def shortlist(cands: list, *, tolerance: float, size: int, n_val: int, margin_se
     p = float(seed.metrics["val_acc"])
     se = float(np.sqrt(max(p * (1 - p), 1e-12) / max(n_val, 1)))
     floor = p - tolerance / 100.0 - margin_se * se - 1e-12
-    front = [c for c in front_of(cands, ["accuracy", "params"]) if c.trial != 0]
+    done = front_of(cands, ["accuracy", "params"]) if pool == "front" else [c for c in cands if c.status == "done"]
+    front = [c for c in done if c.trial != 0]
     near = sorted((c for c in front if c.metrics["val_acc"] >= floor and c.metrics["params"] < seed.metrics["params"]),
                   key=lambda c: (c.metrics["params"], -c.metrics["val_acc"], c.trial))
     return [*near[:size], seed]
@@ -230,7 +239,7 @@ class _Runner:
 
 
 def estimate(out: str | Path, evaluator, spec: EstimateSpec, *, tolerance: float = 0.5, shortlist_size: int = 6,
-             search_seed: int = 0, margin_se: float = 2.0, threads: int | None = 1,
+             search_seed: int = 0, margin_se: float = 2.0, pool: str = "population", threads: int | None = 1,
              on_training: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Estimate the shortlist of the search in folder ``out`` with ``spec`` and choose (module docstring).
 
@@ -247,13 +256,13 @@ def estimate(out: str | Path, evaluator, spec: EstimateSpec, *, tolerance: float
     if threads:
         torch.set_num_threads(int(threads))
     try:
-        return _estimate(out, evaluator, spec, tolerance, shortlist_size, search_seed, margin_se, on_training)
+        return _estimate(out, evaluator, spec, tolerance, shortlist_size, search_seed, margin_se, pool, on_training)
     finally:
         torch.set_num_threads(before)
 
 
 def _estimate(out, evaluator, spec: EstimateSpec, tolerance: float, shortlist_size: int, search_seed: int,
-              margin_se: float, on_training: Callable[[str], None] | None) -> dict[str, Any]:
+              margin_se: float, pool: str, on_training: Callable[[str], None] | None) -> dict[str, Any]:
     from alphanas.search.store import Store
 
     if tolerance < 0:
@@ -269,7 +278,8 @@ def _estimate(out, evaluator, spec: EstimateSpec, tolerance: float, shortlist_si
     runner = _Runner(folder, evaluator, on_training)
     with Store(out, create=False) as store:
         cands = store.candidates()
-        short = shortlist(cands, tolerance=tolerance, size=shortlist_size, n_val=len(ds.y_val), margin_se=margin_se)
+        short = shortlist(cands, tolerance=tolerance, size=shortlist_size, n_val=len(ds.y_val), margin_se=margin_se,
+                          pool=pool)
         inits = {c.id: initial_graph(store, c, bool(getattr(evaluator, "inherit", False))) for c in short}
     per_sample: dict[int, np.ndarray] = {}
     if spec.kind == "kfold":
@@ -323,7 +333,7 @@ def _estimate(out, evaluator, spec: EstimateSpec, tolerance: float, shortlist_si
             row["delivered"] = str(Path(out) / "models" / f"{cand.id}.trained.onnx")
     tol = tolerance / 100.0
     return {
-        "method": str(spec), "samples": n_samples, "tolerance_points": tolerance, "margin_se": margin_se,
+        "method": str(spec), "samples": n_samples, "tolerance_points": tolerance, "margin_se": margin_se, "pool": pool,
         "shortlist": rows, "seed": seed_row, "chosen": chosen,
         "trainings": runner.total, "trainings_this_run": runner.new, "train_s": runner.train_s,
         "wall_s": time.perf_counter() - t0,

@@ -190,3 +190,23 @@ def test_e2e_estimate_reports_the_estimates_choice_and_resumes(tmp_path, capsys)
         {est["chosen"]["id"], est["seed"]["id"]})
     assert cli_main(argv) == 0  # resumes: the search and the estimate train nothing
     assert json.loads(capsys.readouterr().out)["estimate"]["trainings_this_run"] == 0
+
+
+def test_shortlist_takes_the_smallest_near_the_seed_from_the_population_or_the_front():
+    from alphanas.search.estimate import shortlist
+
+    def cand(trial, params, val):
+        return Candidate(graph=None, hash=str(trial), trial=trial, id=trial + 1, status="done",
+                         metrics={"params": float(params), "val_acc": val})
+
+    cands = [cand(0, 1000, 0.95), cand(1, 100, 0.90),   # too far below the seed
+             cand(2, 200, 0.96), cand(3, 250, 0.95),    # 3 is dominated by 2 (off the front)
+             cand(4, 300, 0.945), cand(5, 2000, 0.99)]  # 5 is larger than the seed
+    cands.append(Candidate(graph=None, hash="f", trial=6, id=7, status="failed", metrics={}))
+    # floor: 0.95 - 0.005 - 2 * sqrt(0.95 * 0.05 / 270) = 0.9185
+    assert [c.trial for c in shortlist(cands, tolerance=0.5, size=6, n_val=270)] == [2, 3, 4, 0]
+    assert [c.trial for c in shortlist(cands, tolerance=0.5, size=2, n_val=270)] == [2, 3, 0]
+    assert [c.trial for c in shortlist(cands, tolerance=0.5, size=6, n_val=270, pool="front")] == [2, 0]
+    assert [c.trial for c in shortlist(cands, tolerance=0.0, size=6, n_val=270, margin_se=0.0)] == [2, 3, 0]
+    with pytest.raises(AlphanasError, match="trained seed"):
+        shortlist(cands[1:], tolerance=0.5, size=6, n_val=270)

@@ -30,6 +30,7 @@ FLAGS.update({"num_classes": "--num-classes", "input_size": "--input-size", "in_
               "dataset": "--dataset"})
 FLAGS.update({"pipeline": "--pipeline", "generation": "--generation", "per_device": "--per-device"})
 FLAGS.update({"proxy": "--proxy", "strategy": "--strategy"})
+FLAGS.update({"estimate": "--estimate"})
 
 #: (name, help, function adding arguments and setting ``func``) for every sub-command.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = []

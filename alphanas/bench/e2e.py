@@ -281,9 +281,13 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
         raise AlphanasError(f"--synth-budget {args.synth_budget}: must be a positive number of seconds")
     if args.seed_epochs < 0:
         raise AlphanasError(f"--seed-epochs {args.seed_epochs}: must be >= 0")
+    from alphanas.errors import ParameterError
     from alphanas.search.estimate import parse_estimate
 
-    spec = parse_estimate(args.estimate)
+    try:
+        spec = parse_estimate(args.estimate)
+    except ParameterError as e:
+        raise e.spelled(lambda name: f"--{name}") from None
     if args.shortlist < 0:
         raise AlphanasError(f"--shortlist {args.shortlist}: must be >= 0 candidates")
     cfg = SearchConfig(zoo=args.model, dataset=args.dataset, data_dir=args.data_dir, trials=args.trials,

@@ -62,7 +62,7 @@ from typing import Any
 
 import numpy as np
 
-from alphanas.errors import AlphanasError
+from alphanas.errors import AlphanasError, ParameterError
 from alphanas.fileio import write_bytes_atomic
 
 #: the estimate kinds and what their number counts
@@ -82,7 +82,7 @@ class EstimateSpec:
 
 def parse_estimate(text: str | None) -> EstimateSpec | None:
     """``"kfold:5"`` -> ``EstimateSpec("kfold", 5)``, ``"seeds:3"`` likewise, ``"none"``/``None`` -> ``None``.
-    Raises :class:`~alphanas.errors.AlphanasError` (one line) for anything else."""
+    Raises :class:`~alphanas.errors.ParameterError` (one line, naming ``estimate``) for anything else."""
     if text is None or text.strip().lower() in ("", "none"):
         return None
     kind, sep, num = text.strip().lower().partition(":")
@@ -91,8 +91,8 @@ def parse_estimate(text: str | None) -> EstimateSpec | None:
     except (ValueError, KeyError):
         n = -1
     if kind not in KINDS or n < (2 if kind == "kfold" else 1) or n > 100:
-        raise AlphanasError(f"--estimate {text!r}: expected kfold:K (K folds, 2..100), seeds:R (R retrainings, "
-                            "1..100) or none")
+        raise ParameterError("estimate", f"{{estimate}} {text!r}: expected kfold:K (K folds, 2..100), seeds:R "
+                             "(R retrainings, 1..100) or none")
     return EstimateSpec(kind, n)
 
 

@@ -26,7 +26,9 @@ initial weights it had in the search (:mod:`alphanas.search.estimate`), and the 
 the smallest whose paired difference to the seed is within ``--tolerance``; its delivered model (and
 the seed's) is retrained on all of train+validation, and those two test accuracies are reported. The
 validation-only choice stays in the summary under ``by_val``, the estimate under ``estimate`` (also
-``DIR/estimate.json``). Without ``--estimate`` (``none``, the default) nothing changes.
+``DIR/estimate.json``). Without ``--estimate`` (``none``, the default) nothing changes. The estimate
+trains with the options given on the command line (also with ``--summary-only``): rerun the search's
+own command with ``--estimate`` added (the finished search resumes and trains nothing).
 
 The run is a normal search folder (``--out``): rerunning the same command resumes it, and
 ``alphanas report DIR`` draws its Pareto plot. This module also writes ``DIR/e2e.json`` and

@@ -31,7 +31,8 @@ resumed search), this module re-estimates a short list:
   (one more training): the cross-validation estimates exactly that procedure. Its test accuracy is
   measured after the choice, for the chosen candidate and the seed only, and only reported.
 * ``seeds:R``: each candidate is trained R times on the normal training split with R other training
-  seeds and evaluated on the validation split; the estimate is the mean over seeds (per-sample mean
+  seeds (never the search's own) and evaluated on the validation split, keeping the epoch the
+  search's recipe keeps; the estimate is the mean over seeds (per-sample mean
   correctness, its SE over samples), the paired difference likewise. Cheaper, and it removes training
   noise, but not the validation split's sampling noise. The delivered model is the search's own
   trained model (its test accuracy from the store).

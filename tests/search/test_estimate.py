@@ -210,3 +210,15 @@ def test_shortlist_takes_the_smallest_near_the_seed_from_the_population_or_the_f
     assert [c.trial for c in shortlist(cands, tolerance=0.0, size=6, n_val=270, margin_se=0.0)] == [2, 3, 0]
     with pytest.raises(AlphanasError, match="trained seed"):
         shortlist(cands[1:], tolerance=0.5, size=6, n_val=270)
+
+
+@pytest.mark.slow
+def test_search_estimate_writes_estimate_json(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert cli_main(["search", "--zoo", "cnn", "--dataset", "synthetic", "--trials", "2", "--epochs", "1",
+                     "--out", str(out), "--estimate", "kfold:3", "--shortlist", "2", "--tolerance", "100",
+                     "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    est = json.loads((out / "estimate.json").read_text())
+    assert data["estimate"]["chosen"]["id"] == est["chosen"]["id"] and est["method"] == "kfold:3"
+    assert est["seed"]["trial"] == 0 and est["trainings"] >= 3

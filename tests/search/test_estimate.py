@@ -175,7 +175,6 @@ def test_bad_option_values_exit_2(tmp_path, capsys):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-@pytest.mark.slow
 def test_e2e_estimate_reports_the_estimates_choice_and_resumes(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["benchmark", "e2e", "--out", str(out), "--model", "cnn", "--width", "4", "--dataset", "synthetic",
@@ -190,6 +189,18 @@ def test_e2e_estimate_reports_the_estimates_choice_and_resumes(tmp_path, capsys)
         {est["chosen"]["id"], est["seed"]["id"]})
     assert cli_main(argv) == 0  # resumes: the search and the estimate train nothing
     assert json.loads(capsys.readouterr().out)["estimate"]["trainings_this_run"] == 0
+    # the re-derived initial weights are those the search trained from: with the search's training seed on
+    # the normal split they give the stored validation accuracy again
+    from alphanas.search.estimate import initial_graph
+
+    ev = TrainEvaluator("synthetic", epochs=1, batch_size=32, lr=0.05, inherit=True, device="cpu",
+                        train_options={"warmup_epochs": 0.5})
+    with Store(out, create=False) as store:
+        done = [c for c in store.candidates() if c.status == "done"]
+        assert len(done) == 3 and all(c.metrics["inherited_frac"] > 0 for c in done[1:])
+        for cand in done:
+            again = ev.train(initial_graph(store, cand, inherit=True), seed=training_seed(0, cand.trial))
+            assert again.val_acc == cand.metrics["val_acc"]
 
 
 def test_shortlist_takes_the_smallest_near_the_seed_from_the_population_or_the_front():
@@ -212,7 +223,6 @@ def test_shortlist_takes_the_smallest_near_the_seed_from_the_population_or_the_f
         shortlist(cands[1:], tolerance=0.5, size=6, n_val=270)
 
 
-@pytest.mark.slow
 def test_search_estimate_writes_estimate_json(tmp_path, capsys):
     out = tmp_path / "s"
     assert cli_main(["search", "--zoo", "cnn", "--dataset", "synthetic", "--trials", "2", "--epochs", "1",

@@ -30,6 +30,7 @@ FLAGS.update({"num_classes": "--num-classes", "input_size": "--input-size", "in_
               "dataset": "--dataset"})
 FLAGS.update({"pipeline": "--pipeline", "generation": "--generation", "per_device": "--per-device"})
 FLAGS.update({"proxy": "--proxy", "strategy": "--strategy"})
+FLAGS.update({"estimate": "--estimate"})
 
 #: (name, help, function adding arguments and setting ``func``) for every sub-command.
 COMMANDS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None]]] = []
@@ -956,7 +957,36 @@ def _search_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--per-device", type=int, metavar="N",
                    help="candidates trained at once on each GPU (--executor process: one pool per GPU; ray: "
                    "1/N of a GPU per candidate)")
+    p.add_argument("--estimate", default="none", metavar="kfold:K|seeds:R|none",
+                   help="after the search, re-estimate the seed and the --shortlist smallest candidates near it "
+                   "(kfold:K: K-fold cross-validation over train+validation from each one's initial weights; seeds:R: "
+                   "R retrainings) and choose the smallest within --tolerance of the seed; writes OUT/estimate.json "
+                   "(default none)")
+    p.add_argument("--shortlist", type=int, default=6, metavar="M", help="with --estimate: candidates retrained "
+                   "besides the seed (default 6)")
+    p.add_argument("--tolerance", type=float, default=0.5, help="with --estimate: allowed accuracy loss in points "
+                   "(default 0.5)")
     p.set_defaults(func=cmd_search)
+
+
+def _search_estimate(args, cfg) -> dict | None:
+    """``alphanas search --estimate``: the accuracy estimate of the finished search (or None without it)."""
+    from rich.console import Console
+
+    from alphanas.search.estimate import estimate, estimate_table, parse_estimate, write_estimate
+    from alphanas.search.run import make_evaluator
+
+    spec = parse_estimate(args.estimate)
+    if spec is None:
+        return None
+    err = Console(stderr=True, highlight=False)
+    est = estimate(args.out, make_evaluator(cfg), spec, tolerance=args.tolerance, shortlist_size=args.shortlist,
+                   search_seed=args.seed, threads=cfg.threads,
+                   on_training=lambda name: err.print(f"estimate {spec}: training {name}"))
+    write_estimate(args.out, est)
+    if not args.json:
+        console().print(estimate_table(est))
+    return est
 
 
 def cmd_search(args) -> int:
@@ -986,6 +1016,10 @@ def cmd_search(args) -> int:
     from alphanas.console import check_writable_folder
 
     check_writable_folder(out_dir if out_dir.exists() else out_dir.parent, f"--out {out_dir}: cannot be written")
+    from alphanas.search.estimate import parse_estimate
+
+    if parse_estimate(args.estimate) is not None and (args.shortlist < 0 or args.tolerance < 0):
+        raise AlphanasError(f"--shortlist {args.shortlist} / --tolerance {args.tolerance}: must be >= 0")
     try:
         from alphanas.search.objectives import quality_metric
         from alphanas.search.run import search_objectives
@@ -999,6 +1033,7 @@ def cmd_search(args) -> int:
         return 130
     check_search_folder(out_dir)  # (all trials failed: say why, not "run the search first")
     report = write_report(args.out)
+    est = _search_estimate(args, cfg)
     skipped_file = Path(args.out) / "skipped.txt"
     if skipped_file.is_file():
         skipped = skipped_file.read_text().split("\n")[:-1]
@@ -1009,7 +1044,8 @@ def cmd_search(args) -> int:
                                                       "metrics": c.metrics} for c in result.front],
                           "counts": result.counts, "mutation_failures": result.mutation_failures,
                           "duplicates": result.duplicates, "evaluations": result.evaluations,
-                          "wall_s": result.wall_s, "time_split": result.time_split}, indent=2, default=str))
+                          "wall_s": result.wall_s, "time_split": result.time_split,
+                          **({"estimate": est} if est is not None else {})}, indent=2, default=str))
         return 0
     c = console()
     c.print(front_table(result))

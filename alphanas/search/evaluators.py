@@ -165,15 +165,17 @@ class TrainEvaluator:
         """The dataset (loaded lazily, once per process)."""
         return cached_dataset(self.dataset_name, self.data_root, self.dataset_seed, self.dataset_options)
 
-    def train(self, graph: Graph, *, seed: int, epochs: int | None = None, **options):
-        """:func:`~alphanas.train.train` on this evaluator's dataset with its settings;
-        ``epochs`` and ``options`` (e.g. ``progress``, ``keep``) override them for this call."""
+    def train(self, graph: Graph, *, seed: int, epochs: int | None = None, dataset=None, **options):
+        """:func:`~alphanas.train.train` on this evaluator's dataset (or ``dataset``, e.g. a cross-validation
+        fold of it) with its settings; ``epochs`` and ``options`` (e.g. ``progress``, ``keep``) override them
+        for this call."""
         from alphanas.train import train
 
         kwargs = {"batch_size": self.batch_size, "lr": self.lr, "optimizer": self.optimizer,
                   "weight_decay": self.weight_decay, "device": self.device, "max_minutes": self.max_minutes,
                   "task": self.task, **self.train_options, **options}
-        return train(graph, self.dataset(), self.epochs if epochs is None else epochs, seed=seed, **kwargs)
+        data = self.dataset() if dataset is None else dataset
+        return train(graph, data, self.epochs if epochs is None else epochs, seed=seed, **kwargs)
 
     def run(self, graph: Graph, *, seed: int, parent: Graph | None = None) -> Evaluation:
         """Train a copy of ``graph`` and return its metrics together with the trained graph."""

@@ -70,8 +70,11 @@ def compare(trials: int = 20, executor: str = "process", seed: int = 0, epochs: 
     return {"off": off, "on": on, "cpus": os.cpu_count(),
             "overhead_ratio": ratio(off["overhead_per_trial_s"], on["overhead_per_trial_s"]),
             "steady_overhead_ratio": ratio(off["steady_overhead_per_trial_s"], on["steady_overhead_per_trial_s"]),
+            "command_overhead_ratio": ratio(off.get("command_overhead_per_trial_s", 0.0),
+                                            on.get("command_overhead_per_trial_s", 0.0)),
             "wall_ratio": ratio(off["wall_s"], on["wall_s"]),
-            "busy_fraction": {"off": off["busy_fraction"], "on": on["busy_fraction"]}}
+            "busy_fraction": {"off": off["busy_fraction"], "on": on["busy_fraction"]},
+            "command_busy_fraction": {"off": off.get("command_busy_fraction"), "on": on.get("command_busy_fraction")}}
 
 
 def table(res: dict[str, Any]):
@@ -94,9 +97,12 @@ def table(res: dict[str, Any]):
             ("start-up s (until every worker trains)", "startup_end_s", "{:.1f}"),
             ("after start-up: training fraction", "steady_busy_fraction", "{:.3f}"),
             ("after start-up: s per trial outside training", "steady_overhead_per_trial_s", "{:.3f}"),
-            ("whole call s (set-up included)", "command_wall_s", "{:.1f}")]
+            ("whole call s (set-up included)", "command_wall_s", "{:.1f}"),
+            ("whole call: training fraction", "command_busy_fraction", "{:.3f}"),
+            ("whole call: s per trial outside training", "command_overhead_per_trial_s", "{:.3f}"),
+            ("workers trained in the driver while starting", "lent", "{:d}")]
     for label, key, fmt in rows:
-        t.add_row(label, fmt.format(res["off"][key]), fmt.format(res["on"][key]))
+        t.add_row(label, *(fmt.format(res[k][key]) if key in res[k] else "-" for k in ("off", "on")))
     t.add_row("load average before", " ".join(map(str, res["off"]["load_before"])),
               " ".join(map(str, res["on"]["load_before"])))
     return t

@@ -43,7 +43,11 @@ def measure(trials: int = 20, executor: str = "process", pipeline: bool = True, 
     from alphanas.search.sandbox import SANDBOX
 
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="alphanas-search-time-"))
-    SANDBOX.close()  # a cold synthesis worker, as in a fresh `alphanas search`
+    from alphanas.search import evaluators
+
+    SANDBOX.close()  # a cold synthesis worker and no data in memory, as in a fresh `alphanas search`
+    with evaluators._DATASETS_LOCK:
+        evaluators._DATASETS.clear()
     load_before = _load()
     t0 = time.perf_counter()
     res = run_search(SearchConfig(trials=trials, epochs=epochs, executor=executor, workers=workers, seed=seed,

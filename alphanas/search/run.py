@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from alphanas.errors import AlphanasError, ParameterError
 from alphanas.ir.graph import Graph
-from alphanas.search.evolution import Evolution, SearchResult, Warmup, uses_sandbox
+from alphanas.search.evolution import Evolution, SearchResult, Warmup
 from alphanas.search.executors import make_executor, prestart
 from alphanas.search.mutations import Mutator
 from alphanas.search.objectives import Constraints, parse_objectives
@@ -252,6 +252,13 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     if cfg.per_device not in (None, 1) and cfg.executor == "local":
         raise ParameterError("per_device", "{per_device} trains several candidates at once: use {executor} "
                              "process or ray", others=("executor",))
+    warmup = Warmup()
+    if cfg.pipeline:  # start the helper processes first, so that their imports overlap the rest of the set-up
+        if cfg.executor == "process":
+            prestart()  # the fork server (one import of torch for every worker), where the platform has one
+        if cfg.strategy in ("property", "surrogate") and (cfg.probabilities is None
+                                                         or cfg.probabilities.get("property", 0) > 0):
+            warmup.sandbox()  # property-guided mutations synthesize in the sandbox
     from alphanas.search.objectives import parse_constraint
     from alphanas.train.tasks import get_task
 
@@ -271,12 +278,6 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else None)
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ParameterError("workers", f"{{workers}} {workers}: must be a positive integer")
-    warmup = Warmup()
-    if cfg.pipeline:  # start the helper processes first, so that their imports overlap the data loading
-        if cfg.executor == "process":
-            prestart()  # the fork server (one import of torch for every worker), where the platform has one
-        if uses_sandbox(mutator):
-            warmup.sandbox()
     plugin_with_file = bool(cfg.evaluator and cfg.seed_model)
     dataset = None if plugin_with_file else cached_dataset(cfg.dataset, cfg.data_dir, cfg.split_seed,
                                                            dataset_options(cfg))

@@ -68,7 +68,10 @@ def test_forkserver_pool_lends_the_driver_while_starting_with_the_workers_result
         pooled = ex.submit(X.evaluate_task, ev, data, 5)  # the same task in a worker process
         a, b = lent.result(timeout=300), pooled.result(timeout=300)
         assert ex.lent == 1 and a.error is None and b.error is None
-        assert a.metrics == b.metrics and a.trained == b.trained  # bit for bit
+        measured = ("_s", "_ms")  # timings differ; every other metric and the trained weights are equal bit for bit
+        assert {k: v for k, v in a.metrics.items() if not k.endswith(measured)} == \
+            {k: v for k, v in b.metrics.items() if not k.endswith(measured)}
+        assert a.trained == b.trained and len(a.metrics) >= 5
         pids = {ex.submit(_pid_and_time).result(timeout=60)[0] for _ in range(4)}
         assert os.getpid() not in pids  # the pool's own tasks run in the workers
         (span,) = warmup.spans()

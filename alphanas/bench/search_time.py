@@ -15,7 +15,7 @@ pipelining (spawned workers, started at the first task); on is the default (a fo
 platform has one, workers and sandbox started before the set-up, the seed trained in the driver while
 they start).
 
-    python -m alphanas.bench.search_time --json              # 20 trials, process executor
+    python -m alphanas.bench.search_time --json              # 30 trials (the default search), process executor
     alphanas benchmark search_time --trials 30 --executor process --epochs 5
 """
 
@@ -39,7 +39,7 @@ def _load() -> list[float]:
         return []
 
 
-def measure(trials: int = 20, executor: str = "process", pipeline: bool = True, seed: int = 0, epochs: int = 5,
+def measure(trials: int = 30, executor: str = "process", pipeline: bool = True, seed: int = 0, epochs: int = 5,
             out: str | None = None, workers: int | None = None, generation: int | None = None) -> dict[str, Any]:
     """One default digits search (``trials`` trials of ``epochs`` epochs on ``executor``), pipelined or not;
     its time split (keys ``training_s``, ``proposal_s``, ``verification_s``, ``storage_s``, ``idle_s``,
@@ -67,7 +67,7 @@ def measure(trials: int = 20, executor: str = "process", pipeline: bool = True, 
     return split
 
 
-def measure_fresh(trials: int = 20, executor: str = "process", pipeline: bool = True, seed: int = 0, epochs: int = 5,
+def measure_fresh(trials: int = 30, executor: str = "process", pipeline: bool = True, seed: int = 0, epochs: int = 5,
                   out: str | None = None, workers: int | None = None) -> dict[str, Any]:
     """:func:`measure` in a new Python process (``python -m alphanas.bench.search_time --one on|off``), plus
     ``process_wall_s`` (starting Python to its exit), ``process_busy_fraction`` (training ÷ that) and
@@ -88,7 +88,7 @@ def measure_fresh(trials: int = 20, executor: str = "process", pipeline: bool = 
     return res
 
 
-def compare(trials: int = 20, executor: str = "process", seed: int = 0, epochs: int = 5, out: str | None = None,
+def compare(trials: int = 30, executor: str = "process", seed: int = 0, epochs: int = 5, out: str | None = None,
             workers: int | None = None) -> dict[str, Any]:
     """:func:`measure_fresh` with pipelining off, then on (folders ``off`` and ``on`` under ``out``), and the
     ratios off ÷ on of the time per trial outside training (loop, whole call, whole process) and of the
@@ -149,7 +149,7 @@ def table(res: dict[str, Any]):
 def main(argv: list[str] | None = None) -> int:
     """Run :func:`compare` and print the table (``--json``: the JSON instead)."""
     p = argparse.ArgumentParser(prog="alphanas benchmark search_time", description=__doc__.split("\n\n")[0])
-    p.add_argument("--trials", type=int, default=20, help="trials per search (default 20)")
+    p.add_argument("--trials", type=int, default=30, help="trials per search (default 30, as alphanas search)")
     p.add_argument("--epochs", type=int, default=5, help="epochs per candidate (default 5, the search's default)")
     p.add_argument("--executor", choices=("local", "process", "ray"), default="process", help="default process")
     p.add_argument("--workers", type=int, help="training workers (default: the search's default)")

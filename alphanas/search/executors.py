@@ -46,9 +46,10 @@ from alphanas.errors import AlphanasError, MissingDependencyError, ParameterErro
 EXECUTORS = ("local", "process", "ray")
 #: start methods of the process pools (``auto``: forkserver on Linux, spawn elsewhere)
 START_METHODS = ("auto", "forkserver", "spawn")
-#: what the fork server imports once for all workers (everything :func:`evaluate_task` and training need)
+#: what the fork server imports once for all workers (what :func:`evaluate_task`, training and the data
+#: loaders need; scikit-learn splits the data; a module that is not installed is skipped)
 PRELOAD = ["torch", "onnx", "alphanas.ir.onnx_io", "alphanas.search.executors",
-           "alphanas.search.evaluators", "alphanas.train"]
+           "alphanas.search.evaluators", "alphanas.train", "alphanas.data", "sklearn.model_selection"]
 
 
 def start_method(start: str = "auto") -> str:

@@ -174,19 +174,3 @@ def test_unknown_dataset_and_options():
         load_dataset("digits", root="/tmp")
     with pytest.raises(AlphanasError, match="fraction"):
         load_dataset("digits", val_fraction=1.5)
-
-
-def test_digits_read_without_sklearn_equal_sklearns_loader():
-    import subprocess
-    import sys
-
-
-    from alphanas.data.digits import digits_arrays
-
-    x, y = digits_arrays()
-    d = sk_digits()
-    assert x.dtype == np.float32 and x.shape == (1797, 1, 8, 8) and y.dtype == np.int64
-    assert np.array_equal(x[:, 0], d.images.astype(np.float32)) and np.array_equal(y, d.target)
-    code = "import sys; from alphanas.data.digits import digits_arrays; digits_arrays(); print('sklearn' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"  # (a search worker does not pay for importing scikit-learn)

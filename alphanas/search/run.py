@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from alphanas.errors import AlphanasError, ParameterError
 from alphanas.ir.graph import Graph
-from alphanas.search.evolution import Evolution, SearchResult, Warmup
+from alphanas.search.evolution import Evolution, SearchResult, Warmup, uses_sandbox
 from alphanas.search.executors import make_executor, prestart
 from alphanas.search.mutations import Mutator
 from alphanas.search.objectives import Constraints, parse_objectives
@@ -253,12 +253,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         raise ParameterError("per_device", "{per_device} trains several candidates at once: use {executor} "
                              "process or ray", others=("executor",))
     warmup = Warmup()
-    if cfg.pipeline:  # start the helper processes first, so that their imports overlap the rest of the set-up
-        if cfg.executor == "process":
-            prestart()  # the fork server (one import of torch for every worker), where the platform has one
-        if cfg.strategy in ("property", "surrogate") and (cfg.probabilities is None
-                                                         or cfg.probabilities.get("property", 0) > 0):
-            warmup.sandbox()  # property-guided mutations synthesize in the sandbox
+    if cfg.pipeline and cfg.executor == "process":  # the fork server first: its imports (one torch for every
+        prestart()  # worker) overlap the driver's set-up (two processes importing, one per core of a small machine)
     from alphanas.search.objectives import parse_constraint
     from alphanas.train.tasks import get_task
 
@@ -292,6 +288,8 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
                              dataset_options=dataset_options(cfg), task=cfg.task)
     if surrogate:  # --strategy surrogate: property-guided mutants screened by a predictor learnt online
         screen = surrogate_screen(objectives)
+    if cfg.pipeline and uses_sandbox(mutator):  # the synthesis sandbox once the driver's imports are done: it
+        warmup.sandbox()  # starts beside the seed's training, not in the way of the set-up
     # without pipelining, the search as it was before (spawned workers, started at the first task)
     executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads, per_device=cfg.per_device,
                              device=cfg.device, start="auto" if cfg.pipeline else "spawn")

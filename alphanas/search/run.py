@@ -253,8 +253,6 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         raise ParameterError("per_device", "{per_device} trains several candidates at once: use {executor} "
                              "process or ray", others=("executor",))
     warmup = Warmup()
-    if cfg.pipeline and cfg.executor == "process":  # the fork server first: its imports (one torch for every
-        prestart()  # worker) overlap the driver's set-up (two processes importing, one per core of a small machine)
     from alphanas.search.objectives import parse_constraint
     from alphanas.train.tasks import get_task
 
@@ -288,8 +286,12 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
                              dataset_options=dataset_options(cfg), task=cfg.task)
     if surrogate:  # --strategy surrogate: property-guided mutants screened by a predictor learnt online
         screen = surrogate_screen(objectives)
-    if cfg.pipeline and uses_sandbox(mutator):  # the synthesis sandbox once the driver's imports are done: it
-        warmup.sandbox()  # starts beside the seed's training, not in the way of the set-up
+    if cfg.pipeline:  # the helper processes start once the driver's imports are done: they import torch (the
+        # fork server once for every worker) beside the seed's training in the driver, not in the way of the set-up
+        if cfg.executor == "process":
+            prestart()
+        if uses_sandbox(mutator):
+            warmup.sandbox()
     # without pipelining, the search as it was before (spawned workers, started at the first task)
     executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads, per_device=cfg.per_device,
                              device=cfg.device, start="auto" if cfg.pipeline else "spawn")

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -146,6 +146,9 @@ class TrainEvaluator:
     Extra keyword arguments of :func:`alphanas.train.train` go in ``train_options``.
     """
 
+    #: a process executor may train it in the search's driver while its workers start (training is
+    #: self-contained: its random state is forked and seeded per call), see alphanas.search.executors
+    lendable: ClassVar[bool] = True
     dataset_name: str = "digits"
     epochs: int = 3
     batch_size: int = 128

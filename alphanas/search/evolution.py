@@ -29,8 +29,11 @@ itself in the warm sandbox process, :mod:`alphanas.search.sandbox`) concurrently
 into a bounded queue of ready candidates (as deep as the executor has workers); the driver hands
 the next ready candidate to the executor as soon as a worker is free, so the training side does
 not wait for a mutation. Every queued candidate passed the same splice-and-verify checks as
-before. The worker pool and the sandbox are started when the search starts. Which finished trials
-a proposal may see:
+before. The worker pool and the synthesis sandbox start in the background (a :class:`Warmup`, which
+``run_search`` begins before it loads the data); proposals that need no synthesis go ahead while the
+sandbox starts (one that does waits for it: that time is shared between proposal and start-up in the
+time split); while the pool starts, the process executor trains the first candidate (the seed) in the driver (see
+:mod:`alphanas.search.executors`). Which finished trials a proposal may see:
 
 - ``generation=N`` (deterministic): trials 1.. are grouped in generations of ``N`` (trial k is in
   generation ``(k - 1) // N + 1``; the seed is generation 0). Every candidate of generation g is
@@ -46,8 +49,10 @@ driver makes trial k itself when a worker is free and trials ``<= k - window`` h
 
 **Time split.** The search records when evaluations ran and what the driver and proposer did
 (:mod:`alphanas.search.timesplit`); :attr:`SearchResult.time_split` splits the run's wall time into
-training, proposal, verification, storage and idle, with trials per minute and the training side's
-busy fraction, and the search folder keeps it in ``time_split.json``.
+training, proposal, verification, storage, start-up and idle, with trials per minute and the training
+side's busy fraction, and the search folder keeps it in ``time_split.json``. Its wall time is the
+loop's (:meth:`Evolution.run`); given ``set_up_start`` (``run_search`` passes the moment it was called),
+the same split from that moment, data loading and set-up included, is added as ``command_*`` keys.
 
 **Resume.** Every candidate is written to the store (with its ONNX) before it is evaluated; running
 the same search on the same store again keeps every finished candidate, re-evaluates the ones that
@@ -81,7 +86,7 @@ from alphanas.search.pareto import pareto_front
 from alphanas.search.protocols import CandidateStore, Evaluator, Executor, MutationStrategy, Screen
 from alphanas.search.selection import SELECTIONS, select_parent
 from alphanas.search.store import Store
-from alphanas.search.timesplit import Timeline
+from alphanas.search.timesplit import PARTS, Timeline
 from alphanas.strenum import StrEnum
 from alphanas.ir.hashing import structural_hash
 
@@ -89,6 +94,69 @@ from alphanas.ir.hashing import structural_hash
 GRAPH_CACHE = 16
 #: the file of the search folder that keeps the last run's time split
 TIME_SPLIT_FILE = "time_split.json"
+
+def _first_call(sandbox: Any) -> None:
+    """One throwaway request to a started sandbox: its first synthesis imports onnx and alphanas' ONNX
+    reader (about a second); this pays that during start-up. The request names no block of its tiny
+    model, so nothing is synthesized (no state is left behind) and the answer is an error, ignored."""
+    try:
+        from onnx import TensorProto, helper
+
+        io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4]) for n in ("x", "y")]
+        model = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "warm", io[:1], io[1:]),
+                                  opset_imports=[helper.make_opsetid("", 17)])
+        sandbox.call(60.0, model.SerializeToString(), 0, "egraph", "(warm-up: no such block)", 0.5, 1.0, (), None)
+    except Exception:  # noqa: BLE001 - a warm-up only: the first real call pays instead
+        pass
+
+
+class Warmup:
+    """Helper processes a search starts in the background, with when each began and was ready: the
+    executor's workers (its ``warm()``, when it has one) and the synthesis sandbox. Its spans are charged
+    to ``startup`` in the time split (only where they keep a training slot idle)."""
+
+    def __init__(self) -> None:
+        self._sandbox: threading.Thread | None = None
+        self._spans: list[list[float | None]] = []
+        self._executors: list[Any] = []
+
+    def sandbox(self) -> None:
+        """Start the synthesis sandbox's worker in a background thread (once), and make its first (slow)
+        request there."""
+        if self._sandbox is not None:
+            return
+        from alphanas.search.sandbox import SANDBOX
+
+        span: list[float | None] = [time.time(), None]
+        self._spans.append(span)
+
+        def go() -> None:
+            try:
+                if SANDBOX.warm():
+                    _first_call(SANDBOX)
+            finally:
+                span[1] = time.time()
+
+        self._sandbox = threading.Thread(target=go, name="alphanas-sandbox-warm", daemon=True)
+        self._sandbox.start()
+
+    def executor(self, executor: Any) -> None:
+        """Start the executor's workers (its ``warm()``, when it has one; in the background)."""
+        warm = getattr(executor, "warm", None)
+        if callable(warm) and executor not in self._executors:
+            self._executors.append(executor)
+            warm()
+
+    def spans(self) -> list[tuple[float, float]]:
+        """``(began, ready)`` of every start-up (ready: now while it is still starting)."""
+        now = time.time()
+        out = [(float(a), float(b) if b is not None else now) for a, b in self._spans if a is not None]
+        for ex in self._executors:
+            span = getattr(ex, "warm_span", None)
+            if span is not None:
+                out.append((float(span[0]), float(span[1]) if span[1] is not None else now))
+        return out
+
 
 class SearchEvent(StrEnum):
     """What an ``on_event`` callback is told (a ``str``: ``kind == "finished"`` holds)."""
@@ -100,6 +168,12 @@ class SearchEvent(StrEnum):
 
 #: the events an ``on_event`` callback receives
 EVENTS = tuple(SearchEvent)
+
+
+def uses_sandbox(mutator: Any) -> bool:
+    """Whether ``mutator``'s mutations include property-guided synthesis (in the sandbox)."""
+    return getattr(mutator, "strategy", None) == "property" and \
+        (getattr(mutator, "probabilities", None) or {}).get("property", 0) > 0
 
 
 def onnx_bytes(graph: Graph) -> bytes:
@@ -178,7 +252,8 @@ class Evolution:
                  executor: Executor | None = None, max_attempts: int = 8, latency_provider: str = "auto",
                  on_event: Callable[[SearchEvent, Candidate | None, SearchState], None] | None = None,
                  log_path: str | Path | None = None, screen: Screen | None = None, pipeline: bool = False,
-                 generation: int | None = None) -> None:
+                 generation: int | None = None, warmup: Warmup | None = None,
+                 set_up_start: float | None = None) -> None:
         if not isinstance(trials, int) or trials < 1:
             raise ParameterError("trials", f"{{trials}} {trials}: must be a positive integer")
         if selection not in SELECTIONS:
@@ -206,6 +281,8 @@ class Evolution:
         # generation size of a pipelined search (0: asynchronous); default twice the workers
         self.generation = (2 * self.window if generation is None else int(generation)) if self.pipeline else 0
         self.timeline = Timeline()
+        self.warmup = warmup if warmup is not None else Warmup()
+        self.set_up_start = set_up_start
         self._submitted: dict[int | None, float] = {}  # trial -> when its evaluation was submitted
         self.max_attempts = int(max_attempts)
         self.screen = screen
@@ -489,19 +566,30 @@ class Evolution:
         return self.result(cands, evaluations)
 
     def _warm(self) -> None:
-        """Start the executor's workers and the synthesis sandbox now, beside each other."""
-        warm = getattr(self.executor, "warm", None)
-        if callable(warm):
-            warm()
-        if self.mutator.strategy == "property" and (self.mutator.probabilities or {}).get("property", 0) > 0:
-            from alphanas.search.sandbox import SANDBOX
-
-            threading.Thread(target=SANDBOX.warm, name="alphanas-sandbox-warm", daemon=True).start()
+        """Start the executor's workers and the synthesis sandbox now, beside each other, in the background
+        (no-ops for what :attr:`warmup` started already)."""
+        self.warmup.executor(self.executor)
+        if uses_sandbox(self.mutator):
+            self.warmup.sandbox()
 
     def _time_split(self, cands: list[Candidate]) -> dict[str, Any]:
+        from alphanas.search.timesplit import split as split_of
+
         finished = sum(c.final for c in cands) - self._resumed
+        for a, b in self.warmup.spans():
+            self.timeline.add(a, b, "startup")
         split = self.timeline.split(slots=self.window, trials=max(0, finished))
+        if self.set_up_start is not None:  # the same from the call's start: data loading and set-up included
+            with self.timeline._lock:
+                training, work, queued = list(self.timeline.training), list(self.timeline.work), \
+                    list(self.timeline.queued)
+            whole = split_of(training, work, start=min(self.set_up_start, self.timeline.start), end=time.time(),
+                             slots=self.window, trials=max(0, finished), queued=queued)
+            split.update({f"command_{k}": whole[k] for k in (*PARTS, "wall_s", "busy_fraction",
+                                                              "overhead_per_trial_s", "trials_per_min")})
         split["pipeline"] = self.pipeline
+        split["lent"] = int(getattr(self.executor, "lent", 0))  # evaluations run in the driver while the pool started
+        split["start_method"] = getattr(self.executor, "start_method", None)
         split["population"] = self.population_rule
         try:
             from alphanas.fileio import write_bytes_atomic

@@ -6,8 +6,13 @@ ONNX bytes and the (picklable) evaluator, and return a :class:`TaskResult` (metr
 model's ONNX bytes, or the error); the search driver alone writes the store.
 
 - :class:`InProcessExecutor` (``local``, the default): runs each task at ``submit``.
-- :class:`ProcessExecutor` (``process``): ``concurrent.futures.ProcessPoolExecutor`` s with the
-  ``spawn`` start method (safe with torch); each worker uses ``cpu_count // workers`` torch threads.
+- :class:`ProcessExecutor` (``process``): ``concurrent.futures.ProcessPoolExecutor`` s; each worker
+  uses ``cpu_count // workers`` torch threads. Start method (``start``): ``auto`` is ``forkserver`` on
+  Linux, ``spawn`` elsewhere (Windows, macOS). The fork server is one fresh process that imports torch,
+  onnx and the worker's alphanas modules once (:data:`PRELOAD`) and forks every worker from that state:
+  N workers cost one import instead of N, and no worker inherits the driver's threads or its OpenMP pool
+  (plain ``fork`` of a process that has run torch ops is not safe). :func:`prestart` starts the server
+  early (a search does so before loading its data). ``spawn`` starts each worker from scratch.
   Where CUDA devices are visible, one pool per GPU with ``per_device`` workers (several candidates
   train at once on each device), every worker seeing only its GPU (``CUDA_VISIBLE_DEVICES``).
 - :class:`RayExecutor` (``ray``): ``ray.init(address=ADDR)`` (a local instance when no address);
@@ -15,7 +20,12 @@ model's ONNX bytes, or the error); the search driver alone writes the store.
   ``per_device``), and trains on it (``device="auto"``).
 
 Every :class:`TaskResult` carries when the evaluation started and ended in the worker, for the
-search's time split. ``ProcessExecutor.warm()`` starts the worker processes ahead of the first task.
+search's time split. ``ProcessExecutor.warm()`` starts the worker processes ahead of the first task, in
+the background (:attr:`ProcessExecutor.warm_span` says when it began and when every worker was ready).
+While a CPU pool is still starting, its first task runs in the driver process instead (a background
+thread, at most one at a time, only for an evaluator that declares ``lendable = True`` such as
+:class:`~alphanas.search.evaluators.TrainEvaluator`, and only when the driver's torch thread count
+equals a worker's, so the result is the same bit for bit): the search trains its seed from its first second.
 The GPU paths are tested with mocked device counts only.
 """
 
@@ -24,6 +34,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -32,6 +44,35 @@ from typing import Any, Callable
 from alphanas.errors import AlphanasError, MissingDependencyError, ParameterError
 
 EXECUTORS = ("local", "process", "ray")
+#: start methods of the process pools (``auto``: forkserver on Linux, spawn elsewhere)
+START_METHODS = ("auto", "forkserver", "spawn")
+#: what the fork server imports once for all workers (what :func:`evaluate_task`, training and the data
+#: loaders need; scikit-learn splits the data; a module that is not installed is skipped)
+PRELOAD = ["torch", "onnx", "alphanas.ir.onnx_io", "alphanas.search.executors",
+           "alphanas.search.evaluators", "alphanas.train", "alphanas.data", "sklearn.model_selection"]
+
+
+def start_method(start: str = "auto") -> str:
+    """The start method ``start`` stands for on this platform (``auto``: ``forkserver`` on Linux, else ``spawn``)."""
+    if start not in START_METHODS:
+        raise ParameterError("start", f"{{start}} {start!r}: choose from {', '.join(START_METHODS)}")
+    if start == "auto":
+        linux = sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods()
+        return "forkserver" if linux else "spawn"
+    return start
+
+
+def prestart(start: str = "auto") -> str:
+    """Start the fork server now (it imports :data:`PRELOAD` in the background; returns at once) when
+    ``start`` resolves to ``forkserver``; returns the resolved method. Idempotent."""
+    method = start_method(start)
+    if method == "forkserver":
+        from multiprocessing import forkserver
+
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)  # (no effect once the server runs: it keeps its first list)
+        forkserver.ensure_running()
+    return method
 
 
 @dataclass
@@ -142,16 +183,24 @@ def _warm_task() -> float:
 
 
 class ProcessExecutor:
-    """Local process pools (``spawn``): one pool of ``workers`` processes on the CPU, or, where CUDA
+    """Local process pools: one pool of ``workers`` processes on the CPU, or, where CUDA
     devices are visible, one pool per GPU with ``per_device`` processes each (every process sees
     only its GPU, so several candidates train at once on each device). ``workers`` given with GPUs
-    is spread evenly over them. ``gpus`` overrides the detected device count (0: CPU only)."""
+    is spread evenly over them. ``gpus`` overrides the detected device count (0: CPU only).
+    ``start``: the start method (see the module docstring); ``lend`` (default True): while
+    :meth:`warm` is starting a CPU pool, run a task in the driver instead of queueing it."""
 
     name = "process"
 
-    def __init__(self, workers: int | None = None, per_device: int = 1, gpus: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, per_device: int = 1, gpus: int | None = None,
+                 start: str = "auto", lend: bool = True) -> None:
         if not isinstance(per_device, int) or per_device < 1:
             raise ParameterError("per_device", f"{{per_device}} {per_device}: must be a positive integer")
+        self.start_method = start_method(start)
+        self.lend = bool(lend)
+        self.warm_span: tuple[float, float | None] | None = None  # (began, every worker ready) of warm()
+        self.lent = 0  # tasks run in the driver while the pool started
+        self._local_busy = False
         self.gpus = cuda_devices() if gpus is None else max(0, int(gpus))
         self.per_device = per_device
         if self.gpus:
@@ -165,8 +214,6 @@ class ProcessExecutor:
         self.threads = max(1, (os.cpu_count() or 1) // self.workers)
         self._pools = [self._make(i) for i in range(len(self._layout))]
         self._busy = [0] * len(self._pools)
-        import threading
-
         self._lock = threading.Lock()
 
     @property
@@ -176,24 +223,78 @@ class ProcessExecutor:
 
     def _make(self, i: int) -> cf.ProcessPoolExecutor:
         n, device = self._layout[i]
-        return cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+        if self.start_method == "forkserver":
+            prestart("forkserver")
+        return cf.ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context(self.start_method),
                                       initializer=_init_worker, initargs=(self.threads, device))
 
     def warm(self) -> None:
-        """Start every worker process now (each imports torch), so that the first evaluations do not wait
-        (once; later calls do nothing)."""
-        if getattr(self, "_warmed", False):
+        """Start every worker process now, in a background thread (starting a process waits for the fork
+        server's imports), so that the first evaluations do not wait (once; later calls do nothing).
+        :attr:`warm_span` records when it began and when every worker had answered."""
+        if self.warm_span is not None:
             return
-        self._warmed = True
-        for pool, (n, _) in zip(self._pools, self._layout):
-            for _ in range(n):
-                pool.submit(_warm_task)
+        self.warm_span = (time.time(), None)
+        threading.Thread(target=self._warm, name="alphanas-pool-warm", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            futs = [pool.submit(_warm_task) for pool, (n, _) in zip(self._pools, self._layout) for _ in range(n)]
+            cf.wait(futs)
+        except Exception:  # noqa: BLE001 - shut down meanwhile; the tasks themselves will report
+            pass
+        assert self.warm_span is not None
+        self.warm_span = (self.warm_span[0], time.time())
+
+    @property
+    def starting(self) -> bool:
+        """True while :meth:`warm` is starting the workers."""
+        return self.warm_span is not None and self.warm_span[1] is None
+
+    def _lendable(self, fn: Callable | None = None, args: tuple = ()) -> bool:
+        """A task may run in the driver now: an evaluation whose evaluator says it may (``lendable``), a CPU
+        pool still starting, the driver free, the same torch thread count as a worker."""
+        if fn is not None and not (fn is evaluate_task and args and getattr(args[0], "lendable", False)):
+            return False
+        if not (self.lend and self.starting and not self.gpus and not self._local_busy):
+            return False
+        try:
+            import torch
+
+            return torch.get_num_threads() == self.threads
+        except Exception:  # noqa: BLE001 - no torch: nothing to lend
+            return False
+
+    def _submit_local(self, fn: Callable, *args: Any) -> cf.Future:
+        fut: cf.Future = cf.Future()
+        fut.set_running_or_notify_cancel()
+
+        def go() -> None:
+            try:
+                res = fn(*args)
+            except BaseException as e:  # noqa: BLE001 - delivered through the future like a pool would
+                fut.set_exception(e)
+            else:
+                fut.set_result(res)
+            finally:
+                with self._lock:
+                    self._local_busy = False
+
+        self.lent += 1
+        threading.Thread(target=go, name="alphanas-driver-slot", daemon=True).start()
+        return fut
 
     def _done(self, i: int, _fut: cf.Future) -> None:
         with self._lock:
             self._busy[i] -= 1
 
     def submit(self, fn: Callable, *args: Any) -> cf.Future:
+        with self._lock:
+            lend = self._lendable(fn, args)
+            if lend:
+                self._local_busy = True
+        if lend:
+            return self._submit_local(fn, *args)
         with self._lock:  # the pool (device) with the most free slots
             i = max(range(len(self._pools)), key=lambda j: (self._layout[j][0] - self._busy[j], -j))
             self._busy[i] += 1
@@ -269,12 +370,13 @@ class RayExecutor:
 
 
 def make_executor(name: str = "local", workers: int | None = 1, address: str | None = None,
-                  threads: int | None = 1, per_device: int | None = None, device: str = "auto"):
+                  threads: int | None = 1, per_device: int | None = None, device: str = "auto",
+                  start: str = "auto"):
     """The executor called ``name`` (``local`` | ``process`` | ``ray``) with ``workers`` slots
     (``threads``: torch threads of the in-process executor). ``per_device``: candidates trained at
     once on each GPU (process: one pool per visible GPU; ray: a GPU fraction ``1/per_device`` per
     task); ``workers`` None: ``per_device`` per GPU, 2 without GPUs (1 in-process). ``device`` ``cpu``
-    keeps the process pools off the GPUs."""
+    keeps the process pools off the GPUs. ``start``: the process pools' start method (:data:`START_METHODS`)."""
     if per_device is not None and (not isinstance(per_device, int) or per_device < 1):
         raise ParameterError("per_device", f"{{per_device}} {per_device}: must be a positive integer")
     if name == "local":
@@ -287,7 +389,8 @@ def make_executor(name: str = "local", workers: int | None = 1, address: str | N
     if name == "process":
         if address:
             raise ParameterError("address", "{address} is for {executor} ray", others=("executor",))
-        return ProcessExecutor(workers, per_device or 1, gpus=0 if str(device).startswith("cpu") else None)
+        return ProcessExecutor(workers, per_device or 1, gpus=0 if str(device).startswith("cpu") else None,
+                               start=start)
     if name == "ray":
         return RayExecutor(workers, address, per_device)
     raise AlphanasError(f"unknown executor {name!r}; choose from {', '.join(EXECUTORS)}")

@@ -16,14 +16,15 @@ function (:class:`~alphanas.search.evaluators.PluginEvaluator`), whose metrics t
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from alphanas.errors import AlphanasError, ParameterError
 from alphanas.ir.graph import Graph
-from alphanas.search.evolution import Evolution, SearchResult
-from alphanas.search.executors import make_executor
+from alphanas.search.evolution import Evolution, SearchResult, Warmup, uses_sandbox
+from alphanas.search.executors import make_executor, prestart
 from alphanas.search.mutations import Mutator
 from alphanas.search.objectives import Constraints, parse_objectives
 from alphanas.search.protocols import Evaluator
@@ -233,6 +234,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     """Run (or resume) the search described by ``cfg``; see :class:`~alphanas.search.evolution.Evolution`."""
     from alphanas.search.evaluators import cached_dataset
 
+    set_up_start = time.time()
     if not isinstance(cfg.trials, int) or cfg.trials < 1:
         raise ParameterError("trials", f"{{trials}} {cfg.trials}: must be a positive integer")
     if not isinstance(cfg.epochs, int) or cfg.epochs < 1:
@@ -250,6 +252,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     if cfg.per_device not in (None, 1) and cfg.executor == "local":
         raise ParameterError("per_device", "{per_device} trains several candidates at once: use {executor} "
                              "process or ray", others=("executor",))
+    warmup = Warmup()
     from alphanas.search.objectives import parse_constraint
     from alphanas.train.tasks import get_task
 
@@ -283,18 +286,17 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
                              dataset_options=dataset_options(cfg), task=cfg.task)
     if surrogate:  # --strategy surrogate: property-guided mutants screened by a predictor learnt online
         screen = surrogate_screen(objectives)
+    if cfg.pipeline:  # the helper processes start once the driver's imports are done: they import torch (the
+        # fork server once for every worker) beside the seed's training in the driver, not in the way of the set-up
+        if cfg.executor == "process":
+            prestart()
+        if uses_sandbox(mutator):
+            warmup.sandbox()
+    # without pipelining, the search as it was before (spawned workers, started at the first task)
     executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads, per_device=cfg.per_device,
-                             device=cfg.device)
-    if cfg.pipeline:  # (once the settings are known good) the training workers and the synthesis worker start
-        # now, beside the rest of the set-up, each importing torch
-        if callable(getattr(executor, "warm", None)):
-            executor.warm()
-        if mutator.strategy == "property" and (mutator.probabilities or {}).get("property", 0) > 0:
-            import threading
-
-            from alphanas.search.sandbox import SANDBOX
-
-            threading.Thread(target=SANDBOX.warm, name="alphanas-sandbox-warm", daemon=True).start()
+                             device=cfg.device, start="auto" if cfg.pipeline else "spawn")
+    if cfg.pipeline:  # (the settings are known good) the training workers start now, in the background
+        warmup.executor(executor)
     settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
     settings["objectives"] = objectives
     # stores made before these options existed
@@ -333,7 +335,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
         evo = Evolution(seed_graph, the_evaluator, store, trials=cfg.trials, seed=cfg.seed,
                         objectives=objectives, constraints=constraints, selection=cfg.selection, mutator=mutator,
                         executor=executor, on_event=on_event, screen=screen, pipeline=cfg.pipeline,
-                        generation=generation)
+                        generation=generation, warmup=warmup, set_up_start=set_up_start)
         return evo.run()
     finally:
         torch.set_num_threads(threads_before)

@@ -3,7 +3,8 @@
 The search records intervals on one clock (``time.time()``, shared by the processes of one machine):
 every evaluation's run on a training worker (``training``), and the driver's or the proposer's work
 (``proposal``: parent selection, mutation and synthesis; ``verification``: splice-and-verify and the
-cost/latency metrics; ``storage``: store rows and model files). An interval may be split between
+cost/latency metrics; ``storage``: store rows and model files; ``startup``: helper processes starting,
+the training workers and the synthesis sandbox). An interval may be split between
 proposal and verification by a fraction (a mutation whose verification took that share of it).
 
 :func:`split` divides the wall time from the point of view of the training side, which has
@@ -12,7 +13,9 @@ training (``running / slots`` of the instant, at most all of it) and the rest, t
 slots, is charged to what the driver and proposer were doing then (shared equally among the
 activities in progress), or to ``idle`` when nothing was in progress (the end of the search, waiting
 for its last evaluations). Idle slots while a submitted evaluation has not started yet count as
-``startup_s`` (worker processes starting: spawning Python and importing torch; dispatch). Hence
+``startup_s`` (worker processes starting: spawning Python and importing torch; dispatch), and so does
+the share of idle slots charged to ``startup`` work: start-up that blocks training is counted, start-up
+that runs while every slot trains costs nothing. Hence
 ``training_s + proposal_s + verification_s + storage_s + idle_s + startup_s == wall_s``;
 ``busy_fraction = training_s / wall_s``; ``any_busy_fraction`` is the fraction of
 the wall time in which at least one evaluation ran (the training device's busy time when all slots
@@ -28,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 #: the activities the non-training time is charged to, besides ``idle``
-ACTIVITIES = ("proposal", "verification", "storage")
+ACTIVITIES = ("proposal", "verification", "storage", "startup")
 #: the keys of :func:`split`'s result that are seconds of the wall time and sum to ``wall_s``
 PARTS = ("training_s", "proposal_s", "verification_s", "storage_s", "idle_s", "startup_s")
 

@@ -26,6 +26,13 @@ then two-edit, neighbours of the best cell of one of ``local_basins`` basins); w
 neighbours of the ``local_top`` best cells join the screened mutants; every ``global_every``-th query
 after warm-up is the best UCB (``global_kappa``) over every unqueried isomorphism class.
 
+Further options of ``'evolution'`` (off by default; the third attempt, see docs/results.md): the
+acquisition (``acquisition``: UCB, expected improvement, or a joint Thompson draw of the GP posterior over
+the screened mutants), mutants of ``extra_parents`` more parents drawn rank-weighted from every queried
+cell, ``edits`` random 1-3-edit neighbours per parent, rank-warped GP targets (``warp``, :func:`warp`),
+the predictor's feature subset (``features``, :func:`features`) and a Thompson draw over the
+``global_top`` best-UCB classes in the global step.
+
 No mode queries a cell twice, nor a cell isomorphic to a queried one.
 """
 
@@ -367,4 +374,4 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
         books.evaluate(candidates[i], "surrogate", f"predicted {mu:.4f} ± {sd:.4f}")
 
 
-__all__ = ["PATHS", "SurrogateConfig", "encode", "neighbourhood", "surrogate_search"]
+__all__ = ["PATHS", "SurrogateConfig", "encode", "features", "neighbourhood", "surrogate_search", "warp"]

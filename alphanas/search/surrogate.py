@@ -19,7 +19,8 @@ of the data when an ensemble's spread is wanted as the uncertainty instead.
 
 **Acquisition** (:func:`acquire`): upper confidence bound ``mean + kappa * std``; ``kappa = 0`` is
 pure exploitation; :func:`expected_improvement` over the best value seen; Thompson sampling through
-:meth:`GaussianProcess.sample` (joint draws of the posterior). :func:`screen` applies predictor and acquisition to a list of candidate graphs.
+:meth:`GaussianProcess.sample` (joint draws of the posterior). :func:`screen` applies predictor and
+acquisition to a list of candidate graphs.
 
 **Screening in the general search** (:class:`SurrogateScreen`, ``alphanas search --strategy surrogate``):
 a :class:`~alphanas.search.protocols.Screen` for :class:`~alphanas.search.evolution.Evolution`. Before each

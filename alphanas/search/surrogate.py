@@ -18,7 +18,9 @@ its uncertainty is calibrated by construction; :class:`Ensemble` bags GPs over b
 of the data when an ensemble's spread is wanted as the uncertainty instead.
 
 **Acquisition** (:func:`acquire`): upper confidence bound ``mean + kappa * std``; ``kappa = 0`` is
-pure exploitation. :func:`screen` applies predictor and acquisition to a list of candidate graphs.
+pure exploitation; :func:`expected_improvement` over the best value seen; Thompson sampling through
+:meth:`GaussianProcess.sample` (joint draws of the posterior). :func:`screen` applies predictor and
+acquisition to a list of candidate graphs.
 
 **Screening in the general search** (:class:`SurrogateScreen`, ``alphanas search --strategy surrogate``):
 a :class:`~alphanas.search.protocols.Screen` for :class:`~alphanas.search.evolution.Evolution`. Before each
@@ -116,6 +118,20 @@ class GaussianProcess:
         var = np.maximum(1.0 - (v * v).sum(0), 1e-12)
         return self._y_mean + self._y_scale * mean, self._y_scale * np.sqrt(var)
 
+    def sample(self, x: np.ndarray, rng: np.random.Generator, draws: int = 1) -> np.ndarray:
+        """``draws`` joint samples of the posterior over the points ``x`` (shape ``(draws, len(x))``, units
+        of ``y``; observation noise excluded), for Thompson sampling; random only through ``rng``."""
+        z = _standardize(np.asarray(x, dtype=float), self._mean, self._scale)[:, self._keep]
+        k = self._kernel(z, self._z, self.length_scale)
+        mean = k @ self._alpha
+        v = np.linalg.solve(self._chol, k.T)
+        cov = self._kernel(z, z, self.length_scale) - v.T @ v
+        cov = 0.5 * (cov + cov.T) + 1e-8 * np.eye(len(z))
+        w, u = np.linalg.eigh(cov)
+        root = u * np.sqrt(np.maximum(w, 0.0))
+        draw = mean[None, :] + rng.standard_normal((draws, len(z))) @ root.T
+        return self._y_mean + self._y_scale * draw
+
 
 class Ensemble:
     """``members`` GPs, each fit on a bootstrap resample (seeded); mean and std over the members' means."""
@@ -142,6 +158,15 @@ class Ensemble:
 def acquire(mean: np.ndarray, std: np.ndarray, kappa: float) -> np.ndarray:
     """Upper confidence bound: ``mean + kappa * std`` (larger is better)."""
     return np.asarray(mean) + kappa * np.asarray(std)
+
+
+def expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
+    """Expected improvement over ``best`` of a Gaussian ``(mean, std)`` per point (larger is better)."""
+    mean, std = np.asarray(mean, dtype=float), np.maximum(np.asarray(std, dtype=float), 1e-12)
+    z = (mean - best) / std
+    cdf = 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
+    pdf = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return (mean - best) * cdf + std * pdf
 
 
 # -- features of a general graph ------------------------------------------------------------------

@@ -211,3 +211,40 @@ def test_convert_hw_nas_bench_pickle(paths, tmp_path, capsys):
     assert convert([str(pkl), "--table", str(paths[0]), "--out", str(out)]) == 2  # exists, no --force
     assert convert([str(pkl), "--table", str(paths[0]), "--out", str(tmp_path / "x.csv"), "--dataset", "mnist"]) == 2
     assert "no NAS-Bench-201 metrics for dataset 'mnist'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options", [{"acquisition": "thompson"}, {"acquisition": "ei", "warp": "rank"},
+                                     {"extra_parents": 2, "edits": 3, "features": "onehot+properties"},
+                                     {"warmup": 15, "global_every": 5, "global_top": 50}])
+def test_surrogate_options_deterministic_and_protocol(table, options, monkeypatch):
+    from alphanas.bench.nb201.surrogate import SurrogateConfig
+
+    monkeypatch.setattr(NB201Table, "test_acc_200ep", lambda *a: pytest.fail("a search read a test accuracy"))
+    config = SurrogateConfig(**options)
+    cands = run_search(table, "surrogate", 30, seed=5, surrogate=config)
+    assert cands == run_search(table, "surrogate", 30, seed=5, surrogate=config)
+    assert len({c.key for c in cands}) == 30 == len({c.hash for c in cands})
+
+
+def test_gp_posterior_samples_and_expected_improvement():
+    from alphanas.bench.nb201.surrogate import warp
+    from alphanas.search.surrogate import expected_improvement
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 3))
+    y = np.sin(x[:, 0]) + 0.1 * x[:, 1]
+    gp = GaussianProcess().fit(x, y)
+    test = rng.normal(size=(5, 3))
+    mean, std = gp.predict(test)
+    draws = gp.sample(test, np.random.default_rng(1), draws=4000)
+    assert draws.shape == (4000, 5)
+    assert np.allclose(draws.mean(0), mean, atol=4 * std.max() / np.sqrt(4000) + 1e-9)
+    # the latent (noise-free) posterior std is the predicted std
+    assert np.allclose(draws.std(0), std, rtol=0.1)
+    assert np.array_equal(gp.sample(test, np.random.default_rng(1)), gp.sample(test, np.random.default_rng(1)))
+    # EI at mean == best is std * pdf(0); far below best it vanishes; far above it is mean - best
+    ei = expected_improvement(np.array([1.0, -10.0, 11.0]), np.array([2.0, 1.0, 1.0]), 1.0)
+    assert ei[0] == pytest.approx(2.0 / np.sqrt(2 * np.pi)) and ei[1] < 1e-12 and ei[2] == pytest.approx(10.0)
+    values = np.array([0.3, 0.9, 0.1, 0.5])
+    assert np.array_equal(np.argsort(warp(values, "rank")), np.argsort(values))
+    assert warp(values, "rank").sum() == pytest.approx(0.0) and np.array_equal(warp(values, "none"), values)

@@ -26,6 +26,13 @@ then two-edit, neighbours of the best cell of one of ``local_basins`` basins); w
 neighbours of the ``local_top`` best cells join the screened mutants; every ``global_every``-th query
 after warm-up is the best UCB (``global_kappa``) over every unqueried isomorphism class.
 
+Further options of ``'evolution'`` (off by default; the third attempt, see docs/results.md): the
+acquisition (``acquisition``: UCB, expected improvement, or a joint Thompson draw of the GP posterior over
+the screened mutants), mutants of ``extra_parents`` more parents drawn rank-weighted from every queried
+cell, ``edits`` random 1-3-edit neighbours per parent, rank-warped GP targets (``warp``, :func:`warp`),
+the predictor's feature subset (``features``, :func:`features`) and a Thompson draw over the
+``global_top`` best-UCB classes in the global step.
+
 No mode queries a cell twice, nor a cell isomorphic to a queried one.
 """
 
@@ -34,6 +41,7 @@ from __future__ import annotations
 import functools
 import itertools
 import random
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,7 +50,7 @@ import numpy as np
 from alphanas.bench.nb201.space import (EDGES, OPS, Cell, cell_class, cell_properties, property_mutation,
                                         random_edge_mutation)
 from alphanas.bench.nb201.tracker import QueriedCells
-from alphanas.search.surrogate import GaussianProcess, acquire
+from alphanas.search.surrogate import GaussianProcess, acquire, expected_improvement
 
 #: input-to-output paths of the cell as edge-index sequences into :data:`EDGES`
 PATHS: tuple[tuple[int, ...], ...] = ((3,), (0, 4), (1, 5), (0, 2, 5))
@@ -103,6 +111,13 @@ class SurrogateConfig:
     local_basins: int = 1  # climbs rotate over the best cells of this many basins (>= 3 edits apart)
     global_every: int = 0  # 'evolution' after warm-up: every this-many-th query (0: never) is the best
     global_kappa: float = 1.0  # ... UCB (this kappa) over every unqueried isomorphism class of the space
+    acquisition: str = "ucb"  # 'evolution': 'ucb' (kappa) | 'ei' (expected improvement) | 'thompson' (a joint draw)
+    extra_parents: int = 0  # 'evolution': parents beyond the aging one, drawn rank-weighted from all queried cells
+    edits: int = 0  # 'evolution': random 1-3-edit neighbours of each parent that join the screened mutants
+    warp: str = "none"  # 'evolution': the GP's targets, 'none' | 'rank' (see :func:`warp`)
+    features: str = "all"  # 'evolution': 'all' (:func:`encode`) | 'onehot+properties' (no paths) | 'onehot'
+
+    global_top: int = 0  # > 0: the global step draws a joint Thompson sample over this many best-UCB classes
 
 
 def _pool(cells: list[Cell], rng: random.Random, np_rng: np.random.Generator, config: SurrogateConfig,
@@ -240,12 +255,61 @@ def _climb(books: QueriedCells, model: GaussianProcess, config: SurrogateConfig,
                     pool.setdefault(cell_class(cell), cell)
             if pool:
                 candidates = list(pool.values())
-                mean, std = model.predict(np.stack([encode(c) for c in candidates]))
+                mean, std = model.predict(np.stack([features(c, config.features) for c in candidates]))
                 i = int(np.argmax(acquire(mean, std, config.local_kappa)))
                 books.evaluate(candidates[i], "surrogate",
                                f"climb r{radius}: predicted {mean[i]:.4f} ± {std[i]:.4f}")
                 return True
     return False
+
+
+def warp(y: np.ndarray, how: str) -> np.ndarray:
+    """The predictor's targets from validation accuracies: ``'none'``; ``'rank'``: normal scores of the ranks
+    (a Gaussian copula, which keeps the order and stops the worst cells from dominating the fit)."""
+    y = np.asarray(y, dtype=float)
+    if how == "rank":
+        ranks = np.argsort(np.argsort(y, kind="stable"), kind="stable")
+        q = (ranks + 0.5) / len(y)
+        return np.array([statistics.NormalDist().inv_cdf(v) for v in q])
+    return y
+
+
+def features(cell: Cell, which: str = "all") -> np.ndarray:
+    """The columns of :func:`encode` a predictor sees: ``'all'``; ``'onehot+properties'``: the edge one-hot,
+    depth, mixing and conv counts (no path encoding: its ~84 sparse columns dominate a standardized
+    distance); ``'onehot'``: the edge one-hot only."""
+    return encode(cell)[..., _columns(which)]
+
+
+@functools.lru_cache(maxsize=None)
+def _columns(which: str) -> np.ndarray:
+    width, total = len(EDGES) * len(OPS), len(encode(Cell(("none",) * len(EDGES))))
+    if which == "onehot":
+        return np.arange(width)
+    if which == "onehot+properties":
+        return np.r_[0:width, width + len(_path_index()):total]
+    return np.arange(total)
+
+
+def _choose(model: GaussianProcess, candidates: list[Cell], kappa: float, config: SurrogateConfig,
+            np_rng: np.random.Generator, best: float) -> tuple[int, float, float]:
+    """Index of the candidate to query by the configured acquisition, with its predicted mean and std."""
+    x = np.stack([features(c, config.features) for c in candidates])
+    mean, std = model.predict(x)
+    if config.acquisition == "ei":
+        score = expected_improvement(mean, std, best)
+    elif config.acquisition == "thompson":
+        score = model.sample(x, np_rng)[0]
+    else:
+        score = acquire(mean, std, kappa)
+    i = int(np.argmax(score))
+    return i, float(mean[i]), float(std[i])
+
+
+def _edit(cell: Cell, rng: random.Random) -> Cell:
+    """A random neighbour 1-3 edge edits away (each edited edge gets a different op)."""
+    edges = rng.sample(range(len(EDGES)), rng.randint(1, 3))
+    return cell.replace({k: rng.choice([op for op in OPS if op != cell.ops[k]]) for k in edges})
 
 
 def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np_rng: np.random.Generator,
@@ -256,15 +320,20 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
     failures = 0
     while len(books) < budget and failures < 1000:
         if model is None or len(books) - fitted >= config.refit:
-            model = GaussianProcess().fit(*books.training_data(encode))
+            x, y = books.training_data(functools.partial(features, which=config.features))
+            model = GaussianProcess().fit(x, warp(y, config.warp))
             fitted = len(books)
         if config.global_every and len(books) >= config.warmup and len(books) % config.global_every == 1:
-            space, features, ids = _space()
+            space, encoded, ids = _space()
+            columns = _columns(config.features)
             queried = {cell_class(c) for c in books.cells}
             index = np.flatnonzero([i not in queried for i in ids.tolist()])
             if len(index):
-                mean, std = model.predict(features[index])
+                mean, std = model.predict(encoded[index][:, columns])
                 j = int(np.argmax(acquire(mean, std, config.global_kappa)))
+                if config.global_top:
+                    top = np.argsort(-acquire(mean, std, config.global_kappa), kind="stable")[:config.global_top]
+                    j = int(top[np.argmax(model.sample(encoded[index[top]][:, columns], np_rng)[0])])
                 books.evaluate(space[index[j]], "surrogate", f"global: predicted {mean[j]:.4f} ± {std[j]:.4f}")
                 continue
         if config.local_after and len(books) >= config.local_after and len(books) % config.local_every == 0 \
@@ -275,11 +344,21 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
             parent = rng.choice(books.cells)
         else:
             parent = max((rng.choice(alive) for _ in range(config.sample)), key=books.value)
+        parents = [parent]
+        if config.extra_parents:
+            ranked = books.best(len(books))
+            weights = [1.0 / (r + 1) for r in range(len(ranked))]
+            parents += rng.choices(ranked, weights=weights, k=config.extra_parents)
         pool: dict[int, Cell] = {}
-        for _ in range(config.mutants):
-            result = property_mutation(parent, rng, np_rng, relax=failures >= 10, accept=books.fresh)
-            if result is not None:
-                pool.setdefault(cell_class(result[0]), result[0])
+        for source in parents:
+            for _ in range(config.mutants):
+                result = property_mutation(source, rng, np_rng, relax=failures >= 10, accept=books.fresh)
+                if result is not None:
+                    pool.setdefault(cell_class(result[0]), result[0])
+            for _ in range(config.edits):
+                cell = _edit(source, rng)
+                if books.fresh(cell):
+                    pool.setdefault(cell_class(cell), cell)
         if config.radius > 0 and len(books) >= config.warmup:
             for best in books.best(config.local_top):
                 for cell in neighbourhood(best, config.radius):
@@ -290,10 +369,9 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
             continue
         failures = 0
         candidates = list(pool.values())
-        mean, std = model.predict(np.stack([encode(c) for c in candidates]))
         kappa = config.kappa_late if len(books) >= config.warmup else config.kappa
-        i = int(np.argmax(acquire(mean, std, kappa)))
-        books.evaluate(candidates[i], "surrogate", f"predicted {mean[i]:.4f} ± {std[i]:.4f}")
+        i, mu, sd = _choose(model, candidates, kappa, config, np_rng, float(warp(y, config.warp).max()))
+        books.evaluate(candidates[i], "surrogate", f"predicted {mu:.4f} ± {sd:.4f}")
 
 
-__all__ = ["PATHS", "SurrogateConfig", "encode", "neighbourhood", "surrogate_search"]
+__all__ = ["PATHS", "SurrogateConfig", "encode", "features", "neighbourhood", "surrogate_search", "warp"]

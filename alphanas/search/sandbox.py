@@ -16,14 +16,15 @@ the search's proposer thread and the driver may share it.
 
 **The budget is a hard cap.** A mutation's time budget (``budget_s``) covers the whole mutation,
 verification included (:func:`alphanas.synth.mutate`). In the worker the clock starts once the model is
-read and torch and the e-graph program are ready (the worker tells the parent: a ``clock`` frame), and
-the worker reports each stage it enters (lowering check, synthesis, each verification stage: ``stage``
-frames). The parent kills the worker when the budget plus :data:`BUDGET_SLACK_S` has passed since the
-clock started, whatever the stage: the call fails with "the mutation exceeded the budget: cut at STAGE
-after T s of a B s budget" (:class:`~alphanas.synth.problem.BudgetExceeded`), never with an unverified
+read and torch and the e-graph program are ready, and the worker reports each stage it enters (lowering
+check, synthesis, each verification stage: ``stage`` frames; the first one starts the parent's clock).
+The parent kills the worker when the budget plus :data:`BUDGET_SLACK_S` has passed since the clock
+started, whatever the stage: the call fails with "the mutation exceeded the budget: cut at STAGE after
+T s of a B s budget" (:class:`~alphanas.synth.problem.BudgetExceeded`), never with an unverified
 result. :meth:`SynthesisSandbox.mutate` is this for a :class:`~alphanas.ir.graph.Graph` (``alphanas
-mutate``); the search's :func:`alphanas.search.mutations.property_mutation` uses :meth:`SynthesisSandbox.call`
-with its hard limit (measured from the request, start-up included) and the same cap.
+mutate``); the search's :func:`alphanas.search.mutations.property_mutation` uses
+:meth:`SynthesisSandbox.call` with its hard limit (measured from the request, start-up included) and
+the same cap.
 """
 
 from __future__ import annotations
@@ -80,24 +81,12 @@ class MemoryLimitExceeded(Exception):
 Report = Callable[[tuple], None]
 
 
-def _mutate_clocked(graph, budget_s: float, report: Report | None, **kw: Any) -> Any:
-    """:func:`alphanas.synth.mutate` with its clock started here, after the one-time costs (torch, the
-    e-graph program), telling ``report`` when the clock starts and each stage it enters."""
-    import torch.fx  # noqa: F401
-
+def _mutate_reporting(graph, report: Report | None, **kw: Any) -> Any:
+    """:func:`alphanas.synth.mutate`, telling ``report`` each stage it enters (the first when its budget's
+    clock starts, after the one-time costs: torch, the e-graph program)."""
     from alphanas.synth import mutate
-    from alphanas.synth.problem import Vocabulary
-    from alphanas.synth.verify import Deadline
 
-    if kw.get("synthesizer", "egraph") == "egraph":
-        from alphanas.synth.egraph import _compiled
-
-        _compiled(kw.get("vocabulary") or Vocabulary())
-    on_stage = None if report is None else (lambda name: report(("stage", name)))
-    deadline = Deadline(budget_s, on_stage=on_stage)
-    if report is not None:
-        report(("clock",))
-    return mutate(graph, budget_s=budget_s, deadline=deadline, **kw)
+    return mutate(graph, on_stage=None if report is None else (lambda name: report(("stage", name))), **kw)
 
 
 def _failure(e: Exception) -> dict[str, Any]:
@@ -128,10 +117,8 @@ def mutate_graph(model: bytes, kwargs: dict[str, Any], report: Report | None = N
     from alphanas.ir.onnx_io import from_onnx, to_onnx
 
     graph = from_onnx(onnx.load_from_string(model), source="parent")
-    kw = dict(kwargs)
-    budget_s = kw.pop("budget_s")
     try:
-        res = _mutate_clocked(graph, budget_s, report, **kw)
+        res = _mutate_reporting(graph, report, **kwargs)
     except AlphanasError as e:
         return _failure(e)
     res = dataclasses.replace(res, **{k: to_onnx(getattr(res, k)).SerializeToString() for k in _RESULT_GRAPHS})
@@ -151,7 +138,7 @@ def synthesize_onnx(model: bytes, seed: int, synthesizer: str, block: str | None
 
     graph = from_onnx(onnx.load_from_string(model), source="parent")
     try:
-        res = _mutate_clocked(graph, budget_s, report, seed=seed, synthesizer=synthesizer, block=block, p=p,
+        res = _mutate_reporting(graph, report, budget_s=budget_s, seed=seed, synthesizer=synthesizer, block=block, p=p,
                               properties=properties, vocabulary=vocabulary, pick=pick, focus=focus)
     except AlphanasError as e:  # e.g. no eligible node in the chosen block
         return _failure(e)
@@ -295,10 +282,9 @@ class SynthesisSandbox:
             while True:
                 cap = hard if clock is None or budget_s is None else min(hard, clock + budget_s + BUDGET_SLACK_S)
                 frame = self._frame(cap)
-                if frame[0] == "clock":
-                    clock = time.monotonic()
-                elif frame[0] == "stage":
+                if frame[0] == "stage":  # (the first: the budget's clock started in the worker)
                     stage = frame[1]
+                    clock = time.monotonic() if clock is None else clock
                 else:
                     return frame[1]
         except TimeoutError:

@@ -8,6 +8,7 @@ into a copy of the graph and verify that copy end to end.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,7 +239,8 @@ def _verify_partial(original: Graph, res: SynthesisResult, seed: int, deadline: 
 
 def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str | None = None, p: float = 0.5,
            budget_s: float = 1.0, properties=("shape", "depth", "mixing"), vocabulary=None, pick: str = "random",
-           focus: str | None = None, partial: bool = True, deadline: Deadline | None = None) -> MutationResult:
+           focus: str | None = None, partial: bool = True,
+           on_stage: Callable[[str], None] | None = None) -> MutationResult:
     """One property-guided mutation of ``graph`` (which is not modified). Raises :class:`SynthesisFailed`.
 
     ``pick="cheapest"`` returns the satisfying subgraph with the fewest FLOPs the synthesizer finds
@@ -262,8 +264,9 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
     graph is never returned. In this process the overrun is at most the one check that was running; the
     hard cap (a kill at the budget plus a small slack, whatever the stage) is
     :meth:`alphanas.search.sandbox.SynthesisSandbox.mutate`, which runs this function in its worker
-    process (``alphanas mutate`` and the search do). ``deadline``: the clock to use (default: one of
-    ``budget_s`` started here); the worker passes one that reports each stage it enters.
+    process (``alphanas mutate`` and the search do). ``on_stage(name)`` is told each stage the mutation
+    enters, the first one when the budget's clock starts (after the one-time costs above); the worker
+    forwards them to its parent.
     """
     from alphanas.errors import AlphanasError, UnsupportedModelError
     from alphanas.synth.verify import lowering_blocker
@@ -276,7 +279,7 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
         from alphanas.synth.egraph import _compiled
 
         _compiled(vocabulary or Vocabulary())
-    deadline = Deadline(budget_s) if deadline is None else deadline
+    deadline = Deadline(budget_s, on_stage=on_stage)
     t0 = deadline.start
     deadline.enter("lowering check")
     blocker = lowering_blocker(graph)

@@ -95,20 +95,6 @@ GRAPH_CACHE = 16
 #: the file of the search folder that keeps the last run's time split
 TIME_SPLIT_FILE = "time_split.json"
 
-def _first_call(sandbox: Any) -> None:
-    """One throwaway request to a started sandbox: its first synthesis imports onnx and alphanas' ONNX
-    reader (about a second); this pays that during start-up. The request names no block of its tiny
-    model, so nothing is synthesized (no state is left behind) and the answer is an error, ignored."""
-    try:
-        from onnx import TensorProto, helper
-
-        io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 4]) for n in ("x", "y")]
-        model = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "warm", io[:1], io[1:]),
-                                  opset_imports=[helper.make_opsetid("", 17)])
-        sandbox.call(60.0, model.SerializeToString(), 0, "egraph", "(warm-up: no such block)", 0.5, 1.0, (), None)
-    except Exception:  # noqa: BLE001 - a warm-up only: the first real call pays instead
-        pass
-
 
 class Warmup:
     """Helper processes a search starts in the background, with when each began and was ready: the
@@ -121,8 +107,8 @@ class Warmup:
         self._executors: list[Any] = []
 
     def sandbox(self) -> None:
-        """Start the synthesis sandbox's worker in a background thread (once), and make its first (slow)
-        request there."""
+        """Start the synthesis sandbox's worker in a background thread (once); the worker pays its first-use
+        costs (onnx, onnxruntime, autograd) before it says it is ready (:mod:`alphanas.search.sandbox`)."""
         if self._sandbox is not None:
             return
         from alphanas.search.sandbox import SANDBOX
@@ -132,8 +118,7 @@ class Warmup:
 
         def go() -> None:
             try:
-                if SANDBOX.warm():
-                    _first_call(SANDBOX)
+                SANDBOX.warm()
             finally:
                 span[1] = time.time()
 

@@ -97,13 +97,6 @@ def parse_estimate(text: str | None) -> EstimateSpec | None:
     return EstimateSpec(kind, n)
 
 
-def training_seed(search_seed: int, trial: int, retraining: int = 0) -> int:
-    """The training seed the search used for ``trial`` (:mod:`alphanas.search.evolution` derives it)."""
-    from alphanas.search.evolution import _derived_seed
-
-    return _derived_seed(search_seed, trial, 7) if retraining == 0 else _derived_seed(search_seed, trial, 11, retraining)
-
-
 # ---------------------------------------------------------------------------------------------------
 # folds
 # ---------------------------------------------------------------------------------------------------
@@ -264,6 +257,7 @@ def estimate(out: str | Path, evaluator, spec: EstimateSpec, *, tolerance: float
 
 def _estimate(out, evaluator, spec: EstimateSpec, tolerance: float, shortlist_size: int, search_seed: int,
               margin_se: float, pool: str, on_training: Callable[[str], None] | None) -> dict[str, Any]:
+    from alphanas.search.evolution import training_seed
     from alphanas.search.store import Store
 
     if tolerance < 0:
@@ -284,7 +278,7 @@ def _estimate(out, evaluator, spec: EstimateSpec, tolerance: float, shortlist_si
         inits = {c.id: initial_graph(store, c, bool(getattr(evaluator, "inherit", False))) for c in short}
     per_sample: dict[int, np.ndarray] = {}
     if spec.kind == "kfold":
-        x, y = trainval(ds)
+        x, y = trainval(ds)  # (also what the delivered models train on)
         folds = fold_partition(y, spec.n, search_seed)
         for c in short:
             seed = training_seed(search_seed, c.trial)
@@ -323,7 +317,6 @@ def _estimate(out, evaluator, spec: EstimateSpec, tolerance: float, shortlist_si
     for row in {id(seed_row): seed_row, id(chosen): chosen}.values():
         cand = next(c for c in short if c.id == row["id"])
         if spec.kind == "kfold":
-            x, y = trainval(ds)
             rec = runner.train(f"c{cand.id}_full", inits[cand.id], full_dataset(ds, x, y),
                                training_seed(search_seed, cand.trial), ds.x_test, ds.y_test,
                                np.arange(len(ds.y_test)), keep="last", save_model=True)
@@ -370,4 +363,4 @@ def write_estimate(out: str | Path, est: dict[str, Any]) -> Path:
 
 
 __all__ = ["EstimateSpec", "choose", "estimate", "estimate_table", "fold_dataset", "fold_partition", "full_dataset",
-           "initial_graph", "parse_estimate", "shortlist", "training_seed", "trainval", "write_estimate"]
+           "initial_graph", "parse_estimate", "shortlist", "trainval", "write_estimate"]

@@ -179,6 +179,14 @@ def _derived_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
+def training_seed(search_seed: int, trial: int, retraining: int = 0) -> int:
+    """The training seed of ``trial`` in a search seeded ``search_seed`` (``retraining`` > 0: the seed of
+    that extra retraining, never the search's own; :mod:`alphanas.search.estimate` retrains with them)."""
+    if retraining == 0:
+        return _derived_seed(search_seed, trial, 7)
+    return _derived_seed(search_seed, trial, 11, retraining)
+
+
 @dataclass
 class SearchState:
     """What a progress display needs after every event."""
@@ -472,7 +480,7 @@ class Evolution:
                 parent_bytes = path.read_bytes() if path.is_file() else None
             self._log(f"start trial={cand.trial} id={cand.id} hash={cand.hash}")
         self._submitted[cand.trial] = time.time()
-        return self.executor.submit(evaluate_task, self.evaluator, data, _derived_seed(self.seed, cand.trial, 7),
+        return self.executor.submit(evaluate_task, self.evaluator, data, training_seed(self.seed, cand.trial),
                                     parent_bytes)
 
     def _finish(self, cand: Candidate, fut: Future) -> None:

@@ -16,8 +16,9 @@ from alphanas.ir import zoo
 from alphanas.ir.hashing import structural_hash
 from alphanas.search.candidate import Candidate
 from alphanas.search.estimate import (EstimateSpec, choose, estimate, fold_dataset, fold_partition, parse_estimate,
-                                      training_seed, trainval)
+                                      trainval)
 from alphanas.search.evaluators import TrainEvaluator, inherit_weights
+from alphanas.search.evolution import training_seed
 from alphanas.search.store import Store
 
 SEARCH_SEED = 3

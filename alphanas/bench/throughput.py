@@ -27,7 +27,7 @@ once per model, the same for both sides (``--threads``; default the rule ``alpha
 :func:`alphanas.train.cpu_threads`).
 
 **Part (b), ``search``.** The wall time of a search split into training, proposal, verification, storage
-and idle, with and without pipelining, from :func:`alphanas.bench.search_time.measure` where that module
+and idle, with and without pipelining, from :func:`alphanas.bench.search_time.measure_fresh` where that module
 is installed (otherwise one line says that part (b) is unavailable).
 
 ``--json`` prints the results as JSON instead of tables (``--json PATH`` writes them to a file): the rows,
@@ -264,10 +264,11 @@ def search_available() -> bool:
 
 
 def run_search(trials: int, executor: str, epochs: int, seed: int = 0) -> list[dict[str, Any]]:
-    """Part (b): :func:`alphanas.bench.search_time.measure` with pipelining on and off (each in a fresh folder)."""
+    """Part (b): :func:`alphanas.bench.search_time.measure_fresh` with pipelining on and off (each in a fresh
+    folder and a fresh Python process, as ``alphanas search`` and ``alphanas benchmark search_time`` run it)."""
     import importlib
 
-    measure = importlib.import_module("alphanas.bench.search_time").measure
+    measure = importlib.import_module("alphanas.bench.search_time").measure_fresh
     out = []
     for pipeline in (True, False):
         with tempfile.TemporaryDirectory(prefix="alphanas-throughput-") as tmp:

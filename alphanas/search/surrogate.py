@@ -110,21 +110,22 @@ class GaussianProcess:
         self._z = z
         return self
 
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _posterior(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The standardized points ``z`` of ``x``, the standardized posterior mean there, and ``v`` with
+        ``v.T @ v`` the part of the prior covariance the observations explain."""
         z = _standardize(np.asarray(x, dtype=float), self._mean, self._scale)[:, self._keep]
         k = self._kernel(z, self._z, self.length_scale)
-        mean = k @ self._alpha
-        v = np.linalg.solve(self._chol, k.T)
+        return z, k @ self._alpha, np.linalg.solve(self._chol, k.T)
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        _, mean, v = self._posterior(x)
         var = np.maximum(1.0 - (v * v).sum(0), 1e-12)
         return self._y_mean + self._y_scale * mean, self._y_scale * np.sqrt(var)
 
     def sample(self, x: np.ndarray, rng: np.random.Generator, draws: int = 1) -> np.ndarray:
         """``draws`` joint samples of the posterior over the points ``x`` (shape ``(draws, len(x))``, units
         of ``y``; observation noise excluded), for Thompson sampling; random only through ``rng``."""
-        z = _standardize(np.asarray(x, dtype=float), self._mean, self._scale)[:, self._keep]
-        k = self._kernel(z, self._z, self.length_scale)
-        mean = k @ self._alpha
-        v = np.linalg.solve(self._chol, k.T)
+        z, mean, v = self._posterior(x)
         cov = self._kernel(z, z, self.length_scale) - v.T @ v
         cov = 0.5 * (cov + cov.T) + 1e-8 * np.eye(len(z))
         w, u = np.linalg.eigh(cov)

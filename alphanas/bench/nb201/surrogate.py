@@ -321,7 +321,8 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
     while len(books) < budget and failures < 1000:
         if model is None or len(books) - fitted >= config.refit:
             x, y = books.training_data(functools.partial(features, which=config.features))
-            model = GaussianProcess().fit(x, warp(y, config.warp))
+            targets = warp(y, config.warp)
+            model = GaussianProcess().fit(x, targets)
             fitted = len(books)
         if config.global_every and len(books) >= config.warmup and len(books) % config.global_every == 1:
             space, encoded, ids = _space()
@@ -370,7 +371,7 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
         failures = 0
         candidates = list(pool.values())
         kappa = config.kappa_late if len(books) >= config.warmup else config.kappa
-        i, mu, sd = _choose(model, candidates, kappa, config, np_rng, float(warp(y, config.warp).max()))
+        i, mu, sd = _choose(model, candidates, kappa, config, np_rng, float(targets.max()))
         books.evaluate(candidates[i], "surrogate", f"predicted {mu:.4f} ± {sd:.4f}")
 
 

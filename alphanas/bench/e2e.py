@@ -145,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed-epochs", type=int, default=12,
                    help="epochs the seed model is trained before the search (0: not pre-trained)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.05, help="peak learning rate (SGD, cosine)")
+    p.add_argument("--lr", type=float, default=0.02,
+                   help="peak learning rate (SGD, cosine) of the seed's pre-training and of every candidate "
+                        "(at 0.05 the ResNet-34 seed reaches only 93%% validation accuracy in 12 epochs)")
     p.add_argument("--warmup", type=float, default=0.5, help="linear warm-up in epochs")
     p.add_argument("--seed", type=int, default=0, help="search seed")
     p.add_argument("--inherit", action=argparse.BooleanOptionalAction, default=True,

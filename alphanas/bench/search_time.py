@@ -12,8 +12,8 @@ ratios between the two runs. Each search runs in a fresh Python process, as ``al
 :func:`~alphanas.search.run.run_search`'s start (set-up included: imports, data, store), and the whole
 process (``process_*``: from starting Python to its exit). Pipelining off is the search before
 pipelining (spawned workers, started at the first task); on is the default (a fork server where the
-platform has one, workers and sandbox started before the set-up, the seed trained in the driver while
-they start).
+platform has one, the fork server and sandbox started before the data and the seed are loaded, the seed
+trained in the driver while they start).
 
     python -m alphanas.bench.search_time --json              # 30 trials (the default search), process executor
     alphanas benchmark search_time --trials 30 --executor process --epochs 5

@@ -272,6 +272,12 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
     workers = cfg.workers if cfg.workers is not None else (1 if cfg.executor == "local" else None)
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ParameterError("workers", f"{{workers}} {workers}: must be a positive integer")
+    if cfg.pipeline:  # the helper processes start before the data and the seed are loaded: they import torch (the
+        # fork server once for every worker) beside the driver's set-up, so the search loop finds them ready
+        if cfg.executor == "process":
+            prestart()
+        if uses_sandbox(mutator):
+            warmup.sandbox()
     plugin_with_file = bool(cfg.evaluator and cfg.seed_model)
     dataset = None if plugin_with_file else cached_dataset(cfg.dataset, cfg.data_dir, cfg.split_seed,
                                                            dataset_options(cfg))
@@ -286,12 +292,6 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
                              dataset_options=dataset_options(cfg), task=cfg.task)
     if surrogate:  # --strategy surrogate: property-guided mutants screened by a predictor learnt online
         screen = surrogate_screen(objectives)
-    if cfg.pipeline:  # the helper processes start once the driver's imports are done: they import torch (the
-        # fork server once for every worker) beside the seed's training in the driver, not in the way of the set-up
-        if cfg.executor == "process":
-            prestart()
-        if uses_sandbox(mutator):
-            warmup.sandbox()
     # without pipelining, the search as it was before (spawned workers, started at the first task)
     executor = make_executor(cfg.executor, workers, cfg.address, threads=cfg.threads, per_device=cfg.per_device,
                              device=cfg.device, start="auto" if cfg.pipeline else "spawn")

@@ -194,7 +194,7 @@ def test_e2e_estimate_reports_the_estimates_choice_and_resumes(tmp_path, capsys)
     # the normal split they give the stored validation accuracy again
     from alphanas.search.estimate import initial_graph
 
-    ev = TrainEvaluator("synthetic", epochs=1, batch_size=32, lr=0.05, inherit=True, device="cpu",
+    ev = TrainEvaluator("synthetic", epochs=1, batch_size=32, lr=0.02, inherit=True, device="cpu",  # the e2e defaults
                         train_options={"warmup_epochs": 0.5})
     with Store(out, create=False) as store:
         done = [c for c in store.candidates() if c.status == "done"]

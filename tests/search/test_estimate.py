@@ -192,10 +192,12 @@ def test_e2e_estimate_reports_the_estimates_choice_and_resumes(tmp_path, capsys)
     assert json.loads(capsys.readouterr().out)["estimate"]["trainings_this_run"] == 0
     # the re-derived initial weights are those the search trained from: with the search's training seed on
     # the normal split they give the stored validation accuracy again
+    from alphanas.bench.e2e import build_parser
     from alphanas.search.estimate import initial_graph
 
-    ev = TrainEvaluator("synthetic", epochs=1, batch_size=32, lr=0.02, inherit=True, device="cpu",  # the e2e defaults
-                        train_options={"warmup_epochs": 0.5})
+    e2e = build_parser().parse_args([])  # the recipe the benchmark trained with: its defaults
+    ev = TrainEvaluator("synthetic", epochs=1, batch_size=e2e.batch_size, lr=e2e.lr, inherit=True, device="cpu",
+                        train_options={"warmup_epochs": e2e.warmup})
     with Store(out, create=False) as store:
         done = [c for c in store.candidates() if c.status == "done"]
         assert len(done) == 3 and all(c.metrics["inherited_frac"] > 0 for c in done[1:])

@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-__all__ = ["dominates", "pareto_front", "pareto_ranks", "crowding_distance", "hypervolume_2d", "default_sense",
+import numpy as np
+
+__all__ = ["dominates", "pareto_front", "pareto_ranks", "crowding_distance", "hypervolume_2d",
+           "hypervolume_improvement_2d", "default_sense",
            "resolve_senses", "oriented_values"]
 
 _MAXIMIZED = ("acc", "accuracy", "score")
@@ -112,6 +115,26 @@ def crowding_distance(points: Sequence[Mapping[str, float]], objectives: Sequenc
             gap = float(points[after][objective]) - float(points[before][objective])
             distance[here] += gap / (high - low)
     return distance
+
+
+def hypervolume_improvement_2d(front: np.ndarray, candidates: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """How much each candidate point would add to the hypervolume of ``front`` (both objectives
+    maximized; arrays of shape ``(F, 2)``, ``(C, 2)`` and ``(2,)``), bounded by ``reference``: the area of
+    the candidate's box minus its overlap with the front's boxes (the front clipped to the candidate)."""
+    front = np.asarray(front, dtype=float).reshape(-1, 2)
+    cand = np.asarray(candidates, dtype=float).reshape(-1, 2)
+    ref = np.asarray(reference, dtype=float)
+    box = np.clip(cand[:, 0] - ref[0], 0.0, None) * np.clip(cand[:, 1] - ref[1], 0.0, None)
+    if len(front) == 0:
+        return box
+    x = np.minimum(front[None, :, 0], cand[:, None, 0])
+    y = np.minimum(front[None, :, 1], cand[:, None, 1])
+    order = np.argsort(-x, axis=1, kind="stable")
+    x, y = np.take_along_axis(x, order, 1), np.take_along_axis(y, order, 1)
+    before = np.concatenate([np.full((len(cand), 1), ref[1]), np.maximum.accumulate(y, axis=1)[:, :-1]], axis=1)
+    before = np.maximum(before, ref[1])
+    overlap = (np.clip(x - ref[0], 0.0, None) * np.clip(y - before, 0.0, None)).sum(1)
+    return np.maximum(box - overlap, 0.0)
 
 
 def hypervolume_2d(points: Sequence[Mapping[str, float]], objectives: Sequence[str],

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+from scipy.linalg import cho_solve, solve_triangular
 
 from alphanas.ir.graph import Graph
 
@@ -52,6 +53,9 @@ WL_BUCKETS = 64
 LENGTH_SCALES = (0.25, 0.5, 1.0, 2.0)
 #: noise variances (of standardized targets) the GP chooses from
 NOISES = (0.01, 0.05, 0.2, 0.5)
+#: the GP's kernels: squared-exponential on standardized features; cosine similarity of raw feature counts
+#: (the normalized Weisfeiler-Lehman kernel of NASBOWL, Ru et al., ICLR 2021, on WL histograms)
+KERNELS = ("se", "cosine")
 
 
 class Predictor(Protocol):
@@ -67,18 +71,28 @@ def _standardize(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarr
 
 
 class GaussianProcess:
-    """Exact GP regression, squared-exponential kernel, hyper-parameters by marginal likelihood on a grid.
+    """Exact GP regression, hyper-parameters by marginal likelihood on a grid.
 
-    ``fit(x, y)`` standardizes features (columns constant on the data are ignored) and targets;
+    ``kernel="se"`` (default): squared-exponential; ``fit(x, y)`` standardizes features (columns constant on
+    the data are ignored) and targets. ``kernel="cosine"``: the cosine similarity of the raw feature vectors
+    (for counts such as a WL histogram: the normalized WL kernel); only the noise is chosen.
     ``predict(x)`` returns ``(mean, std)`` in the units of ``y``. Deterministic (no random choices).
     """
 
-    def __init__(self, length_scales: Sequence[float] = LENGTH_SCALES, noises: Sequence[float] = NOISES) -> None:
-        self.length_scales = tuple(length_scales)
+    def __init__(self, length_scales: Sequence[float] = LENGTH_SCALES, noises: Sequence[float] = NOISES,
+                 kernel: str = "se") -> None:
+        if kernel not in KERNELS:
+            raise ValueError(f"GP kernel {kernel!r}: use one of {', '.join(KERNELS)}")
+        self.kernel = kernel
+        self.length_scales = tuple(length_scales) if kernel == "se" else (1.0,)
         self.noises = tuple(noises)
         self.length_scale = self.noise = math.nan
 
     def _kernel(self, a: np.ndarray, b: np.ndarray, length: float) -> np.ndarray:
+        if self.kernel == "cosine":
+            na = np.maximum(np.linalg.norm(a, axis=1), 1e-12)
+            nb = np.maximum(np.linalg.norm(b, axis=1), 1e-12)
+            return (a @ b.T) / (na[:, None] * nb[None, :])
         d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
         return np.exp(-np.maximum(d2, 0.0) / (2.0 * length * length * max(1, a.shape[1])))
 
@@ -86,9 +100,13 @@ class GaussianProcess:
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         if x.ndim != 2 or len(x) != len(y) or len(y) < 2:
             raise ValueError(f"a GP needs at least 2 points with 2-D features; got x {x.shape}, y {y.shape}")
-        self._mean, scale = x.mean(0), x.std(0)
-        self._keep = scale > 1e-12
-        self._scale = np.where(self._keep, scale, 1.0)
+        if self.kernel == "cosine":  # counts (a WL histogram): compared as they are, not standardized
+            self._mean, self._scale = np.zeros(x.shape[1]), np.ones(x.shape[1])
+            self._keep = np.ones(x.shape[1], dtype=bool)
+        else:
+            self._mean, scale = x.mean(0), x.std(0)
+            self._keep = scale > 1e-12
+            self._scale = np.where(self._keep, scale, 1.0)
         self._y_mean, self._y_scale = float(y.mean()), float(y.std()) or 1.0
         z = _standardize(x, self._mean, self._scale)[:, self._keep]
         t = (y - self._y_mean) / self._y_scale
@@ -100,7 +118,7 @@ class GaussianProcess:
                     chol = np.linalg.cholesky(k + noise * np.eye(len(t)))
                 except np.linalg.LinAlgError:
                     continue
-                alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, t))
+                alpha = cho_solve((chol, True), t)
                 evidence = -0.5 * t @ alpha - np.log(np.diag(chol)).sum()
                 if best is None or evidence > best[0]:
                     best = (evidence, length, noise, chol, alpha)
@@ -115,7 +133,7 @@ class GaussianProcess:
         ``v.T @ v`` the part of the prior covariance the observations explain."""
         z = _standardize(np.asarray(x, dtype=float), self._mean, self._scale)[:, self._keep]
         k = self._kernel(z, self._z, self.length_scale)
-        return z, k @ self._alpha, np.linalg.solve(self._chol, k.T)
+        return z, k @ self._alpha, solve_triangular(self._chol, k.T, lower=True)
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         _, mean, v = self._posterior(x)
@@ -343,5 +361,5 @@ class SurrogateScreen:
         return {"surrogate_pred": float(self._last["mean"][index]), "surrogate_std": float(self._last["std"][index])}
 
 
-__all__ = ["LENGTH_SCALES", "NOISES", "WL_BUCKETS", "Ensemble", "GaussianProcess", "Predictor", "SurrogateScreen",
+__all__ = ["KERNELS", "LENGTH_SCALES", "NOISES", "WL_BUCKETS", "Ensemble", "GaussianProcess", "Predictor", "SurrogateScreen",
            "acquire", "graph_features", "property_features", "screen", "wl_histogram"]

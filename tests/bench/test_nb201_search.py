@@ -248,3 +248,61 @@ def test_gp_posterior_samples_and_expected_improvement():
     values = np.array([0.3, 0.9, 0.1, 0.5])
     assert np.array_equal(np.argsort(warp(values, "rank")), np.argsort(values))
     assert warp(values, "rank").sum() == pytest.approx(0.0) and np.array_equal(warp(values, "none"), values)
+
+
+def test_multi_objective_surrogate_protocol_and_hypervolume_against_random(table, monkeypatch):
+    """The surrogate's multi-objective mode (hypervolume of val_acc vs a latency column): deterministic,
+    never an isomorphic cell twice, no test accuracy read, and more hypervolume than random search on
+    the synthetic table at the same budget (3 seeds each)."""
+    from alphanas.bench.nb201.script import hypervolume_fraction
+    from alphanas.bench.nb201.surrogate import SurrogateConfig
+
+    monkeypatch.setattr(NB201Table, "test_acc_200ep", lambda *a: pytest.fail("a search read a test accuracy"))
+    config = PropertySearchConfig(selection="pareto", objectives=("val_acc", "latency_ms_fpga"))
+    cands = run_search(table, "surrogate", 30, seed=2, config=config)
+    assert cands == run_search(table, "surrogate", 30, seed=2, config=config)
+    assert len({c.key for c in cands}) == 30 == len({c.hash for c in cands})
+    assert all(c.description.startswith("hypervolume +") for c in cands if c.mutation == "surrogate")
+    mutants = SurrogateConfig(objectives=("val_acc", "latency_ms_fpga"), pareto_pool="mutants")
+    assert len({c.hash for c in run_search(table, "surrogate", 30, seed=2, surrogate=mutants)}) == 30
+
+    def volume(strategy, seed):
+        keys = list(dict.fromkeys(c.key for c in run_search(table, strategy, 30, seed, config)))
+        return hypervolume_fraction(table, keys, "latency_ms_fpga")
+
+    surrogate = [volume("surrogate", s) for s in range(3)]
+    random_ = [volume("random", s) for s in range(3)]
+    print(f"\nhypervolume at 30 queries, 3 seeds: surrogate {surrogate}, random {random_}")
+    assert np.mean(surrogate) > np.mean(random_), (surrogate, random_)
+    with pytest.raises(AlphanasError, match="two, val_acc and one cost column"):
+        run_search(table, "surrogate", 20, seed=0,
+                   surrogate=SurrogateConfig(objectives=("val_acc", "params", "latency_ms_fpga")))
+
+
+def test_wl_op_graph_and_counts_by_hand_and_the_cosine_kernel():
+    from alphanas.bench.nb201.surrogate import features, op_graph, wl_counts
+
+    # edge 0 (1<-0) conv, edge 2 (2<-1) pool, edge 5 (3<-2) skip, edge 3 (3<-0) conv1x1; edge 4 (3<-1) none;
+    # edge 1 (2<-0) avg pool: every edge but 4 is live, and all of them lie on an input-output path
+    cell = Cell(("nor_conv_3x3", "avg_pool_3x3", "avg_pool_3x3", "nor_conv_1x1", "none", "skip_connect"))
+    labels, preds = op_graph(cell)
+    assert labels == {"in": "in", "e0": "nor_conv_3x3", "e1": "avg_pool_3x3", "e2": "avg_pool_3x3",
+                      "e3": "nor_conv_1x1", "e5": "skip_connect", "out": "out"}
+    assert preds["e2"] == ("e0",) and preds["e5"] == ("e1", "e2") and preds["out"] == ("e3", "e5")
+    counts = wl_counts(cell, 1)
+    assert counts["avg_pool_3x3"] == 2 and counts["avg_pool_3x3(in)"] == 1
+    assert counts["avg_pool_3x3(nor_conv_3x3)"] == 1 and counts["out(nor_conv_1x1,skip_connect)"] == 1
+    assert sum(counts.values()) == 2 * len(labels)
+    # a dead end (edge 0 feeds node 1, nothing leaves node 1) is dropped
+    dead = Cell(("nor_conv_3x3", "none", "none", "skip_connect", "none", "none"))
+    assert set(op_graph(dead)[0]) == {"in", "e3", "out"}
+    assert np.array_equal(features(dead, "wl"), features(Cell(("none",) * 5 + ("none",)).replace({3: "skip_connect"}), "wl"))
+    # the cosine kernel: a GP on WL counts interpolates its training cells (little noise is chosen there)
+    rng = random.Random(1)
+    cells = [Cell.random(rng) for _ in range(40)]
+    x = np.stack([features(c, "wl") for c in cells])
+    y = x[:, :5].sum(1)
+    gp = GaussianProcess(kernel="cosine").fit(x, y)
+    assert np.corrcoef(gp.predict(x)[0], y)[0, 1] > 0.9
+    with pytest.raises(ValueError, match="GP kernel"):
+        GaussianProcess(kernel="rbf")

@@ -39,6 +39,11 @@ def test_books_record_order_refuse_isomorphic_cells_and_rank_best_first():
     assert books.best(2) == [others[0], twins[0]]  # ties keep query order
     x, y = books.training_data(lambda c: np.array([len(str(c))], dtype=float))
     assert x.shape == (3, 1) and y.tolist() == [0.5, 0.9, 0.5]
+    assert books.metrics[str(others[0])] == {"val_acc": 0.9}
+    # a query may answer the cell's visible columns: the accuracy is val_acc, the rest is kept
+    wide = QueriedCells(lambda cell, mutation, what: {"val_acc": 0.7, "latency_ms_fpga": 3.5})
+    assert wide.evaluate(twins[0], "random_sample") == 0.7
+    assert wide.metrics[str(twins[0])] == {"val_acc": 0.7, "latency_ms_fpga": 3.5}
 
 
 def test_neighbourhoods_by_count_and_distance():

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from alphanas.search.pareto import (crowding_distance, default_sense, dominates, hypervolume_2d,
@@ -83,3 +84,26 @@ def test_hypervolume_hand_computed():
     assert hypervolume_2d([{"acc": 50, "params": 1}], ["acc", "params"], SENSES, {"acc": 60, "params": 25}) == 0
     with pytest.raises(ValueError):
         hypervolume_2d(POINTS, ["acc"], SENSES, {"acc": 0})
+
+
+def test_hypervolume_improvement_hand_computed_and_against_the_area():
+    from alphanas.search.pareto import hypervolume_improvement_2d
+
+    # both maximized; front (3,1) and (1,3), reference (0,0): area 3 + 3 - 1 = 5.
+    front = np.array([[3.0, 1.0], [1.0, 3.0]])
+    gains = hypervolume_improvement_2d(front, np.array([[2.0, 2.0], [4.0, 4.0], [0.5, 0.5], [3.0, 0.5]]),
+                                       np.zeros(2))
+    # (2,2) adds the unit square [1,2]x[1,2]; (4,4) dominates both: 16 - 5; dominated points add nothing
+    assert gains.tolist() == pytest.approx([1.0, 11.0, 0.0, 0.0])
+    assert hypervolume_improvement_2d(np.zeros((0, 2)), np.array([[2.0, 3.0]]), np.zeros(2)).tolist() == [6.0]
+    # against hypervolume_2d of the front with and without each point, on random points
+    rng = np.random.default_rng(0)
+    senses = {"a": "max", "b": "max"}
+    for _ in range(50):
+        pts = rng.uniform(0, 1, size=(rng.integers(1, 8), 2))
+        cand = rng.uniform(-0.2, 1.2, size=(6, 2))
+        as_dicts = [{"a": a, "b": b} for a, b in pts]
+        base = hypervolume_2d(as_dicts, ["a", "b"], senses, {"a": 0.1, "b": 0.05})
+        want = [hypervolume_2d([*as_dicts, {"a": a, "b": b}], ["a", "b"], senses, {"a": 0.1, "b": 0.05}) - base
+                for a, b in cand]
+        assert hypervolume_improvement_2d(pts, cand, np.array([0.1, 0.05])) == pytest.approx(want, abs=1e-12)

@@ -217,8 +217,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--constraint", action="append", default=[], metavar="COLUMN=MAX",
                    help="only cells with COLUMN <= MAX count as results and parents (repeatable)")
     p.add_argument("--objectives", default=None,
-                   help="property strategy with --selection pareto: comma-separated objectives, accuracy first "
-                        "(default val_acc,params)")
+                   help="with --selection pareto: comma-separated objectives, accuracy first (default "
+                        "val_acc,params); the property strategy selects parents on them, the surrogate maximizes "
+                        "the hypervolume of val_acc and the one cost column")
     p.add_argument("--runs", type=int, default=100, help="independent runs per strategy (default 100)")
     p.add_argument("--seed", type=int, default=0, help="run r uses seed SEED + r (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
@@ -229,7 +230,8 @@ def _parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("property-guided evolution settings (ablations; defaults are the benchmark's)")
     defaults = PropertySearchConfig()
     g.add_argument("--selection", choices=["regularized", "tournament", "pareto"], default=defaults.selection,
-                   help=f"parent selection (default {defaults.selection})")
+                   help=f"parent selection (default {defaults.selection}); pareto also switches the surrogate "
+                        f"strategy to its multi-objective mode over --objectives")
     g.add_argument("--population", type=int, default=defaults.population,
                    help=f"regularized: newest cells that can be parents (default {defaults.population})")
     g.add_argument("--sample", type=int, default=defaults.sample,

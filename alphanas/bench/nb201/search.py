@@ -194,11 +194,13 @@ def run_search(table: NB201Table, strategy: str, budget: int, seed: int,
     elif strategy == "surrogate":
         from alphanas.bench.nb201.surrogate import SurrogateConfig, surrogate_search
 
-        def query(cell: Cell, mutation: str, what: str) -> float:
-            return run.evaluate(cell, mutation, None, what, f"nb201-class-{cell_class(cell)}").metrics["val_acc"]
+        def query(cell: Cell, mutation: str, what: str) -> dict[str, float]:
+            return run.evaluate(cell, mutation, None, what, f"nb201-class-{cell_class(cell)}").metrics
 
-        surrogate_search(query, budget, rng, np.random.default_rng(seed),
-                         surrogate if surrogate is not None else SurrogateConfig(), _initial_cells)
+        settings = surrogate if surrogate is not None else SurrogateConfig()
+        if surrogate is None and config is not None and config.selection == "pareto":
+            settings.objectives = tuple(config.objectives)
+        surrogate_search(query, budget, rng, np.random.default_rng(seed), settings, _initial_cells)
     elif strategy == "generative":
         from alphanas.bench.nb201.generative import GenerativeConfig, generative_search
 

@@ -33,6 +33,15 @@ cell, ``edits`` random 1-3-edit neighbours per parent, rank-warped GP targets (`
 the predictor's feature subset (``features``, :func:`features`) and a Thompson draw over the
 ``global_top`` best-UCB classes in the global step.
 
+**Multi-objective mode** (``objectives=('val_acc', COLUMN)``; the benchmark's ``--selection pareto
+--objectives val_acc,COLUMN``): :func:`_pareto_search` maximizes the hypervolume of validation accuracy
+vs a cost column such as a device's latency, querying the candidate whose optimistic predicted point
+adds the most hypervolume to the queried cells' front.
+
+**Weisfeiler-Lehman encoding** (``features='wl'``, :func:`wl_counts` over :func:`op_graph`; with
+``kernel='cosine'`` the GP is NASBOWL's normalized WL kernel, Ru et al., ICLR 2021): tried for the
+accuracy targets in the fourth attempt (docs/results.md), off by default.
+
 No mode queries a cell twice, nor a cell isomorphic to a queried one.
 """
 
@@ -47,9 +56,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alphanas.bench.nb201.space import (EDGES, OPS, Cell, cell_class, cell_properties, property_mutation,
-                                        random_edge_mutation)
+from alphanas.bench.nb201.space import (EDGES, NODES, OPS, Cell, cell_class, cell_index, cell_properties,
+                                        property_mutation, random_edge_mutation)
 from alphanas.bench.nb201.tracker import QueriedCells
+from alphanas.errors import AlphanasError
 from alphanas.search.surrogate import GaussianProcess, acquire, expected_improvement
 
 #: input-to-output paths of the cell as edge-index sequences into :data:`EDGES`
@@ -115,9 +125,14 @@ class SurrogateConfig:
     extra_parents: int = 0  # 'evolution': parents beyond the aging one, drawn rank-weighted from all queried cells
     edits: int = 0  # 'evolution': random 1-3-edit neighbours of each parent that join the screened mutants
     warp: str = "none"  # 'evolution': the GP's targets, 'none' | 'rank' (see :func:`warp`)
-    features: str = "all"  # 'evolution': 'all' (:func:`encode`) | 'onehot+properties' (no paths) | 'onehot'
+    features: str = "all"  # 'evolution': 'all' (:func:`encode`) | 'onehot+properties' (no paths) | 'onehot' | 'wl'
+    kernel: str = "se"  # 'evolution': the GP's kernel, 'se' | 'cosine' (with features 'wl': NASBOWL's WL kernel)
 
     global_top: int = 0  # > 0: the global step draws a joint Thompson sample over this many best-UCB classes
+    objectives: tuple[str, ...] = ()  # ('val_acc', COLUMN): multi-objective mode (:func:`_pareto_search`)
+    pareto_pool: str = "space"  # multi-objective: 'space' (every unqueried class) | 'mutants' (of the front)
+    pareto_kappa: float = 1.0  # multi-objective: the optimistic point is mean +- this many std
+    pareto_sample: int = 0  # multi-objective, 'space': screen this many random unqueried classes per query (0: all)
 
 
 def _pool(cells: list[Cell], rng: random.Random, np_rng: np.random.Generator, config: SurrogateConfig,
@@ -157,6 +172,9 @@ def surrogate_search(query: Callable[[Cell, str, str], float], budget: int, rng:
     for cell in initial(rng, config.initial, config.initial_pool):
         if len(books) < min(budget, config.initial) and books.fresh(cell):
             books.evaluate(cell, "random_sample")
+    if config.objectives:
+        _pareto_search(books, budget, rng, np_rng, config)
+        return
     if config.proposal == "space":
         _space_search(books, budget, config)
         return
@@ -193,6 +211,12 @@ def _space() -> tuple[list[Cell], np.ndarray, np.ndarray]:
         firsts.setdefault(cell_class(cell), cell)
     cells = list(firsts.values())
     return cells, np.stack([encode(c) for c in cells]), np.array(list(firsts))
+
+
+@functools.lru_cache(maxsize=None)
+def _space_features(which: str) -> np.ndarray:
+    """:func:`features` of :func:`_space`'s cells (one per isomorphism class)."""
+    return np.stack([features(c, which) for c in _space()[0]])
 
 
 def _space_search(books: QueriedCells, budget: int, config: SurrogateConfig) -> None:
@@ -277,8 +301,75 @@ def warp(y: np.ndarray, how: str) -> np.ndarray:
 def features(cell: Cell, which: str = "all") -> np.ndarray:
     """The columns of :func:`encode` a predictor sees: ``'all'``; ``'onehot+properties'``: the edge one-hot,
     depth, mixing and conv counts (no path encoding: its ~84 sparse columns dominate a standardized
-    distance); ``'onehot'``: the edge one-hot only."""
+    distance); ``'onehot'``: the edge one-hot only; ``'wl'`` / ``'wlH'``: the cell's Weisfeiler-Lehman
+    histogram (:func:`wl_counts`, H = 1-3 iterations, default 2) instead."""
+    if which.startswith("wl"):
+        return _wl_matrix(_wl_iterations(which))[cell_index(cell)]
     return encode(cell)[..., _columns(which)]
+
+
+def _wl_iterations(which: str) -> int:
+    if which == "wl":
+        return 2
+    if which in ("wl1", "wl2", "wl3"):
+        return int(which[2])
+    raise ValueError(f"surrogate features {which!r}: use all, onehot+properties, onehot, wl, wl1, wl2 or wl3")
+
+
+def op_graph(cell: Cell) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
+    """The cell as NASBOWL's op-labelled DAG: an ``in`` and an ``out`` node and one node per edge whose op
+    is not ``none``, labelled with its op; an op node's predecessors are ``in`` (edges leaving node 0) or
+    the op nodes of the edges entering its source node; ``out``'s are the op nodes of the edges entering
+    node 3. Nodes on no input-to-output path are dropped (they cannot change the cell's output).
+    Returns ``(labels, predecessors)``."""
+    live = [k for k, op in enumerate(cell.ops) if op != "none"]
+    preds: dict[str, tuple[str, ...]] = {"in": ()}
+    for k in live:
+        source = EDGES[k][1]
+        preds[f"e{k}"] = ("in",) if source == 0 else tuple(f"e{j}" for j in live if EDGES[j][0] == source)
+    preds["out"] = tuple(f"e{j}" for j in live if EDGES[j][0] == NODES - 1)
+    succs: dict[str, list[str]] = {n: [] for n in preds}
+    for n, ps in preds.items():
+        for p in ps:
+            succs[p].append(n)
+
+    def reach(start: str, step: dict) -> set[str]:
+        seen, todo = {start}, [start]
+        while todo:
+            for m in step[todo.pop()]:
+                if m not in seen:
+                    seen.add(m)
+                    todo.append(m)
+        return seen
+
+    keep = (reach("in", succs) & reach("out", preds)) | {"in", "out"}
+    labels = {n: ("in" if n == "in" else "out" if n == "out" else cell.ops[int(n[1:])]) for n in preds if n in keep}
+    return labels, {n: tuple(p for p in preds[n] if p in keep) for n in labels}
+
+
+def wl_counts(cell: Cell, iterations: int = 2) -> dict[str, int]:
+    """Weisfeiler-Lehman subtree labels of :func:`op_graph` and how often each occurs, over iterations
+    0..``iterations`` (a node's next label: its label and the sorted labels of its predecessors)."""
+    labels, preds = op_graph(cell)
+    counts: dict[str, int] = {}
+    for it in range(iterations + 1):
+        for label in labels.values():
+            counts[label] = counts.get(label, 0) + 1
+        if it < iterations:
+            labels = {n: f"{labels[n]}({','.join(sorted(labels[p] for p in preds[n]))})" for n in labels}
+    return counts
+
+
+@functools.lru_cache(maxsize=None)
+def _wl_matrix(iterations: int) -> np.ndarray:
+    """:func:`wl_counts` of every cell of the space (rows in :func:`cell_index` order) over one vocabulary."""
+    rows = [wl_counts(Cell(ops), iterations) for ops in itertools.product(OPS, repeat=len(EDGES))]
+    vocabulary = {label: i for i, label in enumerate(sorted({label for row in rows for label in row}))}
+    matrix = np.zeros((len(rows), len(vocabulary)))
+    for r, row in enumerate(rows):
+        for label, count in row.items():
+            matrix[r, vocabulary[label]] = count
+    return matrix
 
 
 @functools.lru_cache(maxsize=None)
@@ -312,6 +403,15 @@ def _edit(cell: Cell, rng: random.Random) -> Cell:
     return cell.replace({k: rng.choice([op for op in OPS if op != cell.ops[k]]) for k in edges})
 
 
+def _add_mutants(pool: dict[int, Cell], parent: Cell, count: int, books: QueriedCells, rng: random.Random,
+                 np_rng: np.random.Generator, relax: bool) -> None:
+    """Add up to ``count`` fresh property-guided mutants of ``parent`` to ``pool`` (keyed by isomorphism class)."""
+    for _ in range(count):
+        result = property_mutation(parent, rng, np_rng, relax=relax, accept=books.fresh)
+        if result is not None:
+            pool.setdefault(cell_class(result[0]), result[0])
+
+
 def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np_rng: np.random.Generator,
                         config: SurrogateConfig) -> None:
     """Property-guided aging evolution whose every step screens ``mutants`` mutants with the predictor."""
@@ -322,19 +422,19 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
         if model is None or len(books) - fitted >= config.refit:
             x, y = books.training_data(functools.partial(features, which=config.features))
             targets = warp(y, config.warp)
-            model = GaussianProcess().fit(x, targets)
+            model = GaussianProcess(kernel=config.kernel).fit(x, targets)
             fitted = len(books)
         if config.global_every and len(books) >= config.warmup and len(books) % config.global_every == 1:
-            space, encoded, ids = _space()
-            columns = _columns(config.features)
+            space, _, ids = _space()
+            encoded = _space_features(config.features)
             queried = {cell_class(c) for c in books.cells}
             index = np.flatnonzero([i not in queried for i in ids.tolist()])
             if len(index):
-                mean, std = model.predict(encoded[index][:, columns])
+                mean, std = model.predict(encoded[index])
                 j = int(np.argmax(acquire(mean, std, config.global_kappa)))
                 if config.global_top:
                     top = np.argsort(-acquire(mean, std, config.global_kappa), kind="stable")[:config.global_top]
-                    j = int(top[np.argmax(model.sample(encoded[index[top]][:, columns], np_rng)[0])])
+                    j = int(top[np.argmax(model.sample(encoded[index[top]], np_rng)[0])])
                 books.evaluate(space[index[j]], "surrogate", f"global: predicted {mean[j]:.4f} ± {std[j]:.4f}")
                 continue
         if config.local_after and len(books) >= config.local_after and len(books) % config.local_every == 0 \
@@ -352,10 +452,7 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
             parents += rng.choices(ranked, weights=weights, k=config.extra_parents)
         pool: dict[int, Cell] = {}
         for source in parents:
-            for _ in range(config.mutants):
-                result = property_mutation(source, rng, np_rng, relax=failures >= 10, accept=books.fresh)
-                if result is not None:
-                    pool.setdefault(cell_class(result[0]), result[0])
+            _add_mutants(pool, source, config.mutants, books, rng, np_rng, relax=failures >= 10)
             for _ in range(config.edits):
                 cell = _edit(source, rng)
                 if books.fresh(cell):
@@ -375,4 +472,73 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
         books.evaluate(candidates[i], "surrogate", f"predicted {mu:.4f} ± {sd:.4f}")
 
 
-__all__ = ["PATHS", "SurrogateConfig", "encode", "features", "neighbourhood", "surrogate_search", "warp"]
+def _pareto_search(books: QueriedCells, budget: int, rng: random.Random, np_rng: np.random.Generator,
+                   config: SurrogateConfig) -> None:
+    """Multi-objective mode: maximize the hypervolume of (validation accuracy, the cost column
+    ``objectives[1]``, minimized). Two GPs (accuracy; log cost) are refit on every queried cell; each
+    query is the candidate whose optimistic point (accuracy ``mean + pareto_kappa * std``, cost
+    ``exp(mean - pareto_kappa * std)``) adds the most hypervolume to the queried cells' front (reference:
+    the worst accuracy and cost queried so far, widened by a tenth of their ranges); ties, e.g. when no
+    candidate is predicted to add any, go to the best accuracy UCB. Candidates (``pareto_pool``): one cell
+    of every unqueried isomorphism class, or ``mutants`` property-guided mutants of each front cell plus
+    ``random`` random cells."""
+    from alphanas.search.pareto import hypervolume_improvement_2d
+
+    if len(config.objectives) != 2 or config.objectives[0] != "val_acc":
+        raise AlphanasError(f"the surrogate's objectives {','.join(config.objectives)}: it searches two, "
+                            "val_acc and one cost column (--objectives val_acc,latency_ms_fpga)")
+    if config.pareto_pool not in ("space", "mutants"):
+        raise AlphanasError(f"pareto_pool {config.pareto_pool!r}: use space or mutants")
+    column = config.objectives[1]
+    failures = 0
+    while len(books) < budget and failures < 1000:
+        x, acc = books.training_data(functools.partial(features, which=config.features))
+        raw = np.array([books.metrics[str(c)][column] for c in books.cells], dtype=float)
+        log = bool((raw > 0).all())
+        cost = np.log(raw) if log else raw
+        if len(books) < 2 or np.ptp(acc) == 0 or np.ptp(cost) == 0:
+            cell = Cell.random(rng)
+            if books.fresh(cell):
+                books.evaluate(cell, "random_sample")
+            continue
+        acc_model = GaussianProcess(kernel=config.kernel).fit(x, acc)
+        cost_model = GaussianProcess(kernel=config.kernel).fit(x, cost)
+        if config.pareto_pool == "space":
+            space, _, ids = _space()
+            queried = {cell_class(c) for c in books.cells}
+            index = np.flatnonzero([i not in queried for i in ids.tolist()])
+            if 0 < config.pareto_sample < len(index):
+                index = np.sort(np_rng.choice(index, config.pareto_sample, replace=False))
+            candidates = [space[i] for i in index]
+            encoded = _space_features(config.features)[index]
+        else:
+            pool: dict[int, Cell] = {}
+            dominated = ((acc[None, :] >= acc[:, None]) & (cost[None, :] <= cost[:, None])
+                         & ((acc[None, :] > acc[:, None]) | (cost[None, :] < cost[:, None]))).any(1)
+            front = [c for c, d in zip(books.cells, dominated) if not d]
+            for parent in front:
+                _add_mutants(pool, parent, config.mutants, books, rng, np_rng, relax=failures >= 10)
+            for _ in range(config.random):
+                cell = Cell.random(rng)
+                if books.fresh(cell):
+                    pool.setdefault(cell_class(cell), cell)
+            candidates = list(pool.values())
+            encoded = np.stack([features(c, config.features) for c in candidates]) if candidates else None
+        if not candidates:
+            failures += 1
+            continue
+        failures = 0
+        mean_a, std_a = acc_model.predict(encoded)
+        mean_c, std_c = cost_model.predict(encoded)
+        optimistic = np.stack([mean_a + config.pareto_kappa * std_a, -(mean_c - config.pareto_kappa * std_c)], 1)
+        observed = np.stack([acc, -cost], 1)
+        reference = observed.min(0) - 0.1 * np.ptp(observed, 0)
+        gain = hypervolume_improvement_2d(observed, optimistic, reference)
+        i = int(np.lexsort((-(mean_a + std_a), -gain))[0])
+        shown = np.exp(mean_c[i]) if log else mean_c[i]
+        books.evaluate(candidates[i], "surrogate", f"hypervolume +{gain[i]:.2e}: predicted {mean_a[i]:.4f}, "
+                                                   f"{column} {shown:.4g}")
+
+
+__all__ = ["PATHS", "SurrogateConfig", "encode", "features", "neighbourhood", "op_graph", "surrogate_search", "warp",
+           "wl_counts"]

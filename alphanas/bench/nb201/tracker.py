@@ -9,7 +9,7 @@ already queried, so that no cell is queried twice, nor a cell isomorphic to a qu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -17,11 +17,15 @@ from alphanas.bench.nb201.space import Cell, cell_class
 
 
 class QueriedCells:
-    """The cells queried through ``query(cell, mutation, description) -> validation accuracy``, in order."""
+    """The cells queried through ``query(cell, mutation, description)``, in order. The query answers the
+    validation accuracy, or the cell's visible columns (a mapping with ``val_acc``), kept in :attr:`metrics`
+    for multi-objective searches."""
 
-    def __init__(self, query: Callable[[Cell, str, str], float]) -> None:
+    def __init__(self, query: Callable[[Cell, str, str], float | Mapping[str, float]]) -> None:
         self._query = query
         self._values: dict[str, float] = {}
+        #: every queried cell's answer as a mapping (``{"val_acc": v}`` when the query answers a number)
+        self.metrics: dict[str, dict[str, float]] = {}
         self._classes: set[int] = set()
         #: the queried cells, in query order
         self.cells: list[Cell] = []
@@ -36,7 +40,10 @@ class QueriedCells:
     def evaluate(self, cell: Cell, mutation: str, description: str = "") -> float:
         """Query ``cell`` (recorded with ``mutation`` and ``description``) and return its validation accuracy."""
         self._classes.add(cell_class(cell))
-        value = self._values[str(cell)] = self._query(cell, mutation, description)
+        answer = self._query(cell, mutation, description)
+        metrics = dict(answer) if isinstance(answer, Mapping) else {"val_acc": float(answer)}
+        self.metrics[str(cell)] = metrics
+        value = self._values[str(cell)] = float(metrics["val_acc"])
         self.cells.append(cell)
         return value
 

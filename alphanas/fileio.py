@@ -40,3 +40,15 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def save_figure_atomic(fig, path: str | Path, dpi: int = 110) -> None:
+    """Save the matplotlib figure ``fig`` to ``path`` atomically (see :func:`atomic_path`; the format from
+    the suffix, PNG without one) and close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip(".").lower() or "png")
+    finally:
+        plt.close(fig)

@@ -250,7 +250,7 @@ def test_gp_posterior_samples_and_expected_improvement():
     assert warp(values, "rank").sum() == pytest.approx(0.0) and np.array_equal(warp(values, "none"), values)
 
 
-def test_multi_objective_surrogate_protocol_and_hypervolume_against_random(table, monkeypatch):
+def test_multi_objective_surrogate_protocol_and_hypervolume_against_random(paths, table, monkeypatch, capsys):
     """The surrogate's multi-objective mode (hypervolume of val_acc vs a latency column): deterministic,
     never an isomorphic cell twice, no test accuracy read, and more hypervolume than random search on
     the synthetic table at the same budget (3 seeds each)."""
@@ -274,6 +274,20 @@ def test_multi_objective_surrogate_protocol_and_hypervolume_against_random(table
     random_ = [volume("random", s) for s in range(3)]
     print(f"\nhypervolume at 30 queries, 3 seeds: surrogate {surrogate}, random {random_}")
     assert np.mean(surrogate) > np.mean(random_), (surrogate, random_)
+    # through the benchmark (which reads test accuracies to report them, after the search): the JSON names
+    # the mode and its objectives; a third objective is one clear error
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert bench.main(["--table", str(paths[0]), "--strategy", "surrogate", "--selection", "pareto", "--objectives",
+                       "val_acc,latency_ms_fpga", "--runs", "1", "--budgets", "15", "--hypervolume", "latency_ms_fpga",
+                       "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["label"] == "surrogate, hypervolume acquisition"
+    assert out["objectives"] == ["val_acc", "latency_ms_fpga"] and out["selection"] == "pareto"
+    assert 0 < out["hypervolume"]["latency_ms_fpga"]["15"]["mean"] <= 1
+    assert bench.main(["--table", str(paths[0]), "--strategy", "surrogate", "--selection", "pareto", "--objectives",
+                       "val_acc,params,latency_ms_fpga", "--runs", "1", "--budgets", "15"]) == 2
+    assert "two, val_acc and one cost column" in capsys.readouterr().err
     with pytest.raises(AlphanasError, match="two, val_acc and one cost column"):
         run_search(table, "surrogate", 20, seed=0,
                    surrogate=SurrogateConfig(objectives=("val_acc", "params", "latency_ms_fpga")))
@@ -306,3 +320,38 @@ def test_wl_op_graph_and_counts_by_hand_and_the_cosine_kernel():
     assert np.corrcoef(gp.predict(x)[0], y)[0, 1] > 0.9
     with pytest.raises(ValueError, match="GP kernel"):
         GaussianProcess(kernel="rbf")
+
+
+def test_hypervolume_plot_collects_benchmark_json_and_refuses_mixes(paths, tmp_path, capsys):
+    from alphanas.bench.nb201 import hvplot
+
+    def bench_json(name, *args):
+        assert bench.main(["--table", str(paths[0]), "--runs", "2", "--budgets", "10,20", "--json", *args]) == 0
+        out = tmp_path / name
+        out.write_text(capsys.readouterr().out)
+        return out
+
+    both = bench_json("both.json", "--strategy", "random", "--hypervolume", "latency")
+    fpga = bench_json("mo_fpga.json", "--strategy", "surrogate", "--selection", "pareto", "--objectives",
+                      "val_acc,latency_ms_fpga", "--hypervolume", "latency_ms_fpga")
+    volumes, common = hvplot.collect([both, fpga])
+    assert common["seeds"] == [0, 1] and common["budgets"] == [10, 20]
+    assert set(volumes) == {"random search", "surrogate, hypervolume acquisition"}
+    assert set(volumes["surrogate, hypervolume acquisition"]) == {"latency_ms_fpga"}
+    expected = json.loads(both.read_text())["hypervolume"]["latency_ms_gold_6226"]["20"]
+    assert volumes["random search"]["latency_ms_gold_6226"][20] == (expected["mean"], expected["sem"])
+    table = hvplot.markdown(volumes)
+    assert "| 20 queries | fpga | gold_6226 |" in table and "–" in table  # the surrogate has no gold_6226 result
+    png = tmp_path / "hv.png"
+    assert hvplot.main([str(both), str(fpga), "--plot", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    # the same result twice, other seeds, not a benchmark file, an existing plot: one line each, exit 2
+    other = bench_json("other.json", "--strategy", "rea", "--hypervolume", "latency", "--seed", "5")
+    for argv, message in [([str(both), str(both)], "give each result once"),
+                          ([str(both), str(other)], "other seeds, table or budgets"),
+                          ([str(paths[0])], "not a readable benchmark JSON"),
+                          ([str(both), "--plot", str(png)], "already exists")]:
+        assert hvplot.main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err

@@ -4,8 +4,9 @@
 :mod:`~alphanas.bench.nb201.table` (the CSV table, the query log a search sees, the tabular evaluator),
 :mod:`~alphanas.bench.nb201.search` (property-guided evolution, regularized evolution, random search, and
 the entry to :mod:`~alphanas.bench.nb201.surrogate` and :mod:`~alphanas.bench.nb201.generative`),
-:mod:`~alphanas.bench.nb201.convert` (the downloaded NAS-Bench-201 / NATS-Bench and HW-NAS-Bench files to the CSVs) and
-:mod:`~alphanas.bench.nb201.script` (``python -m alphanas.bench.nb201`` / ``alphanas benchmark nb201``).
+:mod:`~alphanas.bench.nb201.convert` (the downloaded NAS-Bench-201 / NATS-Bench and HW-NAS-Bench files to the CSVs),
+:mod:`~alphanas.bench.nb201.script` (``python -m alphanas.bench.nb201`` / ``alphanas benchmark nb201``) and
+:mod:`~alphanas.bench.nb201.hvplot` (hypervolume tables and plot from the benchmark's JSON files).
 """
 
 from alphanas.bench.nb201.script import DEFAULT_TABLE, LABELS, REPORT_BUDGETS, curves, main, plot, run, summarize

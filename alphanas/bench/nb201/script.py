@@ -33,6 +33,7 @@ from alphanas.bench.nb201.table import NB201Table
 from alphanas.search.pareto import hypervolume_2d
 from alphanas.console import check_output_path, run_main
 from alphanas.errors import AlphanasError
+from alphanas.fileio import save_figure_atomic
 
 #: where the shared NAS-Bench-201 CIFAR-10 table lives beside a checkout (``../shared/data/nb201``)
 DEFAULT_TABLE = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "nb201" / "cifar10.csv"
@@ -40,6 +41,14 @@ REPORT_BUDGETS = (25, 50, 100, 150, 200, 300)
 LABELS = {"property": "property-guided evolution", "surrogate": "surrogate-assisted (GP-screened) evolution",
           "generative": "generative (AG-Net-style)", "rea": "regularized evolution (P=10, S=3)",
           "random": "random search"}
+#: the labels of the strategies that ``--selection pareto`` makes multi-objective
+PARETO_LABELS = {"property": "property-guided evolution, Pareto selection",
+                 "surrogate": "surrogate, hypervolume acquisition"}
+
+
+def labels(config: PropertySearchConfig | None) -> dict[str, str]:
+    """The strategies' display names under ``config`` (``--selection pareto`` changes two of them)."""
+    return {**LABELS, **PARETO_LABELS} if config is not None and config.selection == "pareto" else dict(LABELS)
 
 
 def curves(table: NB201Table, strategy: str, budget: int, runs: int, seed: int = 0,
@@ -120,8 +129,10 @@ def summarize(per_run: Sequence[Sequence[float]], budgets: Sequence[int]) -> dic
     return out
 
 
-def plot(results: dict[str, list[list[float]]], path: Path, optimum: float | None = None, title: str = "") -> None:
-    """Mean ± std of test accuracy vs queries, one line per strategy; written atomically."""
+def plot(results: dict[str, list[list[float]]], path: Path, optimum: float | None = None, title: str = "",
+         names: dict[str, str] | None = None) -> None:
+    """Mean ± std of test accuracy vs queries, one line per strategy (``names``: display names, default
+    :data:`LABELS`); written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -133,7 +144,7 @@ def plot(results: dict[str, list[list[float]]], path: Path, optimum: float | Non
         arr = np.asarray(per_run)
         x = np.arange(1, arr.shape[1] + 1)
         mean, std = arr.mean(axis=0), arr.std(axis=0, ddof=1) if len(arr) > 1 else np.zeros(arr.shape[1])
-        line, = ax.plot(x, mean, lw=1.6, label=LABELS.get(strategy, strategy))
+        line, = ax.plot(x, mean, lw=1.6, label=(names or LABELS).get(strategy, strategy))
         ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.15, lw=0)
     if optimum is not None:
         ax.axhline(optimum, color="k", ls=":", lw=1, label=f"table optimum {optimum:.2f}")
@@ -149,19 +160,14 @@ def plot(results: dict[str, list[list[float]]], path: Path, optimum: float | Non
     runs = len(next(iter(results.values())))
     ax.set_title(f"NAS-Bench-201 ({title}), mean ± std over {runs} runs")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=110)
-        tmp.replace(path)
-    finally:
-        plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
+    save_figure_atomic(fig, path)
 
 
-def plot_fronts(table: NB201Table, column: str, queried: dict[str, Sequence[str]], path: Path) -> None:
+def plot_fronts(table: NB201Table, column: str, queried: dict[str, Sequence[str]], path: Path,
+                names: dict[str, str] | None = None) -> None:
     """The front of validation accuracy vs ``column`` of each strategy's queried cells (one run each)
-    beside the whole table's front, as steps; written atomically."""
+    beside the whole table's front, as steps (``names``: display names, default :data:`LABELS`); written
+    atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -182,7 +188,7 @@ def plot_fronts(table: NB201Table, column: str, queried: dict[str, Sequence[str]
     ax.step(xs, ys, where="post", color="k", lw=1, ls=":", label="whole table")
     for strategy, archs in queried.items():
         xs, ys = front(archs)
-        ax.step(xs, ys, where="post", lw=1.5, label=LABELS.get(strategy, strategy))
+        ax.step(xs, ys, where="post", lw=1.5, label=(names or LABELS).get(strategy, strategy))
     ax.set_xlabel(column)
     ax.set_ylabel("validation accuracy (12 ep), %")
     ax.set_ylim(60, 86)
@@ -190,14 +196,7 @@ def plot_fronts(table: NB201Table, column: str, queried: dict[str, Sequence[str]
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(f"NAS-Bench-201 fronts after {max(len(a) for a in queried.values())} queries (one run each)")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=110)
-        tmp.replace(path)
-    finally:
-        plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
+    save_figure_atomic(fig, path)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -285,6 +284,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     if fronts_path is not None and not hv_columns:
         raise AlphanasError("--plot-fronts needs a --hypervolume column")
     strategies = list(STRATEGIES) if args.strategy == "all" else [args.strategy]
+    names = labels(config)
 
     err = Console(stderr=True)
     results: dict[str, list[list[float]]] = {}
@@ -297,7 +297,9 @@ def run(argv: Sequence[str] | None = None) -> int:
             results[strategy], volumes[strategy] = run_curves(
                 table, strategy, budget, args.runs, args.seed, config, constraints, hv_columns, budgets,
                 on_run=lambda task=task: bar.advance(task))
-    summaries = [{"strategy": s, "runs": args.runs, "seeds": [args.seed + r for r in range(args.runs)],
+    summaries = [{"strategy": s, "label": names[s], "selection": config.selection,
+                  "objectives": list(config.objectives) if config.selection == "pareto" else ["val_acc"],
+                  "runs": args.runs, "seeds": [args.seed + r for r in range(args.runs)],
                   "table": str(path), "hardware": None if table.hardware is None else str(table.hardware),
                   "optimum": table.optimum(), "constraints": constraints,
                   "budgets": summarize(results[s], budgets), "curves": [[round(v, 4) for v in run] for run in results[s]],
@@ -311,7 +313,7 @@ def run(argv: Sequence[str] | None = None) -> int:
                           f"mean ± std over {args.runs} runs")
         out.add_column("queries", justify="right")
         for s in strategies:
-            out.add_column(LABELS[s], justify="right")
+            out.add_column(names[s], justify="right")
         for b in budgets:
             out.add_row(str(b), *(f"{summ['budgets'][str(b)]['mean']:.2f} ± {summ['budgets'][str(b)]['std']:.2f}"
                                   for summ in summaries))
@@ -320,19 +322,19 @@ def run(argv: Sequence[str] | None = None) -> int:
             hv = Table(title=f"hypervolume of val_acc vs {column} (fraction of the table's front), mean ± s.e.")
             hv.add_column("queries", justify="right")
             for s in strategies:
-                hv.add_column(LABELS[s], justify="right")
+                hv.add_column(names[s], justify="right")
             for b in budgets:
                 hv.add_row(str(b), *(f"{summ['hypervolume'][column][str(b)]['mean']:.4f} ± "
                                      f"{summ['hypervolume'][column][str(b)]['sem']:.4f}" for summ in summaries))
             Console().print(hv)
     if plot_path is not None:
-        plot(results, plot_path, optimum=table.optimum(), title=path.name)
+        plot(results, plot_path, optimum=table.optimum(), title=path.name, names=names)
         err.print(f"wrote {plot_path}")
     if fronts_path is not None:
         queried = {s: list(dict.fromkeys(c.key for c in run_search(table, s, budget, args.seed, config,
                                                                      constraints=constraints)))
                    for s in strategies}
-        plot_fronts(table, hv_columns[0], queried, fronts_path)
+        plot_fronts(table, hv_columns[0], queried, fronts_path, names=names)
         err.print(f"wrote {fronts_path}")
     return 0
 

@@ -291,6 +291,8 @@ def test_multi_objective_surrogate_protocol_and_hypervolume_against_random(paths
     with pytest.raises(AlphanasError, match="two, val_acc and one cost column"):
         run_search(table, "surrogate", 20, seed=0,
                    surrogate=SurrogateConfig(objectives=("val_acc", "params", "latency_ms_fpga")))
+    with pytest.raises(AlphanasError, match="no column 'latency_ms_tpu'"):
+        run_search(table, "surrogate", 20, seed=0, surrogate=SurrogateConfig(objectives=("val_acc", "latency_ms_tpu")))
 
 
 def test_wl_op_graph_and_counts_by_hand_and_the_cosine_kernel():

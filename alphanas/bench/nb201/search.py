@@ -182,7 +182,7 @@ def run_search(table: NB201Table, strategy: str, budget: int, seed: int,
     if budget < 1:
         raise AlphanasError(f"the budget must be at least 1 query, not {budget}")
     check_columns(table, [*(config.objectives if config is not None and config.selection == "pareto" else ()),
-                          *(constraints or {})])
+                          *(surrogate.objectives if surrogate is not None else ()), *(constraints or {})])
     budget = min(budget, len(table))
     run = _Run(table.queries(), budget, constraints=dict(constraints or {}))
     rng = random.Random(seed)

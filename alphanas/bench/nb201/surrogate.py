@@ -13,8 +13,11 @@ cells of the property-guided evolution, in one of three proposal modes:
   15, sample 6, as the ``property`` strategy) whose every step draws ``mutants`` (10) property-guided
   mutants of the parent; a Gaussian process (:class:`~alphanas.search.surrogate.GaussianProcess`),
   refit on every queried cell's validation accuracy, ranks them by upper confidence bound
-  ``mean + kappa * std`` and only the best is queried (``kappa`` 1 for the first ``warmup`` = 40
-  queries, then ``kappa_late`` = 0: explore, then exploit).
+  ``mean + kappa * std`` and only the best is queried (``kappa`` 1 for the first ``warmup`` = 20
+  queries, then ``kappa_late`` = 0: explore, then exploit); after warm-up every 5th query
+  (``global_every``) is a global step instead: a joint Thompson draw of the GP posterior over the 200
+  (``global_top``) unqueried isomorphism classes of the whole space with the best UCB at ``global_kappa``
+  = 2, which can move the search to another basin.
 - ``'pool'``: rounds of ``batch`` queries chosen from a pool of property-guided mutants and one-edge
   edits of the best ``parents`` cells, every one-edge neighbour of the best ``neighbours`` cells and
   ``random`` random cells (a BANANAS-style loop; after warm-up only ``late_parents`` parents).
@@ -23,8 +26,8 @@ cells of the property-guided evolution, in one of three proposal modes:
 Optional steps of ``'evolution'`` (off by default; tried for the issue's targets, see docs/results.md):
 after ``local_after`` queries every ``local_every``-th query hill-climbs (the GP-ranked unqueried one-edit,
 then two-edit, neighbours of the best cell of one of ``local_basins`` basins); with ``radius`` the
-neighbours of the ``local_top`` best cells join the screened mutants; every ``global_every``-th query
-after warm-up is the best UCB (``global_kappa``) over every unqueried isomorphism class.
+neighbours of the ``local_top`` best cells join the screened mutants; ``global_every=0`` turns the global
+steps off, ``global_top=0`` makes them the plain best UCB over every unqueried class.
 
 Further options of ``'evolution'`` (off by default; the third attempt, see docs/results.md): the
 acquisition (``acquisition``: UCB, expected improvement, or a joint Thompson draw of the GP posterior over
@@ -105,7 +108,7 @@ class SurrogateConfig:
     batch: int = 5  # cells queried per round
     kappa: float = 1.0  # UCB exploration weight during warm-up
     kappa_late: float = 0.0  # ... after warm-up (exploitation)
-    warmup: int = 40  # queries before kappa drops to kappa_late
+    warmup: int = 20  # queries before kappa drops to kappa_late (and the global steps start)
     p_property: float = 0.7  # share of mutation attempts that are property-guided (else one random edge)
     neighbours: int = 3  # every one-edge neighbour of this many best cells joins the pool
     late_parents: int = 3  # parents after warm-up (local search around the best)
@@ -119,8 +122,8 @@ class SurrogateConfig:
     local_kappa: float = 0.0  # UCB weight ranking the best cell's unqueried neighbours in the climb
     local_every: int = 1  # climb on every this-many-th query (the others: screened evolution)
     local_basins: int = 1  # climbs rotate over the best cells of this many basins (>= 3 edits apart)
-    global_every: int = 0  # 'evolution' after warm-up: every this-many-th query (0: never) is the best
-    global_kappa: float = 1.0  # ... UCB (this kappa) over every unqueried isomorphism class of the space
+    global_every: int = 5  # 'evolution' after warm-up: every this-many-th query (0: never) is the best
+    global_kappa: float = 2.0  # ... UCB (this kappa) over every unqueried isomorphism class of the space
     acquisition: str = "ucb"  # 'evolution': 'ucb' (kappa) | 'ei' (expected improvement) | 'thompson' (a joint draw)
     extra_parents: int = 0  # 'evolution': parents beyond the aging one, drawn rank-weighted from all queried cells
     edits: int = 0  # 'evolution': random 1-3-edit neighbours of each parent that join the screened mutants
@@ -128,7 +131,7 @@ class SurrogateConfig:
     features: str = "all"  # 'evolution': 'all' (:func:`encode`) | 'onehot+properties' (no paths) | 'onehot' | 'wl'
     kernel: str = "se"  # 'evolution': the GP's kernel, 'se' | 'cosine' (with features 'wl': NASBOWL's WL kernel)
 
-    global_top: int = 0  # > 0: the global step draws a joint Thompson sample over this many best-UCB classes
+    global_top: int = 200  # > 0: the global step draws a joint Thompson sample over this many best-UCB classes
     objectives: tuple[str, ...] = ()  # ('val_acc', COLUMN): multi-objective mode (:func:`_pareto_search`)
     pareto_pool: str = "space"  # multi-objective: 'space' (every unqueried class) | 'mutants' (of the front)
     pareto_kappa: float = 1.0  # multi-objective: the optimistic point is mean +- this many std

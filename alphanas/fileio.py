@@ -42,9 +42,9 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def save_figure_atomic(fig, path: str | Path, dpi: int = 110) -> None:
+def save_figure_atomic(fig, path: str | Path, dpi: float | str = 110) -> None:
     """Save the matplotlib figure ``fig`` to ``path`` atomically (see :func:`atomic_path`; the format from
-    the suffix, PNG without one) and close it."""
+    the suffix, PNG without one; ``dpi="figure"``: the figure's own) and close it."""
     import matplotlib.pyplot as plt
 
     try:

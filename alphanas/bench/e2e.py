@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from alphanas.errors import AlphanasError
+from alphanas.fileio import save_figure_atomic
 
 #: keys of the ``--json`` object that every run reports
 JSON_KEYS = ("seed_params", "seed_test_acc", "best_params", "best_test_acc", "params_reduction")
@@ -123,10 +124,7 @@ def _plot(path: Path, done: list[dict[str, Any]], front: list[dict[str, Any]], s
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure_atomic(fig, path, dpi=120)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ from alphanas.errors import AlphanasError
 from alphanas.search.candidate import Candidate
 from alphanas.search.evolution import front_of
 from alphanas.search.objectives import metric_keys, metric_of, parse_objectives
-from alphanas.fileio import write_bytes_atomic
+from alphanas.fileio import save_figure_atomic, write_bytes_atomic
 from alphanas.search.store import Store
 
 COLUMNS = ("id", "trial", "parent", "mutation", "status", "val_acc", "test_acc", "params", "flops", "latency_ms",
@@ -135,10 +135,7 @@ def plot(cands: list[Candidate], front: list[Candidate], objectives: list[str], 
     else:
         axs[0][0].set_title(title)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    save_figure_atomic(fig, path, dpi="figure")
     return main
 
 

@@ -158,14 +158,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         from rich.console import Console
         from alphanas.table import Table
 
+        columns = _columns(volumes)
         for budget in _budgets(volumes):
             table = Table(title=f"hypervolume fraction at {budget} queries, mean ± s.e.")
             table.add_column("strategy")
-            for c in _columns(volumes):
+            for c in columns:
                 table.add_column(c.removeprefix("latency_ms_"), justify="right")
             for label, per in volumes.items():
                 table.add_row(label, *(f"{per[c][budget][0]:.3f} ± {per[c][budget][1]:.3f}"
-                                       if c in per and budget in per[c] else "–" for c in _columns(volumes)))
+                                       if c in per and budget in per[c] else "–" for c in columns))
             Console().print(table)
     if plot_path is not None:
         plot(volumes, plot_path, runs=len(common["seeds"] or []) or None)

@@ -222,17 +222,21 @@ def _space_features(which: str) -> np.ndarray:
     return np.stack([features(c, which) for c in _space()[0]])
 
 
+def _unqueried(books: QueriedCells) -> np.ndarray:
+    """Indices into :func:`_space` of the isomorphism classes no queried cell belongs to, ascending."""
+    queried = {cell_class(c) for c in books.cells}
+    return np.flatnonzero([i not in queried for i in _space()[2].tolist()])
+
+
 def _space_search(books: QueriedCells, budget: int, config: SurrogateConfig) -> None:
     """Bayesian optimisation over every isomorphism class of the space: each round the ``batch``
     unqueried classes of best UCB (kappa, then kappa_late after warm-up) are queried."""
-    space, features, ids = _space()
+    space, features, _ = _space()
     while len(books) < budget:
-        queried = {cell_class(c) for c in books.cells}
-        open_ = np.array([i not in queried for i in ids.tolist()])
-        if not open_.any():
+        index = _unqueried(books)
+        if not len(index):
             return
         model = GaussianProcess().fit(*books.training_data(encode))
-        index = np.flatnonzero(open_)
         mean, std = model.predict(features[index])
         kappa = config.kappa_late if len(books) >= config.warmup else config.kappa
         order = np.argsort(-acquire(mean, std, kappa), kind="stable")
@@ -331,21 +335,11 @@ def op_graph(cell: Cell) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
         source = EDGES[k][1]
         preds[f"e{k}"] = ("in",) if source == 0 else tuple(f"e{j}" for j in live if EDGES[j][0] == source)
     preds["out"] = tuple(f"e{j}" for j in live if EDGES[j][0] == NODES - 1)
-    succs: dict[str, list[str]] = {n: [] for n in preds}
-    for n, ps in preds.items():
-        for p in ps:
-            succs[p].append(n)
+    import networkx as nx
 
-    def reach(start: str, step: dict) -> set[str]:
-        seen, todo = {start}, [start]
-        while todo:
-            for m in step[todo.pop()]:
-                if m not in seen:
-                    seen.add(m)
-                    todo.append(m)
-        return seen
-
-    keep = (reach("in", succs) & reach("out", preds)) | {"in", "out"}
+    graph = nx.DiGraph((p, n) for n, ps in preds.items() for p in ps)
+    graph.add_nodes_from(preds)
+    keep = (nx.descendants(graph, "in") & nx.ancestors(graph, "out")) | {"in", "out"}
     labels = {n: ("in" if n == "in" else "out" if n == "out" else cell.ops[int(n[1:])]) for n in preds if n in keep}
     return labels, {n: tuple(p for p in preds[n] if p in keep) for n in labels}
 
@@ -353,6 +347,8 @@ def op_graph(cell: Cell) -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
 def wl_counts(cell: Cell, iterations: int = 2) -> dict[str, int]:
     """Weisfeiler-Lehman subtree labels of :func:`op_graph` and how often each occurs, over iterations
     0..``iterations`` (a node's next label: its label and the sorted labels of its predecessors)."""
+    # readable labels, not networkx's hashed ones: one vocabulary over the whole space, no hash collisions,
+    # and independent of networkx's change of directed-graph hashing (3.5)
     labels, preds = op_graph(cell)
     counts: dict[str, int] = {}
     for it in range(iterations + 1):
@@ -428,10 +424,9 @@ def _screened_evolution(books: QueriedCells, budget: int, rng: random.Random, np
             model = GaussianProcess(kernel=config.kernel).fit(x, targets)
             fitted = len(books)
         if config.global_every and len(books) >= config.warmup and len(books) % config.global_every == 1:
-            space, _, ids = _space()
+            space = _space()[0]
             encoded = _space_features(config.features)
-            queried = {cell_class(c) for c in books.cells}
-            index = np.flatnonzero([i not in queried for i in ids.tolist()])
+            index = _unqueried(books)
             if len(index):
                 mean, std = model.predict(encoded[index])
                 j = int(np.argmax(acquire(mean, std, config.global_kappa)))
@@ -485,7 +480,7 @@ def _pareto_search(books: QueriedCells, budget: int, rng: random.Random, np_rng:
     candidate is predicted to add any, go to the best accuracy UCB. Candidates (``pareto_pool``): one cell
     of every unqueried isomorphism class, or ``mutants`` property-guided mutants of each front cell plus
     ``random`` random cells."""
-    from alphanas.search.pareto import hypervolume_improvement_2d
+    from alphanas.search.pareto import hypervolume_improvement_2d, pareto_front
 
     if len(config.objectives) != 2 or config.objectives[0] != "val_acc":
         raise AlphanasError(f"the surrogate's objectives {','.join(config.objectives)}: it searches two, "
@@ -507,20 +502,17 @@ def _pareto_search(books: QueriedCells, budget: int, rng: random.Random, np_rng:
         acc_model = GaussianProcess(kernel=config.kernel).fit(x, acc)
         cost_model = GaussianProcess(kernel=config.kernel).fit(x, cost)
         if config.pareto_pool == "space":
-            space, _, ids = _space()
-            queried = {cell_class(c) for c in books.cells}
-            index = np.flatnonzero([i not in queried for i in ids.tolist()])
+            space = _space()[0]
+            index = _unqueried(books)
             if 0 < config.pareto_sample < len(index):
                 index = np.sort(np_rng.choice(index, config.pareto_sample, replace=False))
             candidates = [space[i] for i in index]
             encoded = _space_features(config.features)[index]
         else:
             pool: dict[int, Cell] = {}
-            dominated = ((acc[None, :] >= acc[:, None]) & (cost[None, :] <= cost[:, None])
-                         & ((acc[None, :] > acc[:, None]) | (cost[None, :] < cost[:, None]))).any(1)
-            front = [c for c, d in zip(books.cells, dominated) if not d]
-            for parent in front:
-                _add_mutants(pool, parent, config.mutants, books, rng, np_rng, relax=failures >= 10)
+            points = [{"val_acc": a, "cost": k} for a, k in zip(acc.tolist(), cost.tolist())]
+            for i in pareto_front(points, ["val_acc", "cost"], {"val_acc": "max", "cost": "min"}):
+                _add_mutants(pool, books.cells[i], config.mutants, books, rng, np_rng, relax=failures >= 10)
             for _ in range(config.random):
                 cell = Cell.random(rng)
                 if books.fresh(cell):

@@ -477,9 +477,9 @@ def _pareto_search(books: QueriedCells, budget: int, rng: random.Random, np_rng:
     query is the candidate whose optimistic point (accuracy ``mean + pareto_kappa * std``, cost
     ``exp(mean - pareto_kappa * std)``) adds the most hypervolume to the queried cells' front (reference:
     the worst accuracy and cost queried so far, widened by a tenth of their ranges); ties, e.g. when no
-    candidate is predicted to add any, go to the best accuracy UCB. Candidates (``pareto_pool``): one cell
-    of every unqueried isomorphism class, or ``mutants`` property-guided mutants of each front cell plus
-    ``random`` random cells."""
+    candidate is predicted to add any, go to the best optimistic accuracy. Candidates (``pareto_pool``):
+    one cell of every unqueried isomorphism class, or ``mutants`` property-guided mutants of each front
+    cell plus ``random`` random cells."""
     from alphanas.search.pareto import hypervolume_improvement_2d, pareto_front
 
     if len(config.objectives) != 2 or config.objectives[0] != "val_acc":
@@ -529,7 +529,7 @@ def _pareto_search(books: QueriedCells, budget: int, rng: random.Random, np_rng:
         observed = np.stack([acc, -cost], 1)
         reference = observed.min(0) - 0.1 * np.ptp(observed, 0)
         gain = hypervolume_improvement_2d(observed, optimistic, reference)
-        i = int(np.lexsort((-(mean_a + std_a), -gain))[0])
+        i = int(np.lexsort((-optimistic[:, 0], -gain))[0])  # ties: the best accuracy UCB (pareto_kappa)
         shown = np.exp(mean_c[i]) if log else mean_c[i]
         books.evaluate(candidates[i], "surrogate", f"hypervolume +{gain[i]:.2e}: predicted {mean_a[i]:.4f}, "
                                                    f"{column} {shown:.4g}")

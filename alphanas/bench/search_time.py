@@ -53,8 +53,7 @@ def measure(trials: int = 30, executor: str = "process", pipeline: bool = True, 
     from alphanas.search import evaluators
 
     SANDBOX.close()  # a cold synthesis worker and no data in memory, as in a fresh `alphanas search`
-    with evaluators._DATASETS_LOCK:
-        evaluators._DATASETS.clear()
+    evaluators.clear_dataset_cache()
     load_before = _load()
     t0 = time.perf_counter()
     res = run_search(SearchConfig(trials=trials, epochs=epochs, executor=executor, workers=workers, seed=seed,

@@ -41,7 +41,8 @@ from alphanas.ir.graph import Graph
 from alphanas.search.protocols import Evaluator
 
 __all__ = ["CombinedEvaluator", "ENTRY_POINT_GROUP", "Evaluation", "Evaluator", "LatencyEvaluator", "PluginEvaluator",
-           "TrainEvaluator", "cached_dataset", "inherit_weights", "reinitialize_weights", "resolve_evaluator"]
+           "TrainEvaluator", "cached_dataset", "clear_dataset_cache", "inherit_weights", "reinitialize_weights",
+           "resolve_evaluator"]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -62,6 +63,13 @@ def cached_dataset(name: str, root: str | None = None, seed: int = 0, options: d
         if key not in _DATASETS:
             _DATASETS[key] = load_dataset(name, root=root, seed=seed, **opts)
         return _DATASETS[key]
+
+
+def clear_dataset_cache() -> None:
+    """Forget every dataset :func:`cached_dataset` holds (the next call loads it again, as a fresh process
+    would; for timing a cold start)."""
+    with _DATASETS_LOCK:
+        _DATASETS.clear()
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from alphanas.ir.builder import GraphBuilder
 from alphanas.ir.runtime import run as ort_run
 from alphanas.ir.cost import graph_flops, graph_params
 from alphanas.search.evaluators import (CombinedEvaluator, Evaluator, LatencyEvaluator, TrainEvaluator,
-                                        cached_dataset, inherit_weights)
+                                        cached_dataset, clear_dataset_cache, inherit_weights)
 
 SYN = {"num_classes": 4}
 
@@ -116,6 +116,15 @@ def test_divergence_is_reported():
 def _evaluate_in_worker(args):
     ev, graph, seed = args
     return ev.evaluate(graph, seed=seed)
+
+
+def test_dataset_cache_loads_once_until_cleared():
+    first = cached_dataset("synthetic", None, 0, SYN)
+    assert cached_dataset("synthetic", None, 0, dict(SYN)) is first  # same arguments: the same object
+    assert cached_dataset("synthetic", None, 1, SYN) is not first  # another seed: another split
+    clear_dataset_cache()
+    again = cached_dataset("synthetic", None, 0, SYN)
+    assert again is not first and np.array_equal(again.y_val, first.y_val)  # loaded again, same data
 
 
 def test_pickle_round_trip_and_two_worker_process_pool():

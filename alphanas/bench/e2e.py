@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", default="local", help="local | process | ray")
     p.add_argument("--workers", type=int, help="parallel evaluations (process/ray executors)")
     p.add_argument("--device", default="auto", help="training device: auto (CUDA when present), cpu, cuda")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the search's and the estimate's "
+                   "trainings (default 1: fastest for small candidates; 0: torch's default; a resumed run may "
+                   "change it)")
     p.add_argument("--retrain-best", type=int, default=0, metavar="EPOCHS",
                    help="control: retrain the reported architecture from fresh weights (no inheritance, no "
                         "pre-trained seed weights) for EPOCHS and report its accuracy (0: skip)")
@@ -247,7 +250,7 @@ def estimate_run(args: argparse.Namespace, spec, evaluator, console=None) -> dic
             console.print(f"estimate {spec}: training {name}", highlight=False)
 
     return estimate(args.out, evaluator, spec, tolerance=args.tolerance, shortlist_size=args.shortlist,
-                    search_seed=args.seed, on_training=say)
+                    search_seed=args.seed, threads=args.threads or None, on_training=say)
 
 
 def apply_estimate(summary: dict[str, Any], est: dict[str, Any], out: Path) -> None:
@@ -292,13 +295,15 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
         raise e.spelled(lambda name: f"--{name}") from None
     if args.shortlist < 0:
         raise AlphanasError(f"--shortlist {args.shortlist}: must be >= 0 candidates")
+    if args.threads < 0:
+        raise AlphanasError(f"--threads {args.threads}: must be >= 0 (0: torch's default)")
     cfg = SearchConfig(zoo=args.model, dataset=args.dataset, data_dir=args.data_dir, trials=args.trials,
                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out, seed=args.seed,
                        strategy=args.strategy, selection=args.selection, synthesizer=args.synthesizer,
                        probabilities=parse_probabilities(args.probabilities), executor=args.executor,
                        workers=args.workers, inherit=args.inherit, proxy=args.proxy, proxy_keep=args.proxy_keep,
                        device=args.device, synth_budget_s=args.synth_budget, pick=args.pick,
-                       focus=None if args.focus == "none" else args.focus)
+                       focus=None if args.focus == "none" else args.focus, threads=args.threads or None)
     evaluator = TrainEvaluator(dataset_name=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                inherit=args.inherit, device=args.device, data_root=args.data_dir,
                                train_options={"warmup_epochs": args.warmup,

@@ -59,8 +59,8 @@ def test_e2e_smoke_json_matches_the_store(tmp_path, capsys):
     assert data["best_params"] == int(best.metrics["params"]) and data["best_test_acc"] == best.metrics["test_acc"]
     assert best.metrics["val_acc"] >= seed.metrics["val_acc"] - 0.005 - 1e-12
     assert (out / "e2e.png").stat().st_size > 0 and json.loads((out / "e2e.json").read_text())["trials"] == 3
-    # the same command again resumes: nothing is retrained, same figures
-    assert cli_main(["benchmark", *argv]) == 0
+    # the same command again resumes (with other torch threads: a resumable setting): nothing is retrained
+    assert cli_main(["benchmark", *argv, "--threads", "2"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert {k: again[k] for k in e2e.JSON_KEYS} == {k: data[k] for k in e2e.JSON_KEYS}
     # a stopped run is summarised without training anything
@@ -73,5 +73,7 @@ def test_e2e_smoke_json_matches_the_store(tmp_path, capsys):
 def test_e2e_user_errors(tmp_path, capsys):
     assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "x"), "--tolerance", "-1"]) == 2
     assert "tolerance" in capsys.readouterr().err
+    assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "x"), "--threads", "-1"]) == 2
+    assert "--threads -1" in capsys.readouterr().err
     assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "none"), "--summary-only"]) == 2
     assert "no search here" in capsys.readouterr().err

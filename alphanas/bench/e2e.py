@@ -146,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.02,
                    help="peak learning rate (SGD, cosine) of the seed's pre-training and of every candidate "
                         "(at 0.05 the ResNet-34 seed reaches only 93%% validation accuracy in 12 epochs)")
-    p.add_argument("--warmup", type=float, default=0.5, help="linear warm-up in epochs")
+    p.add_argument("--warmup", dest="warmup_epochs", type=float, default=0.5, help="linear warm-up in epochs")
     p.add_argument("--seed", type=int, default=0, help="search seed")
     p.add_argument("--inherit", action=argparse.BooleanOptionalAction, default=True,
                    help="children start from their parent's trained weights where names and shapes match")
@@ -278,25 +278,17 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
     from alphanas.search.evolution import front_of
     from alphanas.search.run import SearchConfig, SearchProgress, run_search
 
-    if args.tolerance < 0:
-        raise AlphanasError(f"--tolerance {args.tolerance}: must be >= 0 points")
-    if args.warmup < 0 or args.warmup > args.epochs:
-        raise AlphanasError(f"--warmup {args.warmup}: must be between 0 and --epochs")
-    if not args.synth_budget > 0:
-        raise AlphanasError(f"--synth-budget {args.synth_budget}: must be a positive number of seconds")
-    if args.seed_epochs < 0:
-        raise AlphanasError(f"--seed-epochs {args.seed_epochs}: must be >= 0")
+    from alphanas.options import validate_options
     from alphanas.errors import ParameterError
     from alphanas.search.estimate import parse_estimate
 
+    validate_options(args, flags={"warmup_epochs": "--warmup"})
+    if args.warmup_epochs > args.epochs:
+        raise AlphanasError(f"--warmup {args.warmup_epochs}: must be at most --epochs ({args.epochs})")
     try:
         spec = parse_estimate(args.estimate)
     except ParameterError as e:
         raise e.spelled(lambda name: f"--{name}") from None
-    if args.shortlist < 0:
-        raise AlphanasError(f"--shortlist {args.shortlist}: must be >= 0 candidates")
-    if args.threads < 0:
-        raise AlphanasError(f"--threads {args.threads}: must be >= 0 (0: torch's default)")
     cfg = SearchConfig(zoo=args.model, dataset=args.dataset, data_dir=args.data_dir, trials=args.trials,
                        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, out=args.out, seed=args.seed,
                        strategy=args.strategy, selection=args.selection, synthesizer=args.synthesizer,
@@ -306,7 +298,7 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
                        focus=None if args.focus == "none" else args.focus, threads=args.threads or None)
     evaluator = TrainEvaluator(dataset_name=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                inherit=args.inherit, device=args.device, data_root=args.data_dir,
-                               train_options={"warmup_epochs": args.warmup,
+                               train_options={"warmup_epochs": args.warmup_epochs,
                                               **({"keep": args.keep} if args.keep != "best" else {})})
     if (args.width is not None or args.seed_epochs > 0) and not args.summary_only:
         # a non-default width or a pre-trained seed is a different seed: made here, handed over as ONNX

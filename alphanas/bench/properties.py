@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from alphanas.errors import AlphanasError
+from alphanas.options import validate_options
 
 MODELS = ("resnet50", "resnet34", "mobilenetv2", "vit_ti16")
 #: keys of every row; ``--json`` prints a list of these objects
@@ -154,8 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
         raise AlphanasError(f"--models: unknown {', '.join(unknown) or '(none given)'}; available: {', '.join(MODELS)}")
-    if args.repeats < 1:
-        raise AlphanasError(f"--repeats must be >= 1, got {args.repeats}")
+    validate_options(args)
     if args.json:
         rows = run(models, args.repeats)
         print(json.dumps([{k: r[k] for k in ROW_KEYS} for r in rows], indent=2))

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from alphanas.errors import AlphanasError
+from alphanas.options import validate_options
 
 #: Variants measured for every model (``onnxsim`` only where onnxsim is importable).
 VARIANTS = ("original", "alphanas", "onnxsim")
@@ -338,8 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [m for m in names if m not in known]
     if unknown or not names:
         raise AlphanasError(f"--models: unknown {', '.join(unknown) or '(none given)'}; known: {', '.join(known)}")
-    if args.repeats < 1 or args.warmup < 0:
-        raise AlphanasError("--repeats must be >= 1 and --warmup >= 0")
+    validate_options(args)
     json_out = check_output_path(args.json, [], args.force) if args.json else None
     plot_out = check_output_path(args.plot, [], args.force) if args.plot else None
     use_onnxsim = not args.no_onnxsim and onnxsim_available()

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from alphanas.errors import AlphanasError
+from alphanas.options import validate_options
 
 
 def make_data(n: int, size: int, seed: int = 0, n_eval: int = 256):
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=32, help="image height and width (default 32)")
     p.add_argument("--epochs", type=int, default=2, help="timed epochs per configuration (default 2)")
     p.add_argument("--batch-size", type=int, default=256, help="default 256")
-    p.add_argument("--workers", default="0,2", help="DataLoader worker counts to measure (default 0,2)")
+    p.add_argument("--workers", dest="worker_counts", default="0,2", help="DataLoader worker counts to measure (default 0,2)")
     p.add_argument("--model", default="resnet_small", help="zoo model (default resnet_small)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda")
     p.add_argument("--augment", choices=("none", "flip_crop"), default="none", help="default none")
@@ -122,10 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     args = p.parse_args(argv)
-    if args.n < 2 or args.size < 4 or args.epochs < 1 or args.batch_size < 1:
-        raise AlphanasError("--n >= 2, --size >= 4, --epochs >= 1 and --batch-size >= 1 are required")
+    validate_options(args)
+    if args.n < 2 or args.size < 4:
+        raise AlphanasError(f"--n {args.n} / --size {args.size}: give --n >= 2 images and --size >= 4 pixels")
     out = check_output_path(args.json, [], args.force) if args.json else None
-    res = run(args.n, args.size, args.epochs, args.batch_size, _ints(args.workers), args.model, args.device,
+    res = run(args.n, args.size, args.epochs, args.batch_size, _ints(args.worker_counts), args.model, args.device,
               args.augment, not args.no_memmap)
     c = console()
     t = Table(title=f"training throughput: {args.model}, {args.n} images 3x{args.size}x{args.size} "

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from alphanas.errors import AlphanasError
+from alphanas.options import validate_options
 from alphanas.ir.hashing import structural_hash
 
 MODELS = ("resnet34", "mobilenetv2", "efficientnet_b0", "vit_ti16")
@@ -173,10 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--failures", action="store_true", help="list every failure with its reason")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = p.parse_args(argv)
-    if args.problems < 1:
-        raise AlphanasError("--problems: give a positive number of problems")
-    if args.budget_ms <= 0:
-        raise AlphanasError("--budget-ms: give a positive budget")
+    validate_options(args)
     synths = tuple(dict.fromkeys(args.synth or ("egraph", "progressive")))
     c = console()
     sums = run(args.problems, synthesizers=synths, seed=args.seed, budget_s=args.budget_ms / 1e3,

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from alphanas.errors import AlphanasError
+from alphanas.options import validate_options
 
 #: benchmark model name -> zoo model (built for the dataset's images)
 MODELS = {"digits-cnn": "resnet_small", "resnet18": "resnet18"}
@@ -320,8 +321,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="print the results as JSON (or write them to PATH)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     args = p.parse_args(argv)
-    if args.epochs < 1 or args.repeats < 1 or args.batch_size < 1 or args.trials < 1:
-        raise AlphanasError("--epochs, --repeats, --batch-size and --trials must be >= 1")
+    validate_options(args)
     if args.threads is not None and args.threads < 1:
         raise AlphanasError(f"--threads {args.threads}: must be >= 1")
     models = _names(args.models, MODELS, "--models")

@@ -74,6 +74,20 @@ def test_e2e_user_errors(tmp_path, capsys):
     assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "x"), "--tolerance", "-1"]) == 2
     assert "tolerance" in capsys.readouterr().err
     assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "x"), "--threads", "-1"]) == 2
-    assert "--threads -1" in capsys.readouterr().err
+    assert "--threads: got -1" in capsys.readouterr().err
+    # every option the CLI's shared rules know is checked before anything is trained or written, with the
+    # flag as the user spelled it (--warmup is in epochs here)
+    for flag, value, want in (("--trials", "0", "a number of trials >= 1"), ("--workers", "0", "workers >= 1"),
+                              ("--proxy-keep", "2", "a fraction in (0, 1]"), ("--lr", "0", "a learning rate > 0"),
+                              ("--epochs", "0", "a number of epochs >= 1"), ("--shortlist", "-1", "candidates >= 0"),
+                              ("--seed-epochs", "-1", "epochs >= 0"), ("--synth-budget", "0", "positive number of seconds"),
+                              ("--retrain-best", "-2", "epochs >= 0"), ("--warmup", "-1", "warm-up epochs >= 0"),
+                              ("--device", "tpu", "auto, cpu, cuda or cuda:N")):
+        assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "x"), flag, value]) == 2, flag
+        err = capsys.readouterr().err
+        assert f"{flag}: got {value}" in err and want in err, err
+    assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "x"), "--warmup", "4"]) == 2
+    assert "--warmup 4.0: must be at most --epochs (3)" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
     assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "none"), "--summary-only"]) == 2
     assert "no search here" in capsys.readouterr().err

@@ -197,7 +197,7 @@ def test_e2e_estimate_reports_the_estimates_choice_and_resumes(tmp_path, capsys)
 
     e2e = build_parser().parse_args([])  # the recipe the benchmark trained with: its defaults
     ev = TrainEvaluator("synthetic", epochs=1, batch_size=e2e.batch_size, lr=e2e.lr, inherit=True, device="cpu",
-                        train_options={"warmup_epochs": e2e.warmup})
+                        train_options={"warmup_epochs": e2e.warmup_epochs})
     with Store(out, create=False) as store:
         done = [c for c in store.candidates() if c.status == "done"]
         assert len(done) == 3 and all(c.metrics["inherited_frac"] > 0 for c in done[1:])

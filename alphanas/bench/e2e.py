@@ -38,6 +38,7 @@ The run is a normal search folder (``--out``): rerunning the same command resume
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -187,16 +188,37 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: the pre-training recipe of the seed besides its epochs and seed: a seed file trained otherwise is another file
+SEED_RECIPE = ("dataset", "data_dir", "batch_size", "lr", "warmup_epochs")
+
+
+def _recipe_tag(args: argparse.Namespace) -> str:
+    """``""`` for the default recipe (the file name earlier versions wrote), else ``_r`` and a digest of it,
+    so a rerun in the same folder with another ``--lr`` (say) trains its own seed instead of reusing one."""
+    defaults = build_parser().parse_args([])
+    recipe = {k: getattr(args, k) for k in SEED_RECIPE}
+    if recipe == {k: getattr(defaults, k) for k in SEED_RECIPE}:
+        return ""
+    return "_r" + hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def seed_path(args: argparse.Namespace) -> Path:
+    """Where :func:`prepare_seed` keeps the seed: its name says the model, width, pre-training epochs,
+    search seed and (when not the default) a digest of the pre-training recipe (:data:`SEED_RECIPE`)."""
+    width = "" if args.width is None else f"_w{args.width}"
+    trained = f"_trained_e{args.seed_epochs}_s{args.seed}{_recipe_tag(args)}" if args.seed_epochs > 0 else ""
+    return Path(args.out) / f"seed_{args.model}{width}{trained}.onnx"
+
+
 def prepare_seed(args: argparse.Namespace, evaluator, console=None) -> Path:
-    """The seed's ONNX in ``--out``: the zoo model (at ``--width``), trained for ``--seed-epochs``
-    with the evaluator's settings and the search seed. Made once; a rerun reuses the file."""
+    """The seed's ONNX in ``--out`` (:func:`seed_path`): the zoo model (at ``--width``), trained for
+    ``--seed-epochs`` with the evaluator's settings and the search seed. Made once; a rerun with the same
+    recipe reuses the file."""
     from alphanas.ir import zoo
     from alphanas.ir.onnx_io import save_onnx
 
     out = Path(args.out)
-    width = "" if args.width is None else f"_w{args.width}"
-    trained = f"_trained_e{args.seed_epochs}_s{args.seed}" if args.seed_epochs > 0 else ""
-    path = out / f"seed_{args.model}{width}{trained}.onnx"
+    path = seed_path(args)
     if path.exists():
         return path
     ds = evaluator.dataset()

@@ -91,3 +91,16 @@ def test_e2e_user_errors(tmp_path, capsys):
     assert not (tmp_path / "x").exists()
     assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "none"), "--summary-only"]) == 2
     assert "no search here" in capsys.readouterr().err
+
+
+def test_seed_file_name_tells_pre_training_recipes_apart(tmp_path):
+    parse = lambda *a: e2e.build_parser().parse_args(["--out", str(tmp_path), *a])  # noqa: E731
+    # the default recipe keeps the name earlier versions wrote, so their folders resume
+    assert e2e.seed_path(parse()).name == "seed_resnet34_trained_e12_s0.onnx"
+    assert e2e.seed_path(parse("--lr", "0.02", "--warmup", "0.5")).name == "seed_resnet34_trained_e12_s0.onnx"
+    names = {e2e.seed_path(parse(*a)).name for a in
+             ((), ("--lr", "0.05"), ("--batch-size", "64"), ("--warmup", "1"), ("--dataset", "synthetic"))}
+    assert len(names) == 5  # another learning rate, batch size, warm-up or dataset: another seed file
+    assert e2e.seed_path(parse("--lr", "0.05")) == e2e.seed_path(parse("--lr", "0.05"))  # stable
+    assert e2e.seed_path(parse("--seed-epochs", "0")).name == "seed_resnet34.onnx"  # not pre-trained: the zoo model
+    assert e2e.seed_path(parse("--width", "8", "--seed", "3")).name == "seed_resnet34_w8_trained_e12_s3.onnx"

@@ -210,6 +210,23 @@ def seed_path(args: argparse.Namespace) -> Path:
     return Path(args.out) / f"seed_{args.model}{width}{trained}.onnx"
 
 
+def refuse_other_search(args: argparse.Namespace, cfg, evaluator, seed: Path | None) -> None:
+    """Before the seed is pre-trained: if ``--out`` holds a search made with another training recipe or
+    another seed, one error (what differs), as the search would give only after the pre-training."""
+    from alphanas.search.store import DB_NAME, Store
+
+    if not (Path(args.out) / DB_NAME).is_file():
+        return
+    wanted = {"dataset": cfg.dataset, "data_dir": cfg.data_dir, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
+              "lr": cfg.lr, "seed": cfg.seed}
+    if evaluator.train_options:
+        wanted["train_options"] = dict(evaluator.train_options)
+    if seed is not None:
+        wanted["seed_model"] = str(seed.resolve())
+    with Store(args.out, create=False) as store:
+        store.refuse_other_settings(wanted, set(wanted))
+
+
 def prepare_seed(args: argparse.Namespace, evaluator, console=None) -> Path:
     """The seed's ONNX in ``--out`` (:func:`seed_path`): the zoo model (at ``--width``), trained for
     ``--seed-epochs`` with the evaluator's settings and the search seed. Made once; a rerun with the same
@@ -322,7 +339,10 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
                                inherit=args.inherit, device=args.device, data_root=args.data_dir,
                                train_options={"warmup_epochs": args.warmup_epochs,
                                               **({"keep": args.keep} if args.keep != "best" else {})})
-    if (args.width is not None or args.seed_epochs > 0) and not args.summary_only:
+    own_seed = args.width is not None or args.seed_epochs > 0
+    if not args.summary_only:
+        refuse_other_search(args, cfg, evaluator, seed_path(args) if own_seed else None)
+    if own_seed and not args.summary_only:
         # a non-default width or a pre-trained seed is a different seed: made here, handed over as ONNX
         cfg.zoo, cfg.seed_model = None, str(prepare_seed(args, evaluator, console))
     settings = {k: v for k, v in vars(args).items() if k != "json"}

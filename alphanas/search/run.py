@@ -308,6 +308,9 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
             settings.pop(key)
     if cfg.seed_model:
         settings["seed_model"] = str(Path(cfg.seed_model).resolve())
+    train_options = getattr(the_evaluator, "train_options", None)
+    if train_options:  # an evaluator's own training recipe (e.g. the e2e benchmark's warm-up): part of the search
+        settings["train_options"] = dict(train_options)
     settings["workers"] = executor.workers
     generation = None
     if cfg.pipeline:  # the generation size in effect (stored, so an explicit equal value resumes the search)

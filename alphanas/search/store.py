@@ -149,11 +149,11 @@ class Store:
         """The stored settings."""
         return {k: _loads(v) for k, v in self.db.execute("SELECT key, value FROM config ORDER BY key")}
 
-    def check_config(self, config: dict[str, Any], compatible: set[str]) -> None:
-        """Store ``config``; if settings are already stored, every key in ``compatible`` must match
-        (else :class:`AlphanasError`); other keys (e.g. the trial budget) are updated."""
+    def refuse_other_settings(self, config: dict[str, Any], compatible: set[str]) -> dict[str, Any]:
+        """Raise :class:`AlphanasError` if a key in ``compatible`` is stored with another value than in
+        ``config`` (compared in JSON form; keys not stored yet pass); writes nothing. Returns the stored settings."""
         stored = self.config()
-        wanted = {k: _loads(_dumps(v)) for k, v in config.items()}  # compare in JSON form
+        wanted = {k: _loads(_dumps(v)) for k, v in config.items()}
         if stored:
             version = stored.get("schema_version", SCHEMA_VERSION)
             if version != SCHEMA_VERSION:
@@ -163,6 +163,13 @@ class Store:
                 what = "; ".join(f"{k}: stored {stored[k]!r}, now {wanted[k]!r}" for k in clashes[:4])
                 raise AlphanasError(f"{self.dir} holds a search with other settings ({what}); rerun with the "
                                     "same settings to resume it, or choose another output folder")
+        return stored
+
+    def check_config(self, config: dict[str, Any], compatible: set[str]) -> None:
+        """Store ``config``; if settings are already stored, every key in ``compatible`` must match
+        (else :class:`AlphanasError`, see :meth:`refuse_other_settings`); other keys (e.g. the trial
+        budget) are updated."""
+        stored = self.refuse_other_settings(config, compatible)
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             rows = [("schema_version", _dumps(SCHEMA_VERSION))] if "schema_version" not in stored else []

@@ -68,6 +68,17 @@ def test_e2e_smoke_json_matches_the_store(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert {k: summary[k] for k in e2e.JSON_KEYS} == {k: data[k] for k in e2e.JSON_KEYS}
     assert summary["settings"]["search"]["dataset"] == "synthetic"
+    # another training recipe in the same folder is refused before anything is trained or written: the
+    # warm-up (stored with the search since the evaluator's options are) and the learning rate, which
+    # would otherwise pre-train a new seed first
+    seeds = sorted(p.name for p in out.glob("seed_*.onnx"))
+    with Store(out, create=False) as store:
+        assert store.config()["train_options"] == {"warmup_epochs": 0.5}
+    for flag, value, what in (("--warmup", "0.25", "train_options"), ("--lr", "0.05", "lr: stored 0.02, now 0.05")):
+        assert cli_main(["benchmark", *argv, flag, value]) == 2
+        err = capsys.readouterr().err
+        assert "holds a search with other settings" in err and what in err, err
+        assert sorted(p.name for p in out.glob("seed_*.onnx")) == seeds
 
 
 def test_e2e_user_errors(tmp_path, capsys):

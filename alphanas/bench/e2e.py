@@ -202,40 +202,48 @@ def _recipe_tag(args: argparse.Namespace) -> str:
     return "_r" + hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
-def seed_path(args: argparse.Namespace) -> Path:
+def seed_path(args: argparse.Namespace, recipe: bool = True) -> Path:
     """Where :func:`prepare_seed` keeps the seed: its name says the model, width, pre-training epochs,
-    search seed and (when not the default) a digest of the pre-training recipe (:data:`SEED_RECIPE`)."""
+    search seed and (when not the default) a digest of the pre-training recipe (:data:`SEED_RECIPE`;
+    ``recipe=False``: the name without it, as versions before the digest wrote)."""
     width = "" if args.width is None else f"_w{args.width}"
-    trained = f"_trained_e{args.seed_epochs}_s{args.seed}{_recipe_tag(args)}" if args.seed_epochs > 0 else ""
+    tag = _recipe_tag(args) if recipe else ""
+    trained = f"_trained_e{args.seed_epochs}_s{args.seed}{tag}" if args.seed_epochs > 0 else ""
     return Path(args.out) / f"seed_{args.model}{width}{trained}.onnx"
 
 
-def refuse_other_search(args: argparse.Namespace, cfg, evaluator, seed: Path | None) -> None:
+def resume_check(args: argparse.Namespace, cfg, evaluator, own_seed: bool) -> Path | None:
     """Before the seed is pre-trained: if ``--out`` holds a search made with another training recipe or
-    another seed, one error (what differs), as the search would give only after the pre-training."""
+    another seed, one error (what differs), which the search would give only after the pre-training.
+    Returns the seed file to use (``None``: the zoo model, no file)."""
     from alphanas.search.store import DB_NAME, Store
 
+    seed = seed_path(args) if own_seed else None
     if not (Path(args.out) / DB_NAME).is_file():
-        return
+        return seed
     wanted = {"dataset": cfg.dataset, "data_dir": cfg.data_dir, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
               "lr": cfg.lr, "seed": cfg.seed}
     if evaluator.train_options:
         wanted["train_options"] = dict(evaluator.train_options)
-    if seed is not None:
-        wanted["seed_model"] = str(seed.resolve())
     with Store(args.out, create=False) as store:
+        if seed is not None:
+            legacy = seed_path(args, recipe=False)
+            if store.config().get("seed_model") == str(legacy.resolve()) and legacy.is_file():
+                seed = legacy  # a folder made before seed names carried the recipe (checked here key by key)
+            wanted["seed_model"] = str(seed.resolve())
         store.refuse_other_settings(wanted, set(wanted))
+    return seed
 
 
-def prepare_seed(args: argparse.Namespace, evaluator, console=None) -> Path:
-    """The seed's ONNX in ``--out`` (:func:`seed_path`): the zoo model (at ``--width``), trained for
+def prepare_seed(args: argparse.Namespace, evaluator, console=None, path: Path | None = None) -> Path:
+    """The seed's ONNX at ``path`` (default :func:`seed_path`): the zoo model (at ``--width``), trained for
     ``--seed-epochs`` with the evaluator's settings and the search seed. Made once; a rerun with the same
     recipe reuses the file."""
     from alphanas.ir import zoo
     from alphanas.ir.onnx_io import save_onnx
 
     out = Path(args.out)
-    path = seed_path(args)
+    path = seed_path(args) if path is None else path
     if path.exists():
         return path
     ds = evaluator.dataset()
@@ -340,11 +348,10 @@ def run(args: argparse.Namespace, console=None) -> dict[str, Any]:
                                train_options={"warmup_epochs": args.warmup_epochs,
                                               **({"keep": args.keep} if args.keep != "best" else {})})
     own_seed = args.width is not None or args.seed_epochs > 0
-    if not args.summary_only:
-        refuse_other_search(args, cfg, evaluator, seed_path(args) if own_seed else None)
-    if own_seed and not args.summary_only:
+    seed_file = None if args.summary_only else resume_check(args, cfg, evaluator, own_seed)
+    if seed_file is not None:
         # a non-default width or a pre-trained seed is a different seed: made here, handed over as ONNX
-        cfg.zoo, cfg.seed_model = None, str(prepare_seed(args, evaluator, console))
+        cfg.zoo, cfg.seed_model = None, str(prepare_seed(args, evaluator, console, seed_file))
     settings = {k: v for k, v in vars(args).items() if k != "json"}
     t0 = time.perf_counter()
     if args.summary_only:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 
 import numpy as np
 import pytest
@@ -158,4 +159,14 @@ def test_e2e_pretrains_the_seed_once_and_trial_0_starts_from_it(tmp_path, capsys
         r = control["retrained_from_scratch"]
         assert r["id"] == control["best_id"] and r["epochs"] == 1 and 0 <= r["test_acc"] <= 1
         assert (out / f"retrain_{r['id']}_e1_s0.json").is_file()
+    # a folder made before seed names carried their recipe (the seed file without the digest, the store
+    # pointing at it) resumes with that file: nothing is pre-trained again
+    legacy = out / "seed_cnn_w4_trained_e2_s0.onnx"
+    seeds[0].rename(legacy)
+    with sqlite3.connect(out / "search.db") as db:
+        db.execute("UPDATE config SET value=? WHERE key='seed_model'", (json.dumps(str(legacy.resolve())),))
+    db.close()
+    assert cli_main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["seed_test_acc"] == data["seed_test_acc"]
+    assert sorted(out.glob("seed_*.onnx")) == [legacy] and legacy.stat().st_mtime_ns == stamp
     assert cli_main(["benchmark", "e2e", "--out", str(tmp_path / "x"), "--seed-epochs", "-1"]) == 2

@@ -65,6 +65,11 @@ OPTION_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "retrain_best": (lambda v: v >= 0, "a number of epochs >= 0 (0: skip)"),
     "synth_budget": (lambda v: v > 0, "a positive number of seconds"),
     "problems": (lambda v: v >= 1, "a number of problems >= 1"),
+    "runs": (lambda v: v >= 1, "a number of runs >= 1"),
+    "budget": (lambda v: v >= 1, "a number of queries >= 1"),
+    "population": (lambda v: v >= 1, "a population size >= 1"),
+    "sample": (lambda v: v >= 1, "a sample size >= 1"),
+    "initial_pool": (lambda v: v >= 0, "a number of cells >= 0"),
 }
 
 

@@ -247,6 +247,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     """The benchmark; raises :class:`AlphanasError` on user errors (see :func:`main`)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from alphanas.options import validate_options
     from alphanas.table import Table
 
     args = _parser().parse_args(argv)
@@ -257,10 +258,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         raise AlphanasError("--budgets takes integers separated by commas; --constraint takes COLUMN=MAX") from None
     if args.budget is None:
         args.budget = max(wanted) if wanted else 300
-    if args.runs < 1 or args.budget < 1 or any(b < 1 for b in wanted):
-        raise AlphanasError("--runs, --budget and every --budgets entry must be at least 1")
-    if args.population < 1 or args.sample < 1 or args.initial_pool < 0:
-        raise AlphanasError("--population and --sample must be at least 1, --initial-pool at least 0")
+    validate_options(args)
+    if any(b < 1 for b in wanted):
+        raise AlphanasError(f"--budgets {args.budgets}: every budget must be at least 1")
     config = PropertySearchConfig(selection=args.selection, population=args.population, sample=args.sample,
                                   initial_pool=args.initial_pool, guided=args.mutation == "property")
     if args.objectives:

@@ -213,24 +213,25 @@ def seed_path(args: argparse.Namespace, recipe: bool = True) -> Path:
 
 
 def resume_check(args: argparse.Namespace, cfg, evaluator, own_seed: bool) -> Path | None:
-    """Before the seed is pre-trained: if ``--out`` holds a search made with another training recipe or
-    another seed, one error (what differs), which the search would give only after the pre-training.
-    Returns the seed file to use (``None``: the zoo model, no file)."""
+    """Before the seed is pre-trained: if ``--out`` holds a search made with other settings (those the
+    search records, :func:`~alphanas.search.run.recorded_settings`, with this run's seed file), the one
+    error the search would give only after the pre-training. Returns the seed file to use (``None``: the
+    zoo model, no file)."""
+    from dataclasses import replace
+
+    from alphanas.search.run import recorded_settings, search_objectives
     from alphanas.search.store import DB_NAME, Store
 
     seed = seed_path(args) if own_seed else None
     if not (Path(args.out) / DB_NAME).is_file():
         return seed
-    wanted = {"dataset": cfg.dataset, "data_dir": cfg.data_dir, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
-              "lr": cfg.lr, "seed": cfg.seed}
-    if evaluator.train_options:
-        wanted["train_options"] = dict(evaluator.train_options)
     with Store(args.out, create=False) as store:
         if seed is not None:
             legacy = seed_path(args, recipe=False)
             if store.config().get("seed_model") == str(legacy.resolve()) and legacy.is_file():
-                seed = legacy  # a folder made before seed names carried the recipe (checked here key by key)
-            wanted["seed_model"] = str(seed.resolve())
+                seed = legacy  # a folder made before seed names carried the recipe (its settings checked below)
+        probe = cfg if seed is None else replace(cfg, zoo=None, seed_model=str(seed))
+        wanted = recorded_settings(probe, search_objectives(probe), evaluator)
         store.refuse_other_settings(wanted, set(wanted))
     return seed
 

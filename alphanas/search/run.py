@@ -170,6 +170,29 @@ def search_objectives(cfg: SearchConfig) -> list[str]:
     return parse_objectives(cfg.objectives if cfg.objectives is not None else default_objectives(cfg.task))
 
 
+def recorded_settings(cfg: SearchConfig, objectives: list[str], evaluator: Evaluator | None = None) -> dict[str, Any]:
+    """What a search folder records of ``cfg`` and a resumed run must match (:class:`~alphanas.search.store.Store`):
+    every setting but :data:`RESUMABLE`, the parsed ``objectives``, the seed file's resolved path and an
+    evaluator's own training options (``train_options``, e.g. the e2e benchmark's warm-up); options left at
+    the value they had before they existed are left out, so older folders resume. The worker count and the
+    pipeline's generation size are those in effect, which :func:`run_search` adds once its executor exists."""
+    settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE and k not in ("workers", "generation")}
+    settings["objectives"] = objectives
+    # stores made before these options existed
+    for key, default in (("pick", "random"), ("focus", None), ("num_classes", None), ("input_size", None),
+                         ("in_channels", None), ("split_seed", 0), ("dataset_options", {}), ("task", "classification"),
+                         ("evaluator", None), ("constraints", []), ("precision", "auto"),
+                         ("deterministic", False), ("per_device", None)):
+        if settings.get(key) == default:
+            settings.pop(key)
+    if cfg.seed_model:
+        settings["seed_model"] = str(Path(cfg.seed_model).resolve())
+    train_options = getattr(evaluator, "train_options", None)
+    if train_options:
+        settings["train_options"] = dict(train_options)
+    return settings
+
+
 def _stop_on_unreported(cfg: SearchConfig, objectives: list[str], on_event: Callable | None) -> Callable:
     """``on_event`` that first checks a plug-in evaluator's seed (trial 0): when it reports none of an
     objective's metric, every candidate would fail the same way, so the search stops there, in one line
@@ -297,20 +320,7 @@ def run_search(cfg: SearchConfig, *, on_event: Callable | None = None, evaluator
                              device=cfg.device, start="auto" if cfg.pipeline else "spawn")
     if cfg.pipeline:  # (the settings are known good) the training workers start now, in the background
         warmup.executor(executor)
-    settings = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
-    settings["objectives"] = objectives
-    # stores made before these options existed
-    for key, default in (("pick", "random"), ("focus", None), ("num_classes", None), ("input_size", None),
-                         ("in_channels", None), ("split_seed", 0), ("dataset_options", {}), ("task", "classification"),
-                         ("evaluator", None), ("constraints", []), ("precision", "auto"),
-                         ("deterministic", False), ("per_device", None)):
-        if settings.get(key) == default:
-            settings.pop(key)
-    if cfg.seed_model:
-        settings["seed_model"] = str(Path(cfg.seed_model).resolve())
-    train_options = getattr(the_evaluator, "train_options", None)
-    if train_options:  # an evaluator's own training recipe (e.g. the e2e benchmark's warm-up): part of the search
-        settings["train_options"] = dict(train_options)
+    settings = recorded_settings(cfg, objectives, the_evaluator)
     settings["workers"] = executor.workers
     generation = None
     if cfg.pipeline:  # the generation size in effect (stored, so an explicit equal value resumes the search)

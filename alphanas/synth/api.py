@@ -253,9 +253,9 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
     onnxruntime checks and the new region's full check, torch step included (such a model cannot be
     trained by alphanas); without ``partial`` it is refused
     (:class:`~alphanas.errors.UnsupportedModelError` naming the node). ``budget_s`` bounds the whole
-    mutation, verification included: the clock starts once torch is imported and the e-graph program
-    compiled (one-time costs of the process) and covers the lowering check, every draw, synthesis,
-    splicing and verification. A synthesis that finds nothing is followed by a fresh draw (subgraph and
+    mutation, verification included: the clock starts once torch, onnx and onnxruntime are imported
+    and the e-graph program compiled (one-time costs of the process) and covers the lowering check,
+    every draw, synthesis, splicing and verification. A synthesis that finds nothing is followed by a fresh draw (subgraph and
     target, up to :data:`MAX_DRAWS`) only while the budget lasts, each synthesis gets what is left of it
     less :data:`VERIFY_SHARE` of the budget, and large models verify the replaced region in context
     (:data:`REGION_VERIFY_FLOPS`). Verification that would end after the budget is cut before its next
@@ -274,6 +274,8 @@ def mutate(graph: Graph, *, seed: int, synthesizer: str = "egraph", block: str |
     if synthesizer not in SYNTHESIZERS:
         raise AlphanasError(f"unknown synthesizer {synthesizer!r}; choose from {', '.join(SYNTHESIZERS)}")
     import torch.fx  # noqa: F401  (imported before the clock starts: a one-time cost of the process)
+    import onnx  # noqa: F401  (so are the ONNX and onnxruntime imports of the verification, ~1 s together)
+    import onnxruntime  # noqa: F401
 
     if synthesizer == "egraph":  # so is compiling the egglog program of a vocabulary (cached per process)
         from alphanas.synth.egraph import _compiled
